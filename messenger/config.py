@@ -1,0 +1,131 @@
+"""Settings, read from the environment (prefix ``MESSENGER_``) or a ``.env`` file.
+
+Nothing here is built at import time: call :func:`load_settings` (or construct
+:class:`Settings` directly in tests) and pass the result along.
+"""
+
+from __future__ import annotations
+
+from datetime import time
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+# The clinic the shipped article comes from; a clinic sets its own.
+DEFAULT_CLINIC_NAME = "Renew Ketamine Infusion"
+DEFAULT_CLINIC_PHONE = "949-503-1414"
+
+# SQLAlchemy URL schemes as people write them, mapped to the async driver we ship.
+_ASYNC_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "postgres": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+    "postgresql+psycopg2": "postgresql+asyncpg",
+}
+_SUPPORTED_DRIVERS = {"sqlite+aiosqlite", "postgresql+asyncpg", "postgresql+psycopg"}
+_PLACEHOLDER_SECRETS = {"changeme", "change-me", "changethis", "your-token-here", "xxx", "token"}
+
+
+def async_database_url(url: str) -> str:
+    """Return ``url`` with the async driver a plain URL implies (``sqlite://`` → aiosqlite)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ValueError(f"not a database URL: {url!r} (expected e.g. sqlite:///messenger.db)") from exc
+    driver = _ASYNC_DRIVERS.get(parsed.drivername, parsed.drivername)
+    if driver not in _SUPPORTED_DRIVERS:
+        raise ValueError(
+            f"unsupported database {parsed.drivername!r}: use sqlite:///path or postgresql://user:pass@host/db"
+        )
+    return parsed.set(drivername=driver).render_as_string(hide_password=False)
+
+
+def _comma_separated(value: object) -> object:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    if isinstance(value, int):
+        return [value]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="MESSENGER_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: str = "sqlite:///messenger.db"
+    telegram_token: SecretStr | None = None
+    telegram_base_url: str | None = None
+    owner_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    series_dir: Path | None = None
+    templates_dir: Path | None = None
+    clinic_name: str = DEFAULT_CLINIC_NAME
+    clinic_phone: str = DEFAULT_CLINIC_PHONE
+
+    default_series: str = "ketamine-chronic-pain"
+    default_timezone: str = "America/Los_Angeles"
+    default_locale: str = "en"
+    quiet_hours_start: time = time(21, 0)
+    quiet_hours_end: time = time(8, 0)
+    # How often the alarm wakes even when nothing is due (a safety net for rows
+    # written by another process, and for expired claims).
+    sweep_seconds: float = Field(default=30.0, gt=0)
+    dispatch_batch_size: int = Field(default=50, gt=0, le=1000)
+    max_attempts: int = Field(default=8, gt=0)
+    # The small web app (health, metrics, inbound webhooks).
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=0, le=65535)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        async_database_url(value)  # raises a readable ValueError
+        return value
+
+    @field_validator("owner_ids", mode="before")
+    @classmethod
+    def _owner_ids(cls, value: object) -> object:
+        return _comma_separated(value)
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (expected an IANA name such as Europe/Berlin)") from exc
+        return value
+
+    @field_validator("telegram_token")
+    @classmethod
+    def _token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        if value.get_secret_value().strip().lower() in _PLACEHOLDER_SECRETS:
+            raise ValueError("MESSENGER_TELEGRAM_TOKEN is a placeholder: paste the token BotFather gave you")
+        return value
+
+    @field_validator("series_dir", "templates_dir")
+    @classmethod
+    def _existing_dir(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_dir():
+            raise ValueError(f"{value} is not a folder")
+        return value
+
+    @property
+    def async_database_url(self) -> str:
+        return async_database_url(self.database_url)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.default_timezone)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment and ``.env``; keyword overrides win."""
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""The domain: database rows, enumerations and series definitions (pure)."""

@@ -1,0 +1,168 @@
+"""Database rows (SQLModel tables). All datetimes are aware UTC."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from messenger.domain.enums import (
+    ChannelName,
+    InfusionStatus,
+    MessageStatus,
+    QuietPolicy,
+    SeriesStatus,
+    StaffRole,
+    StepKind,
+)
+from messenger.domain.types import StrEnumType, UTCDateTime
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _when(*, nullable: bool = False, index: bool = False, default_now: bool = False) -> Any:
+    kwargs: dict[str, Any] = {"sa_type": UTCDateTime(), "nullable": nullable, "index": index}
+    if default_now:
+        kwargs["default_factory"] = utcnow
+    elif nullable:
+        kwargs["default"] = None
+    return Field(**kwargs)
+
+
+def _enum(enum_class: type, default: Any = ..., *, index: bool = False) -> Any:
+    return Field(default=default, sa_type=StrEnumType(enum_class), nullable=False, index=index)
+
+
+class PatientBase(SQLModel):
+    name: str = Field(max_length=200)
+    locale: str = Field(default="en", max_length=16)
+    timezone: str = Field(max_length=64)
+
+
+class Patient(PatientBase, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = _when(default_now=True)
+
+
+class ContactBase(SQLModel):
+    channel: ChannelName = _enum(ChannelName)
+    address: str = Field(max_length=320)
+    # Lower is tried first.
+    priority: int = 0
+
+
+class Contact(ContactBase, table=True):
+    __table_args__ = (UniqueConstraint("patient_id", "channel", name="uq_contact_patient_channel"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    reachable: bool = True
+    opted_out: bool = False
+    # Why the contact is unreachable or opted out, as the provider said it.
+    status_reason: str | None = Field(default=None, max_length=500)
+    updated_at: datetime = _when(default_now=True)
+
+
+class Staff(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    telegram_user_id: int = Field(sa_column=Column(BigInteger, unique=True, nullable=False))
+    role: StaffRole = _enum(StaffRole, StaffRole.STAFF)
+    name: str | None = Field(default=None, max_length=200)
+    active: bool = True
+    created_at: datetime = _when(default_now=True)
+
+
+class Invite(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    # Only a hash of the code is stored: a database leak yields no working invite.
+    code_hash: str = Field(max_length=64, unique=True)
+    expires_at: datetime = _when()
+    used_at: datetime | None = _when(nullable=True)
+    revoked_at: datetime | None = _when(nullable=True)
+    created_by: int | None = Field(default=None, sa_type=BigInteger)
+    created_at: datetime = _when(default_now=True)
+
+
+class Series(SQLModel, table=True):
+    """A patient's enrolment in one series definition."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    definition_key: str = Field(max_length=100)
+    status: SeriesStatus = _enum(SeriesStatus, SeriesStatus.ACTIVE, index=True)
+    enrolled_at: datetime = _when()
+    status_changed_at: datetime = _when(default_now=True)
+
+
+class Infusion(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("series_id", "number", name="uq_infusion_series_number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    series_id: int = Field(foreign_key="series.id", index=True)
+    number: int = Field(ge=1)
+    scheduled_at: datetime = _when()
+    status: InfusionStatus = _enum(InfusionStatus, InfusionStatus.SCHEDULED)
+    responded_at: datetime | None = _when(nullable=True)
+
+
+class Message(SQLModel, table=True):
+    """The outbox: one row per series step, so a step can never be sent twice."""
+
+    __table_args__ = (
+        UniqueConstraint("series_id", "step_key", name="uq_message_series_step"),
+        Index("ix_message_status_send_at", "status", "send_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    series_id: int = Field(foreign_key="series.id", index=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    step_key: str = Field(max_length=100)
+    kind: StepKind = _enum(StepKind)
+    template: str = Field(max_length=200)
+    infusion_number: int | None = None
+    quiet: QuietPolicy = _enum(QuietPolicy, QuietPolicy.DEFER)
+    # When the series says the step is due, and when the dispatcher may send it
+    # (later than due_at after quiet hours or a retry).
+    due_at: datetime = _when()
+    send_at: datetime = _when()
+    not_after: datetime | None = _when(nullable=True)
+    status: MessageStatus = _enum(MessageStatus, MessageStatus.PENDING)
+    attempts: int = 0
+    last_error: str | None = Field(default=None, sa_type=Text)
+    channel: ChannelName | None = Field(default=None, sa_type=StrEnumType(ChannelName))
+    contact_id: int | None = Field(default=None, foreign_key="contact.id")
+    provider_id: str | None = Field(default=None, max_length=200)
+    sent_at: datetime | None = _when(nullable=True)
+    # A claim by a dispatcher: it expires, so a crashed process's rows return to the queue.
+    claimed_by: str | None = Field(default=None, max_length=100)
+    lease_until: datetime | None = _when(nullable=True)
+    updated_at: datetime = _when(default_now=True)
+
+
+class Answer(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("message_id", "question", name="uq_answer_message_question"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    series_id: int = Field(foreign_key="series.id", index=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    message_id: int | None = Field(default=None, foreign_key="message.id")
+    question: str = Field(max_length=50)
+    value: str = Field(max_length=500)
+    score: int | None = None
+    escalated: bool = False
+    answered_at: datetime = _when(default_now=True)
+
+
+class AuditEvent(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _when(default_now=True, index=True)
+    # "staff:<telegram id>", "patient:<id>" or "system".
+    actor: str = Field(max_length=100)
+    action: str = Field(max_length=100)
+    patient_id: int | None = Field(default=None, index=True)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)

@@ -1,0 +1,291 @@
+"""Series definitions (TOML data) and the pure planning of their steps.
+
+A definition lists the infusions and the steps. Each step names a template, a kind and
+*when*: an anchor (``enrolment``, ``infusion N`` or ``each infusion``), an offset, and
+optionally a local time of day. :func:`plan` turns a definition plus a patient's dates
+into concrete, aware send times. Nothing here touches the database.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from messenger.domain.enums import QuietPolicy, StepKind
+from messenger.domain.timing import Offset, QuietHours, apply_offset, local_wall
+
+SHIPPED_SERIES_DIR = Path(__file__).resolve().parent.parent / "series"
+_ANCHOR = re.compile(r"^(enrolment|each infusion|infusion ([1-9]\d*))$")
+_KEY = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+
+class SeriesDefinitionError(ValueError):
+    """A definition that cannot be used; the message names the file, the step and the problem."""
+
+    def __init__(self, source: str, problem: str, step: str | None = None) -> None:
+        where = f"{source}: step {step!r}" if step else source
+        super().__init__(f"{where}: {problem}")
+        self.source, self.step, self.problem = source, step, problem
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class InfusionPlan(_Strict):
+    count: int = Field(ge=1, le=10)
+    # Days after the first infusion, one per infusion, first is 0.
+    default_days: list[int]
+    # The course (first to last infusion) must fit in this window.
+    min_span_days: int = Field(ge=0)
+    max_span_days: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> InfusionPlan:
+        if len(self.default_days) != self.count:
+            raise ValueError(f"default_days lists {len(self.default_days)} days for {self.count} infusions")
+        if self.default_days[0] != 0 or self.default_days != sorted(set(self.default_days)):
+            raise ValueError("default_days must start at 0 and increase")
+        if not self.min_span_days <= self.default_days[-1] <= self.max_span_days:
+            raise ValueError("default_days do not fit between min_span_days and max_span_days")
+        return self
+
+
+class Escalation(_Strict):
+    """When a check-in answer is worth a call from the clinic."""
+
+    pain_at_least: int = Field(default=8, ge=0, le=10)
+    mood_at_most: int = Field(default=1, ge=1, le=5)
+    contact_requested: bool = True
+
+
+class Step(_Strict):
+    key: str
+    kind: StepKind
+    template: str
+    anchor: str = "enrolment"
+    offset: Offset = Offset()
+    at: time | None = None
+    quiet: QuietPolicy = QuietPolicy.DEFER
+    # Offset from the anchor after which the step is skipped rather than sent late.
+    not_after: Offset | None = None
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, value: str) -> str:
+        if not _KEY.match(value):
+            raise ValueError("key must be lower-case letters, digits and dashes")
+        return value
+
+    @field_validator("anchor")
+    @classmethod
+    def _anchor(cls, value: str) -> str:
+        if not _ANCHOR.match(value):
+            raise ValueError(f"anchor {value!r}: use 'enrolment', 'infusion N' or 'each infusion'")
+        return value
+
+    @field_validator("offset", "not_after", mode="before")
+    @classmethod
+    def _offset(cls, value: Any) -> Any:
+        return Offset.parse(value) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _sensible(self) -> Step:
+        if self.at is not None and self.offset.seconds:
+            raise ValueError("with 'at', the offset must be whole days")
+        if self.not_after is not None and self.not_after.approximate < self._earliest_due:
+            raise ValueError(f"not_after {self.not_after} is before the step's own offset {self.offset}")
+        return self
+
+    @property
+    def _earliest_due(self) -> timedelta:
+        """The earliest the step can fall due after its anchor (with ``at``, up to a day before)."""
+        if self.at is None:
+            return self.offset.approximate
+        return timedelta(days=self.offset.days - 1)
+
+    def infusion_numbers(self, count: int) -> list[int | None]:
+        """The infusions this step is anchored to (``[None]`` for enrolment)."""
+        match = _ANCHOR.match(self.anchor)
+        assert match is not None
+        if match.group(1) == "enrolment":
+            return [None]
+        if match.group(1) == "each infusion":
+            return list(range(1, count + 1))
+        return [int(match.group(2))]
+
+
+class SeriesDefinition(_Strict):
+    key: str
+    title: str
+    description: str = ""
+    locale: str = "en"
+    infusions: InfusionPlan
+    escalation: Escalation = Escalation()
+    # Clinic-configured text passed to every template as ``series.vars``.
+    vars: dict[str, str] = Field(default_factory=dict)
+    steps: list[Step]
+
+    @model_validator(mode="after")
+    def _steps(self) -> SeriesDefinition:
+        seen: set[str] = set()
+        for step in self.steps:
+            for number in step.infusion_numbers(self.infusions.count):
+                if number is not None and number > self.infusions.count:
+                    raise _StepProblem(step.key, f"anchored to infusion {number} of {self.infusions.count}")
+                key = step_key(step, number, self.infusions.count)
+                if key in seen:
+                    raise _StepProblem(step.key, f"duplicate step key {key!r}")
+                seen.add(key)
+        return self
+
+    def expanded_steps(self) -> Iterable[tuple[str, Step, int | None]]:
+        """Every concrete step: ``(step key, step, infusion number or None)``."""
+        for step in self.steps:
+            for number in step.infusion_numbers(self.infusions.count):
+                yield step_key(step, number, self.infusions.count), step, number
+
+    def default_infusion_times(self, first: datetime, zone: ZoneInfo) -> list[datetime]:
+        """Infusion times from the first one and the default spacing, same local time of day."""
+        return [apply_offset(first, Offset(days=days), zone) for days in self.infusions.default_days]
+
+    def course_problem(self, infusions: Sequence[datetime], zone: ZoneInfo) -> str | None:
+        """Why these infusion times do not make a valid course, or None (spans count local days)."""
+        plan = self.infusions
+        if len(infusions) != plan.count:
+            return f"the series has {plan.count} infusions, {len(infusions)} were given"
+        if any(b <= a for a, b in zip(infusions, infusions[1:], strict=False)):
+            return "the infusions must be in order, each after the one before"
+        span = local_wall(infusions[-1], zone) - local_wall(infusions[0], zone)
+        if span > timedelta(days=plan.max_span_days):
+            return f"the course spans {span.days} days; the series allows at most {plan.max_span_days}"
+        return None
+
+
+class _StepProblem(ValueError):
+    def __init__(self, step: str, problem: str) -> None:
+        super().__init__(problem)
+        self.step, self.problem = step, problem
+
+
+def step_key(step: Step, infusion: int | None, count: int) -> str:
+    """A step's unique key: ``each infusion`` steps get the infusion number appended."""
+    return f"{step.key}-{infusion}" if step.anchor == "each infusion" else step.key
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedStep:
+    key: str
+    kind: StepKind
+    template: str
+    infusion_number: int | None
+    quiet: QuietPolicy
+    due_at: datetime
+    send_at: datetime
+    not_after: datetime | None
+
+
+def plan(
+    definition: SeriesDefinition,
+    *,
+    enrolled_at: datetime,
+    infusions: Sequence[datetime],
+    zone: ZoneInfo,
+    quiet_hours: QuietHours,
+) -> list[PlannedStep]:
+    """Every step of ``definition`` for one patient, in send order."""
+    planned = [
+        plan_step(step, key=key, infusion=number, enrolled_at=enrolled_at, infusions=infusions,
+                  zone=zone, quiet_hours=quiet_hours)
+        for key, step, number in definition.expanded_steps()
+    ]
+    return sorted(planned, key=lambda p: (p.send_at, p.key))
+
+
+def plan_step(
+    step: Step,
+    *,
+    key: str,
+    infusion: int | None,
+    enrolled_at: datetime,
+    infusions: Sequence[datetime],
+    zone: ZoneInfo,
+    quiet_hours: QuietHours,
+) -> PlannedStep:
+    anchor = enrolled_at if infusion is None else infusions[infusion - 1]
+    due = apply_offset(anchor, step.offset, zone, step.at)
+    send = quiet_hours.defer(due, zone) if step.quiet is QuietPolicy.DEFER else due
+    not_after = None if step.not_after is None else apply_offset(anchor, step.not_after, zone)
+    return PlannedStep(key, step.kind, step.template, infusion, step.quiet, due, send, not_after)
+
+
+def parse_definition(data: dict[str, Any], source: str) -> SeriesDefinition:
+    """Validate raw definition data; errors name ``source``, the step and the problem."""
+    try:
+        return SeriesDefinition.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        loc = error["loc"]
+        step = None
+        if len(loc) >= 2 and loc[0] == "steps" and isinstance(loc[1], int):
+            raw_steps = data.get("steps") or []
+            raw = raw_steps[loc[1]] if loc[1] < len(raw_steps) else {}
+            step = str(raw.get("key") if isinstance(raw, dict) and raw.get("key") else f"#{loc[1] + 1}")
+            loc = loc[2:]
+        cause = error.get("ctx", {}).get("error")
+        if isinstance(cause, _StepProblem):
+            raise SeriesDefinitionError(source, cause.problem, cause.step) from None
+        field = ".".join(str(part) for part in loc)
+        message = error["msg"].removeprefix("Value error, ")
+        problem = f"{field}: {message}" if field else message
+        raise SeriesDefinitionError(source, problem, step) from None
+
+
+def load_definition(path: Path) -> SeriesDefinition:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise SeriesDefinitionError(str(path), "not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SeriesDefinitionError(str(path), f"not valid TOML: {exc}") from None
+    return parse_definition(data, str(path))
+
+
+class SeriesCatalog:
+    """The series definitions a clinic can enrol patients into, by key."""
+
+    def __init__(self, definitions: Iterable[SeriesDefinition]) -> None:
+        self._by_key: dict[str, SeriesDefinition] = {}
+        for definition in definitions:
+            self._by_key[definition.key] = definition
+
+    @classmethod
+    def load(cls, extra_dir: Path | None = None) -> SeriesCatalog:
+        """The shipped definitions, then those in ``extra_dir`` (which may replace them)."""
+        return cls(load_definition(path) for path in definition_files(extra_dir))
+
+    def get(self, key: str) -> SeriesDefinition:
+        try:
+            return self._by_key[key]
+        except KeyError:
+            known = ", ".join(sorted(self._by_key)) or "none"
+            raise KeyError(f"unknown series {key!r} (known: {known})") from None
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._by_key
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._by_key.values())
+
+
+def definition_files(extra_dir: Path | None = None) -> list[Path]:
+    dirs = [SHIPPED_SERIES_DIR] + ([extra_dir] if extra_dir else [])
+    return [path for directory in dirs for path in sorted(directory.glob("*.toml"))]
