@@ -1,0 +1,1 @@
+"""Rendering of templates into channel content."""

@@ -1,0 +1,73 @@
+"""``messenger templates check``: render every template a series uses, in every locale, with sample data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from messenger.domain.series import SeriesCatalog
+from messenger.rendering.context import Clinic, sample_context
+from messenger.rendering.environment import Flavour, TemplateEnvironment, TemplateRenderError
+
+# Every step needs these in the default locale; the other flavours fall back or are optional.
+REQUIRED = (Flavour.TEXT, Flavour.TELEGRAM)
+MAX_LENGTH = {Flavour.TELEGRAM: 4096, Flavour.TEXT: 4096}
+
+
+@dataclass(frozen=True, slots=True)
+class CheckReport:
+    rendered: int
+    problems: list[str]
+    lengths: dict[Flavour, int]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def locales(environment: TemplateEnvironment) -> list[str]:
+    found = {Path(name).parts[0] for name in environment.template_files()}
+    return sorted(found | {environment.default_locale})
+
+
+def check_templates(environment: TemplateEnvironment, catalog: SeriesCatalog, clinic: Clinic) -> CheckReport:
+    problems: list[str] = []
+    lengths: dict[Flavour, int] = {}
+    rendered = 0
+    for name in environment.template_files():  # syntax of every file, used or not
+        try:
+            environment.compile(name)
+        except TemplateRenderError as exc:
+            problems.append(str(exc))
+    for definition in catalog:
+        for key, step, number in definition.expanded_steps():
+            context = sample_context(definition, clinic=clinic, step_key=key, kind=step.kind,
+                                     infusion_number=number)
+            for flavour in REQUIRED:
+                if not environment.has(step.template, flavour, environment.default_locale):
+                    problems.append(f"{environment.default_locale}/{step.template}.{flavour.value}.j2: "
+                                    f"missing (series {definition.key!r}, step {key!r})")
+            for locale in locales(environment):
+                for flavour in Flavour:
+                    ref = _exact_file(environment, step.template, flavour, locale)
+                    if ref is None:
+                        continue
+                    try:
+                        text = environment.render_file(ref, context)
+                    except TemplateRenderError as exc:
+                        problems.append(str(exc))
+                        continue
+                    rendered += 1
+                    lengths[flavour] = max(lengths.get(flavour, 0), len(text))
+                    limit = MAX_LENGTH.get(flavour)
+                    if limit is not None and len(text) > limit:
+                        problems.append(f"{environment.source_path(ref)}: renders to {len(text)} characters, "
+                                        f"more than {limit}")
+    return CheckReport(rendered=rendered, problems=list(dict.fromkeys(problems)), lengths=lengths)
+
+
+def _exact_file(environment: TemplateEnvironment, template: str, flavour: Flavour, locale: str) -> str | None:
+    """The file for exactly this locale (no fallback), if it exists."""
+    ref = environment.resolve(template, flavour, locale)
+    return ref.name if ref is not None and ref.locale == locale else None
+
