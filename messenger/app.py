@@ -1,0 +1,82 @@
+"""build_app(settings): the one place that wires engine, series, templates, channels and the alarm."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from messenger.channels.base import Channel
+from messenger.channels.console import ConsoleChannel
+from messenger.clock import Clock, SystemClock
+from messenger.config import Settings
+from messenger.db import SessionFactory, create_engine, create_schema, session_factory
+from messenger.domain.enums import ChannelName
+from messenger.domain.series import SeriesCatalog
+from messenger.domain.timing import QuietHours
+from messenger.rendering.compose import Composer
+from messenger.rendering.context import Clinic
+from messenger.rendering.environment import TemplateEnvironment
+from messenger.scheduling.alarm import Alarm
+from messenger.scheduling.dispatcher import DeliveryListener, Dispatcher, RetryPolicy
+
+
+@dataclass
+class App:
+    settings: Settings
+    clock: Clock
+    engine: AsyncEngine
+    sessions: SessionFactory
+    catalog: SeriesCatalog
+    templates: TemplateEnvironment
+    composer: Composer
+    channels: dict[ChannelName, Channel]
+    dispatcher: Dispatcher
+    alarm: Alarm
+    quiet_hours: QuietHours
+    clinic: Clinic
+    _started: bool = field(default=False, repr=False)
+
+    async def start(self, *, create_tables: bool = True) -> None:
+        if create_tables:
+            await create_schema(self.engine)
+        self.alarm.start()
+        self._started = True
+
+    async def stop(self) -> None:
+        if self._started:
+            await self.alarm.stop()
+        await self.engine.dispose()
+
+    async def __aenter__(self) -> App:
+        await self.start()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.stop()
+
+
+def build_app(settings: Settings, *, clock: Clock | None = None,
+              channels: Mapping[ChannelName, Channel] | None = None,
+              listeners: Sequence[DeliveryListener] = (), **engine_options: object) -> App:
+    clock = clock or SystemClock()
+    engine = create_engine(settings.database_url, **engine_options)
+    sessions = session_factory(engine)
+    catalog = SeriesCatalog.load(settings.series_dir)
+    templates = TemplateEnvironment(override_dir=settings.templates_dir, default_locale=settings.default_locale)
+    composer = Composer(templates)
+    quiet_hours = QuietHours(settings.quiet_hours_start, settings.quiet_hours_end)
+    clinic = Clinic(settings.clinic_name, settings.clinic_phone)
+    wired = dict(channels) if channels is not None else {ChannelName.CONSOLE: ConsoleChannel()}
+    dispatcher = Dispatcher(
+        sessions=sessions, clock=clock, channels=wired, composer=composer, catalog=catalog, clinic=clinic,
+        quiet_hours=quiet_hours, retry=RetryPolicy(max_attempts=settings.max_attempts),
+        batch_size=settings.dispatch_batch_size, listeners=listeners,
+    )
+    alarm = Alarm(dispatcher=dispatcher, clock=clock, sweep_seconds=settings.sweep_seconds)
+    return App(settings=settings, clock=clock, engine=engine, sessions=sessions, catalog=catalog,
+               templates=templates, composer=composer, channels=wired, dispatcher=dispatcher, alarm=alarm,
+               quiet_hours=quiet_hours, clinic=clinic)

@@ -1,0 +1,1 @@
+"""Channels: small adapters that deliver rendered content to an address."""

@@ -1,0 +1,1 @@
+"""The alarm clock (APScheduler) and the dispatcher it wakes."""

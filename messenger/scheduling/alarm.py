@@ -1,0 +1,112 @@
+"""The alarm clock: APScheduler wakes the dispatcher when the next row falls due.
+
+APScheduler holds two jobs whatever the size of the outbox: ``wake`` (a date trigger
+moved to the next due time after every run) and ``sweep`` (an interval safety net that
+also picks up rows written by other processes). The database is the queue; nothing
+about a message lives in the scheduler, so a restart loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from messenger.clock import Clock
+from messenger.scheduling.dispatcher import Dispatcher, DispatchReport
+
+log = logging.getLogger(__name__)
+
+WAKE_JOB = "wake"
+SWEEP_JOB = "sweep"
+
+
+class Alarm:
+    def __init__(self, *, dispatcher: Dispatcher, clock: Clock, sweep_seconds: float = 30.0,
+                 scheduler: AsyncIOScheduler | None = None) -> None:
+        self.dispatcher = dispatcher
+        self.clock = clock
+        self.sweep_seconds = sweep_seconds
+        self.scheduler = scheduler or AsyncIOScheduler(timezone=UTC)
+        self.report = DispatchReport()
+        self.next_due: datetime | None = None
+        self._running = False
+        self._again = False
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._first_run = asyncio.Event()
+
+    @property
+    def running(self) -> bool:
+        return self.scheduler.running
+
+    def start(self) -> None:
+        """Start the scheduler and run the dispatcher at once (pending rows from before a restart)."""
+        self.scheduler.add_job(self._wake, "interval", seconds=self.sweep_seconds, id=SWEEP_JOB,
+                               replace_existing=True, coalesce=True, max_instances=1, misfire_grace_time=None)
+        self.scheduler.start()
+        self.poke()
+
+    def poke(self) -> None:
+        """Wake now: something was written that may be due."""
+        self._schedule_wake(datetime.now(UTC))
+
+    async def stop(self, timeout: float = 30.0) -> None:
+        """Stop claiming, let the run in progress finish (within ``timeout``), stop the scheduler."""
+        self.dispatcher.stop()
+        if self.scheduler.running:
+            self.scheduler.pause()
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            log.warning("dispatcher still busy after %.0f s; its claims return to the queue when they expire",
+                        timeout)
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+
+    async def wait_idle(self) -> None:
+        """Wait until no dispatch run is in progress and the first run has happened."""
+        await self._first_run.wait()
+        await self._idle.wait()
+
+    async def _wake(self) -> None:
+        # One run at a time; a wake during a run asks that run to look once more.
+        if self._running:
+            self._again = True
+            return
+        self._running = True
+        self._idle.clear()
+        try:
+            again = True
+            while again:
+                self._again = False
+                run = await self.dispatcher.run_due()
+                self._merge(run)
+                again = self._again
+            self.next_due = await self.dispatcher.next_due_at()
+        except Exception:
+            log.exception("dispatch run failed; the sweep will try again")
+            self.next_due = None
+        finally:
+            self._running = False
+            self._idle.set()
+            self._first_run.set()
+        if self.next_due is not None and self._accepting:
+            delay = self.clock.real_seconds_until(self.next_due)
+            self._schedule_wake(datetime.now(UTC) + timedelta(seconds=delay))
+
+    @property
+    def _accepting(self) -> bool:
+        return self.scheduler.running and not self.dispatcher.stopping
+
+    def _schedule_wake(self, when: datetime) -> None:
+        if not self._accepting:
+            return
+        self.scheduler.add_job(self._wake, "date", run_date=when, id=WAKE_JOB, replace_existing=True,
+                               misfire_grace_time=None, max_instances=3)
+
+    def _merge(self, run: DispatchReport) -> None:
+        self.report.counts.update(run.counts)
+        self.report.worst_lateness = max(self.report.worst_lateness, run.worst_lateness)

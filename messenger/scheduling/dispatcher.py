@@ -1,0 +1,366 @@
+"""The dispatcher: claim due outbox rows, render them, send them, record the outcome.
+
+Claiming is one atomic ``UPDATE … WHERE id IN (due rows) RETURNING id``: on PostgreSQL
+the inner select takes ``FOR UPDATE SKIP LOCKED`` so several processes share the queue
+without waiting on each other; SQLite serialises writers, so the same statement is
+atomic there too. A claim is a lease: rows of a process that died return to the queue
+when it expires. Recording an outcome is guarded by the claim, so a row whose lease
+was taken over is never recorded twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import socket
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, func, or_, update
+from sqlmodel import col, select
+
+from messenger.channels.base import Channel, Content, Failed, Outgoing, RetryLater, SendOutcome, Sent
+from messenger.clock import Clock
+from messenger.db import SessionFactory
+from messenger.domain.enums import ChannelName, MessageStatus, QuietPolicy, SeriesStatus
+from messenger.domain.models import Contact, Infusion, Message, Patient, Series
+from messenger.domain.series import SeriesCatalog, SeriesDefinition
+from messenger.domain.timing import QuietHours
+from messenger.rendering.compose import Composer
+from messenger.rendering.context import Clinic, message_context
+from messenger.rendering.environment import TemplateRenderError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Exponential backoff with jitter: base·2^(attempt-1), capped, ±jitter."""
+
+    base: float = 30.0
+    cap: float = 3600.0
+    jitter: float = 0.2
+    max_attempts: int = 8
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        raw = min(self.cap, self.base * 2 ** max(0, attempt - 1))
+        return raw * (1 + rng.uniform(-self.jitter, self.jitter))
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """What happened to one message; listeners (demo, staff alerts, metrics) receive these."""
+
+    message: Message
+    patient: Patient
+    status: MessageStatus
+    at: datetime
+    channel: ChannelName | None = None
+    reason: str | None = None
+    content: Content | None = None
+    # Contacts found dead or opted out while trying to deliver this message.
+    lost_contacts: tuple[Contact, ...] = ()
+
+
+DeliveryListener = Callable[[Delivery], Awaitable[None]]
+
+
+@dataclass
+class DispatchReport:
+    counts: Counter[str] = field(default_factory=Counter)
+    worst_lateness: timedelta = timedelta(0)
+
+    def add(self, delivery: Delivery) -> None:
+        self.counts[delivery.status.value] += 1
+        if delivery.status is MessageStatus.SENT:
+            self.worst_lateness = max(self.worst_lateness, delivery.at - delivery.message.send_at)
+
+    @property
+    def handled(self) -> int:
+        return sum(self.counts.values())
+
+
+@dataclass(slots=True)
+class _Job:
+    message: Message
+    series: Series
+    patient: Patient
+    definition: SeriesDefinition | None
+    infusion_times: list[datetime]
+    contacts: list[Contact]
+
+
+def default_worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{random.getrandbits(24):06x}"
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        *,
+        sessions: SessionFactory,
+        clock: Clock,
+        channels: Mapping[ChannelName, Channel],
+        composer: Composer,
+        catalog: SeriesCatalog,
+        clinic: Clinic,
+        quiet_hours: QuietHours,
+        retry: RetryPolicy = RetryPolicy(),
+        batch_size: int = 50,
+        lease: timedelta = timedelta(minutes=5),
+        send_timeout: float = 60.0,
+        concurrency: int = 8,
+        name: str | None = None,
+        listeners: Sequence[DeliveryListener] = (),
+        rng: random.Random | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        self.channels = dict(channels)
+        self.composer = composer
+        self.catalog = catalog
+        self.clinic = clinic
+        self.quiet_hours = quiet_hours
+        self.retry = retry
+        self.batch_size = batch_size
+        self.lease = lease
+        self.send_timeout = send_timeout
+        self.name = name or default_worker_name()
+        self.listeners = list(listeners)
+        self._rng = rng or random.Random()
+        self._slots = asyncio.Semaphore(concurrency)
+        # A provider that asked the whole bot to slow down (Telegram's 429): no sends until then.
+        self._channel_pause: dict[ChannelName, datetime] = {}
+        self._stopping = False
+
+    # -- the queue ----------------------------------------------------------------------
+
+    async def run_due(self) -> DispatchReport:
+        """Deliver everything due now, batch after batch; returns what happened."""
+        report = DispatchReport()
+        while not self._stopping:
+            claimed = await self.claim(self.batch_size)
+            if not claimed:
+                break
+            for delivery in await asyncio.gather(*(self._deliver_slot(i) for i in claimed)):
+                if delivery is not None:
+                    report.add(delivery)
+        return report
+
+    async def claim(self, limit: int) -> list[int]:
+        """Atomically take up to ``limit`` due rows (or rows whose claim expired)."""
+        now = self.clock.now()
+        due = (
+            select(Message.id)
+            .where(or_(
+                and_(col(Message.status) == MessageStatus.PENDING, col(Message.send_at) <= now),
+                and_(col(Message.status) == MessageStatus.SENDING, col(Message.lease_until) < now),
+            ))
+            .order_by(col(Message.send_at), col(Message.id))
+            .limit(limit)
+        )
+        async with self.sessions() as session, session.begin():
+            if session.bind.dialect.name == "postgresql":
+                due = due.with_for_update(skip_locked=True)
+            result = await session.exec(  # type: ignore[call-overload]
+                update(Message)
+                .where(col(Message.id).in_(due.scalar_subquery()))
+                .values(status=MessageStatus.SENDING, claimed_by=self.name, lease_until=now + self.lease,
+                        attempts=Message.attempts + 1, updated_at=now)
+                .returning(Message.id)
+            )
+            return sorted(result.scalars().all())
+
+    async def next_due_at(self) -> datetime | None:
+        """When the next row falls due (or a claim expires), if ever."""
+        async with self.sessions() as session:
+            pending = (await session.exec(
+                select(func.min(Message.send_at)).where(Message.status == MessageStatus.PENDING)
+            )).one()
+            lease = (await session.exec(
+                select(func.min(Message.lease_until)).where(Message.status == MessageStatus.SENDING)
+            )).one()
+        candidates = [t for t in (pending, lease) if t is not None]
+        return min(candidates) if candidates else None
+
+    def stop(self) -> None:
+        """Stop claiming; deliveries in flight finish."""
+        self._stopping = True
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    # -- one message ------------------------------------------------------------------
+
+    async def _deliver_slot(self, message_id: int) -> Delivery | None:
+        async with self._slots:
+            try:
+                return await self.deliver(message_id)
+            except Exception:
+                # Leave the row claimed: its lease expires and it is tried again.
+                log.exception("delivery of message %s crashed", message_id)
+                return None
+
+    async def deliver(self, message_id: int) -> Delivery | None:
+        job = await self._load(message_id)
+        if job is None:
+            return None
+        message, now = job.message, self.clock.now()
+        if job.series.status is SeriesStatus.PAUSED:
+            return await self._record(job, MessageStatus.HELD, reason="series paused")
+        if job.series.status is not SeriesStatus.ACTIVE or job.definition is None:
+            return await self._record(job, MessageStatus.CANCELLED, reason=f"series {job.series.status.value}")
+        if message.not_after is not None and now > message.not_after:
+            return await self._record(job, MessageStatus.SKIPPED, reason="past its not-after time")
+
+        zone = ZoneInfo(job.patient.timezone)
+        context = message_context(
+            patient_name=job.patient.name, zone=zone, clinic=self.clinic, definition=job.definition,
+            infusion_times=job.infusion_times, step_key=message.step_key, kind=message.kind,
+            infusion_number=message.infusion_number,
+        )
+        lost: list[Contact] = []
+        reason = "no reachable contact"
+        for contact in job.contacts:
+            channel = self.channels[contact.channel]
+            paused_until = self._channel_pause.get(channel.name)
+            if paused_until is not None and paused_until > now:
+                outcome: SendOutcome = RetryLater("the provider asked us to slow down",
+                                                  (paused_until - now).total_seconds())
+                return await self._retry(job, outcome, lost)
+            try:
+                content = self.composer.compose(template=message.template, capabilities=channel.capabilities,
+                                                locale=job.patient.locale, context=context)
+            except TemplateRenderError as exc:
+                log.error("message %s: template error: %s", message.id, exc)
+                return await self._record(job, MessageStatus.FAILED, reason=f"template error: {exc}",
+                                          lost=lost)
+            outgoing = Outgoing(message_id=message.id or 0, address=contact.address, content=content,  # type: ignore[arg-type]
+                                kind=message.kind, step_key=message.step_key, zone=zone,
+                                scheduled_for=message.send_at,
+                                recipient=job.patient.name)
+            outcome = await self._send(channel, outgoing)
+            match outcome:
+                case Sent(provider_id=provider_id):
+                    return await self._record(job, MessageStatus.SENT, channel=channel.name, contact=contact,
+                                              provider_id=provider_id, content=content, lost=lost)
+                case RetryLater():
+                    if outcome.after > 0:
+                        self._channel_pause[channel.name] = self.clock.now() + timedelta(seconds=outcome.after)
+                    return await self._retry(job, outcome, lost, channel=channel.name, contact=contact)
+                case Failed():
+                    reason = f"{channel.name.value}: {outcome.reason}"
+                    if outcome.unreachable or outcome.opted_out:
+                        contact.reachable = contact.reachable and not outcome.unreachable
+                        contact.opted_out = contact.opted_out or outcome.opted_out
+                        contact.status_reason = outcome.reason
+                        lost.append(contact)
+                    log.warning("message %s failed on %s: %s", message.id, channel.name.value, outcome.reason)
+        return await self._record(job, MessageStatus.FAILED, reason=reason, lost=lost)
+
+    async def _send(self, channel: Channel, outgoing: Outgoing) -> SendOutcome:
+        try:
+            return await asyncio.wait_for(channel.send(outgoing), timeout=self.send_timeout)
+        except TimeoutError:
+            return RetryLater(f"{channel.name.value} did not answer within {self.send_timeout:.0f} s")
+        except Exception as exc:  # a channel bug must not lose the message
+            log.exception("channel %s raised while sending message %s", channel.name.value, outgoing.message_id)
+            return RetryLater(f"{channel.name.value} raised {type(exc).__name__}")
+
+    async def _retry(self, job: _Job, outcome: RetryLater, lost: list[Contact], *,
+                     channel: ChannelName | None = None, contact: Contact | None = None) -> Delivery:
+        message = job.message
+        if message.attempts >= self.retry.max_attempts:
+            return await self._record(job, MessageStatus.FAILED, channel=channel, contact=contact, lost=lost,
+                                      reason=f"gave up after {message.attempts} attempts: {outcome.reason}")
+        now = self.clock.now()
+        at = now + timedelta(seconds=max(outcome.after, self.retry.delay(message.attempts, self._rng)))
+        if message.quiet is QuietPolicy.DEFER:
+            at = self.quiet_hours.defer(at, ZoneInfo(job.patient.timezone))
+        if message.not_after is not None and at > message.not_after:
+            return await self._record(job, MessageStatus.SKIPPED, channel=channel, contact=contact, lost=lost,
+                                      reason=f"could not be sent before its not-after time: {outcome.reason}")
+        return await self._record(job, MessageStatus.PENDING, channel=channel, contact=contact, lost=lost,
+                                  reason=outcome.reason, send_at=at)
+
+    # -- the database -----------------------------------------------------------------
+
+    async def _load(self, message_id: int) -> _Job | None:
+        async with self.sessions() as session:
+            message = await session.get(Message, message_id)
+            if message is None or message.status is not MessageStatus.SENDING or message.claimed_by != self.name:
+                return None
+            series = await session.get(Series, message.series_id)
+            patient = await session.get(Patient, message.patient_id)
+            assert series is not None and patient is not None
+            infusions = (await session.exec(
+                select(Infusion).where(Infusion.series_id == series.id).order_by(col(Infusion.number))
+            )).all()
+            contacts = (await session.exec(
+                select(Contact)
+                .where(Contact.patient_id == patient.id, col(Contact.reachable).is_(True),
+                       col(Contact.opted_out).is_(False), col(Contact.channel).in_(list(self.channels)))
+                .order_by(col(Contact.priority), col(Contact.id))
+            )).all()
+        definition = self.catalog.get(series.definition_key) if series.definition_key in self.catalog else None
+        return _Job(message, series, patient, definition, [i.scheduled_at for i in infusions], list(contacts))
+
+    async def _record(self, job: _Job, status: MessageStatus, *, reason: str | None = None,
+                      channel: ChannelName | None = None, contact: Contact | None = None,
+                      provider_id: str | None = None, content: Content | None = None,
+                      lost: Sequence[Contact] = (), send_at: datetime | None = None) -> Delivery:
+        message, now = job.message, self.clock.now()
+        values: dict[str, object] = {"status": status, "claimed_by": None, "lease_until": None, "updated_at": now,
+                                     "last_error": reason}
+        if status is MessageStatus.SENT:
+            values |= {"sent_at": now, "provider_id": provider_id, "last_error": None}
+        if channel is not None:
+            values |= {"channel": channel, "contact_id": contact.id if contact else None}
+        if send_at is not None:
+            values["send_at"] = send_at
+        async with self.sessions() as session, session.begin():
+            result = await session.exec(  # type: ignore[call-overload]
+                update(Message)
+                .where(col(Message.id) == message.id, col(Message.claimed_by) == self.name,
+                       col(Message.status) == MessageStatus.SENDING)
+                .values(**values)
+            )
+            if result.rowcount != 1:
+                log.warning("message %s: claim lost before its outcome (%s) was recorded", message.id, status)
+            for dead in lost:
+                await session.merge(dead)
+            if status.is_final:
+                await self._complete_if_done(session, job.series, now)
+        recorded = message.model_copy(update=values)
+        delivery = Delivery(message=recorded, patient=job.patient, status=status, at=now, channel=channel,
+                            reason=reason, content=content, lost_contacts=tuple(lost))
+        log.info("message %s (%s) → %s%s", message.id, message.step_key, status.value,
+                 f" via {channel.value}" if channel else "")
+        await self._notify(delivery)
+        return delivery
+
+    async def _complete_if_done(self, session, series: Series, now: datetime) -> None:  # type: ignore[no-untyped-def]
+        open_rows = (await session.exec(
+            select(func.count()).select_from(Message).where(
+                Message.series_id == series.id,
+                col(Message.status).in_([MessageStatus.PENDING, MessageStatus.SENDING, MessageStatus.HELD]),
+            )
+        )).one()
+        if open_rows == 0:
+            await session.exec(
+                update(Series).where(col(Series.id) == series.id, col(Series.status) == SeriesStatus.ACTIVE)
+                .values(status=SeriesStatus.COMPLETED, status_changed_at=now)
+            )
+
+    async def _notify(self, delivery: Delivery) -> None:
+        for listener in self.listeners:
+            try:
+                await listener(delivery)
+            except Exception:
+                log.exception("delivery listener %r failed", listener)

@@ -1,0 +1,1 @@
+"""The rules: enrolment, changes to a series, answers, staff. No I/O but the session."""

@@ -1,0 +1,27 @@
+"""The audit trail: every staff action, and what patients and the system change."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from messenger.domain.models import AuditEvent
+
+SYSTEM = "system"
+
+
+def staff_actor(telegram_user_id: int) -> str:
+    return f"staff:{telegram_user_id}"
+
+
+def patient_actor(patient_id: int) -> str:
+    return f"patient:{patient_id}"
+
+
+def record(session: AsyncSession, *, at: datetime, actor: str, action: str,
+           patient_id: int | None = None, **detail: Any) -> AuditEvent:
+    event = AuditEvent(at=at, actor=actor, action=action, patient_id=patient_id, detail=detail)
+    session.add(event)
+    return event

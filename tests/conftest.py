@@ -1,0 +1,84 @@
+"""Shared fixtures: settings, a database per test on SQLite and on PostgreSQL, an app with a manual clock."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from messenger.app import App, build_app
+from messenger.clock import ManualClock
+from messenger.config import Settings
+from messenger.db import create_schema
+from messenger.domain.enums import ChannelName
+from tests.fakes.channels import ScriptedChannel
+from tests.fakes.postgres import PostgresServer, external_postgres_url, postgres_available
+
+# 2026-11-30 12:00 in Los Angeles: a Monday, well clear of DST changes.
+T0 = datetime(2026, 11, 30, 20, 0, tzinfo=UTC)
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+_database_names = itertools.count(1)
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests see only the settings they pass, never the developer's environment."""
+    for name in list(os.environ):
+        if name.startswith("MESSENGER_") and name != "MESSENGER_TEST_POSTGRES_URL":
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer | str]:
+    """A PostgreSQL 15 server for the whole run: started here, or given by MESSENGER_TEST_POSTGRES_URL."""
+    external = external_postgres_url()
+    if external:
+        yield external
+        return
+    if not postgres_available():
+        if IN_CI:
+            pytest.fail("PostgreSQL binaries (initdb, pg_ctl) are missing; .ci/run installs them")
+        pytest.skip("PostgreSQL is not installed here")
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """A fresh, empty database on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'messenger.db'}"
+        return
+    server = request.getfixturevalue("postgres")
+    if isinstance(server, str):
+        pytest.skip("per-test databases need a server these tests started")
+    name = f"t{os.getpid()}_{next(_database_names)}"
+    yield server.create_database(name)
+    server.drop_database(name)
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(_env_file=None, database_url=database_url)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(T0)
+
+
+@pytest.fixture
+def channel() -> ScriptedChannel:
+    return ScriptedChannel(ChannelName.CONSOLE)
+
+
+@pytest.fixture
+async def app(settings: Settings, clock: ManualClock, channel: ScriptedChannel) -> AsyncIterator[App]:
+    """The wired application, scheduler not started: tests move the clock and run the dispatcher."""
+    application = build_app(settings, clock=clock, channels={channel.name: channel})
+    await create_schema(application.engine)
+    yield application
+    await application.engine.dispose()
