@@ -1,0 +1,143 @@
+"""The ``messenger`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.markup import escape
+
+from messenger.config import Settings, load_settings
+from messenger.domain.series import SeriesCatalog, SeriesDefinitionError, definition_files, load_definition
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Keeps a clinic in touch with its patients.")
+templates_app = typer.Typer(no_args_is_help=True, help="Work with message templates.")
+series_app = typer.Typer(no_args_is_help=True, help="Work with series definitions.")
+app.add_typer(templates_app, name="templates")
+app.add_typer(series_app, name="series")
+
+console = Console()
+errors = Console(stderr=True)
+
+
+def settings_or_exit(**overrides: object) -> Settings:
+    try:
+        return load_settings(**overrides)
+    except ValidationError as exc:
+        for error in exc.errors():
+            name = "MESSENGER_" + "_".join(str(p) for p in error["loc"]).upper()
+            message = escape(error["msg"].removeprefix("Value error, "))
+            errors.print(f"[red]Configuration error[/]: {name}: {message}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    except SeriesDefinitionError as exc:
+        errors.print(f"[red]Series definition error[/]: {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # APScheduler logs every job run at INFO: noise at this volume.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+@app.command()
+def run(log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING…")] = "INFO") -> None:
+    """Run the scheduler and dispatcher until interrupted (Ctrl-C or SIGTERM)."""
+    settings = settings_or_exit()
+    configure_logging(log_level)
+    asyncio.run(_run(settings))
+
+
+async def _run(settings: Settings) -> None:
+    from messenger.app import build_app
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with build_app(settings):
+        logging.getLogger("messenger").info("messenger is running; Ctrl-C to stop")
+        await stop.wait()
+
+
+@app.command()
+def demo(
+    seconds: Annotated[float, typer.Option(help="Real seconds the whole series should take.")] = 60.0,
+    minutes: Annotated[float | None, typer.Option(help="The same budget in minutes (overrides --seconds).")] = None,
+    speed: Annotated[float | None, typer.Option(help="Story seconds per real second (overrides the budget).")] = None,
+    timezone: Annotated[str | None, typer.Option(help="The demo patient's IANA time zone.")] = None,
+    database: Annotated[str, typer.Option(help="A fresh SQLite file is made for each demo.")] = "messenger-demo.db",
+) -> None:
+    """Enrol a demo patient and show every message of the series, compressed into about a minute."""
+    from messenger.demo import run_demo
+
+    Path(database).unlink(missing_ok=True)
+    for suffix in ("-wal", "-shm"):
+        Path(database + suffix).unlink(missing_ok=True)
+    settings = settings_or_exit(database_url=f"sqlite:///{database}")
+    if timezone is not None:
+        settings_or_exit(default_timezone=timezone)  # a clear error for a bad zone
+    budget = minutes * 60 if minutes is not None else seconds
+    if budget <= 0 or (speed is not None and speed <= 0):
+        errors.print("[red]--seconds, --minutes and --speed must be positive")
+        raise typer.Exit(2)
+    logging.basicConfig(level=logging.WARNING)
+    summary = asyncio.run(run_demo(settings, seconds=budget, speed=speed, console=console, timezone=timezone))
+    raise typer.Exit(0 if summary.finished else 1)
+
+
+@templates_app.command("check")
+def templates_check() -> None:
+    """Render every template of every series, channel flavour and locale with sample data."""
+    from messenger.rendering.check import check_templates
+    from messenger.rendering.context import Clinic
+    from messenger.rendering.environment import TemplateEnvironment
+
+    settings = settings_or_exit()
+    environment = TemplateEnvironment(override_dir=settings.templates_dir, default_locale=settings.default_locale)
+    try:
+        catalog = SeriesCatalog.load(settings.series_dir)
+    except SeriesDefinitionError as exc:
+        errors.print(f"[red]{escape(str(exc))}")
+        raise typer.Exit(1) from None
+    report = check_templates(environment, catalog, Clinic(settings.clinic_name, settings.clinic_phone))
+    for problem in report.problems:
+        errors.print(f"[red]✗[/] {escape(problem)}", highlight=False, soft_wrap=True)
+    longest = ", ".join(f"{flavour.value} {length}" for flavour, length in sorted(report.lengths.items()))
+    console.print(f"{report.rendered} renderings checked; longest: {longest or 'none'}")
+    if not report.ok:
+        errors.print(f"[red]{len(report.problems)} template problem(s)")
+        raise typer.Exit(1)
+    console.print("[green]All templates render.")
+
+
+@series_app.command("validate")
+def series_validate(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Definition files; default: shipped and MESSENGER_SERIES_DIR.")] = None,
+) -> None:
+    """Check series definitions; a broken one is named with its step and problem."""
+    if not paths:
+        settings = settings_or_exit()
+        paths = definition_files(settings.series_dir)
+    failed = 0
+    for path in paths:
+        try:
+            definition = load_definition(path)
+        except (SeriesDefinitionError, OSError) as exc:
+            failed += 1
+            errors.print(f"[red]✗[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+            continue
+        steps = sum(1 for _ in definition.expanded_steps())
+        console.print(f"[green]✓[/] {escape(str(path))}: {escape(repr(definition.key))}, {definition.infusions.count} infusions, {steps} steps")
+    if failed:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    app()

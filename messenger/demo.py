@@ -1,0 +1,148 @@
+"""``messenger demo``: one patient's whole series, compressed, through the real scheduler and dispatcher."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlmodel import func, select
+
+from messenger.app import App, build_app
+from messenger.channels.console import ConsoleChannel
+from messenger.clock import ScaledClock
+from messenger.config import Settings
+from messenger.db import transaction
+from messenger.domain.enums import ChannelName, MessageStatus
+from messenger.domain.models import Message
+from messenger.domain.series import plan
+from messenger.domain.timing import QuietHours, from_wall, local_wall
+from messenger.scheduling.dispatcher import Delivery
+from messenger.services.audit import SYSTEM
+from messenger.services.enrolment import EnrolmentRequest, console_contact, enrol
+
+DEMO_PATIENT = "Alex Rivera"
+
+
+@dataclass
+class DemoSummary:
+    by_kind: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    order: list[str] = field(default_factory=list)
+    worst_lateness: timedelta = timedelta(0)
+    expected: int = 0
+    speed: float = 1.0
+    finished: bool = False
+
+    @property
+    def delivered(self) -> int:
+        return sum(sum(c.values()) for c in self.by_kind.values())
+
+    def add(self, delivery: Delivery) -> None:
+        self.by_kind[delivery.message.kind.value][delivery.status.value] += 1
+        if delivery.status is MessageStatus.SENT:
+            self.order.append(delivery.message.step_key)
+            self.worst_lateness = max(self.worst_lateness, delivery.at - delivery.message.send_at)
+
+
+def story_start(zone: ZoneInfo, now: datetime) -> datetime:
+    """The demo's story begins at 09:00 today, the patient's local time."""
+    return from_wall(datetime.combine(local_wall(now, zone).date(), time(9, 0)), zone)
+
+
+def demo_speed(settings: Settings, app_catalog, zone: ZoneInfo, start: datetime, first: datetime,  # type: ignore[no-untyped-def]
+               seconds: float) -> float:
+    definition = app_catalog.get(settings.default_series)
+    steps = plan(definition, enrolled_at=start, infusions=definition.default_infusion_times(first, zone), zone=zone,
+                 quiet_hours=QuietHours(settings.quiet_hours_start, settings.quiet_hours_end))
+    span = (max(s.send_at for s in steps) - start).total_seconds()
+    return max(1.0, span / seconds)
+
+
+async def run_demo(settings: Settings, *, seconds: float = 60.0, speed: float | None = None,
+                   console: Console | None = None, patient: str = DEMO_PATIENT,
+                   timezone: str | None = None) -> DemoSummary:
+    """Enrol a demo patient and deliver their whole series in about ``seconds`` of real time."""
+    console = console or Console()
+    zone = ZoneInfo(timezone or settings.default_timezone)
+    start = story_start(zone, datetime.now(UTC))
+    first = from_wall(datetime.combine(local_wall(start, zone).date() + timedelta(days=2), time(10, 0)), zone)
+    summary = DemoSummary()
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                        TimeElapsedColumn(), console=console, transient=True)
+    task = progress.add_task("delivering", total=None)
+    done = asyncio.Event()
+    app: App | None = None
+
+    async def on_delivery(delivery: Delivery) -> None:
+        if not delivery.status.is_final:
+            return
+        summary.add(delivery)
+        story_now = app.clock.now().astimezone(zone) if app else delivery.at
+        progress.update(task, completed=summary.delivered,
+                        description=f"series day {(story_now.date() - start.astimezone(zone).date()).days:>2}"
+                                    f" · {story_now:%a %d %b %H:%M}")
+        if summary.delivered >= summary.expected:
+            done.set()
+
+    probe = build_app(settings)
+    summary.speed = speed or demo_speed(settings, probe.catalog, zone, start, first, seconds)
+    await probe.engine.dispose()
+    clock = ScaledClock(start, summary.speed, running=False)
+    app = build_app(settings, clock=clock, channels={ChannelName.CONSOLE: ConsoleChannel(console)},
+                    listeners=[on_delivery])
+    console.rule(f"[bold]{settings.clinic_name}[/] · demo series for {patient} ({zone.key})")
+    console.print(f"Story time runs {summary.speed:,.0f}× faster than real time: "
+                  f"the whole series in about {seconds:.0f} s.\n")
+    await app.start()
+    try:
+        async with transaction(app.sessions) as session:
+            series = await enrol(
+                session=session, catalog=app.catalog, clock=clock, quiet_hours=app.quiet_hours, actor=SYSTEM,
+                request=EnrolmentRequest(name=patient, timezone=zone.key, series_key=settings.default_series,
+                                         locale=settings.default_locale, first_infusion=first,
+                                         contacts=[console_contact(patient)]),
+            )
+        async with app.sessions() as session:
+            summary.expected = (await session.exec(
+                select(func.count()).select_from(Message).where(
+                    Message.series_id == series.id, Message.status == MessageStatus.PENDING)
+            )).one()
+        progress.update(task, total=summary.expected)
+        clock.run()
+        app.alarm.poke()
+        with progress:
+            try:
+                await asyncio.wait_for(done.wait(), timeout=seconds * 3 + 30)
+                summary.finished = True
+            except TimeoutError:
+                console.print("[red]The demo did not finish in time; the summary shows what was delivered.")
+    finally:
+        await app.stop()
+    console.print(summary_table(summary))
+    console.print(lateness_line(summary))
+    return summary
+
+
+def summary_table(summary: DemoSummary) -> Table:
+    table = Table(title="Demo summary", title_style="bold")
+    table.add_column("kind")
+    for column in ("sent", "skipped", "failed"):
+        table.add_column(column, justify="right")
+    totals: Counter[str] = Counter()
+    for kind in ("welcome", "education", "reminder", "checkin", "completion"):
+        counts = summary.by_kind.get(kind, Counter())
+        totals.update(counts)
+        table.add_row(kind, *(str(counts[c]) for c in ("sent", "skipped", "failed")))
+    table.add_row("[bold]all", *(f"[bold]{totals[c]}" for c in ("sent", "skipped", "failed")))
+    return table
+
+
+def lateness_line(summary: DemoSummary) -> str:
+    lateness = summary.worst_lateness.total_seconds()
+    return (f"Worst lateness: {lateness / summary.speed * 1000:.0f} ms of real time "
+            f"({lateness / 60:.0f} min of story time at {summary.speed:,.0f}×).")

@@ -1,0 +1,31 @@
+"""`messenger demo`: the whole default series, compressed to seconds, through the real scheduler."""
+
+from __future__ import annotations
+
+import io
+import re
+
+from rich.console import Console
+
+from messenger.config import Settings
+from messenger.demo import run_demo
+
+
+async def test_the_demo_delivers_the_whole_series_in_order(tmp_path):
+    settings = Settings(_env_file=None, database_url=f"sqlite:///{tmp_path / 'demo.db'}")  # type: ignore[call-arg]
+    output = io.StringIO()
+
+    summary = await run_demo(settings, seconds=8, console=Console(file=output, width=120))
+
+    text = output.getvalue()
+    assert summary.finished
+    assert summary.expected == 28
+    counts = {kind: dict(c) for kind, c in summary.by_kind.items()}
+    assert counts == {"welcome": {"sent": 1}, "education": {"sent": 10}, "reminder": {"sent": 10},
+                      "checkin": {"sent": 6}, "completion": {"sent": 1}}
+    shown = re.findall(r"(?:welcome|education|reminder|checkin|completion)\s{2}([a-z0-9-]+)", text)
+    assert shown == summary.order
+    assert summary.order[0] == "welcome" and summary.order[-1] == "completion"
+    assert [k for k in summary.order if k.startswith("reminder-eve")] == [f"reminder-eve-{n}" for n in range(1, 6)]
+    assert "Infusion 3 of 5" in text or "infusion 3 of 5" in text
+    assert "Demo summary" in text and "Worst lateness" in text
