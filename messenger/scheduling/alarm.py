@@ -54,17 +54,25 @@ class Alarm:
         self._schedule_wake(datetime.now(UTC))
 
     async def stop(self, timeout: float = 30.0) -> None:
-        """Stop claiming, let the run in progress finish (within ``timeout``), stop the scheduler."""
+        """Stop claiming, let the run in progress finish (within ``timeout``), stop the scheduler.
+
+        Claims this process still holds are released at once if its sends finished; if
+        they did not, releasing could send a message twice, so the leases expire instead.
+        """
         self.dispatcher.stop()
         if self.scheduler.running:
             self.scheduler.pause()
         try:
             await asyncio.wait_for(self._idle.wait(), timeout)
+            finished = True
         except TimeoutError:
+            finished = False
             log.warning("dispatcher still busy after %.0f s; its claims return to the queue when they expire",
                         timeout)
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        if finished and (released := await self.dispatcher.release_claims()):
+            log.info("released %d claimed message(s) back to the queue", released)
 
     async def wait_idle(self) -> None:
         """Wait until no dispatch run is in progress and the first run has happened."""

@@ -15,6 +15,7 @@ import logging
 import os
 import random
 import socket
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -65,6 +66,8 @@ class Delivery:
     content: Content | None = None
     # Contacts found dead or opted out while trying to deliver this message.
     lost_contacts: tuple[Contact, ...] = ()
+    # Real seconds the provider took to answer the last send attempt, if one was made.
+    send_seconds: float | None = None
 
 
 DeliveryListener = Callable[[Delivery], Awaitable[None]]
@@ -192,6 +195,17 @@ class Dispatcher:
         """Stop claiming; deliveries in flight finish."""
         self._stopping = True
 
+    async def release_claims(self) -> int:
+        """Return this dispatcher's unfinished claims to the queue (at shutdown); returns how many."""
+        async with self.sessions() as session, session.begin():
+            result = await session.exec(  # type: ignore[call-overload]
+                update(Message)
+                .where(col(Message.status) == MessageStatus.SENDING, col(Message.claimed_by) == self.name)
+                .values(status=MessageStatus.PENDING, claimed_by=None, lease_until=None,
+                        attempts=Message.attempts - 1, updated_at=self.clock.now())
+            )
+            return int(result.rowcount or 0)
+
     @property
     def stopping(self) -> bool:
         return self._stopping
@@ -245,15 +259,19 @@ class Dispatcher:
                                 kind=message.kind, step_key=message.step_key, zone=zone,
                                 scheduled_for=message.send_at,
                                 recipient=job.patient.name)
+            started = time.perf_counter()
             outcome = await self._send(channel, outgoing)
+            send_seconds = time.perf_counter() - started
             match outcome:
                 case Sent(provider_id=provider_id):
                     return await self._record(job, MessageStatus.SENT, channel=channel.name, contact=contact,
-                                              provider_id=provider_id, content=content, lost=lost)
+                                              provider_id=provider_id, content=content, lost=lost,
+                                              send_seconds=send_seconds)
                 case RetryLater():
                     if outcome.after > 0:
                         self._channel_pause[channel.name] = self.clock.now() + timedelta(seconds=outcome.after)
-                    return await self._retry(job, outcome, lost, channel=channel.name, contact=contact)
+                    return await self._retry(job, outcome, lost, channel=channel.name, contact=contact,
+                                             send_seconds=send_seconds)
                 case Failed():
                     reason = f"{channel.name.value}: {outcome.reason}"
                     if outcome.unreachable or outcome.opted_out:
@@ -274,20 +292,23 @@ class Dispatcher:
             return RetryLater(f"{channel.name.value} raised {type(exc).__name__}")
 
     async def _retry(self, job: _Job, outcome: RetryLater, lost: list[Contact], *,
-                     channel: ChannelName | None = None, contact: Contact | None = None) -> Delivery:
+                     channel: ChannelName | None = None, contact: Contact | None = None,
+                     send_seconds: float | None = None) -> Delivery:
         message = job.message
         if message.attempts >= self.retry.max_attempts:
             return await self._record(job, MessageStatus.FAILED, channel=channel, contact=contact, lost=lost,
-                                      reason=f"gave up after {message.attempts} attempts: {outcome.reason}")
+                                      reason=f"gave up after {message.attempts} attempts: {outcome.reason}",
+                                      send_seconds=send_seconds)
         now = self.clock.now()
         at = now + timedelta(seconds=max(outcome.after, self.retry.delay(message.attempts, self._rng)))
         if message.quiet is QuietPolicy.DEFER:
             at = self.quiet_hours.defer(at, ZoneInfo(job.patient.timezone))
         if message.not_after is not None and at > message.not_after:
             return await self._record(job, MessageStatus.SKIPPED, channel=channel, contact=contact, lost=lost,
-                                      reason=f"could not be sent before its not-after time: {outcome.reason}")
+                                      reason=f"could not be sent before its not-after time: {outcome.reason}",
+                                      send_seconds=send_seconds)
         return await self._record(job, MessageStatus.PENDING, channel=channel, contact=contact, lost=lost,
-                                  reason=outcome.reason, send_at=at)
+                                  reason=outcome.reason, send_at=at, send_seconds=send_seconds)
 
     # -- the database -----------------------------------------------------------------
 
@@ -314,7 +335,8 @@ class Dispatcher:
     async def _record(self, job: _Job, status: MessageStatus, *, reason: str | None = None,
                       channel: ChannelName | None = None, contact: Contact | None = None,
                       provider_id: str | None = None, content: Content | None = None,
-                      lost: Sequence[Contact] = (), send_at: datetime | None = None) -> Delivery:
+                      lost: Sequence[Contact] = (), send_at: datetime | None = None,
+                      send_seconds: float | None = None) -> Delivery:
         message, now = job.message, self.clock.now()
         values: dict[str, object] = {"status": status, "claimed_by": None, "lease_until": None, "updated_at": now,
                                      "last_error": reason}
@@ -339,7 +361,7 @@ class Dispatcher:
                 await self._complete_if_done(session, job.series, now)
         recorded = message.model_copy(update=values)
         delivery = Delivery(message=recorded, patient=job.patient, status=status, at=now, channel=channel,
-                            reason=reason, content=content, lost_contacts=tuple(lost))
+                            reason=reason, content=content, lost_contacts=tuple(lost), send_seconds=send_seconds)
         log.info("message %s (%s) → %s%s", message.id, message.step_key, status.value,
                  f" via {channel.value}" if channel else "")
         await self._notify(delivery)
