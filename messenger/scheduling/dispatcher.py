@@ -18,14 +18,15 @@ import socket
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from enum import Enum
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, update
+from sqlalchemy import ColumnElement, and_, case, exists, func, or_, update
 from sqlmodel import col, select
 
-from messenger.channels.base import Channel, Content, Failed, Outgoing, RetryLater, SendOutcome, Sent
+from messenger.channels.base import Button, Channel, Content, Failed, Outgoing, RetryLater, SendOutcome, Sent
 from messenger.clock import Clock
 from messenger.db import SessionFactory
 from messenger.domain.enums import ChannelName, MessageStatus, QuietPolicy, SeriesStatus
@@ -35,6 +36,7 @@ from messenger.domain.timing import QuietHours
 from messenger.rendering.compose import Composer
 from messenger.rendering.context import Clinic, message_context
 from messenger.rendering.environment import TemplateRenderError
+from messenger.services.contacts import WAITING_FOR_CONTACT
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +73,8 @@ class Delivery:
 
 
 DeliveryListener = Callable[[Delivery], Awaitable[None]]
+# The buttons a message carries on channels that have them (reminders, check-ins).
+ButtonFactory = Callable[[Message, str], tuple[tuple[Button, ...], ...]]
 
 
 @dataclass
@@ -88,6 +92,15 @@ class DispatchReport:
         return sum(self.counts.values())
 
 
+class Reach(Enum):
+    """How a patient can be reached on the channels this process has."""
+
+    REACHABLE = "reachable"
+    NOT_LINKED = "not linked"  # no contact on a configured channel yet (invite not opened)
+    OPTED_OUT = "opted out"
+    LOST = "lost"  # every contact is unreachable
+
+
 @dataclass(slots=True)
 class _Job:
     message: Message
@@ -96,6 +109,7 @@ class _Job:
     definition: SeriesDefinition | None
     infusion_times: list[datetime]
     contacts: list[Contact]
+    reach: Reach
 
 
 def default_worker_name() -> str:
@@ -116,10 +130,12 @@ class Dispatcher:
         retry: RetryPolicy = RetryPolicy(),
         batch_size: int = 50,
         lease: timedelta = timedelta(minutes=5),
+        contact_wait: timedelta = timedelta(minutes=30),
         send_timeout: float = 60.0,
         concurrency: int = 8,
         name: str | None = None,
         listeners: Sequence[DeliveryListener] = (),
+        buttons: ButtonFactory | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self.sessions = sessions
@@ -132,9 +148,11 @@ class Dispatcher:
         self.retry = retry
         self.batch_size = batch_size
         self.lease = lease
+        self.contact_wait = contact_wait
         self.send_timeout = send_timeout
         self.name = name or default_worker_name()
         self.listeners = list(listeners)
+        self.buttons = buttons
         self._rng = rng or random.Random()
         self._slots = asyncio.Semaphore(concurrency)
         # A provider that asked the whole bot to slow down (Telegram's 429): no sends until then.
@@ -239,6 +257,11 @@ class Dispatcher:
             infusion_times=job.infusion_times, step_key=message.step_key, kind=message.kind,
             infusion_number=message.infusion_number,
         )
+        if not job.contacts:
+            if job.reach is Reach.NOT_LINKED:
+                return await self._wait_for_contact(job)
+            if job.reach is Reach.OPTED_OUT:
+                return await self._record(job, MessageStatus.SKIPPED, reason="the patient opted out")
         lost: list[Contact] = []
         reason = "no reachable contact"
         for contact in job.contacts:
@@ -255,6 +278,8 @@ class Dispatcher:
                 log.error("message %s: template error: %s", message.id, exc)
                 return await self._record(job, MessageStatus.FAILED, reason=f"template error: {exc}",
                                           lost=lost)
+            if channel.capabilities.buttons and self.buttons is not None:
+                content = replace(content, buttons=self.buttons(message, job.patient.locale))
             outgoing = Outgoing(message_id=message.id or 0, address=contact.address, content=content,  # type: ignore[arg-type]
                                 kind=message.kind, step_key=message.step_key, zone=zone,
                                 scheduled_for=message.send_at,
@@ -291,6 +316,20 @@ class Dispatcher:
             log.exception("channel %s raised while sending message %s", channel.name.value, outgoing.message_id)
             return RetryLater(f"{channel.name.value} raised {type(exc).__name__}")
 
+    async def _wait_for_contact(self, job: _Job) -> Delivery:
+        """The patient has not linked any contact yet: look again later, without using up attempts."""
+        now, message = self.clock.now(), job.message
+        at = now + self.contact_wait
+        if message.not_after is not None and at > message.not_after:
+            return await self._record(job, MessageStatus.SKIPPED, reason="the patient had no contact in time")
+        # A patient who links a contact while this runs must not wait: if a usable contact exists
+        # when the row is written, the message is due at once (the linking side releases rows
+        # already marked waiting, so one of the two always sees the other).
+        linked = exists().where(col(Contact.patient_id) == job.patient.id,
+                                col(Contact.channel).in_(list(self.channels)))
+        return await self._record(job, MessageStatus.PENDING, reason=WAITING_FOR_CONTACT,
+                                  send_at=case((linked, now), else_=at), attempts=message.attempts - 1)
+
     async def _retry(self, job: _Job, outcome: RetryLater, lost: list[Contact], *,
                      channel: ChannelName | None = None, contact: Contact | None = None,
                      send_seconds: float | None = None) -> Delivery:
@@ -323,20 +362,27 @@ class Dispatcher:
             infusions = (await session.exec(
                 select(Infusion).where(Infusion.series_id == series.id).order_by(col(Infusion.number))
             )).all()
-            contacts = (await session.exec(
-                select(Contact)
-                .where(Contact.patient_id == patient.id, col(Contact.reachable).is_(True),
-                       col(Contact.opted_out).is_(False), col(Contact.channel).in_(list(self.channels)))
-                .order_by(col(Contact.priority), col(Contact.id))
+            every_contact = (await session.exec(
+                select(Contact).where(Contact.patient_id == patient.id).order_by(col(Contact.priority), col(Contact.id))
             )).all()
+        configured = [c for c in every_contact if c.channel in self.channels]
+        usable = [c for c in configured if c.reachable and not c.opted_out]
+        if usable:
+            reach = Reach.REACHABLE
+        elif not configured:
+            reach = Reach.NOT_LINKED
+        elif all(c.opted_out for c in configured):
+            reach = Reach.OPTED_OUT
+        else:
+            reach = Reach.LOST
         definition = self.catalog.get(series.definition_key) if series.definition_key in self.catalog else None
-        return _Job(message, series, patient, definition, [i.scheduled_at for i in infusions], list(contacts))
+        return _Job(message, series, patient, definition, [i.scheduled_at for i in infusions], usable, reach)
 
     async def _record(self, job: _Job, status: MessageStatus, *, reason: str | None = None,
                       channel: ChannelName | None = None, contact: Contact | None = None,
                       provider_id: str | None = None, content: Content | None = None,
-                      lost: Sequence[Contact] = (), send_at: datetime | None = None,
-                      send_seconds: float | None = None) -> Delivery:
+                      lost: Sequence[Contact] = (), send_at: datetime | ColumnElement[datetime] | None = None,
+                      send_seconds: float | None = None, attempts: int | None = None) -> Delivery:
         message, now = job.message, self.clock.now()
         values: dict[str, object] = {"status": status, "claimed_by": None, "lease_until": None, "updated_at": now,
                                      "last_error": reason}
@@ -346,6 +392,8 @@ class Dispatcher:
             values |= {"channel": channel, "contact_id": contact.id if contact else None}
         if send_at is not None:
             values["send_at"] = send_at
+        if attempts is not None:
+            values["attempts"] = attempts
         async with self.sessions() as session, session.begin():
             result = await session.exec(  # type: ignore[call-overload]
                 update(Message)
@@ -359,7 +407,7 @@ class Dispatcher:
                 await session.merge(dead)
             if status.is_final:
                 await self._complete_if_done(session, job.series, now)
-        recorded = message.model_copy(update=values)
+        recorded = message.model_copy(update={k: v for k, v in values.items() if not isinstance(v, ColumnElement)})
         delivery = Delivery(message=recorded, patient=job.patient, status=status, at=now, channel=channel,
                             reason=reason, content=content, lost_contacts=tuple(lost), send_seconds=send_seconds)
         log.info("message %s (%s) → %s%s", message.id, message.step_key, status.value,

@@ -1,0 +1,106 @@
+"""What patients answer: infusion confirmations and check-ins, with escalation to staff."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from messenger.clock import Clock
+from messenger.domain.enums import InfusionStatus, MessageStatus, StepKind
+from messenger.domain.models import Answer, Infusion, Message, Series
+from messenger.domain.series import Escalation, SeriesCatalog
+from messenger.services import audit
+from messenger.services.errors import ServiceError
+
+QUESTIONS = ("pain", "mood", "contact")
+VALID = {"pain": {str(n) for n in range(11)}, "mood": {str(n) for n in range(1, 6)}, "contact": {"yes", "no"}}
+
+
+@dataclass(frozen=True, slots=True)
+class CheckinState:
+    message: Message
+    answers: dict[str, str]
+    # The question to ask next, or None when the check-in is complete.
+    next_question: str | None
+    # Why this answer needs a call from the clinic (empty if it does not).
+    escalations: list[str] = field(default_factory=list)
+    duplicate: bool = False
+
+
+async def own_sent_message(session: AsyncSession, *, message_id: int, patient_id: int, kind: StepKind) -> Message:
+    """A message of ``kind`` that was sent to this patient; anything else is a stale or foreign button."""
+    message = await session.get(Message, message_id)
+    if message is None or message.patient_id != patient_id or message.kind is not kind \
+            or message.status is not MessageStatus.SENT:
+        raise ServiceError("button_not_yours")
+    return message
+
+
+async def respond_to_reminder(*, session: AsyncSession, clock: Clock, message_id: int, patient_id: int,
+                              attending: bool) -> Infusion:
+    message = await own_sent_message(session, message_id=message_id, patient_id=patient_id, kind=StepKind.REMINDER)
+    infusion = (await session.exec(
+        select(Infusion).where(Infusion.series_id == message.series_id, Infusion.number == message.infusion_number)
+    )).one()
+    now = clock.now()
+    if infusion.status is InfusionStatus.CANCELLED:
+        raise ServiceError("series_closed", status="cancelled")
+    if infusion.scheduled_at <= now:
+        raise ServiceError("infusion_started", number=infusion.number)
+    infusion.status = InfusionStatus.CONFIRMED if attending else InfusionStatus.RESCHEDULE_REQUESTED
+    infusion.responded_at = now
+    audit.record(session, at=now, actor=audit.patient_actor(patient_id), patient_id=patient_id,
+                 action="infusion.confirm" if attending else "infusion.reschedule_request", infusion=infusion.number)
+    return infusion
+
+
+async def checkin_state(session: AsyncSession, message: Message) -> dict[str, str]:
+    rows = await session.exec(select(Answer).where(Answer.message_id == message.id))
+    return {a.question: a.value for a in rows.all()}
+
+
+async def answer_checkin(*, session: AsyncSession, clock: Clock, catalog: SeriesCatalog, message_id: int,
+                         patient_id: int, question: str, value: str) -> CheckinState:
+    """Store one answer; a second answer to the same question changes nothing."""
+    message = await own_sent_message(session, message_id=message_id, patient_id=patient_id, kind=StepKind.CHECKIN)
+    if question not in VALID or value not in VALID[question]:
+        raise ServiceError("answer_invalid", question=question)
+    answers = await checkin_state(session, message)
+    if question in answers:
+        return CheckinState(message, answers, _next(answers), duplicate=True)
+    series = await session.get(Series, message.series_id)
+    assert series is not None
+    escalation = catalog.get(series.definition_key).escalation if series.definition_key in catalog else Escalation()
+    reasons = escalations(escalation, question, value)
+    session.add(Answer(series_id=message.series_id, patient_id=patient_id, message_id=message.id, question=question,
+                       value=value, score=int(value) if value.isdigit() else None, escalated=bool(reasons),
+                       answered_at=clock.now()))
+    answers[question] = value
+    return CheckinState(message, answers, _next(answers), reasons)
+
+
+async def open_checkin(session: AsyncSession, patient_id: int) -> Message | None:
+    """The patient's latest sent check-in that still has unanswered questions (for replies by text)."""
+    message = (await session.exec(
+        select(Message).where(Message.patient_id == patient_id, Message.kind == StepKind.CHECKIN,
+                              Message.status == MessageStatus.SENT).order_by(col(Message.sent_at).desc()).limit(1)
+    )).first()
+    if message is None or _next(await checkin_state(session, message)) is None:
+        return None
+    return message
+
+
+def escalations(rule: Escalation, question: str, value: str) -> list[str]:
+    if question == "pain" and int(value) >= rule.pain_at_least:
+        return [f"pain {value}/10"]
+    if question == "mood" and int(value) <= rule.mood_at_most:
+        return [f"mood {value}/5"]
+    if question == "contact" and value == "yes" and rule.contact_requested:
+        return ["asked to be contacted"]
+    return []
+
+
+def _next(answers: dict[str, str]) -> str | None:
+    return next((q for q in QUESTIONS if q not in answers), None)

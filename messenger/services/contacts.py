@@ -1,0 +1,86 @@
+"""Contacts: opt-out and opt-in (first-class on every channel), and what happens when a patient links."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from messenger.clock import Clock
+from messenger.domain.enums import ChannelName, MessageStatus, StepKind
+from messenger.domain.models import Contact, Message
+from messenger.services import audit
+
+# The dispatcher's reason for holding back a message of a patient with no contact yet.
+WAITING_FOR_CONTACT = "waiting for the patient to connect a contact"
+
+
+async def find_contact(session: AsyncSession, *, patient_id: int, channel: ChannelName) -> Contact | None:
+    return (await session.exec(
+        select(Contact).where(Contact.patient_id == patient_id, Contact.channel == channel)
+    )).first()
+
+
+async def set_opted_out(*, session: AsyncSession, clock: Clock, contact: Contact, opted_out: bool,
+                        reason: str) -> bool:
+    """Record an opt-out (or opt-in) on the contact; returns False if nothing changed."""
+    if contact.opted_out == opted_out:
+        return False
+    now = clock.now()
+    contact.opted_out, contact.status_reason, contact.updated_at = opted_out, reason, now
+    if not opted_out:
+        contact.reachable = True
+    audit.record(session, at=now, actor=audit.patient_actor(contact.patient_id), patient_id=contact.patient_id,
+                 action="contact.opt_out" if opted_out else "contact.opt_in", channel=contact.channel.value,
+                 reason=reason)
+    return True
+
+
+async def release_waiting(*, session: AsyncSession, clock: Clock, patient_id: int) -> int:
+    """Messages held back for want of a contact become due now."""
+    now = clock.now()
+    result = await session.exec(  # type: ignore[call-overload]
+        update(Message)
+        .where(col(Message.patient_id) == patient_id, col(Message.status) == MessageStatus.PENDING,
+               col(Message.last_error) == WAITING_FOR_CONTACT, col(Message.send_at) > now)
+        .values(send_at=now, updated_at=now)
+    )
+    return int(result.rowcount or 0)
+
+
+# Who holds a welcome claimed by the bot itself (see claim_welcome).
+BOT_CLAIM = "bot:start"
+
+
+async def claim_welcome(*, session: AsyncSession, clock: Clock, patient_id: int) -> int | None:
+    """Take the patient's pending welcome, as a dispatcher would, to send it in reply to /start.
+
+    Returns its id, or None if it is not pending (already sent, or a dispatcher holds it and
+    will send it): either way the welcome goes out once.
+    """
+    now = clock.now()
+    pending = select(Message.id).where(Message.patient_id == patient_id, Message.kind == StepKind.WELCOME,
+                                       Message.status == MessageStatus.PENDING).limit(1)
+    result = await session.exec(  # type: ignore[call-overload]
+        update(Message).where(col(Message.id).in_(pending.scalar_subquery()),
+                              col(Message.status) == MessageStatus.PENDING)
+        .values(status=MessageStatus.SENDING, claimed_by=BOT_CLAIM, attempts=Message.attempts + 1,
+                lease_until=now + timedelta(minutes=5), updated_at=now)
+        .returning(Message.id)
+    )
+    return result.scalars().first()
+
+
+async def record_welcome(*, session: AsyncSession, clock: Clock, message_id: int, channel: ChannelName,
+                         provider_id: str | None) -> None:
+    """The claimed welcome was sent by the bot in its reply."""
+    now = clock.now()
+    await session.exec(  # type: ignore[call-overload]
+        update(Message)
+        .where(col(Message.id) == message_id, col(Message.claimed_by) == BOT_CLAIM,
+               col(Message.status) == MessageStatus.SENDING)
+        .values(status=MessageStatus.SENT, sent_at=now, channel=channel, provider_id=provider_id,
+                claimed_by=None, lease_until=None, last_error=None, updated_at=now)
+    )

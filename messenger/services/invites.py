@@ -1,0 +1,79 @@
+"""Invites: long, random, single-use, expiring codes that link a Telegram chat to a patient."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from messenger.clock import Clock
+from messenger.domain.enums import ChannelName
+from messenger.domain.models import Contact, Invite, Patient
+from messenger.services import audit
+from messenger.services.errors import ServiceError
+
+# 24 random bytes: 32 URL-safe characters, within Telegram's 64-character deep-link payload.
+CODE_BYTES = 24
+
+
+def code_hash(code: str) -> str:
+    return hashlib.sha256(code.encode()).hexdigest()
+
+
+async def create_invite(*, session: AsyncSession, clock: Clock, patient_id: int, ttl: timedelta,
+                        actor: str) -> str:
+    """A fresh code for the patient; earlier unused codes stop working. Returns the code (never stored)."""
+    now = clock.now()
+    await session.exec(  # type: ignore[call-overload]
+        update(Invite)
+        .where(col(Invite.patient_id) == patient_id, col(Invite.used_at).is_(None),
+               col(Invite.revoked_at).is_(None))
+        .values(revoked_at=now)
+    )
+    code = secrets.token_urlsafe(CODE_BYTES)
+    created_by = int(actor.split(":", 1)[1]) if actor.startswith("staff:") else None
+    session.add(Invite(patient_id=patient_id, code_hash=code_hash(code), expires_at=now + ttl,
+                       created_by=created_by, created_at=now))
+    audit.record(session, at=now, actor=actor, action="invite", patient_id=patient_id,
+                 expires_at=(now + ttl).isoformat())
+    return code
+
+
+async def redeem_invite(*, session: AsyncSession, clock: Clock, code: str, chat_id: int) -> Patient:
+    """Link ``chat_id`` to the invite's patient as their first contact; the code is then spent."""
+    now = clock.now()
+    invite = (await session.exec(select(Invite).where(Invite.code_hash == code_hash(code)))).first()
+    if invite is None or invite.used_at or invite.revoked_at or invite.expires_at <= now:
+        raise ServiceError("invite_invalid")
+    patient = await session.get(Patient, invite.patient_id)
+    assert patient is not None
+    invite.used_at = now
+    await link_telegram(session=session, patient_id=patient.id, chat_id=chat_id)  # type: ignore[arg-type]
+    audit.record(session, at=now, actor=audit.patient_actor(patient.id), action="invite.redeem",  # type: ignore[arg-type]
+                 patient_id=patient.id)
+    return patient
+
+
+async def link_telegram(*, session: AsyncSession, patient_id: int, chat_id: int) -> Contact:
+    """Make this chat the patient's Telegram contact, tried before any other."""
+    contact = (await session.exec(
+        select(Contact).where(Contact.patient_id == patient_id, Contact.channel == ChannelName.TELEGRAM)
+    )).first()
+    if contact is None:
+        contact = Contact(patient_id=patient_id, channel=ChannelName.TELEGRAM, address=str(chat_id), priority=-1)
+        session.add(contact)
+    contact.address, contact.reachable, contact.opted_out, contact.status_reason = str(chat_id), True, False, None
+    return contact
+
+
+async def patient_for_chat(session: AsyncSession, chat_id: int) -> Patient | None:
+    """The patient whose Telegram contact is this chat, if any (the latest linked)."""
+    contact = (await session.exec(
+        select(Contact).where(Contact.channel == ChannelName.TELEGRAM, Contact.address == str(chat_id))
+        .order_by(col(Contact.id).desc())
+    )).first()
+    return None if contact is None else await session.get(Patient, contact.patient_id)
