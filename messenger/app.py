@@ -8,19 +8,27 @@ from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from messenger.channels.base import Channel
+from messenger.bot.alerts import StaffAlerts
+from messenger.bot.application import TelegramRuntime, build_telegram_application
+from messenger.bot.context import BotDeps
+from messenger.bot.keyboards import step_buttons
+from messenger.channels.base import Button, Channel
 from messenger.channels.console import ConsoleChannel
+from messenger.channels.telegram import TelegramChannel
 from messenger.clock import Clock, SystemClock
 from messenger.config import Settings
-from messenger.db import SessionFactory, create_engine, create_schema, session_factory
+from messenger.db import SessionFactory, create_engine, create_schema, session_factory, transaction
 from messenger.domain.enums import ChannelName
+from messenger.domain.models import Message
 from messenger.domain.series import SeriesCatalog
 from messenger.domain.timing import QuietHours
 from messenger.rendering.compose import Composer
 from messenger.rendering.context import Clinic
 from messenger.rendering.environment import TemplateEnvironment
+from messenger.rendering.strings import BotStrings
 from messenger.scheduling.alarm import Alarm
 from messenger.scheduling.dispatcher import DeliveryListener, Dispatcher, RetryPolicy
+from messenger.services.staff import ensure_owners
 
 
 @dataclass
@@ -37,15 +45,23 @@ class App:
     alarm: Alarm
     quiet_hours: QuietHours
     clinic: Clinic
+    strings: BotStrings
+    telegram: TelegramRuntime | None = None
     _started: bool = field(default=False, repr=False)
 
     async def start(self, *, create_tables: bool = True) -> None:
         if create_tables:
             await create_schema(self.engine)
+        async with transaction(self.sessions) as session:
+            await ensure_owners(session=session, clock=self.clock, owner_ids=self.settings.owner_ids)
         self.alarm.start()
         self._started = True
+        if self.telegram is not None:
+            await self.telegram.start()
 
     async def stop(self) -> None:
+        if self.telegram is not None:
+            await self.telegram.stop()
         if self._started:
             await self.alarm.stop()
         await self.engine.dispose()
@@ -70,13 +86,33 @@ def build_app(settings: Settings, *, clock: Clock | None = None,
     composer = Composer(templates)
     quiet_hours = QuietHours(settings.quiet_hours_start, settings.quiet_hours_end)
     clinic = Clinic(settings.clinic_name, settings.clinic_phone)
-    wired = dict(channels) if channels is not None else {ChannelName.CONSOLE: ConsoleChannel()}
+    strings = BotStrings(templates)
+    wired = dict(channels) if channels is not None else {}
+    telegram_app = build_telegram_application(settings) if settings.telegram_token else None
+    if telegram_app is not None:
+        wired.setdefault(ChannelName.TELEGRAM, TelegramChannel(telegram_app.bot))
+    if not wired:
+        wired[ChannelName.CONSOLE] = ConsoleChannel()
+
+    def buttons(message: Message, locale: str) -> tuple[tuple[Button, ...], ...]:
+        return step_buttons(message.kind, message.id or 0, strings, locale)
+
     dispatcher = Dispatcher(
         sessions=sessions, clock=clock, channels=wired, composer=composer, catalog=catalog, clinic=clinic,
         quiet_hours=quiet_hours, retry=RetryPolicy(max_attempts=settings.max_attempts),
-        batch_size=settings.dispatch_batch_size, listeners=listeners,
+        batch_size=settings.dispatch_batch_size, listeners=listeners, buttons=buttons,
     )
     alarm = Alarm(dispatcher=dispatcher, clock=clock, sweep_seconds=settings.sweep_seconds)
+    telegram = None
+    if telegram_app is not None:
+        alerts = StaffAlerts(bot=telegram_app.bot, sessions=sessions, strings=strings,
+                             locale=settings.default_locale, staff_chat_id=settings.staff_chat_id)
+        dispatcher.listeners.append(alerts.on_delivery)
+        telegram = TelegramRuntime(telegram_app, BotDeps(
+            settings=settings, sessions=sessions, clock=clock, catalog=catalog, templates=templates,
+            composer=composer, strings=strings, quiet_hours=quiet_hours, clinic=clinic, alerts=alerts,
+            poke=alarm.poke,
+        ))
     return App(settings=settings, clock=clock, engine=engine, sessions=sessions, catalog=catalog,
                templates=templates, composer=composer, channels=wired, dispatcher=dispatcher, alarm=alarm,
-               quiet_hours=quiet_hours, clinic=clinic)
+               quiet_hours=quiet_hours, clinic=clinic, strings=strings, telegram=telegram)

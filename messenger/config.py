@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     sweep_seconds: float = Field(default=30.0, gt=0)
     dispatch_batch_size: int = Field(default=50, gt=0, le=1000)
     max_attempts: int = Field(default=8, gt=0)
+    # Invite links expire after this many days.
+    invite_ttl_days: int = Field(default=7, gt=0, le=90)
+    # Alerts go to this chat (a staff group) instead of each staff member's private chat.
+    staff_chat_id: int | None = None
     # The small web app (health, metrics, inbound webhooks).
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)

@@ -19,7 +19,7 @@ COMPACT = Path(__file__).parent.parent / "data" / "series"
 
 async def test_a_series_in_seconds_is_delivered_in_order_by_the_real_scheduler(settings):
     start = datetime.now(UTC)
-    clock = ScaledClock(start, speed=3.0, running=False)  # 10 story seconds in about 3.3 real ones
+    clock = ScaledClock(start, speed=180.0, running=False)  # eight story minutes in under three real seconds
     channel = ScriptedChannel()
     finished = asyncio.Event()
     seen: list[Delivery] = []
@@ -33,7 +33,7 @@ async def test_a_series_in_seconds_is_delivered_in_order_by_the_real_scheduler(s
     app = build_app(compact, clock=clock, channels={channel.name: channel}, listeners=[listen])
     await app.start()
     try:
-        series = await enrol_patient(app, infusions=[start + timedelta(seconds=s) for s in (3, 6)])
+        series = await enrol_patient(app, infusions=[start + timedelta(minutes=m) for m in (3, 6)])
         rows = await messages_of(app, series.id)
         expected = len(rows)
         clock.run()

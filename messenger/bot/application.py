@@ -1,0 +1,107 @@
+"""The python-telegram-bot application: handlers registered, lifecycle run by hand beside the scheduler."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import BotCommand, Update
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from messenger.bot.context import BotDeps, deps_of, reply
+from messenger.bot.handlers import buttons, enrolment, patient, staff
+from messenger.config import Settings
+
+log = logging.getLogger(__name__)
+
+STAFF_COMMANDS = {
+    "patients": staff.patients,
+    "patient": staff.patient,
+    "reschedule": staff.reschedule,
+    "pause": staff.pause,
+    "cancel": staff.cancel,
+    "invite": staff.invite,
+    "preview": staff.preview,
+    "stats": staff.stats,
+    "staff": staff.staff_command,
+}
+PATIENT_COMMANDS = {
+    "start": patient.start,
+    "schedule": patient.schedule,
+    "stop": patient.stop,
+    "resume": patient.resume,  # with an id, from staff: resumes a paused series
+    "help": patient.help_command,
+}
+MENU = [BotCommand("schedule", "Your upcoming infusions"), BotCommand("stop", "Stop all messages"),
+        BotCommand("resume", "Turn messages back on"), BotCommand("help", "What I can do")]
+
+
+def build_telegram_application(settings: Settings) -> Application:  # type: ignore[type-arg]
+    assert settings.telegram_token is not None
+    builder = (ApplicationBuilder().token(settings.telegram_token.get_secret_value())
+               # Telegram's limits: ~30 messages/s overall, ~1/s per chat. RetryAfter is not retried
+               # here: it reaches the channel, which pauses the whole bot for the time asked.
+               .rate_limiter(AIORateLimiter(overall_max_rate=30, max_retries=0)))
+    if settings.telegram_base_url:
+        base = settings.telegram_base_url.rstrip("/")
+        builder = builder.base_url(base).base_file_url(base.rsplit("/", 1)[0] + "/file/bot")
+    application = builder.build()
+    register_handlers(application)
+    return application
+
+
+def register_handlers(application: Application) -> None:  # type: ignore[type-arg]
+    private = filters.ChatType.PRIVATE
+    application.add_handler(enrolment.conversation())
+    for name, callback in (STAFF_COMMANDS | PATIENT_COMMANDS).items():
+        application.add_handler(CommandHandler(name, callback, filters=private))
+    application.add_handler(CallbackQueryHandler(buttons.pressed))
+    application.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, patient.free_text))
+    application.add_handler(MessageHandler(private & filters.COMMAND, unknown_command))
+    application.add_error_handler(on_error)
+
+
+async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Point to /help for anything else that looks like a command."""
+    await patient.help_command(update, context)
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log the failure (never into the chat) and tell the person nothing was changed."""
+    log.error("handler failed for update %s", getattr(update, "update_id", "?"), exc_info=context.error)
+    if isinstance(update, Update) and update.effective_message is not None:
+        try:
+            await reply(update, deps_of(context).text("staff.internal_error"))
+        except Exception:  # noqa: BLE001 - the chat may be gone; the log has the story
+            log.warning("could not tell the user about the failure")
+
+
+class TelegramRuntime:
+    """Starts and stops the bot (polling) inside the caller's event loop."""
+
+    def __init__(self, application: Application, deps: BotDeps) -> None:  # type: ignore[type-arg]
+        self.application = application
+        application.bot_data["deps"] = deps
+
+    async def start(self) -> None:
+        await self.application.initialize()
+        await self.application.bot.set_my_commands(MENU)
+        await self.application.start()
+        assert self.application.updater is not None
+        await self.application.updater.start_polling(allowed_updates=["message", "callback_query"])
+        log.info("Telegram bot @%s is polling", self.application.bot.username)
+
+    async def stop(self) -> None:
+        if self.application.updater is not None and self.application.updater.running:
+            await self.application.updater.stop()
+        if self.application.running:
+            await self.application.stop()
+        await self.application.shutdown()

@@ -1,0 +1,137 @@
+"""Button presses: reminder answers, check-in answers, /stop confirmation, and staff's "Open patient".
+
+A stale, forged or someone else's button is harmless: it changes nothing and the presser
+is told the button is no longer active.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from html import unescape
+from zoneinfo import ZoneInfo
+
+from telegram import CallbackQuery, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+from telegram.ext import ContextTypes
+
+from messenger.bot.context import BotDeps, deps_of
+from messenger.bot.handlers.patient import confirm_stop
+from messenger.bot.handlers.staff import local_text, send_patient_card
+from messenger.bot.keyboards import Callback, markup, question_buttons
+from messenger.db import transaction
+from messenger.domain.models import Patient
+from messenger.services.answers import CheckinState, answer_checkin, respond_to_reminder
+from messenger.services.errors import ServiceError
+from messenger.services.invites import patient_for_chat
+from messenger.services.staff import active_staff
+
+log = logging.getLogger(__name__)
+
+
+async def pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Route a button press by its callback data."""
+    deps = deps_of(context)
+    query = update.callback_query
+    assert query is not None
+    callback = Callback.decode(query.data)
+    try:
+        if callback is None:
+            raise ServiceError("button_not_yours")
+        if callback.kind == "o":
+            await _open_patient(update, deps, callback)
+            await query.answer()
+            return
+        patient = await _presser(deps, query)
+        if callback.kind == "r" and callback.value in {"y", "n"}:
+            await _reminder(deps, query, patient, callback)
+        elif callback.kind == "c" and callback.question:
+            await _checkin(deps, query, patient, callback)
+        elif callback.kind == "s" and callback.target == patient.id:
+            text = await confirm_stop(deps, patient, query.message.chat.id, callback.value == "y")  # type: ignore[union-attr]
+            await _edit(query, text, None)
+        else:
+            raise ServiceError("button_not_yours")
+    except ServiceError as error:
+        await query.answer(_plain(deps.explain(error)), show_alert=False)
+        return
+    await query.answer()
+
+
+async def _presser(deps: BotDeps, query: CallbackQuery) -> Patient:
+    async with deps.sessions() as session:
+        patient = await patient_for_chat(session, query.message.chat.id)  # type: ignore[union-attr]
+    if patient is None:
+        raise ServiceError("button_not_yours")
+    return patient
+
+
+async def _reminder(deps: BotDeps, query: CallbackQuery, patient: Patient, callback: Callback) -> None:
+    attending = callback.value == "y"
+    async with transaction(deps.sessions) as session:
+        infusion = await respond_to_reminder(session=session, clock=deps.clock, message_id=callback.target,
+                                             patient_id=patient.id, attending=attending)  # type: ignore[arg-type]
+    key = "patient.reminder_confirmed" if attending else "patient.reminder_reschedule"
+    await _edit(query, _original(query) + "\n\n" + deps.strings.get(key, patient.locale, number=infusion.number),
+                None)
+    if not attending:
+        await deps.alerts.send("reschedule_request", patient_id=patient.id, name=patient.name,  # type: ignore[arg-type]
+                               number=infusion.number, when=local_text(infusion.scheduled_at, ZoneInfo(patient.timezone)))
+
+
+async def _checkin(deps: BotDeps, query: CallbackQuery, patient: Patient, callback: Callback) -> None:
+    question, value = callback.question  # type: ignore[misc]
+    async with transaction(deps.sessions) as session:
+        state = await answer_checkin(session=session, clock=deps.clock, catalog=deps.catalog,
+                                     message_id=callback.target, patient_id=patient.id,  # type: ignore[arg-type]
+                                     question=question, value=value)
+    if state.duplicate:
+        return
+    text, rows = checkin_message(deps, patient.locale, _original(query), state, callback.target,
+                                 question, value)
+    await _edit(query, text, rows)
+    if state.escalations:
+        await deps.alerts.send("escalation", patient_id=patient.id, name=patient.name,  # type: ignore[arg-type]
+                               reasons=", ".join(state.escalations))
+
+
+def checkin_message(deps: BotDeps, locale: str, original: str, state: CheckinState, message_id: int,
+                    question: str, value: str) -> tuple[str, tuple]:  # type: ignore[type-arg]
+    """The check-in message after an answer: the answer noted, then the next question or thanks."""
+    strings = deps.strings
+    label = strings.get(f"buttons.mood_{value}", locale) if question == "mood" else \
+        strings.get(f"buttons.{value}", locale) if question == "contact" else value
+    text = original + "\n" + strings.get(f"patient.answered_{question}", locale, value=value, label=label)
+    if state.next_question is None:
+        thanks = "patient.checkin_thanks_contact" if state.answers.get("contact") == "yes" else "patient.checkin_thanks"
+        return text + "\n\n" + strings.get(thanks, locale, clinic=deps.clinic.name, phone=deps.clinic.phone), ()
+    next_text = strings.get(f"patient.question_{state.next_question}", locale)
+    return text + "\n\n" + next_text, question_buttons(state.next_question, message_id, strings, locale)
+
+
+async def _open_patient(update: Update, deps: BotDeps, callback: Callback) -> None:
+    async with deps.sessions() as session:
+        staff = await active_staff(session, update.effective_user.id)  # type: ignore[union-attr]
+    if staff is None:
+        raise ServiceError("button_not_yours")
+    await send_patient_card(update, deps, callback.target)
+
+
+def _original(query: CallbackQuery) -> str:
+    message = query.message
+    return message.text_html if message is not None and message.text else ""  # type: ignore[union-attr]
+
+
+async def _edit(query: CallbackQuery, text: str, rows: tuple | None) -> None:  # type: ignore[type-arg]
+    try:
+        await query.edit_message_text(text[:4096], parse_mode=ParseMode.HTML, reply_markup=markup(rows or ()))
+    except BadRequest as exc:
+        # A double press edits to the same text; Telegram says "not modified", which is fine.
+        if "not modified" not in exc.message.lower():
+            raise
+
+
+def _plain(text: str) -> str:
+    """Callback answers are plain text (at most 200 characters): drop the HTML."""
+    return unescape(re.sub(r"<[^>]+>", "", text))[:200]

@@ -1,0 +1,192 @@
+"""The patient's side: /start with an invite, /schedule, /stop, /resume, /help, and free text."""
+
+from __future__ import annotations
+
+import logging
+from zoneinfo import ZoneInfo
+
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from messenger.bot.context import BotDeps, deps_of, reply
+from messenger.bot.keyboards import Callback, choice
+from messenger.db import transaction
+from messenger.domain.enums import ChannelName, InfusionStatus
+from messenger.domain.models import Patient
+from messenger.rendering.context import infusion_view, message_context
+from messenger.rendering.environment import Flavour
+from messenger.services import changes, reports
+from messenger.services.contacts import (
+    claim_welcome,
+    find_contact,
+    record_welcome,
+    release_waiting,
+    set_opted_out,
+)
+from messenger.services.errors import ServiceError
+from messenger.services.invites import patient_for_chat, redeem_invite
+from messenger.services.staff import active_staff
+
+log = logging.getLogger(__name__)
+
+
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Link the chat with an invite code, or show a linked patient their schedule."""
+    deps = deps_of(context)
+    chat_id, user_id = update.effective_chat.id, update.effective_user.id  # type: ignore[union-attr]
+    if context.args:
+        await _redeem(update, deps, context.args[0], chat_id, user_id)
+        return
+    async with transaction(deps.sessions) as session:
+        patient = await patient_for_chat(session, chat_id)
+        if patient is not None:
+            await _opt_in(session, deps, patient)
+    if patient is None:
+        await reply(update, deps.text("patient.hello_unlinked", clinic=deps.clinic.name))
+        return
+    await reply(update, await schedule_text(deps, patient))
+
+
+async def _redeem(update: Update, deps: BotDeps, code: str, chat_id: int, user_id: int) -> None:
+    clinic = {"clinic": deps.clinic.name, "phone": deps.clinic.phone}
+    if deps.start_throttle.blocked(user_id):
+        await reply(update, deps.text("patient.throttled", **clinic))
+        return
+    try:
+        async with transaction(deps.sessions) as session:
+            patient = await redeem_invite(session=session, clock=deps.clock, code=code[:64], chat_id=chat_id)
+            welcome_id = await claim_welcome(session=session, clock=deps.clock, patient_id=patient.id)  # type: ignore[arg-type]
+            await release_waiting(session=session, clock=deps.clock, patient_id=patient.id)  # type: ignore[arg-type]
+    except ServiceError as error:
+        deps.start_throttle.fail(user_id)
+        log.info("an invite code was refused (%s)", error.code)
+        await reply(update, deps.explain(error))
+        return
+    if welcome_id is None:  # already welcomed (on another channel, or a dispatcher is at it)
+        await reply(update, await schedule_text(deps, patient))
+    else:  # the series' welcome lists the infusions itself
+        sent = await update.effective_message.reply_html(await welcome_text(deps, patient))  # type: ignore[union-attr]
+        async with transaction(deps.sessions) as session:
+            await record_welcome(session=session, clock=deps.clock, message_id=welcome_id,
+                                 channel=ChannelName.TELEGRAM, provider_id=str(sent.message_id))
+    deps.poke()
+    await deps.alerts.send("linked", patient_id=patient.id, name=patient.name)  # type: ignore[arg-type]
+
+
+async def schedule(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Show the patient's upcoming infusions in their local time."""
+    deps = deps_of(context)
+    patient = await _linked_patient(update, deps)
+    if patient is not None:
+        await reply(update, await schedule_text(deps, patient))
+
+
+async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Ask once whether the patient really wants no more messages."""
+    deps = deps_of(context)
+    patient = await _linked_patient(update, deps)
+    if patient is None:
+        return
+    keyboard = choice((deps.text("buttons.stop_yes"), Callback("s", patient.id, "y")),  # type: ignore[arg-type]
+                      (deps.text("buttons.stop_no"), Callback("s", patient.id, "n")))  # type: ignore[arg-type]
+    await reply(update, deps.text("patient.stop_confirm", clinic=deps.clinic.name), reply_markup=keyboard)
+
+
+async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Turn messages back on for this chat (a staff member with an id resumes a series instead)."""
+    deps = deps_of(context)
+    if context.args:
+        from messenger.bot.handlers.staff import resume as staff_resume
+
+        await staff_resume(update, context)
+        return
+    patient = await _linked_patient(update, deps)
+    if patient is None:
+        return
+    async with transaction(deps.sessions) as session:
+        changed = await _opt_in(session, deps, patient)
+    await reply(update, deps.text("patient.resumed" if changed else "patient.not_stopped"))
+
+
+async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Patients see their commands; staff see theirs."""
+    deps = deps_of(context)
+    async with deps.sessions() as session:
+        staff = await active_staff(session, update.effective_user.id)  # type: ignore[union-attr]
+    await reply(update, deps.page("help-staff" if staff else "help-patient", clinic=deps.clinic))
+
+
+async def free_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Acknowledge what a patient writes and forward it to staff."""
+    deps = deps_of(context)
+    async with deps.sessions() as session:
+        patient = await patient_for_chat(session, update.effective_chat.id)  # type: ignore[union-attr]
+        staff = await active_staff(session, update.effective_user.id)  # type: ignore[union-attr]
+    if patient is None:
+        if staff is None:
+            await reply(update, deps.text("patient.not_linked", clinic=deps.clinic.name, phone=deps.clinic.phone))
+        return
+    text = (update.effective_message.text or "")[:3000]  # type: ignore[union-attr]
+    await deps.alerts.send("free_text", patient_id=patient.id, name=patient.name, text=text)  # type: ignore[arg-type]
+    await reply(update, deps.text("patient.free_text_ack", clinic=deps.clinic.name, phone=deps.clinic.phone))
+
+
+async def confirm_stop(deps: BotDeps, patient: Patient, chat_id: int, confirmed: bool) -> str:
+    """The answer to the /stop question: opt the chat out (and tell staff), or keep things as they are."""
+    if not confirmed:
+        return deps.text("patient.stop_kept")
+    async with transaction(deps.sessions) as session:
+        contact = await find_contact(session, patient_id=patient.id, channel=ChannelName.TELEGRAM)  # type: ignore[arg-type]
+        if contact is None or contact.address != str(chat_id):
+            raise ServiceError("button_not_yours")
+        changed = await set_opted_out(session=session, clock=deps.clock, contact=contact, opted_out=True,
+                                      reason="patient sent /stop")
+    if not changed:
+        return deps.text("patient.already_stopped")
+    await deps.alerts.send("opted_out", patient_id=patient.id, name=patient.name,  # type: ignore[arg-type]
+                           channel=ChannelName.TELEGRAM.value)
+    return deps.text("patient.stopped")
+
+
+async def _opt_in(session, deps: BotDeps, patient: Patient) -> bool:  # type: ignore[no-untyped-def]
+    contact = await find_contact(session, patient_id=patient.id, channel=ChannelName.TELEGRAM)  # type: ignore[arg-type]
+    if contact is None or not await set_opted_out(session=session, clock=deps.clock, contact=contact,
+                                                  opted_out=False, reason="patient opted back in"):
+        return False
+    await deps.alerts.send("opted_in", patient_id=patient.id, name=patient.name,  # type: ignore[arg-type]
+                           channel=ChannelName.TELEGRAM.value)
+    return True
+
+
+async def _linked_patient(update: Update, deps: BotDeps) -> Patient | None:
+    async with deps.sessions() as session:
+        patient = await patient_for_chat(session, update.effective_chat.id)  # type: ignore[union-attr]
+    if patient is None:
+        await reply(update, deps.text("patient.not_linked", clinic=deps.clinic.name, phone=deps.clinic.phone))
+    return patient
+
+
+async def schedule_text(deps: BotDeps, patient: Patient) -> str:
+    zone = ZoneInfo(patient.timezone)
+    async with deps.sessions() as session:
+        series = await reports.latest_series_of(session, patient.id)  # type: ignore[arg-type]
+        upcoming = await reports.upcoming_infusions(session, series, deps.clock.now()) if series else []
+        total = len(await changes.infusions_of(session, series.id)) if series else 0  # type: ignore[arg-type]
+    infusions = [infusion_view(i.number, total, i.scheduled_at, zone) | {"status": i.status.value}
+                 for i in upcoming if i.status is not InfusionStatus.CANCELLED]
+    return deps.page("schedule", patient.locale, infusions=infusions, timezone=zone.key, clinic=deps.clinic)
+
+
+async def welcome_text(deps: BotDeps, patient: Patient) -> str:
+    """The series' own welcome message, as the patient's first message on Telegram."""
+    async with deps.sessions() as session:
+        series = await reports.latest_series_of(session, patient.id)  # type: ignore[arg-type]
+        infusions = await changes.infusions_of(session, series.id) if series else []  # type: ignore[union-attr,arg-type]
+    if series is None or series.definition_key not in deps.catalog:
+        return deps.page("help-patient", patient.locale, clinic=deps.clinic)
+    definition = deps.catalog.get(series.definition_key)
+    welcome = next(step for step in definition.steps if step.kind.value == "welcome")
+    context = message_context(patient_name=patient.name, zone=ZoneInfo(patient.timezone), clinic=deps.clinic,
+                              definition=definition, infusion_times=[i.scheduled_at for i in infusions],
+                              step_key=welcome.key, kind=welcome.kind, infusion_number=None)
+    return deps.composer.render(welcome.template, Flavour.TELEGRAM, patient.locale, context)

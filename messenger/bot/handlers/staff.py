@@ -1,0 +1,264 @@
+"""Staff commands: enrol, list, inspect, reschedule, pause, resume, cancel, invite, preview, stats, staff."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from telegram import Update
+from sqlmodel.ext.asyncio.session import AsyncSession
+from telegram.ext import ContextTypes
+
+from messenger.bot import parsing
+from messenger.bot.context import BotDeps, reply, staff_only
+from messenger.bot.parsing import InputError
+from messenger.db import transaction
+from messenger.domain.enums import ChannelName, StaffRole
+from messenger.domain.models import ContactBase, Patient, Series, Staff
+from messenger.rendering.context import infusion_view, sample_context
+from messenger.rendering.environment import Flavour
+from messenger.services import changes, reports
+from messenger.services.audit import staff_actor
+from messenger.services.enrolment import EnrolmentRequest, enrol, zone_of
+from messenger.services.invites import create_invite
+from messenger.services.staff import add_staff, list_staff, remove_staff
+
+PAGE_SIZE = 10
+_CONTACT_KEYS = {"phone": ChannelName.SMS, "whatsapp": ChannelName.WHATSAPP, "email": ChannelName.EMAIL}
+
+
+def invite_link(context: ContextTypes.DEFAULT_TYPE, code: str) -> str:
+    return f"https://t.me/{context.bot.username}?start={code}"
+
+
+def enrolment_request(deps: BotDeps, fields: dict[str, str]) -> EnrolmentRequest:
+    """An enrolment from ``/enroll`` fields (one line or the conversation's answers)."""
+    for key in ("name", "tz"):
+        if not fields.get(key):
+            raise InputError("missing_key", key=key)
+    zone = zone_of(fields["tz"])
+    series_key = fields.get("series") or deps.settings.default_series
+    given = parsing.datetimes(fields["infusions"], zone) if fields.get("infusions") else None
+    first = parsing.local_datetime(fields["first"], zone) if fields.get("first") else None
+    contacts = []
+    for key, value in fields.items():
+        if key in _CONTACT_KEYS and value:
+            address = parsing.email(value) if key == "email" else parsing.phone(value)
+            contacts.append(ContactBase(channel=_CONTACT_KEYS[key], address=address, priority=len(contacts)))
+    return EnrolmentRequest(name=fields["name"], timezone=zone.key, series_key=series_key,
+                            locale=parsing.locale(fields["lang"]) if fields.get("lang") else deps.locale,
+                            first_infusion=first, infusions=given, contacts=contacts)
+
+
+async def enrol_and_invite(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, staff: Staff,
+                           request: EnrolmentRequest) -> None:
+    """Enrol, make an invite, reply with the patient's id, infusion times and link."""
+    actor = staff_actor(staff.telegram_user_id)
+    ttl = timedelta(days=deps.settings.invite_ttl_days)
+    async with transaction(deps.sessions) as session:
+        series = await enrol(session=session, catalog=deps.catalog, clock=deps.clock, quiet_hours=deps.quiet_hours,
+                             request=request, actor=actor)
+        code = await create_invite(session=session, clock=deps.clock, patient_id=series.patient_id, ttl=ttl,
+                                   actor=actor)
+        infusions = await changes.infusions_of(session, series.id)  # type: ignore[arg-type]
+    deps.poke()
+    zone = ZoneInfo(request.timezone)
+    await reply(update, deps.page(
+        "enrolled", name=request.name, patient_id=series.patient_id, timezone=zone.key,
+        infusions=[infusion_view(i.number, len(infusions), i.scheduled_at, zone) for i in infusions],
+        link=invite_link(context, code), expires=local_text(deps.clock.now() + ttl, zone),
+    ))
+
+
+@staff_only()
+async def enroll_one_line(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, staff: Staff) -> None:
+    """Enrol a patient from ``key=value`` pairs."""
+    text = update.effective_message.text.partition(" ")[2]  # type: ignore[union-attr]
+    fields = parsing.key_values(text, parsing.ENROL_KEYS)
+    await enrol_and_invite(update, context, deps, staff, enrolment_request(deps, fields))
+
+
+@staff_only(audit_as="view.patients")
+async def patients(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, staff: Staff) -> None:
+    """List patients, newest first, a page at a time."""
+    page = parsing.positive_int(context.args[0]) if context.args else 1
+    async with deps.sessions() as session:
+        lines, total = await reports.patient_page(session, page=page, size=PAGE_SIZE, now=deps.clock.now())
+    if total == 0:
+        await reply(update, deps.text("staff.no_patients"))
+        return
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    rows = [{"id": line.patient.id, "name": line.patient.name,
+             "status": line.series.status.value if line.series else "—",
+             "next": _next_infusion(line)} for line in lines]
+    await reply(update, deps.page("patients", rows=rows, page=min(page, pages), pages=pages, total=total))
+
+
+@staff_only(audit_as="view.patient")
+async def patient(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, staff: Staff) -> None:
+    """Show one patient's card."""
+    await send_patient_card(update, deps, _patient_id(context, "patient"))
+
+
+async def send_patient_card(update: Update, deps: BotDeps, patient_id: int) -> None:
+    async with deps.sessions() as session:
+        card = await reports.patient_card(session, patient_id, now=deps.clock.now())
+    zone = ZoneInfo(card.patient.timezone)
+    await reply(update, deps.page(
+        "patient", patient=card.patient, series=card.series, contacts=card.contacts,
+        infusions=[{"number": i.number, "when": local_text(i.scheduled_at, zone), "status": i.status.value}
+                   for i in card.infusions],
+        next_messages=[{"step": m.step_key, "when": local_text(m.send_at, zone), "status": m.status.value}
+                       for m in card.next_messages],
+        answers=[{"question": a.question, "value": a.value, "when": local_text(a.answered_at, zone),
+                  "escalated": a.escalated} for a in card.answers],
+    ))
+
+
+@staff_only()
+async def reschedule(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, staff: Staff) -> None:
+    """Move infusion n of a patient to a new local date and time."""
+    args = context.args or []
+    count = deps.catalog.get(deps.settings.default_series).infusions.count
+    if len(args) < 3:
+        raise InputError("usage_reschedule", count=count)
+    patient_id, number = parsing.positive_int(args[0]), parsing.positive_int(args[1])
+    async with transaction(deps.sessions) as session:
+        series = await changes.latest_series(session, patient_id)
+        zone = ZoneInfo((await _patient_zone(session, series)))
+        at = parsing.local_datetime(" ".join(args[2:]), zone)
+        result = await changes.reschedule_infusion(session=session, catalog=deps.catalog, clock=deps.clock,
+                                                   quiet_hours=deps.quiet_hours, series=series, number=number,
+                                                   at=at, actor=staff_actor(staff.telegram_user_id))
+    deps.poke()
+    text = deps.text("staff.rescheduled", number=number, patient_id=patient_id, when=local_text(at, zone),
+                     moved=result.moved)
+    if result.warning:
+        text += "\n" + deps.text("staff.window_warning", problem=result.warning)
+    await reply(update, text)
+
+
+@staff_only()
+async def pause(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, staff: Staff) -> None:
+    """Hold a patient's pending messages."""
+    patient_id = _patient_id(context, "pause")
+    async with transaction(deps.sessions) as session:
+        series = await changes.latest_series(session, patient_id)
+        held = await changes.pause(session=session, clock=deps.clock, series=series,
+                                   actor=staff_actor(staff.telegram_user_id))
+    await reply(update, deps.text("staff.paused", patient_id=patient_id, held=held))
+
+
+@staff_only()
+async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, staff: Staff) -> None:
+    """Release a paused patient's messages that are still meaningful."""
+    patient_id = _patient_id(context, "resume")
+    async with transaction(deps.sessions) as session:
+        series = await changes.latest_series(session, patient_id)
+        released, skipped = await changes.resume(session=session, clock=deps.clock, quiet_hours=deps.quiet_hours,
+                                                 series=series, actor=staff_actor(staff.telegram_user_id))
+    deps.poke()
+    await reply(update, deps.text("staff.resumed", patient_id=patient_id, released=released, skipped=skipped))
+
+
+@staff_only()
+async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, staff: Staff) -> None:
+    """Cancel a patient's series."""
+    patient_id = _patient_id(context, "cancel")
+    async with transaction(deps.sessions) as session:
+        series = await changes.latest_series(session, patient_id)
+        cancelled = await changes.cancel(session=session, clock=deps.clock, series=series,
+                                         actor=staff_actor(staff.telegram_user_id))
+    await reply(update, deps.text("staff.cancelled", patient_id=patient_id, cancelled=cancelled))
+
+
+@staff_only()
+async def invite(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, staff: Staff) -> None:
+    """Make a fresh invite link for a patient; earlier ones stop working."""
+    patient_id = _patient_id(context, "invite")
+    ttl = timedelta(days=deps.settings.invite_ttl_days)
+    async with transaction(deps.sessions) as session:
+        card = await reports.patient_card(session, patient_id, now=deps.clock.now())
+        code = await create_invite(session=session, clock=deps.clock, patient_id=patient_id, ttl=ttl,
+                                   actor=staff_actor(staff.telegram_user_id))
+    zone = ZoneInfo(card.patient.timezone)
+    await reply(update, deps.text("staff.invite", name=card.patient.name, patient_id=patient_id,
+                                  expires=local_text(deps.clock.now() + ttl, zone), link=invite_link(context, code)))
+
+
+@staff_only(audit_as="view.preview")
+async def preview(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, staff: Staff) -> None:
+    """Render a step's Telegram message with sample data."""
+    args = context.args or []
+    if not args:
+        raise InputError("usage_preview")
+    definition = deps.catalog.get(deps.settings.default_series)
+    steps = {key: (step, number) for key, step, number in definition.expanded_steps()}
+    if args[0] not in steps:
+        raise InputError("unknown_step", step=args[0], steps=", ".join(steps))
+    locale = parsing.locale(args[1]) if len(args) > 1 else deps.locale
+    step, number = steps[args[0]]
+    body = deps.templates.render(step.template, Flavour.TELEGRAM, locale, sample_context(
+        definition, clinic=deps.clinic, step_key=args[0], kind=step.kind, infusion_number=number))
+    await reply(update, deps.text("staff.preview_header", step=args[0], lang=locale) + "\n\n" + body)
+
+
+@staff_only(audit_as="view.stats")
+async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, staff: Staff) -> None:
+    """Patients by status and today's messages."""
+    async with deps.sessions() as session:
+        figures = await reports.stats(session, now=deps.clock.now(), zone=deps.clinic_zone)
+    await reply(update, deps.page("stats", stats=figures))
+
+
+@staff_only()
+async def staff_command(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, staff: Staff) -> None:
+    """List, add or remove staff (owners only for changes)."""
+    args = context.args or []
+    action = args[0].lower() if args else "list"
+    clock = deps.clock
+    if action == "list":
+        async with deps.sessions() as session:
+            members = await list_staff(session)
+        await reply(update, deps.page("staff", members=members))
+        return
+    if action not in {"add", "remove"} or len(args) < 2 or (action == "add" and len(args) > 3):
+        raise InputError("usage_staff")
+    user_id = parsing.positive_int(args[1])
+    async with transaction(deps.sessions) as session:
+        if action == "add":
+            role_text = args[2].lower() if len(args) == 3 else StaffRole.STAFF.value
+            if role_text not in {r.value for r in StaffRole}:
+                raise InputError("usage_staff")
+            await add_staff(session=session, clock=clock, by=staff, telegram_user_id=user_id, role=StaffRole(role_text))
+            text = deps.text("staff.staff_added", user_id=user_id, role=role_text)
+        else:
+            await remove_staff(session=session, clock=clock, by=staff, telegram_user_id=user_id)
+            text = deps.text("staff.staff_removed", user_id=user_id)
+    await reply(update, text)
+
+
+def _patient_id(context: ContextTypes.DEFAULT_TYPE, command: str) -> int:
+    if not context.args or len(context.args) != 1:
+        raise InputError("usage_patient_id", command=command)
+    return parsing.positive_int(context.args[0])
+
+
+async def _patient_zone(session: AsyncSession, series: Series) -> str:
+    patient = await session.get(Patient, series.patient_id)
+    assert patient is not None
+    return patient.timezone
+
+
+def local_text(instant: datetime, zone: ZoneInfo) -> str:
+    """A time as staff read it: 'Tue 1 Dec 2026, 10:00 PST'."""
+    local = instant.astimezone(zone)
+    return f"{local:%a} {local.day} {local:%b %Y, %H:%M} {local.tzname()}"
+
+
+def _next_infusion(line: reports.PatientLine) -> str:
+    if line.next_infusion is None:
+        return "—"
+    zone = ZoneInfo(line.patient.timezone)
+    return f"#{line.next_infusion.number} {local_text(line.next_infusion.scheduled_at, zone)}"
