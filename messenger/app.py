@@ -22,6 +22,7 @@ from messenger.domain.enums import ChannelName
 from messenger.domain.models import Message
 from messenger.domain.series import SeriesCatalog
 from messenger.domain.timing import QuietHours
+from messenger.observability.metrics import Metrics
 from messenger.rendering.compose import Composer
 from messenger.rendering.context import Clinic
 from messenger.rendering.environment import TemplateEnvironment
@@ -29,6 +30,8 @@ from messenger.rendering.strings import BotStrings
 from messenger.scheduling.alarm import Alarm
 from messenger.scheduling.dispatcher import DeliveryListener, Dispatcher, RetryPolicy
 from messenger.services.staff import ensure_owners
+from messenger.web.app import HealthCheck, create_web_app
+from messenger.web.server import WebServer
 
 
 @dataclass
@@ -46,7 +49,9 @@ class App:
     quiet_hours: QuietHours
     clinic: Clinic
     strings: BotStrings
+    metrics: Metrics
     telegram: TelegramRuntime | None = None
+    web: WebServer | None = None
     _started: bool = field(default=False, repr=False)
 
     async def start(self, *, create_tables: bool = True) -> None:
@@ -58,12 +63,21 @@ class App:
         self._started = True
         if self.telegram is not None:
             await self.telegram.start()
+        if self.web is not None:  # last: health turns green once everything runs
+            await self.web.start()
 
     async def stop(self) -> None:
+        """Stop taking work (web, bot), let in-flight sends finish, release claims, close."""
+        if self.web is not None:
+            await self.web.stop()
         if self.telegram is not None:
             await self.telegram.stop()
         if self._started:
             await self.alarm.stop()
+        for channel in self.channels.values():
+            close = getattr(channel, "aclose", None)
+            if close is not None:
+                await close()
         await self.engine.dispose()
 
     async def __aenter__(self) -> App:
@@ -77,7 +91,9 @@ class App:
 
 def build_app(settings: Settings, *, clock: Clock | None = None,
               channels: Mapping[ChannelName, Channel] | None = None,
-              listeners: Sequence[DeliveryListener] = (), **engine_options: object) -> App:
+              listeners: Sequence[DeliveryListener] = (), serve_http: bool = False,
+              **engine_options: object) -> App:
+    """Wire everything from settings. ``serve_http`` adds the web app (health, metrics, webhooks)."""
     clock = clock or SystemClock()
     engine = create_engine(settings.database_url, **engine_options)
     sessions = session_factory(engine)
@@ -97,12 +113,20 @@ def build_app(settings: Settings, *, clock: Clock | None = None,
     def buttons(message: Message, locale: str) -> tuple[tuple[Button, ...], ...]:
         return step_buttons(message.kind, message.id or 0, strings, locale)
 
+    metrics = Metrics()
     dispatcher = Dispatcher(
         sessions=sessions, clock=clock, channels=wired, composer=composer, catalog=catalog, clinic=clinic,
         quiet_hours=quiet_hours, retry=RetryPolicy(max_attempts=settings.max_attempts),
-        batch_size=settings.dispatch_batch_size, listeners=listeners, buttons=buttons,
+        batch_size=settings.dispatch_batch_size, listeners=[metrics.on_delivery, *listeners], buttons=buttons,
     )
     alarm = Alarm(dispatcher=dispatcher, clock=clock, sweep_seconds=settings.sweep_seconds)
+    metrics.watch_queue(sessions, clock)
+    metrics.watch_scheduler(lambda: alarm.running)
+    web = None
+    if serve_http:
+        health = HealthCheck(sessions=sessions, scheduler_running=lambda: alarm.running)
+        web = WebServer(create_web_app(health=health, metrics=metrics), host=settings.http_host,
+                        port=settings.http_port)
     telegram = None
     if telegram_app is not None:
         alerts = StaffAlerts(bot=telegram_app.bot, sessions=sessions, strings=strings,
@@ -115,4 +139,4 @@ def build_app(settings: Settings, *, clock: Clock | None = None,
         ))
     return App(settings=settings, clock=clock, engine=engine, sessions=sessions, catalog=catalog,
                templates=templates, composer=composer, channels=wired, dispatcher=dispatcher, alarm=alarm,
-               quiet_hours=quiet_hours, clinic=clinic, strings=strings, telegram=telegram)
+               quiet_hours=quiet_hours, clinic=clinic, strings=strings, metrics=metrics, telegram=telegram, web=web)

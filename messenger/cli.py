@@ -15,6 +15,7 @@ from rich.markup import escape
 
 from messenger.config import Settings, load_settings
 from messenger.domain.series import SeriesCatalog, SeriesDefinitionError, definition_files, load_definition
+from messenger.observability.logging import configure_logging
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Keeps a clinic in touch with its patients.")
 templates_app = typer.Typer(no_args_is_help=True, help="Work with message templates.")
@@ -40,17 +41,13 @@ def settings_or_exit(**overrides: object) -> Settings:
         raise typer.Exit(2) from None
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # APScheduler logs every job run at INFO: noise at this volume.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-
-
 @app.command()
-def run(log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING…")] = "INFO") -> None:
-    """Run the scheduler and dispatcher until interrupted (Ctrl-C or SIGTERM)."""
-    settings = settings_or_exit()
-    configure_logging(log_level)
+def run(
+    log_level: Annotated[str | None, typer.Option(help="DEBUG, INFO, WARNING… (default: MESSENGER_LOG_LEVEL)")] = None,
+) -> None:
+    """Run the bot, the scheduler, the dispatcher and the web app until Ctrl-C or SIGTERM."""
+    settings = settings_or_exit(**({"log_level": log_level} if log_level else {}))
+    configure_logging(level=settings.log_level, json=settings.log_json)
     asyncio.run(_run(settings))
 
 
@@ -61,9 +58,17 @@ async def _run(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with build_app(settings):
-        logging.getLogger("messenger").info("messenger is running; Ctrl-C to stop")
+    app = build_app(settings, serve_http=True)
+    await app.start()
+    log = logging.getLogger("messenger")
+    channels = ", ".join(sorted(c.value for c in app.channels))
+    log.info("messenger is running (channels: %s; http on %s:%s); Ctrl-C to stop", channels,
+             settings.http_host, app.web.port if app.web else "-")
+    try:
         await stop.wait()
+        log.info("stopping: no new claims; finishing the sends in flight")
+    finally:
+        await app.stop()
 
 
 @app.command()
@@ -87,7 +92,7 @@ def demo(
     if budget <= 0 or (speed is not None and speed <= 0):
         errors.print("[red]--seconds, --minutes and --speed must be positive")
         raise typer.Exit(2)
-    logging.basicConfig(level=logging.WARNING)
+    configure_logging(level="WARNING")
     summary = asyncio.run(run_demo(settings, seconds=budget, speed=speed, console=console, timezone=timezone))
     raise typer.Exit(0 if summary.finished else 1)
 

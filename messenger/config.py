@@ -81,9 +81,19 @@ class Settings(BaseSettings):
     invite_ttl_days: int = Field(default=7, gt=0, le=90)
     # Alerts go to this chat (a staff group) instead of each staff member's private chat.
     staff_chat_id: int | None = None
+    log_level: str = "INFO"
+    # One JSON object per log line (for log shippers) instead of plain text.
+    log_json: bool = False
     # The small web app (health, metrics, inbound webhooks).
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        if value.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError(f"unknown log level {value!r} (DEBUG, INFO, WARNING, ERROR or CRITICAL)")
+        return value.upper()
 
     @field_validator("database_url")
     @classmethod

@@ -1,0 +1,1 @@
+"""Operations: logging that keeps secrets and personal data out, and Prometheus metrics."""

@@ -1,0 +1,1 @@
+"""The small web app: health, metrics and the channels' inbound webhooks."""
