@@ -51,6 +51,9 @@ class Outgoing:
     # When the series meant the patient to receive it (after quiet hours).
     scheduled_for: datetime
     recipient: str = ""
+    # The contact row this goes to (for unsubscribe links); None outside the outbox.
+    contact_id: int | None = None
+    # (file name, bytes, MIME type), e.g. an infusion's calendar invitation for e-mail.
     attachments: tuple[tuple[str, bytes, str], ...] = field(default=())
 
 

@@ -1,0 +1,256 @@
+"""The e-mail channel: one SMTP submission per message, through ``aiosmtplib``.
+
+Each message has a plain-text body, an HTML alternative when the template has one, the one-click
+unsubscribe headers of RFC 2369 / RFC 8058 when an unsubscribe URL is known, and any attachments
+(calendar invitations are attached as ``text/calendar`` with their iTIP method).
+
+SMTP answers become outcomes: a recipient the server refuses permanently because the mailbox or
+domain does not exist (5.1.x, 5.2.1, or a bare 550/551/553) is ``Failed(unreachable=True)``;
+anything temporary (4xx, a refused or dropped connection, a timeout) is ``RetryLater``; other
+refusals are ``Failed``. Reasons carry SMTP codes, never addresses.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import re
+import ssl
+from collections.abc import Callable
+from datetime import UTC, datetime
+from email.errors import MessageError
+from email.headerregistry import Address, HeaderRegistry, UnstructuredHeader
+from email.message import EmailMessage
+from email.policy import EmailPolicy
+from email.policy import default as default_policy
+from email.utils import format_datetime, make_msgid, parseaddr
+from typing import Any
+
+import aiosmtplib
+from pydantic import SecretStr
+
+from messenger.channels.base import Capabilities, Failed, Outgoing, RetryLater, SendOutcome, Sent
+from messenger.domain.enums import ChannelName
+from messenger.rendering.environment import Flavour
+
+__all__ = ["EmailChannel", "wrap_html"]
+
+_MAX_HEADER_LINE = 998  # RFC 5322's hard limit on a line
+_ADDRESS = re.compile(r"[^\s<>\"'(),;:]+@[^\s<>\"'(),;:]+")
+_ENHANCED_STATUS = re.compile(r"^\s*([245])\.(\d{1,3})\.(\d{1,3})\b")
+# 5.1.x about the recipient (bad mailbox, bad domain, bad syntax, moved, null MX) and 5.2.1
+# (mailbox disabled): the address itself is dead. 5.1.7/5.1.8 are about the sender.
+_DEAD_ADDRESS_DETAILS = {("1", "1"), ("1", "2"), ("1", "3"), ("1", "6"), ("1", "10"), ("2", "1")}
+_DEAD_ADDRESS_CODES = {550, 551, 553}
+
+
+class _VerbatimHeader(UnstructuredHeader):
+    """A header written on one line as given, when it is ASCII and fits the line limit.
+
+    The standard policy folds a long header with no spaces (a long unsubscribe URL) by turning
+    it into RFC 2047 encoded words, which mail clients do not decode inside ``<URL>``.
+    """
+
+    def fold(self, *, policy: Any) -> str:
+        value = str(self)
+        line = f"{self.name}: {value}"
+        if value.isascii() and len(line) <= _MAX_HEADER_LINE and "\n" not in value and "\r" not in value:
+            return line + policy.linesep
+        return super().fold(policy=policy)
+
+
+def _message_policy() -> EmailPolicy:
+    registry = HeaderRegistry()
+    registry.map_to_type("list-unsubscribe", _VerbatimHeader)
+    registry.map_to_type("list-unsubscribe-post", _VerbatimHeader)
+    return default_policy.clone(header_factory=registry)
+
+
+_POLICY = _message_policy()
+
+_LAYOUT = """<!doctype html>
+<html>
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+</head>
+<body style="margin:0;padding:24px;font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;\
+font-size:16px;line-height:1.5;color:#1f2933;background:#ffffff;">
+<div style="max-width:600px;margin:0 auto;">
+{content}
+</div>
+</body>
+</html>
+"""
+
+
+def wrap_html(fragment: str, *, title: str = "") -> str:
+    """``fragment`` inside a minimal HTML document; a complete document is returned unchanged."""
+    if re.search(r"<html[\s>]|<!doctype\s+html", fragment, re.IGNORECASE):
+        return fragment
+    return _LAYOUT.format(title=html_lib.escape(title), content=fragment.strip())
+
+
+class EmailChannel:
+    name = ChannelName.EMAIL
+    # An inbox list and a lock-screen notification show the subject: it must stay discreet.
+    capabilities = Capabilities(
+        body=Flavour.TEXT,
+        max_length=100_000,
+        subject=Flavour.EMAIL_SUBJECT,
+        html=Flavour.EMAIL_HTML,
+        discreet=True,
+    )
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        from_address: str,
+        username: str | None = None,
+        password: str | SecretStr | None = None,
+        use_tls: bool = False,
+        start_tls: bool | None = None,
+        unsubscribe_url: Callable[[Outgoing], str | None] | None = None,
+        timeout: float = 30,
+    ) -> None:
+        sender = parseaddr(from_address)[1]
+        if "@" not in sender:
+            raise ValueError(f"not an e-mail address: {from_address!r}")
+        self.host = host
+        self.port = port
+        self.from_address = from_address
+        self.username = username or None
+        self._password = password if isinstance(password, SecretStr) or password is None else SecretStr(password)
+        self.use_tls = use_tls
+        self.start_tls = start_tls
+        self.unsubscribe_url = unsubscribe_url
+        self.timeout = timeout
+        self._domain = sender.rpartition("@")[2] or "localhost"
+
+    def build_message(self, outgoing: Outgoing, *, now: datetime | None = None) -> EmailMessage:
+        """The message :meth:`send` submits for ``outgoing``.
+
+        Raises ``ValueError`` for a missing subject or an address that is not one.
+        """
+        content = outgoing.content
+        subject = " ".join((content.subject or "").split())
+        if not subject:
+            raise ValueError("no subject")
+        try:
+            recipient = Address(display_name=" ".join(outgoing.recipient.split()),
+                                addr_spec=outgoing.address.strip())
+        except (ValueError, IndexError, MessageError) as exc:
+            raise _InvalidAddress("invalid e-mail address") from exc
+
+        message = EmailMessage(policy=_POLICY)
+        message["Subject"] = subject
+        message["From"] = self.from_address
+        message["To"] = recipient
+        message["Date"] = format_datetime(now or datetime.now(UTC))
+        message["Message-ID"] = make_msgid(domain=self._domain)
+        url = self.unsubscribe_url(outgoing) if self.unsubscribe_url else None
+        if url:
+            if any(ch in url for ch in "<>\r\n \t"):
+                raise ValueError("the unsubscribe URL must not contain spaces or angle brackets")
+            message["List-Unsubscribe"] = f"<{url}>"
+            message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        message.set_content(content.body)
+        if content.html:
+            message.add_alternative(wrap_html(content.html, title=subject), subtype="html")
+        for filename, data, mime_type in outgoing.attachments:
+            maintype, _, subtype = mime_type.partition("/")
+            if not maintype or not subtype:
+                maintype, subtype = "application", "octet-stream"
+            params: dict[str, str] = {}
+            if (maintype, subtype) == ("text", "calendar"):
+                params = {"method": _calendar_method(data), "charset": "utf-8"}
+            message.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename, params=params)
+        return message
+
+    async def send(self, outgoing: Outgoing) -> SendOutcome:
+        try:
+            message = self.build_message(outgoing)
+        except _InvalidAddress as exc:
+            return Failed(str(exc), unreachable=True)
+        except ValueError as exc:
+            return Failed(str(exc))
+        try:
+            await aiosmtplib.send(
+                message,
+                hostname=self.host,
+                port=self.port,
+                username=self.username,
+                password=self._password.get_secret_value() if self._password else None,
+                use_tls=self.use_tls,
+                start_tls=self.start_tls,
+                timeout=self.timeout,
+            )
+        except aiosmtplib.SMTPException as exc:
+            return _smtp_outcome(exc)
+        except ssl.SSLCertVerificationError:
+            return Failed("the mail server's TLS certificate did not verify")
+        except (OSError, TimeoutError) as exc:
+            return RetryLater(f"mail server unavailable ({type(exc).__name__})")
+        return Sent(str(message["Message-ID"]))
+
+    async def aclose(self) -> None:
+        """Nothing to close: each message uses its own SMTP connection."""
+
+
+class _InvalidAddress(ValueError):
+    pass
+
+
+def _calendar_method(data: bytes) -> str:
+    match = re.search(rb"^METHOD:([A-Za-z-]+)\s*$", data, re.MULTILINE)
+    return match.group(1).decode("ascii").upper() if match else "REQUEST"
+
+
+def _smtp_outcome(exc: aiosmtplib.SMTPException) -> SendOutcome:
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        refusals = exc.recipients
+        if any(400 <= refusal.code < 500 for refusal in refusals) or not refusals:
+            code = refusals[0].code if refusals else "?"
+            return RetryLater(f"recipient deferred ({code})")
+        return _recipient_refused(refusals[0].code, refusals[0].message)
+    if isinstance(exc, aiosmtplib.SMTPRecipientRefused):
+        if 400 <= exc.code < 500:
+            return RetryLater(f"recipient deferred ({exc.code})")
+        return _recipient_refused(exc.code, exc.message)
+    if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
+        return Failed(f"SMTP authentication failed ({exc.code})")
+    if isinstance(exc, aiosmtplib.SMTPSenderRefused):
+        if 400 <= exc.code < 500:
+            return RetryLater(f"sender deferred ({exc.code})")
+        return Failed(f"sender refused ({exc.code}{_status_suffix(exc.message)})")
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        if exc.code < 500:
+            return RetryLater(f"mail server said {exc.code}{_status_suffix(exc.message)}")
+        return Failed(f"mail server refused the message ({exc.code}{_status_suffix(exc.message)}): "
+                      f"{_redact(exc.message)}"[:300])
+    if isinstance(exc, aiosmtplib.SMTPTimeoutError | aiosmtplib.SMTPConnectError
+                  | aiosmtplib.SMTPServerDisconnected):
+        return RetryLater(f"mail server unavailable ({type(exc).__name__})")
+    if isinstance(exc, aiosmtplib.SMTPNotSupported):
+        return Failed(f"mail server does not support what we need: {_redact(exc.message)}"[:300])
+    return Failed(f"SMTP error: {_redact(str(exc))}"[:300])
+
+
+def _recipient_refused(code: int, message: str) -> Failed:
+    enhanced = _ENHANCED_STATUS.match(message or "")
+    if enhanced:
+        dead = enhanced.group(1) == "5" and (enhanced.group(2), enhanced.group(3)) in _DEAD_ADDRESS_DETAILS
+    else:
+        dead = code in _DEAD_ADDRESS_CODES
+    return Failed(f"recipient refused ({code}{_status_suffix(message)})", unreachable=dead)
+
+
+def _status_suffix(message: str) -> str:
+    enhanced = _ENHANCED_STATUS.match(message or "")
+    return f" {enhanced.group(1)}.{enhanced.group(2)}.{enhanced.group(3)}" if enhanced else ""
+
+
+def _redact(text: str) -> str:
+    return _ADDRESS.sub("<address>", " ".join((text or "").split()))

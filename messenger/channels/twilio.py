@@ -1,0 +1,262 @@
+"""SMS and WhatsApp through Twilio's Messages REST API.
+
+We call the REST API directly with ``httpx.AsyncClient`` rather than through the official
+``twilio`` package, because sending is a single form POST and every answer has to become a typed
+outcome here anyway (the SDK raises exceptions we would translate straight back). Owning the
+client also gives us a configurable base URL, our own timeouts and connection pool, and no second
+HTTP stack (the SDK's async client is built on aiohttp) in the dependency tree.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from types import MappingProxyType
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import SecretStr
+
+from messenger.channels.base import Capabilities, Failed, Outgoing, RetryLater, SendOutcome, Sent
+from messenger.domain.enums import ChannelName
+from messenger.rendering.environment import Flavour
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "OPTED_OUT_CODES",
+    "UNREACHABLE_CODES",
+    "TwilioChannel",
+    "mask_number",
+    "twilio_failure",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://api.twilio.com"
+API_VERSION = "2010-04-01"
+# Twilio's limit on a message body, whatever the channel (error 21617 above it).
+MAX_BODY = 1600
+
+# Twilio error codes, as returned when creating a message or in a status callback's ErrorCode.
+OPTED_OUT_CODES = frozenset({
+    21610,  # Attempt to send to unsubscribed recipient (they replied STOP)
+})
+UNREACHABLE_CODES = frozenset({
+    21211,  # Invalid 'To' phone number
+    21614,  # 'To' number is not a valid mobile number
+    21408,  # Permission to send an SMS has not been enabled for the region of the 'To' number
+    63024,  # Invalid message recipient (WhatsApp: not a WhatsApp user)
+    # Reported later, through the status callback:
+    30005,  # Unknown destination handset
+    30006,  # Landline or unreachable carrier
+})
+
+_PHONE_NUMBER = re.compile(r"\+?\d[\d\s().\-]{5,}\d")
+_WHATSAPP = "whatsapp:"
+_MAX_REASON = 300
+
+
+def mask_number(number: str) -> str:
+    """A phone number as logs and reasons may show it: its last two digits only."""
+    digits = re.sub(r"\D", "", number)
+    return f"…{digits[-2:]}" if digits else "…"
+
+
+def twilio_failure(code: int | None, message: str, *, status: int | None = None,
+                   address: str | None = None) -> Failed:
+    """The outcome for a Twilio error ``code`` (from an API answer or a status callback).
+
+    Phone numbers in ``message`` (and ``address``, however short) are cut to their last digits.
+    """
+    detail = _redact(message, address)
+    if code is None:
+        reason = f"Twilio HTTP {status}" if status else "Twilio error"
+        return Failed(f"{reason}: {detail}"[:_MAX_REASON] if detail else reason)
+    reason = f"Twilio {code}: {detail or 'error'}"[:_MAX_REASON]
+    return Failed(reason, unreachable=code in UNREACHABLE_CODES, opted_out=code in OPTED_OUT_CODES)
+
+
+class TwilioChannel:
+    """One Twilio sender: an SMS number, or a WhatsApp sender (``name`` says which)."""
+
+    SMS_CAPABILITIES: ClassVar[Capabilities] = Capabilities(
+        body=Flavour.SMS, max_length=MAX_BODY, discreet=True,
+    )
+    # WhatsApp itself allows 4096 characters, but Twilio's Messages API caps every Body at 1600.
+    WHATSAPP_CAPABILITIES: ClassVar[Capabilities] = Capabilities(
+        body=Flavour.TEXT, max_length=MAX_BODY, discreet=False,
+    )
+    CAPABILITIES: ClassVar[Mapping[ChannelName, Capabilities]] = MappingProxyType({
+        ChannelName.SMS: SMS_CAPABILITIES,
+        ChannelName.WHATSAPP: WHATSAPP_CAPABILITIES,
+    })
+
+    name: ChannelName
+    capabilities: Capabilities
+
+    def __init__(
+        self,
+        *,
+        name: ChannelName,
+        account_sid: str,
+        auth_token: str | SecretStr,
+        from_number: str,
+        base_url: str = DEFAULT_BASE_URL,
+        status_callback_url: str | None = None,
+        client: httpx.AsyncClient | None = None,
+        timeout: float = 15.0,
+    ) -> None:
+        name = ChannelName(name)
+        if name not in self.CAPABILITIES:
+            raise ValueError(f"Twilio sends SMS or WhatsApp, not {name.value}")
+        if not account_sid or not from_number:
+            raise ValueError("Twilio needs an account SID and a sender number")
+        self.name = name
+        self.capabilities = self.CAPABILITIES[name]
+        self.account_sid = account_sid
+        self._auth_token = auth_token if isinstance(auth_token, SecretStr) else SecretStr(auth_token)
+        if not self._auth_token.get_secret_value():
+            raise ValueError("Twilio needs an auth token")
+        self.from_number = self._channel_address(from_number)
+        self.base_url = base_url.rstrip("/")
+        self.status_callback_url = status_callback_url or None
+        self._owns_client = client is None
+        self._client = client or httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+            headers={"User-Agent": "messenger"},
+            follow_redirects=False,
+        )
+
+    @property
+    def messages_url(self) -> str:
+        return f"{self.base_url}/{API_VERSION}/Accounts/{quote(self.account_sid, safe='')}/Messages.json"
+
+    def form(self, outgoing: Outgoing) -> dict[str, str]:
+        """The form fields of the create-message request for ``outgoing``."""
+        fields = {
+            "To": self._channel_address(outgoing.address),
+            "From": self.from_number,
+            "Body": outgoing.content.body,
+        }
+        if self.status_callback_url:
+            fields["StatusCallback"] = self.status_callback_url
+        return fields
+
+    async def send(self, outgoing: Outgoing) -> SendOutcome:
+        try:
+            response = await self._client.post(
+                self.messages_url,
+                data=self.form(outgoing),
+                auth=(self.account_sid, self._auth_token.get_secret_value()),
+                headers={"Accept": "application/json"},
+            )
+        except httpx.TimeoutException:
+            return RetryLater("Twilio did not answer in time")
+        except httpx.RequestError as exc:  # connection refused or dropped, a mangled answer
+            return RetryLater(f"could not reach Twilio ({type(exc).__name__})")
+        outcome = self._outcome(response, outgoing.address)
+        if not isinstance(outcome, Sent):
+            log.info("Twilio %s to %s for message %s: %s", self.name.value, mask_number(outgoing.address),
+                     outgoing.message_id, outcome)
+        return outcome
+
+    async def aclose(self) -> None:
+        """Close the HTTP client, if this channel created it."""
+        if self._owns_client:
+            await self._client.aclose()
+
+    async def __aenter__(self) -> TwilioChannel:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"TwilioChannel(name={self.name.value!r}, from={mask_number(self.from_number)!r})"
+
+    # ------------------------------------------------------------------ answers
+
+    def _outcome(self, response: httpx.Response, address: str) -> SendOutcome:
+        status = response.status_code
+        payload = _json(response)
+        if 200 <= status < 300:
+            sid = payload.get("sid")
+            if not isinstance(sid, str):
+                log.warning("Twilio accepted a message but its answer carried no sid")
+            return Sent(sid if isinstance(sid, str) else None)
+        code = _int(payload.get("code"))
+        message = str(payload.get("message") or "")
+        if status == 429:
+            return RetryLater(_retry_reason("Twilio is rate limiting us", code, message, address),
+                              _retry_after(response))
+        if status >= 500:
+            return RetryLater(_retry_reason(f"Twilio HTTP {status}", code, message, address),
+                              _retry_after(response))
+        if status == 401:
+            return Failed(f"Twilio rejected the account credentials (HTTP 401{f', code {code}' if code else ''})")
+        if 400 <= status < 500:
+            return twilio_failure(code, message, status=status, address=address)
+        return Failed(f"unexpected HTTP {status} from Twilio")
+
+    def _channel_address(self, address: str) -> str:
+        address = address.strip()
+        if self.name is ChannelName.WHATSAPP and not address.lower().startswith(_WHATSAPP):
+            return _WHATSAPP + address
+        return address
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        payload = response.json()
+    except ValueError:
+        return {}
+    return payload if isinstance(payload, dict) else {}
+
+
+def _int(value: object) -> int | None:
+    try:
+        return int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return None
+
+
+def _retry_reason(reason: str, code: int | None, message: str, address: str) -> str:
+    detail = _redact(message, address)
+    if code:
+        reason = f"{reason} ({code}{': ' + detail if detail else ''})"
+    return reason[:_MAX_REASON]
+
+
+def _retry_after(response: httpx.Response) -> float:
+    """Seconds the ``Retry-After`` header asks for (as seconds or an HTTP date); 0 if absent."""
+    value = response.headers.get("Retry-After", "").strip()
+    if not value:
+        return 0.0
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return 0.0
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
+
+
+def _redact(text: str, address: str | None = None) -> str:
+    """``text`` with ``address`` and anything else like a phone number cut to its last two digits."""
+    text = " ".join(text.split())
+    if address:
+        bare = address.strip()
+        bare = bare[len(_WHATSAPP):] if bare.lower().startswith(_WHATSAPP) else bare
+        digits = re.sub(r"\D", "", bare)
+        for known in sorted({bare, digits} - {""}, key=len, reverse=True):
+            if len(known) >= 3:
+                text = text.replace(known, mask_number(known))
+    return _PHONE_NUMBER.sub(lambda match: mask_number(match.group()), text)
