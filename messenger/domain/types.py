@@ -43,7 +43,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 class StrEnumType(TypeDecorator[StrEnum]):
     """A ``StrEnum`` stored as plain text (no native ENUM type to migrate)."""
 
-    impl = String(32)
+    impl = String
     cache_ok = True
 
     def __init__(self, enum_class: type[StrEnum], length: int = 32) -> None:
