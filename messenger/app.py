@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -13,25 +14,30 @@ from messenger.bot.application import TelegramRuntime, build_telegram_applicatio
 from messenger.bot.context import BotDeps
 from messenger.bot.keyboards import step_buttons
 from messenger.channels.base import Button, Channel
+from messenger.channels.calendar import CalendarEvent, ics_bytes
 from messenger.channels.console import ConsoleChannel
+from messenger.channels.email import EmailChannel
 from messenger.channels.telegram import TelegramChannel
+from messenger.channels.twilio import TwilioChannel
 from messenger.clock import Clock, SystemClock
 from messenger.config import Settings
-from messenger.db import SessionFactory, create_engine, create_schema, session_factory, transaction
-from messenger.domain.enums import ChannelName
+from messenger.db import SessionFactory, create_engine, session_factory, transaction
+from messenger.domain.enums import ChannelName, StepKind
 from messenger.domain.models import Message
 from messenger.domain.series import SeriesCatalog
 from messenger.domain.timing import QuietHours
+from messenger.migrations import upgrade
 from messenger.observability.metrics import Metrics
 from messenger.rendering.compose import Composer
 from messenger.rendering.context import Clinic
 from messenger.rendering.environment import TemplateEnvironment
 from messenger.rendering.strings import BotStrings
 from messenger.scheduling.alarm import Alarm
-from messenger.scheduling.dispatcher import DeliveryListener, Dispatcher, RetryPolicy
+from messenger.scheduling.dispatcher import AttachmentFactory, DeliveryListener, Dispatcher, RetryPolicy
 from messenger.services.staff import ensure_owners
 from messenger.web.app import HealthCheck, create_web_app
 from messenger.web.server import WebServer
+from messenger.web.webhooks import WebhookDeps, unsubscribe_link, webhook_routes
 
 
 @dataclass
@@ -54,9 +60,10 @@ class App:
     web: WebServer | None = None
     _started: bool = field(default=False, repr=False)
 
-    async def start(self, *, create_tables: bool = True) -> None:
-        if create_tables:
-            await create_schema(self.engine)
+    async def start(self, *, migrate: bool | None = None) -> None:
+        """Bring the schema up to date (unless told not to), then start the alarm, the bot and the web app."""
+        if self.settings.auto_migrate if migrate is None else migrate:
+            await upgrade(self.settings.database_url)
         async with transaction(self.sessions) as session:
             await ensure_owners(session=session, clock=self.clock, owner_ids=self.settings.owner_ids)
         self.alarm.start()
@@ -104,6 +111,8 @@ def build_app(settings: Settings, *, clock: Clock | None = None,
     clinic = Clinic(settings.clinic_name, settings.clinic_phone)
     strings = BotStrings(templates)
     wired = dict(channels) if channels is not None else {}
+    for name, channel in provider_channels(settings, clock).items():
+        wired.setdefault(name, channel)
     telegram_app = build_telegram_application(settings) if settings.telegram_token else None
     if telegram_app is not None:
         wired.setdefault(ChannelName.TELEGRAM, TelegramChannel(telegram_app.bot))
@@ -118,25 +127,73 @@ def build_app(settings: Settings, *, clock: Clock | None = None,
         sessions=sessions, clock=clock, channels=wired, composer=composer, catalog=catalog, clinic=clinic,
         quiet_hours=quiet_hours, retry=RetryPolicy(max_attempts=settings.max_attempts),
         batch_size=settings.dispatch_batch_size, listeners=[metrics.on_delivery, *listeners], buttons=buttons,
+        lease=timedelta(seconds=settings.claim_lease_seconds),
+        attachments=calendar_attachments(strings, clock),
     )
     alarm = Alarm(dispatcher=dispatcher, clock=clock, sweep_seconds=settings.sweep_seconds)
     metrics.watch_queue(sessions, clock)
     metrics.watch_scheduler(lambda: alarm.running)
-    web = None
-    if serve_http:
-        health = HealthCheck(sessions=sessions, scheduler_running=lambda: alarm.running)
-        web = WebServer(create_web_app(health=health, metrics=metrics), host=settings.http_host,
-                        port=settings.http_port)
-    telegram = None
+    telegram, alerts = None, None
     if telegram_app is not None:
         alerts = StaffAlerts(bot=telegram_app.bot, sessions=sessions, strings=strings,
                              locale=settings.default_locale, staff_chat_id=settings.staff_chat_id)
         dispatcher.listeners.append(alerts.on_delivery)
-        telegram = TelegramRuntime(telegram_app, BotDeps(
+        telegram = TelegramRuntime(telegram_app, polling=settings.telegram_updates == "polling", deps=BotDeps(
             settings=settings, sessions=sessions, clock=clock, catalog=catalog, templates=templates,
             composer=composer, strings=strings, quiet_hours=quiet_hours, clinic=clinic, alerts=alerts,
             poke=alarm.poke,
         ))
+    web = None
+    if serve_http:
+        health = HealthCheck(sessions=sessions, scheduler_running=lambda: alarm.running)
+        routes = webhook_routes(WebhookDeps(settings=settings, sessions=sessions, clock=clock, catalog=catalog,
+                                            strings=strings, templates=templates, alerts=alerts, poke=alarm.poke))
+        web = WebServer(create_web_app(health=health, metrics=metrics, routes=routes), host=settings.http_host,
+                        port=settings.http_port)
     return App(settings=settings, clock=clock, engine=engine, sessions=sessions, catalog=catalog,
                templates=templates, composer=composer, channels=wired, dispatcher=dispatcher, alarm=alarm,
                quiet_hours=quiet_hours, clinic=clinic, strings=strings, metrics=metrics, telegram=telegram, web=web)
+
+
+def provider_channels(settings: Settings, clock: Clock) -> dict[ChannelName, Channel]:
+    """SMS and WhatsApp (Twilio) and e-mail (SMTP), where the settings configure them."""
+    channels: dict[ChannelName, Channel] = {}
+    public = settings.public_url
+    if settings.twilio_configured:
+        callback = f"{public}/twilio/status" if public else None
+        for name, sender in ((ChannelName.SMS, settings.twilio_sms_from),
+                             (ChannelName.WHATSAPP, settings.twilio_whatsapp_from)):
+            if sender:
+                channels[name] = TwilioChannel(
+                    name=name, account_sid=settings.twilio_account_sid or "",
+                    auth_token=settings.twilio_auth_token,  # type: ignore[arg-type]
+                    from_number=sender, base_url=settings.twilio_base_url, status_callback_url=callback)
+    if settings.email_configured:
+        channels[ChannelName.EMAIL] = EmailChannel(
+            host=settings.smtp_host, port=settings.smtp_port, from_address=settings.email_from,  # type: ignore[arg-type]
+            username=settings.smtp_username, password=settings.smtp_password, use_tls=settings.smtp_use_tls,
+            unsubscribe_url=lambda o: unsubscribe_link(settings, o.contact_id, clock.now()) if o.contact_id else None)
+    return channels
+
+
+# Calendar sequence numbers only need to grow: minutes since this instant, at each sending.
+_SEQUENCE_EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
+
+
+def calendar_attachments(strings: BotStrings, clock: Clock) -> AttachmentFactory:
+    """Reminders sent by e-mail carry the infusion as a calendar invitation (same UID when it moves)."""
+
+    def attach(message: Message, infusion_times: list[datetime], locale: str) -> tuple[tuple[str, bytes, str], ...]:
+        if message.kind is not StepKind.REMINDER or not message.infusion_number:
+            return ()
+        number, now = message.infusion_number, clock.now()
+        event = CalendarEvent(
+            uid=f"infusion-{message.series_id}-{number}@messenger",
+            sequence=int((now - _SEQUENCE_EPOCH).total_seconds() // 60),
+            start=infusion_times[number - 1], duration=timedelta(hours=2),
+            summary=strings.plain("sms.calendar_summary", locale, number=number, total=len(infusion_times)),
+            location=None, description=None,
+        )
+        return (("appointment.ics", ics_bytes(event, now=now), "text/calendar"),)
+
+    return attach

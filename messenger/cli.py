@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from messenger.config import Settings, load_settings
+from messenger.migrations.cli import db_app
 from messenger.domain.series import SeriesCatalog, SeriesDefinitionError, definition_files, load_definition
 from messenger.observability.logging import configure_logging
 
@@ -22,6 +23,7 @@ templates_app = typer.Typer(no_args_is_help=True, help="Work with message templa
 series_app = typer.Typer(no_args_is_help=True, help="Work with series definitions.")
 app.add_typer(templates_app, name="templates")
 app.add_typer(series_app, name="series")
+app.add_typer(db_app, name="db", help="Database migrations: upgrade, downgrade, current, stamp, revision.")
 
 console = Console()
 errors = Console(stderr=True)

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from datetime import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
+
+from messenger.rendering.discreet import DEFAULT_SENSITIVE_WORDS
 from sqlalchemy.exc import ArgumentError
 
 # The clinic the shipped article comes from; a clinic sets its own.
@@ -77,10 +79,38 @@ class Settings(BaseSettings):
     sweep_seconds: float = Field(default=30.0, gt=0)
     dispatch_batch_size: int = Field(default=50, gt=0, le=1000)
     max_attempts: int = Field(default=8, gt=0)
+    # 'messenger run' brings the database schema up to date before it starts.
+    auto_migrate: bool = True
+    # A claimed message returns to the queue after this long if its process died.
+    claim_lease_seconds: float = Field(default=300.0, gt=0)
+    # "polling": this process receives Telegram updates. "none": it only sends; with several
+    # processes on one database exactly one polls (Telegram allows one getUpdates consumer).
+    telegram_updates: Literal["polling", "none"] = "polling"
+    # Messages per second the bot sends in all (Telegram's limit is about 30).
+    telegram_max_rate: float = Field(default=30.0, gt=0)
     # Invite links expire after this many days.
     invite_ttl_days: int = Field(default=7, gt=0, le=90)
     # Alerts go to this chat (a staff group) instead of each staff member's private chat.
     staff_chat_id: int | None = None
+    # The address this app is reached at from outside (Twilio webhooks, unsubscribe links).
+    public_url: str | None = None
+    # Signs unsubscribe links; at least 32 characters.
+    signing_secret: SecretStr | None = None
+    # SMS and WhatsApp through Twilio.
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_sms_from: str | None = None
+    twilio_whatsapp_from: str | None = None
+    twilio_base_url: str = "https://api.twilio.com"
+    # E-mail through SMTP.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_use_tls: bool = False
+    email_from: str | None = None
+    # Words a discreet channel (SMS, e-mail subjects) must never show on a lock screen.
+    sensitive_words: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_SENSITIVE_WORDS))
     log_level: str = "INFO"
     # One JSON object per log line (for log shippers) instead of plain text.
     log_json: bool = False
@@ -100,6 +130,34 @@ class Settings(BaseSettings):
     def _database_url(cls, value: str) -> str:
         async_database_url(value)  # raises a readable ValueError
         return value
+
+    @field_validator("sensitive_words", mode="before")
+    @classmethod
+    def _words(cls, value: object) -> object:
+        return _comma_separated(value)
+
+    @field_validator("signing_secret", "twilio_auth_token", "smtp_password")
+    @classmethod
+    def _secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        if value.get_secret_value().strip().lower() in _PLACEHOLDER_SECRETS:
+            raise ValueError("is a placeholder: set the real value")
+        return value
+
+    @field_validator("signing_secret")
+    @classmethod
+    def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters (e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("https://", "http://")):
+            raise ValueError("must start with https:// (the address Twilio and e-mail links reach)")
+        return value.rstrip("/") if value else None
 
     @field_validator("owner_ids", mode="before")
     @classmethod
@@ -138,6 +196,14 @@ class Settings(BaseSettings):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.default_timezone)
+
+    @property
+    def twilio_configured(self) -> bool:
+        return bool(self.twilio_account_sid and self.twilio_auth_token)
+
+    @property
+    def email_configured(self) -> bool:
+        return bool(self.smtp_host and self.email_from)
 
 
 def load_settings(**overrides: object) -> Settings:

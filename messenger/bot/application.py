@@ -49,7 +49,7 @@ def build_telegram_application(settings: Settings) -> Application:  # type: igno
     builder = (ApplicationBuilder().token(settings.telegram_token.get_secret_value())
                # Telegram's limits: ~30 messages/s overall, ~1/s per chat. RetryAfter is not retried
                # here: it reaches the channel, which pauses the whole bot for the time asked.
-               .rate_limiter(AIORateLimiter(overall_max_rate=30, max_retries=0)))
+               .rate_limiter(AIORateLimiter(overall_max_rate=settings.telegram_max_rate, max_retries=0)))
     if settings.telegram_base_url:
         base = settings.telegram_base_url.rstrip("/")
         builder = builder.base_url(base).base_file_url(base.rsplit("/", 1)[0] + "/file/bot")
@@ -87,12 +87,16 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 class TelegramRuntime:
     """Starts and stops the bot (polling) inside the caller's event loop."""
 
-    def __init__(self, application: Application, deps: BotDeps) -> None:  # type: ignore[type-arg]
+    def __init__(self, application: Application, *, deps: BotDeps, polling: bool = True) -> None:  # type: ignore[type-arg]
         self.application = application
+        self.polling = polling
         application.bot_data["deps"] = deps
 
     async def start(self) -> None:
         await self.application.initialize()
+        if not self.polling:  # send-only: another process receives the updates
+            log.info("Telegram bot @%s: sending only, not polling", self.application.bot.username)
+            return
         await self.application.bot.set_my_commands(MENU)
         await self.application.start()
         assert self.application.updater is not None

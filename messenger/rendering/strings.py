@@ -29,17 +29,26 @@ class BotStrings:
 
     def __init__(self, environment: TemplateEnvironment) -> None:
         self.environment = environment
-        self._jinja = Environment(undefined=StrictUndefined, autoescape=True)
+        self._jinja = {True: Environment(undefined=StrictUndefined, autoescape=True),
+                       False: Environment(undefined=StrictUndefined, autoescape=False)}
         self._tables: dict[str, dict[str, str]] = {}
-        self._compiled: dict[tuple[str, str], Template] = {}
+        self._compiled: dict[tuple[str, str, bool], Template] = {}
 
     def get(self, key: str, locale: str, /, **params: Any) -> str:
+        """The string as Telegram HTML: what people typed is escaped."""
+        return self._render(key, locale, params, html=True)
+
+    def plain(self, key: str, locale: str, /, **params: Any) -> str:
+        """The string as plain text (SMS, WhatsApp)."""
+        return self._render(key, locale, params, html=False)
+
+    def _render(self, key: str, locale: str, params: dict[str, Any], *, html: bool) -> str:
         for candidate in self.environment.locales_for(locale):
             source = self._table(candidate).get(key)
             if source is not None:
-                template = self._compiled.get((candidate, key))
+                template = self._compiled.get((candidate, key, html))
                 if template is None:
-                    template = self._compiled[(candidate, key)] = self._jinja.from_string(source)
+                    template = self._compiled[(candidate, key, html)] = self._jinja[html].from_string(source)
                 return template.render(params)
         raise KeyError(f"no bot string {key!r} for locale {locale!r}")
 

@@ -75,6 +75,9 @@ class Delivery:
 DeliveryListener = Callable[[Delivery], Awaitable[None]]
 # The buttons a message carries on channels that have them (reminders, check-ins).
 ButtonFactory = Callable[[Message, str], tuple[tuple[Button, ...], ...]]
+# Files a message carries on channels with rich content (an infusion's calendar invitation by e-mail):
+# (message, the series' infusion times, the patient's locale) → (file name, bytes, MIME type) tuples.
+AttachmentFactory = Callable[[Message, list[datetime], str], tuple[tuple[str, bytes, str], ...]]
 
 
 @dataclass
@@ -136,6 +139,7 @@ class Dispatcher:
         name: str | None = None,
         listeners: Sequence[DeliveryListener] = (),
         buttons: ButtonFactory | None = None,
+        attachments: AttachmentFactory | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self.sessions = sessions
@@ -153,6 +157,7 @@ class Dispatcher:
         self.name = name or default_worker_name()
         self.listeners = list(listeners)
         self.buttons = buttons
+        self.attachments = attachments
         self._rng = rng or random.Random()
         self._slots = asyncio.Semaphore(concurrency)
         # A provider that asked the whole bot to slow down (Telegram's 429): no sends until then.
@@ -280,10 +285,13 @@ class Dispatcher:
                                           lost=lost)
             if channel.capabilities.buttons and self.buttons is not None:
                 content = replace(content, buttons=self.buttons(message, job.patient.locale))
-            outgoing = Outgoing(message_id=message.id or 0, address=contact.address, content=content,  # type: ignore[arg-type]
+            files = ()
+            if channel.capabilities.html is not None and self.attachments is not None:
+                files = self.attachments(message, job.infusion_times, job.patient.locale)
+            outgoing = Outgoing(message_id=message.id or 0, address=contact.address, content=content,
                                 kind=message.kind, step_key=message.step_key, zone=zone,
-                                scheduled_for=message.send_at,
-                                recipient=job.patient.name)
+                                scheduled_for=message.send_at, recipient=job.patient.name, contact_id=contact.id,
+                                attachments=files)
             started = time.perf_counter()
             outcome = await self._send(channel, outgoing)
             send_seconds = time.perf_counter() - started

@@ -69,7 +69,7 @@ async def answer_checkin(*, session: AsyncSession, clock: Clock, catalog: Series
         raise ServiceError("answer_invalid", question=question)
     answers = await checkin_state(session, message)
     if question in answers:
-        return CheckinState(message, answers, _next(answers), duplicate=True)
+        return CheckinState(message, answers, next_question(answers), duplicate=True)
     series = await session.get(Series, message.series_id)
     assert series is not None
     escalation = catalog.get(series.definition_key).escalation if series.definition_key in catalog else Escalation()
@@ -78,7 +78,7 @@ async def answer_checkin(*, session: AsyncSession, clock: Clock, catalog: Series
                        value=value, score=int(value) if value.isdigit() else None, escalated=bool(reasons),
                        answered_at=clock.now()))
     answers[question] = value
-    return CheckinState(message, answers, _next(answers), reasons)
+    return CheckinState(message, answers, next_question(answers), reasons)
 
 
 async def open_checkin(session: AsyncSession, patient_id: int) -> Message | None:
@@ -87,7 +87,7 @@ async def open_checkin(session: AsyncSession, patient_id: int) -> Message | None
         select(Message).where(Message.patient_id == patient_id, Message.kind == StepKind.CHECKIN,
                               Message.status == MessageStatus.SENT).order_by(col(Message.sent_at).desc()).limit(1)
     )).first()
-    if message is None or _next(await checkin_state(session, message)) is None:
+    if message is None or next_question(await checkin_state(session, message)) is None:
         return None
     return message
 
@@ -102,5 +102,6 @@ def escalations(rule: Escalation, question: str, value: str) -> list[str]:
     return []
 
 
-def _next(answers: dict[str, str]) -> str | None:
+def next_question(answers: dict[str, str]) -> str | None:
+    """The first question not yet answered, or None."""
     return next((q for q in QUESTIONS if q not in answers), None)

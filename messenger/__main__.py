@@ -1,0 +1,5 @@
+"""``python -m messenger``: the same as the ``messenger`` command."""
+
+from messenger.cli import main
+
+main()

@@ -1,0 +1,125 @@
+"""What patients send back by SMS or WhatsApp: STOP / START / HELP first, then check-in answers, then free text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from messenger.channels.base import Failed
+from messenger.clock import Clock
+from messenger.domain.enums import ChannelName, MessageStatus
+from messenger.domain.models import Contact, Message, Patient
+from messenger.domain.series import SeriesCatalog
+from messenger.services import audit
+from messenger.services.answers import answer_checkin, checkin_state, next_question, open_checkin
+from messenger.services.contacts import set_opted_out
+
+# The carrier keywords (CTIA, and Twilio's defaults), matched on the whole message.
+STOP_WORDS = frozenset({"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "optout", "revoke"})
+START_WORDS = frozenset({"start", "unstop", "yes"})
+HELP_WORDS = frozenset({"help", "info"})
+_ANSWERS = {"pain": {str(n): str(n) for n in range(11)}, "mood": {str(n): str(n) for n in range(1, 6)},
+            "contact": {"yes": "yes", "y": "yes", "no": "no", "n": "no"}}
+
+
+@dataclass
+class InboundResult:
+    """The reply to send back (a key in ``[sms]`` of bot.toml) and the alert for staff, if any."""
+
+    reply: str | None = None
+    reply_params: dict[str, Any] = field(default_factory=dict)
+    alert: str | None = None
+    alert_params: dict[str, Any] = field(default_factory=dict)
+    patient: Patient | None = None
+
+
+async def contact_at(session: AsyncSession, channel: ChannelName, address: str) -> Contact | None:
+    return (await session.exec(
+        select(Contact).where(Contact.channel == channel, Contact.address == address).order_by(col(Contact.id).desc())
+    )).first()
+
+
+async def handle_inbound(*, session: AsyncSession, clock: Clock, catalog: SeriesCatalog, channel: ChannelName,
+                         address: str, body: str) -> InboundResult:
+    contact = await contact_at(session, channel, address)
+    if contact is None:
+        return InboundResult()  # an unknown number gets no answer: it may be anyone
+    patient = await session.get(Patient, contact.patient_id)
+    assert patient is not None
+    text = " ".join(body.split())
+    word = text.lower().strip(".!")
+    result = InboundResult(patient=patient)
+    checkin = await open_checkin(session, patient.id)  # type: ignore[arg-type]
+    question = await _next_question(session, checkin) if checkin else None
+
+    if word in STOP_WORDS:
+        if await set_opted_out(session=session, clock=clock, contact=contact, opted_out=True,
+                               reason=f"replied {word.upper()}"):
+            result.alert, result.alert_params = "opted_out", {"channel": channel.value}
+        result.reply = "stopped"
+    elif word in START_WORDS and not (word == "yes" and question == "contact"):
+        if await set_opted_out(session=session, clock=clock, contact=contact, opted_out=False,
+                               reason=f"replied {word.upper()}"):
+            result.alert, result.alert_params = "opted_in", {"channel": channel.value}
+        result.reply = "started"
+    elif word in HELP_WORDS:
+        result.reply = "help"
+    elif checkin is not None and question is not None and word in _ANSWERS[question]:
+        state = await answer_checkin(session=session, clock=clock, catalog=catalog, message_id=checkin.id,  # type: ignore[arg-type]
+                                     patient_id=patient.id, question=question, value=_ANSWERS[question][word])  # type: ignore[arg-type]
+        if state.next_question:
+            result.reply = f"question_{state.next_question}"
+        else:
+            result.reply = "checkin_thanks_contact" if state.answers.get("contact") == "yes" else "checkin_thanks"
+        if state.escalations:
+            result.alert, result.alert_params = "escalation", {"reasons": ", ".join(state.escalations)}
+    else:
+        result.reply = "free_text_ack"
+        result.alert, result.alert_params = "free_text", {"text": text[:1000]}
+    audit.record(session, at=clock.now(), actor=audit.patient_actor(patient.id), patient_id=patient.id,  # type: ignore[arg-type]
+                 action="inbound", channel=channel.value, kind=result.reply or "none")
+    return result
+
+
+async def _next_question(session: AsyncSession, checkin: Message) -> str | None:
+    return next_question(await checkin_state(session, checkin))
+
+
+@dataclass(frozen=True, slots=True)
+class StatusResult:
+    message: Message | None
+    lost: Contact | None = None
+
+
+async def apply_delivery_status(*, session: AsyncSession, clock: Clock, provider_id: str, status: str,
+                                failure: Failed | None) -> StatusResult:
+    """A provider's later word on a sent message: a dead or opted-out number sends it to the next contact."""
+    message = (await session.exec(select(Message).where(Message.provider_id == provider_id))).first()
+    if message is None:
+        return StatusResult(None)
+    now = clock.now()
+    if failure is None or message.status is not MessageStatus.SENT:
+        audit.record(session, at=now, actor=audit.SYSTEM, action="delivery_status", patient_id=message.patient_id,
+                     message=message.id, status=status)
+        return StatusResult(message)
+    contact = await session.get(Contact, message.contact_id) if message.contact_id else None
+    lost = None
+    if contact is not None and (failure.unreachable or failure.opted_out):
+        contact.reachable = contact.reachable and not failure.unreachable
+        contact.opted_out = contact.opted_out or failure.opted_out
+        contact.status_reason, lost = failure.reason, contact
+        # The step was not delivered: back to the queue, for the patient's next contact.
+        await session.exec(  # type: ignore[call-overload]
+            update(Message).where(col(Message.id) == message.id, col(Message.status) == MessageStatus.SENT)
+            .values(status=MessageStatus.PENDING, send_at=now, sent_at=None, provider_id=None,
+                    last_error=failure.reason, updated_at=now)
+        )
+    else:
+        message.status, message.last_error, message.updated_at = MessageStatus.FAILED, failure.reason, now
+    audit.record(session, at=now, actor=audit.SYSTEM, action="delivery_status", patient_id=message.patient_id,
+                 message=message.id, status=status, reason=failure.reason)
+    return StatusResult(message, lost)
