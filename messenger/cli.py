@@ -113,11 +113,14 @@ def templates_check() -> None:
     except SeriesDefinitionError as exc:
         errors.print(f"[red]{escape(str(exc))}")
         raise typer.Exit(1) from None
-    report = check_templates(environment, catalog, Clinic(settings.clinic_name, settings.clinic_phone))
+    report = check_templates(environment, catalog, Clinic(settings.clinic_name, settings.clinic_phone),
+                             settings.sensitive_words)
     for problem in report.problems:
         errors.print(f"[red]✗[/] {escape(problem)}", highlight=False, soft_wrap=True)
     longest = ", ".join(f"{flavour.value} {length}" for flavour, length in sorted(report.lengths.items()))
     console.print(f"{report.rendered} renderings checked; longest: {longest or 'none'}")
+    if report.sms:
+        console.print("SMS texts: " + ", ".join(f"{count} × {kind}" for kind, count in sorted(report.sms.items())))
     if not report.ok:
         errors.print(f"[red]{len(report.problems)} template problem(s)")
         raise typer.Exit(1)

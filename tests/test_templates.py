@@ -72,3 +72,45 @@ def test_a_locale_falls_back_to_its_language_then_to_english(tmp_path):
 
     assert environment.render("welcome", Flavour.TEXT, "es-MX", context) == "Hola Ana"
     assert environment.resolve("completion", Flavour.TEXT, "es-MX").locale == "en"
+
+
+@pytest.mark.parametrize(
+    ("file", "source", "word"),
+    [
+        pytest.param("reminder/same-day.sms.j2", "Your ketamine visit is today at {{ infusion.time }}.", "'ketamine'",
+                     id="sms-names-the-drug"),
+        pytest.param("education/imaging.email-subject.j2", "About your Fibromyalgia", "'fibromyalgia'",
+                     id="subject-names-a-diagnosis"),
+        pytest.param("welcome.sms.j2", "Welcome to {{ clinic.name }}", "'ketamine'", id="clinic-name-in-sms"),
+    ],
+)
+def test_the_check_catches_a_sensitive_word_on_a_discreet_channel(tmp_path, monkeypatch, file, source, word):
+    target = tmp_path / "en" / file
+    target.parent.mkdir(parents=True)
+    target.write_text(source)
+    monkeypatch.setenv("MESSENGER_TEMPLATES_DIR", str(tmp_path))
+
+    result = CliRunner().invoke(cli, ["templates", "check"])
+
+    assert result.exit_code == 1
+    problem = next(line for line in result.output.splitlines() if f"{target}: shows" in line)
+    assert word in problem.lower() and "on a discreet channel" in problem
+
+
+def test_the_check_reports_sms_segments_and_refuses_a_third(tmp_path, monkeypatch):
+    target = tmp_path / "en" / "completion.sms.j2"
+    target.parent.mkdir(parents=True)
+    target.write_text("Thank you. " * 40)  # 439 GSM-7 characters once trimmed: three segments
+    monkeypatch.setenv("MESSENGER_TEMPLATES_DIR", str(tmp_path))
+
+    result = CliRunner().invoke(cli, ["templates", "check"])
+
+    assert result.exit_code == 1
+    assert "3 SMS segments (GSM-7, 439 characters)" in result.output
+
+
+def test_shipped_sms_texts_fit_two_gsm7_segments():
+    report = check_templates(TemplateEnvironment(), SeriesCatalog.load(), CLINIC)
+
+    assert report.sms, "the shipped series has SMS texts"
+    assert set(report.sms) <= {"GSM-7, 1 segment(s)", "GSM-7, 2 segment(s)"}

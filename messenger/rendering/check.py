@@ -5,13 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from collections import Counter
+from collections.abc import Sequence
+
 from messenger.domain.series import SeriesCatalog
 from messenger.rendering.context import Clinic, sample_context
+from messenger.rendering.discreet import DEFAULT_SENSITIVE_WORDS, sensitive_words_in
 from messenger.rendering.environment import Flavour, TemplateEnvironment, TemplateRenderError
+from messenger.rendering.sms import sms_segments
 
 # Every step needs these in the default locale; the other flavours fall back or are optional.
 REQUIRED = (Flavour.TEXT, Flavour.TELEGRAM)
 MAX_LENGTH = {Flavour.TELEGRAM: 4096, Flavour.TEXT: 4096}
+# What a lock screen shows on the discreet channels: the SMS text and the e-mail subject.
+DISCREET = (Flavour.SMS, Flavour.EMAIL_SUBJECT)
+MAX_SMS_SEGMENTS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +27,8 @@ class CheckReport:
     rendered: int
     problems: list[str]
     lengths: dict[Flavour, int]
+    # SMS texts by encoding and by segment count, e.g. {"GSM-7, 2 segments": 12}.
+    sms: Counter[str]
 
     @property
     def ok(self) -> bool:
@@ -30,9 +40,11 @@ def locales(environment: TemplateEnvironment) -> list[str]:
     return sorted(found | {environment.default_locale})
 
 
-def check_templates(environment: TemplateEnvironment, catalog: SeriesCatalog, clinic: Clinic) -> CheckReport:
+def check_templates(environment: TemplateEnvironment, catalog: SeriesCatalog, clinic: Clinic,
+                    sensitive_words: Sequence[str] = DEFAULT_SENSITIVE_WORDS) -> CheckReport:
     problems: list[str] = []
     lengths: dict[Flavour, int] = {}
+    sms: Counter[str] = Counter()
     rendered = 0
     for name in environment.template_files():  # syntax of every file, used or not
         try:
@@ -60,10 +72,19 @@ def check_templates(environment: TemplateEnvironment, catalog: SeriesCatalog, cl
                     rendered += 1
                     lengths[flavour] = max(lengths.get(flavour, 0), len(text))
                     limit = MAX_LENGTH.get(flavour)
+                    path = environment.source_path(ref)
                     if limit is not None and len(text) > limit:
-                        problems.append(f"{environment.source_path(ref)}: renders to {len(text)} characters, "
-                                        f"more than {limit}")
-    return CheckReport(rendered=rendered, problems=list(dict.fromkeys(problems)), lengths=lengths)
+                        problems.append(f"{path}: renders to {len(text)} characters, more than {limit}")
+                    if flavour in DISCREET and (found := sensitive_words_in(text, sensitive_words)):
+                        problems.append(f"{path}: shows {', '.join(repr(w) for w in found)} on a discreet channel "
+                                        "(lock screens show it)")
+                    if flavour is Flavour.SMS:
+                        segments = sms_segments(text)
+                        sms[f"{segments.encoding}, {segments.segments} segment(s)"] += 1
+                        if segments.segments > MAX_SMS_SEGMENTS:
+                            problems.append(f"{path}: {segments.segments} SMS segments ({segments.encoding}, "
+                                            f"{segments.length} characters); keep it to {MAX_SMS_SEGMENTS}")
+    return CheckReport(rendered=rendered, problems=list(dict.fromkeys(problems)), lengths=lengths, sms=sms)
 
 
 def _exact_file(environment: TemplateEnvironment, template: str, flavour: Flavour, locale: str) -> str | None:
