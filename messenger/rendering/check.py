@@ -8,7 +8,8 @@ from pathlib import Path
 from collections import Counter
 from collections.abc import Sequence
 
-from messenger.domain.series import SeriesCatalog
+from messenger.domain.enums import StepKind
+from messenger.domain.series import SeriesCatalog, Step
 from messenger.rendering.context import Clinic, sample_context
 from messenger.rendering.discreet import DEFAULT_SENSITIVE_WORDS, sensitive_words_in
 from messenger.rendering.environment import Flavour, TemplateEnvironment, TemplateRenderError
@@ -20,6 +21,8 @@ MAX_LENGTH = {Flavour.TELEGRAM: 4096, Flavour.TEXT: 4096}
 # What a lock screen shows on the discreet channels: the SMS text and the e-mail subject.
 DISCREET = (Flavour.SMS, Flavour.EMAIL_SUBJECT)
 MAX_SMS_SEGMENTS = 2
+# Templates the app sends outside any series definition, with the kind of step they stand for.
+SYSTEM_TEMPLATES = {"reminder/moved": StepKind.REMINDER}
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +55,9 @@ def check_templates(environment: TemplateEnvironment, catalog: SeriesCatalog, cl
         except TemplateRenderError as exc:
             problems.append(str(exc))
     for definition in catalog:
-        for key, step, number in definition.expanded_steps():
+        extra = [(f"system:{template}", Step(key="system", kind=kind, template=template), 1)
+                 for template, kind in SYSTEM_TEMPLATES.items()]
+        for key, step, number in [*definition.expanded_steps(), *extra]:
             context = sample_context(definition, clinic=clinic, step_key=key, kind=step.kind,
                                      infusion_number=number)
             for flavour in REQUIRED:

@@ -8,12 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from messenger.clock import Clock
-from messenger.domain.enums import InfusionStatus, MessageStatus, QuietPolicy, SeriesStatus
+from messenger.domain.enums import InfusionStatus, MessageStatus, QuietPolicy, SeriesStatus, StepKind
 from messenger.domain.models import Infusion, Message, Patient, Series
 from messenger.domain.series import SeriesCatalog, SeriesDefinition, plan_step
 from messenger.domain.timing import QuietHours
@@ -74,6 +74,7 @@ async def reschedule_infusion(*, session: AsyncSession, catalog: SeriesCatalog, 
     infusion.scheduled_at, infusion.status, infusion.responded_at = at, InfusionStatus.SCHEDULED, None
     times = [i.scheduled_at for i in infusions]
     moved = await _replan(session, series, definition, zone, times, quiet_hours, number)
+    await _tell_patient(session, series, number, at, now)
     problem = definition.course_problem(times, zone)
     audit.record(session, at=now, actor=actor, action="reschedule", patient_id=series.patient_id,
                  infusion=number, previous=previous.isoformat(), new=at.isoformat(), moved=moved)
@@ -96,6 +97,23 @@ async def _replan(session: AsyncSession, series: Series, definition: SeriesDefin
         message.attempts, message.last_error = 0, None
         moved += 1
     return moved
+
+MOVED_TEMPLATE = "reminder/moved"
+
+
+async def _tell_patient(session: AsyncSession, series: Series, number: int, at: datetime, now: datetime) -> None:
+    """Queue a notice of the new time (by e-mail it carries the updated calendar entry)."""
+    earlier = (await session.exec(
+        select(func.count()).select_from(Message)
+        .where(Message.series_id == series.id, col(Message.step_key).startswith(f"moved-{number}-"))
+    )).one()
+    session.add(Message(
+        series_id=series.id, patient_id=series.patient_id, step_key=f"moved-{number}-{earlier + 1}",
+        kind=StepKind.REMINDER, template=MOVED_TEMPLATE, infusion_number=number, quiet=QuietPolicy.DEFER,
+        due_at=now, send_at=now, not_after=at,
+        status=MessageStatus.HELD if series.status is SeriesStatus.PAUSED else MessageStatus.PENDING,
+    ))
+
 
 async def pause(*, session: AsyncSession, clock: Clock, series: Series, actor: str) -> int:
     """Hold every pending message; returns how many."""

@@ -156,3 +156,20 @@ async def test_pausing_twice_is_refused(app):
     with pytest.raises(ServiceError) as refused:
         await _apply(app, series, changes.pause)
     assert refused.value.code == "series_not_active"
+
+
+async def test_rescheduling_queues_a_notice_of_the_new_time_for_the_patient(app, clock, channel):
+    series = await enrol_patient(app)
+    await app.dispatcher.run_due()
+    new_time = (await messages_of(app, series.id))["reminder-day-2"].not_after + timedelta(hours=4)
+
+    await _reschedule(app, series, 2, new_time)
+    await _reschedule(app, series, 2, new_time + timedelta(hours=1))
+    await app.dispatcher.run_due()
+
+    rows = await messages_of(app, series.id)
+    notices = [rows["moved-2-1"], rows["moved-2-2"]]
+    assert [n.template for n in notices] == ["reminder/moved"] * 2
+    assert [n.status for n in notices] == [MessageStatus.SENT] * 2
+    assert notices[1].not_after == new_time + timedelta(hours=1)
+    assert "New time for infusion 2 of 5" in channel.delivered[-1].content.body
