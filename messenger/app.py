@@ -33,6 +33,7 @@ from messenger.rendering.context import Clinic
 from messenger.rendering.environment import TemplateEnvironment
 from messenger.rendering.strings import BotStrings
 from messenger.scheduling.alarm import Alarm
+from messenger.scheduling.fallback import ReminderFallback
 from messenger.scheduling.dispatcher import AttachmentFactory, DeliveryListener, Dispatcher, RetryPolicy
 from messenger.services.staff import ensure_owners
 from messenger.web.app import HealthCheck, create_web_app
@@ -131,6 +132,9 @@ def build_app(settings: Settings, *, clock: Clock | None = None,
         attachments=calendar_attachments(strings, clock),
     )
     alarm = Alarm(dispatcher=dispatcher, clock=clock, sweep_seconds=settings.sweep_seconds)
+    if settings.reminder_fallback_minutes:
+        fallback = ReminderFallback(sessions=sessions, delay=timedelta(minutes=settings.reminder_fallback_minutes))
+        dispatcher.listeners.append(fallback.on_delivery)
     metrics.watch_queue(sessions, clock)
     metrics.watch_scheduler(lambda: alarm.running)
     telegram, alerts = None, None

@@ -79,6 +79,8 @@ class Settings(BaseSettings):
     sweep_seconds: float = Field(default=30.0, gt=0)
     dispatch_batch_size: int = Field(default=50, gt=0, le=1000)
     max_attempts: int = Field(default=8, gt=0)
+    # A Telegram reminder not answered within this many minutes is also sent by SMS (off if unset).
+    reminder_fallback_minutes: int | None = Field(default=None, gt=0)
     # 'messenger run' brings the database schema up to date before it starts.
     auto_migrate: bool = True
     # A claimed message returns to the queue after this long if its process died.

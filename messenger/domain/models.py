@@ -142,6 +142,9 @@ class Message(SQLModel, table=True):
     claimed_by: str | None = Field(default=None, max_length=100)
     lease_until: datetime | None = _when(nullable=True)
     updated_at: datetime = _when(default_now=True)
+    # Send on this channel only (a fallback copy of a reminder), whatever the patient's order.
+    # Last, as migration 0002 added it: both ways of building the schema give the same table.
+    only_channel: ChannelName | None = Field(default=None, sa_type=StrEnumType(ChannelName))
 
 
 class Answer(SQLModel, table=True):

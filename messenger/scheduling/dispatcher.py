@@ -113,6 +113,8 @@ class _Job:
     infusion_times: list[datetime]
     contacts: list[Contact]
     reach: Reach
+    # Infusions the patient confirmed or asked to move.
+    answered_infusions: frozenset[int]
 
 
 def default_worker_name() -> str:
@@ -255,6 +257,8 @@ class Dispatcher:
             return await self._record(job, MessageStatus.CANCELLED, reason=f"series {job.series.status.value}")
         if message.not_after is not None and now > message.not_after:
             return await self._record(job, MessageStatus.SKIPPED, reason="past its not-after time")
+        if message.only_channel is not None and message.infusion_number in job.answered_infusions:
+            return await self._record(job, MessageStatus.SKIPPED, reason="the patient already answered the reminder")
 
         zone = ZoneInfo(job.patient.timezone)
         context = message_context(
@@ -373,7 +377,8 @@ class Dispatcher:
             every_contact = (await session.exec(
                 select(Contact).where(Contact.patient_id == patient.id).order_by(col(Contact.priority), col(Contact.id))
             )).all()
-        configured = [c for c in every_contact if c.channel in self.channels]
+        configured = [c for c in every_contact if c.channel in self.channels
+                      and message.only_channel in (None, c.channel)]
         usable = [c for c in configured if c.reachable and not c.opted_out]
         if usable:
             reach = Reach.REACHABLE
@@ -384,7 +389,9 @@ class Dispatcher:
         else:
             reach = Reach.LOST
         definition = self.catalog.get(series.definition_key) if series.definition_key in self.catalog else None
-        return _Job(message, series, patient, definition, [i.scheduled_at for i in infusions], usable, reach)
+        answered = frozenset(i.number for i in infusions if i.responded_at is not None)
+        return _Job(message, series, patient, definition, [i.scheduled_at for i in infusions], usable, reach,
+                    answered)
 
     async def _record(self, job: _Job, status: MessageStatus, *, reason: str | None = None,
                       channel: ChannelName | None = None, contact: Contact | None = None,

@@ -278,3 +278,33 @@ async def test_nothing_is_sent_before_the_patient_links(bot_app, bot_api, clock)
     assert rows["edu-what-is-chronic-pain"].status is MessageStatus.PENDING
     assert bot_api.sent_messages(PATIENT) == []
     assert not [m for m in bot_api.sent_messages(OWNER) if "could not be delivered" in m["text"]]
+
+
+@pytest.mark.parametrize("answered", [False, True], ids=["unanswered-goes-by-sms", "answered-stays-quiet"])
+async def test_an_unanswered_telegram_reminder_falls_back_to_sms(bot_api, database_url, clock, answered):
+    sms = ScriptedChannel(ChannelName.SMS)
+    settings = bot_settings(bot_api, database_url, reminder_fallback_minutes=60)
+    app = build_app(settings, clock=clock, channels={ChannelName.SMS: sms})
+    await app.start()
+    app.alarm.scheduler.pause()  # the test runs the dispatcher with its manual clock
+    try:
+        code = invite_code((await say(bot_api, OWNER, ENROL + " phone=+15551230000", expect="Enrolled"))["text"])
+        await say(bot_api, PATIENT, f"/start {code}", expect="Your infusions")
+        eve = (await messages_of(app, 1))["reminder-eve-1"]
+        await run_until(app, eve.send_at)
+        reminder = await bot_api.wait_for_message(PATIENT, contains="Tomorrow")
+        if answered:
+            await press(bot_api, PATIENT, reminder, "I'll be there")
+        await run_until(app, eve.send_at + timedelta(minutes=61))
+        rows = await messages_of(app, 1)
+    finally:
+        await app.stop()
+
+    copy = rows["fallback-reminder-eve-1"]
+    assert rows["reminder-eve-1"].channel is ChannelName.TELEGRAM
+    if answered:
+        assert copy.status is MessageStatus.SKIPPED
+        assert "reminder-eve-1" not in [o.step_key for o in sms.delivered]
+    else:
+        assert (copy.status, copy.channel) == (MessageStatus.SENT, ChannelName.SMS)
+        assert [o.step_key for o in sms.delivered if o.step_key.startswith("fallback-")] == ["fallback-reminder-eve-1"]
