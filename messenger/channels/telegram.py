@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
 from datetime import timedelta
 
 from telegram import Bot, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
+from telegram.warnings import PTBDeprecationWarning
 
 from messenger.bot.keyboards import markup
 from messenger.channels.base import Capabilities, Failed, Outgoing, RetryLater, SendOutcome, Sent
@@ -17,7 +19,11 @@ from messenger.rendering.environment import Flavour
 _DEAD_CHAT = ("chat not found", "user not found", "chat_id is empty", "peer_id_invalid")
 
 
-def retry_after_seconds(value: int | float | timedelta) -> float:
+def retry_after_seconds(error: RetryAfter) -> float:
+    # PTB 22 returns an int and warns that a timedelta is coming (opt-in by PTB_TIMEDELTA); both work here.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = error.retry_after
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
@@ -36,7 +42,7 @@ class TelegramChannel:
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
         except RetryAfter as exc:
-            return RetryLater("Telegram flood control", after=retry_after_seconds(exc.retry_after))
+            return RetryLater("Telegram flood control", after=retry_after_seconds(exc))
         except Forbidden as exc:
             return Failed(f"Telegram refused: {exc.message}", unreachable=True)
         except ChatMigrated:
