@@ -83,12 +83,14 @@ class Settings(BaseSettings):
     reminder_fallback_minutes: int | None = Field(default=None, gt=0)
     # 'messenger run' brings the database schema up to date before it starts.
     auto_migrate: bool = True
-    # A claimed message returns to the queue after this long if its process died.
+    # A claimed message returns to the queue after this long if its process died. A send is given
+    # at most half of it (and never more than 60 s).
     claim_lease_seconds: float = Field(default=300.0, gt=0)
     # "polling": this process receives Telegram updates. "none": it only sends; with several
     # processes on one database exactly one polls (Telegram allows one getUpdates consumer).
     telegram_updates: Literal["polling", "none"] = "polling"
-    # Messages per second the bot sends in all (Telegram's limit is about 30).
+    # Messages per second this process sends on Telegram (Telegram allows about 30 per bot in all:
+    # with several processes, divide it between them).
     telegram_max_rate: float = Field(default=30.0, gt=0)
     # Invite links expire after this many days.
     invite_ttl_days: int = Field(default=7, gt=0, le=90)

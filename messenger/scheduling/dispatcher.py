@@ -155,7 +155,8 @@ class Dispatcher:
         self.batch_size = batch_size
         self.lease = lease
         self.contact_wait = contact_wait
-        self.send_timeout = send_timeout
+        # A send must end well inside the lease, or another process could take the row mid-send.
+        self.send_timeout = min(send_timeout, lease.total_seconds() / 2)
         self.name = name or default_worker_name()
         self.listeners = list(listeners)
         self.buttons = buttons
@@ -364,6 +365,9 @@ class Dispatcher:
     # -- the database -----------------------------------------------------------------
 
     async def _load(self, message_id: int) -> _Job | None:
+        if not await self._renew_lease(message_id):
+            log.warning("message %s: its claim expired before it was sent; another process may have it", message_id)
+            return None
         async with self.sessions() as session:
             message = await session.get(Message, message_id)
             if message is None or message.status is not MessageStatus.SENDING or message.claimed_by != self.name:
@@ -392,6 +396,18 @@ class Dispatcher:
         answered = frozenset(i.number for i in infusions if i.responded_at is not None)
         return _Job(message, series, patient, definition, [i.scheduled_at for i in infusions], usable, reach,
                     answered)
+
+    async def _renew_lease(self, message_id: int) -> bool:
+        """Extend this process's claim, only if it still holds it and the lease has not run out."""
+        now = self.clock.now()
+        async with self.sessions() as session, session.begin():
+            result = await session.exec(  # type: ignore[call-overload]
+                update(Message)
+                .where(col(Message.id) == message_id, col(Message.claimed_by) == self.name,
+                       col(Message.status) == MessageStatus.SENDING, col(Message.lease_until) > now)
+                .values(lease_until=now + self.lease)
+            )
+            return result.rowcount == 1
 
     async def _record(self, job: _Job, status: MessageStatus, *, reason: str | None = None,
                       channel: ChannelName | None = None, contact: Contact | None = None,

@@ -234,3 +234,30 @@ async def test_a_restart_mid_series_loses_nothing_and_repeats_nothing(settings, 
     assert not set(first_half) & set(second_half), "a message was sent again after the restart"
     assert len(first_half) + len(second_half) == len(rows)
     assert set(final.values()) == {MessageStatus.SENT}
+
+
+async def test_a_dispatcher_whose_lease_ran_out_does_not_send_the_row(settings, clock):
+    slow, other = ScriptedChannel(), ScriptedChannel()
+    first = build_app(settings, clock=clock, channels={slow.name: slow})
+    second = build_app(settings, clock=clock, channels={other.name: other})
+    await create_schema(first.engine)
+    try:
+        await enrol_patient(first)
+        [claimed] = await first.dispatcher.claim(1)
+        clock.advance(first.dispatcher.lease + timedelta(seconds=1))  # it stalled past its lease
+
+        late = await first.dispatcher.deliver(claimed)
+        await second.dispatcher.run_due()
+    finally:
+        await first.engine.dispose()
+        await second.engine.dispose()
+
+    assert late is None
+    assert slow.attempts == []
+    assert [o.message_id for o in other.delivered] == [claimed]
+
+
+def test_a_send_never_outlasts_half_the_lease(settings, clock):
+    app = build_app(settings.model_copy(update={"claim_lease_seconds": 20}), clock=clock)
+
+    assert app.dispatcher.send_timeout == 10
