@@ -145,6 +145,8 @@ class Message(SQLModel, table=True):
     # Send on this channel only (a fallback copy of a reminder), whatever the patient's order.
     # Last, as migration 0002 added it: both ways of building the schema give the same table.
     only_channel: ChannelName | None = Field(default=None, sa_type=StrEnumType(ChannelName))
+    # The provider's latest word after sending (Twilio: queued, sent, delivered, undelivered, failed).
+    provider_status: str | None = Field(default=None, max_length=32)
 
 
 class Answer(SQLModel, table=True):

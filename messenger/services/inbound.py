@@ -102,6 +102,7 @@ async def apply_delivery_status(*, session: AsyncSession, clock: Clock, provider
     if message is None:
         return StatusResult(None)
     now = clock.now()
+    message.provider_status = status[:32] or None
     if failure is None or message.status is not MessageStatus.SENT:
         audit.record(session, at=now, actor=audit.SYSTEM, action="delivery_status", patient_id=message.patient_id,
                      message=message.id, status=status)
