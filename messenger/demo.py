@@ -27,6 +27,7 @@ from messenger.services.audit import SYSTEM
 from messenger.services.enrolment import EnrolmentRequest, console_contact, enrol
 
 DEMO_PATIENT = "Alex Rivera"
+REAL_LEASE_SECONDS = 60.0
 
 
 @dataclass
@@ -93,7 +94,9 @@ async def run_demo(settings: Settings, *, seconds: float = 60.0, speed: float | 
     summary.speed = speed or demo_speed(settings, probe.catalog, zone, start, first, seconds)
     await probe.engine.dispose()
     clock = ScaledClock(start, summary.speed, running=False)
-    app = build_app(settings, clock=clock, channels={ChannelName.CONSOLE: ConsoleChannel(console)},
+    # Leases and retries are story time: a lease of a minute of real time is days of story time.
+    scaled = settings.model_copy(update={"claim_lease_seconds": REAL_LEASE_SECONDS * summary.speed})
+    app = build_app(scaled, clock=clock, channels={ChannelName.CONSOLE: ConsoleChannel(console)},
                     listeners=[on_delivery])
     console.rule(f"[bold]{settings.clinic_name}[/] · demo series for {patient} ({zone.key})")
     console.print(f"Story time runs {summary.speed:,.0f}× faster than real time: "
