@@ -33,8 +33,13 @@ from messenger.rendering.context import Clinic
 from messenger.rendering.environment import TemplateEnvironment
 from messenger.rendering.strings import BotStrings
 from messenger.scheduling.alarm import Alarm
+from messenger.scheduling.dispatcher import (
+    AttachmentFactory,
+    DeliveryListener,
+    Dispatcher,
+    RetryPolicy,
+)
 from messenger.scheduling.fallback import ReminderFallback
-from messenger.scheduling.dispatcher import AttachmentFactory, DeliveryListener, Dispatcher, RetryPolicy
 from messenger.services.staff import ensure_owners
 from messenger.web.app import HealthCheck, create_web_app
 from messenger.web.server import WebServer
@@ -180,7 +185,8 @@ def provider_channels(settings: Settings, clock: Clock) -> dict[ChannelName, Cha
     return channels
 
 
-# Calendar sequence numbers only need to grow: minutes since this instant, at each sending.
+# Calendar sequence numbers only need to grow: seconds since this instant, at each sending
+# (32-bit safe until 2088).
 _SEQUENCE_EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
 
 
@@ -193,7 +199,7 @@ def calendar_attachments(strings: BotStrings, clock: Clock) -> AttachmentFactory
         number, now = message.infusion_number, clock.now()
         event = CalendarEvent(
             uid=f"infusion-{message.series_id}-{number}@messenger",
-            sequence=int((now - _SEQUENCE_EPOCH).total_seconds() // 60),
+            sequence=int((now - _SEQUENCE_EPOCH).total_seconds()),
             start=infusion_times[number - 1], duration=timedelta(hours=2),
             summary=strings.plain("sms.calendar_summary", locale, number=number, total=len(infusion_times)),
             location=None, description=None,

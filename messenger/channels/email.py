@@ -95,7 +95,7 @@ class EmailChannel:
     name = ChannelName.EMAIL
     # An inbox list and a lock-screen notification show the subject: it must stay discreet.
     capabilities = Capabilities(
-        body=Flavour.TEXT,
+        body=Flavour.EMAIL_TEXT,
         max_length=100_000,
         subject=Flavour.EMAIL_SUBJECT,
         html=Flavour.EMAIL_HTML,

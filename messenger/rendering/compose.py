@@ -10,7 +10,7 @@ from messenger.channels.base import Capabilities, Content
 from messenger.rendering.environment import Flavour, TemplateEnvironment, TemplateRenderError
 
 # A flavour a template may leave out, and what stands in for it.
-_FALLBACK = {Flavour.SMS: Flavour.TEXT, Flavour.TELEGRAM: Flavour.TEXT}
+_FALLBACK = {Flavour.SMS: Flavour.TEXT, Flavour.TELEGRAM: Flavour.TEXT, Flavour.EMAIL_TEXT: Flavour.TEXT}
 
 
 class Composer:

@@ -38,6 +38,7 @@ class Flavour(StrEnum):
     TEXT = "text"
     SMS = "sms"
     EMAIL_SUBJECT = "email-subject"
+    EMAIL_TEXT = "email.text"
     EMAIL_HTML = "email.html"
 
 

@@ -25,8 +25,18 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, case, exists, func, or_, update
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from messenger.channels.base import Button, Channel, Content, Failed, Outgoing, RetryLater, SendOutcome, Sent
+from messenger.channels.base import (
+    Button,
+    Channel,
+    Content,
+    Failed,
+    Outgoing,
+    RetryLater,
+    SendOutcome,
+    Sent,
+)
 from messenger.clock import Clock
 from messenger.db import SessionFactory
 from messenger.domain.enums import ChannelName, MessageStatus, QuietPolicy, SeriesStatus
@@ -417,8 +427,8 @@ class Dispatcher:
         message, now = job.message, self.clock.now()
         values: dict[str, object] = {"status": status, "claimed_by": None, "lease_until": None, "updated_at": now,
                                      "last_error": reason}
-        if status is MessageStatus.SENT:
-            values |= {"sent_at": now, "provider_id": provider_id, "last_error": None}
+        if status is MessageStatus.SENT:  # a fresh send: an earlier provider report no longer applies
+            values |= {"sent_at": now, "provider_id": provider_id, "last_error": None, "provider_status": None}
         if channel is not None:
             values |= {"channel": channel, "contact_id": contact.id if contact else None}
         if send_at is not None:
@@ -446,7 +456,7 @@ class Dispatcher:
         await self._notify(delivery)
         return delivery
 
-    async def _complete_if_done(self, session, series: Series, now: datetime) -> None:  # type: ignore[no-untyped-def]
+    async def _complete_if_done(self, session: AsyncSession, series: Series, now: datetime) -> None:
         open_rows = (await session.exec(
             select(func.count()).select_from(Message).where(
                 Message.series_id == series.id,

@@ -25,8 +25,11 @@ async def find_contact(session: AsyncSession, *, patient_id: int, channel: Chann
 
 async def set_opted_out(*, session: AsyncSession, clock: Clock, contact: Contact, opted_out: bool,
                         reason: str) -> bool:
-    """Record an opt-out (or opt-in) on the contact; returns False if nothing changed."""
-    if contact.opted_out == opted_out:
+    """Record an opt-out (or opt-in) on the contact; returns False if nothing changed.
+
+    Opting in also revives a contact marked unreachable: the patient has just written from it.
+    """
+    if contact.opted_out == opted_out and (opted_out or contact.reachable):
         return False
     now = clock.now()
     contact.opted_out, contact.status_reason, contact.updated_at = opted_out, reason, now

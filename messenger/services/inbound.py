@@ -77,6 +77,9 @@ async def handle_inbound(*, session: AsyncSession, clock: Clock, catalog: Series
             result.reply = "checkin_thanks_contact" if state.answers.get("contact") == "yes" else "checkin_thanks"
         if state.escalations:
             result.alert, result.alert_params = "escalation", {"reasons": ", ".join(state.escalations)}
+    elif checkin is not None and question in ("pain", "mood") and word.isdigit() and len(word) <= 2:
+        # A number out of range is a mistaken answer, not a message for staff: ask again.
+        result.reply, result.reply_params = "invalid_answer", {"question": question}
     else:
         result.reply = "free_text_ack"
         result.alert, result.alert_params = "free_text", {"text": text[:1000]}

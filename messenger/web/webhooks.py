@@ -22,7 +22,7 @@ from messenger.channels.twilio import twilio_failure
 from messenger.clock import Clock
 from messenger.config import Settings
 from messenger.db import SessionFactory, transaction
-from messenger.domain.enums import ChannelName
+from messenger.domain.enums import ChannelName, MessageStatus
 from messenger.domain.models import Contact, Patient
 from messenger.domain.series import SeriesCatalog
 from messenger.rendering.environment import TemplateEnvironment
@@ -93,10 +93,10 @@ def webhook_routes(deps: WebhookDeps) -> list[Route]:
             deps.poke()
         reply = ""
         if result.reply:
-            phone = deps.settings.clinic_phone
-            question = deps.strings.plain("sms.question_pain", deps.locale)
-            reply = deps.strings.plain(f"sms.{result.reply}", result.patient.locale if result.patient else deps.locale,
-                                       phone=phone, question=question)
+            locale = result.patient.locale if result.patient else deps.locale
+            question = deps.strings.plain(f"sms.question_{result.reply_params.get('question', 'pain')}", locale)
+            reply = deps.strings.plain(f"sms.{result.reply}", locale, phone=deps.settings.clinic_phone,
+                                       question=question)
         body = f"<Response><Message>{escape(reply)}</Message></Response>" if reply else "<Response/>"
         return Response(f'<?xml version="1.0" encoding="UTF-8"?>{body}', media_type="application/xml")
 
@@ -116,6 +116,8 @@ def webhook_routes(deps: WebhookDeps) -> list[Route]:
             key = "opted_out" if result.lost.opted_out else "unreachable"
             await deps.alert(key, patient, channel=result.lost.channel.value, reason=result.lost.status_reason or "")
             deps.poke()
+        elif failure is not None and result.message is not None and result.message.status is MessageStatus.FAILED:
+            await deps.alert("undeliverable", patient, reason=failure.reason)
         return Response(status_code=204)
 
     async def unsubscribe(request: Request) -> Response:

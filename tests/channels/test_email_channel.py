@@ -108,7 +108,7 @@ def test_a_complete_html_document_is_not_wrapped_again() -> None:
 def test_capabilities() -> None:
     capabilities = EmailChannel.capabilities
     assert (capabilities.body, capabilities.subject, capabilities.html) == (
-        Flavour.TEXT, Flavour.EMAIL_SUBJECT, Flavour.EMAIL_HTML)
+        Flavour.EMAIL_TEXT, Flavour.EMAIL_SUBJECT, Flavour.EMAIL_HTML)
     assert capabilities.max_length == 100_000
     assert capabilities.discreet is True
 
