@@ -14,8 +14,13 @@ from rich.console import Console
 from rich.markup import escape
 
 from messenger.config import Settings, load_settings
+from messenger.domain.series import (
+    SeriesCatalog,
+    SeriesDefinitionError,
+    definition_files,
+    load_definition,
+)
 from messenger.migrations.cli import db_app
-from messenger.domain.series import SeriesCatalog, SeriesDefinitionError, definition_files, load_definition
 from messenger.observability.logging import configure_logging
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Keeps a clinic in touch with its patients.")

@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from messenger.rendering.discreet import DEFAULT_SENSITIVE_WORDS
-from sqlalchemy.exc import ArgumentError
 
 # The clinic the shipped article comes from; a clinic sets its own.
 DEFAULT_CLINIC_NAME = "Renew Ketamine Infusion"
@@ -135,18 +135,13 @@ class Settings(BaseSettings):
         async_database_url(value)  # raises a readable ValueError
         return value
 
-    @field_validator("sensitive_words", mode="before")
-    @classmethod
-    def _words(cls, value: object) -> object:
-        return _comma_separated(value)
-
-    @field_validator("signing_secret", "twilio_auth_token", "smtp_password")
+    @field_validator("telegram_token", "signing_secret", "twilio_auth_token", "smtp_password")
     @classmethod
     def _secret(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None or not value.get_secret_value().strip():
             return None
         if value.get_secret_value().strip().lower() in _PLACEHOLDER_SECRETS:
-            raise ValueError("is a placeholder: set the real value")
+            raise ValueError("is a placeholder: paste the real value (for Telegram, the token BotFather gave you)")
         return value
 
     @field_validator("signing_secret")
@@ -163,9 +158,9 @@ class Settings(BaseSettings):
             raise ValueError("must start with https:// (the address Twilio and e-mail links reach)")
         return value.rstrip("/") if value else None
 
-    @field_validator("owner_ids", mode="before")
+    @field_validator("owner_ids", "sensitive_words", mode="before")
     @classmethod
-    def _owner_ids(cls, value: object) -> object:
+    def _lists(cls, value: object) -> object:
         return _comma_separated(value)
 
     @field_validator("default_timezone")
@@ -175,15 +170,6 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r} (expected an IANA name such as Europe/Berlin)") from exc
-        return value
-
-    @field_validator("telegram_token")
-    @classmethod
-    def _token(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is None or not value.get_secret_value().strip():
-            return None
-        if value.get_secret_value().strip().lower() in _PLACEHOLDER_SECRETS:
-            raise ValueError("MESSENGER_TELEGRAM_TOKEN is a placeholder: paste the token BotFather gave you")
         return value
 
     @field_validator("series_dir", "templates_dir")

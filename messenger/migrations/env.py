@@ -15,7 +15,6 @@ from alembic import context
 from sqlalchemy.engine import Connection, make_url
 
 from messenger.config import async_database_url
-
 from messenger.migrations import migration_engine
 from messenger.migrations.autogen import context_options
 

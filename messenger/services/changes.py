@@ -7,13 +7,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from messenger.clock import Clock
-from messenger.domain.enums import InfusionStatus, MessageStatus, QuietPolicy, SeriesStatus, StepKind
+from messenger.domain.enums import (
+    InfusionStatus,
+    MessageStatus,
+    QuietPolicy,
+    SeriesStatus,
+    StepKind,
+)
 from messenger.domain.models import Infusion, Message, Patient, Series
 from messenger.domain.series import SeriesCatalog, SeriesDefinition, plan_step
 from messenger.domain.timing import QuietHours
@@ -80,8 +87,8 @@ async def reschedule_infusion(*, session: AsyncSession, catalog: SeriesCatalog, 
                  infusion=number, previous=previous.isoformat(), new=at.isoformat(), moved=moved)
     return Rescheduled(infusion=infusion, moved=moved, warning=problem)
 
-async def _replan(session: AsyncSession, series: Series, definition: SeriesDefinition, zone, times,  # type: ignore[no-untyped-def]
-                  quiet_hours: QuietHours, number: int) -> int:
+async def _replan(session: AsyncSession, series: Series, definition: SeriesDefinition, zone: ZoneInfo,
+                  times: list[datetime], quiet_hours: QuietHours, number: int) -> int:
     rows = {m.step_key: m for m in (await session.exec(
         select(Message).where(Message.series_id == series.id, Message.infusion_number == number,
                               col(Message.status).in_(_OPEN))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,7 +12,16 @@ from messenger.app import build_app
 from messenger.clock import ScaledClock
 from messenger.domain.enums import ChannelName, InfusionStatus, MessageStatus
 from messenger.domain.models import Answer, Contact, Infusion, Message
-from tests.bot.conftest import OWNER, PATIENT, STRANGER, bot_settings, buttons, invite_code, press, say
+from tests.bot.conftest import (
+    OWNER,
+    PATIENT,
+    STRANGER,
+    bot_settings,
+    buttons,
+    invite_code,
+    press,
+    say,
+)
 from tests.conftest import T0
 from tests.factories import messages_of, run_until
 from tests.fakes.channels import ScriptedChannel

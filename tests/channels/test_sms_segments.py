@@ -7,7 +7,13 @@ import re
 import pytest
 
 from messenger.rendering.environment import shipped_templates_dir
-from messenger.rendering.sms import GSM7_BASIC, GSM7_EXTENSION, SmsSegments, non_gsm7_characters, sms_segments
+from messenger.rendering.sms import (
+    GSM7_BASIC,
+    GSM7_EXTENSION,
+    SmsSegments,
+    non_gsm7_characters,
+    sms_segments,
+)
 
 # (label, text, encoding, segments, length)
 CASES = [

@@ -9,7 +9,12 @@ from urllib.parse import quote
 import pytest
 from multidict import MultiDict
 
-from messenger.channels.signing import read_token, sign_token, twilio_signature, valid_twilio_signature
+from messenger.channels.signing import (
+    read_token,
+    sign_token,
+    twilio_signature,
+    valid_twilio_signature,
+)
 
 # The worked example in Twilio's "Webhooks security" guide.
 TOKEN = "12345"

@@ -195,7 +195,7 @@ def test_eve_reminder_for_the_second_infusion(planned: list[PlannedStep]) -> Non
 
 def test_a_checkin_follows_each_infusion(planned: list[PlannedStep], infusions: list[datetime]) -> None:
     steps = by_key(planned)
-    for number, (infusion, following) in enumerate(zip(infusions, [*infusions[1:], None]), start=1):
+    for number, (infusion, following) in enumerate(zip(infusions, [*infusions[1:], None], strict=True), start=1):
         checkin = steps[f"checkin-{number}"]
         assert infusion < checkin.send_at
         assert following is None or checkin.send_at < following

@@ -22,7 +22,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from messenger.clock import ManualClock
 from messenger.db import session_factory, transaction
-from messenger.domain.enums import ChannelName, InfusionStatus, MessageStatus, QuietPolicy, SeriesStatus, StepKind
+from messenger.domain.enums import (
+    ChannelName,
+    InfusionStatus,
+    MessageStatus,
+    QuietPolicy,
+    SeriesStatus,
+    StepKind,
+)
 from messenger.domain.models import Contact, Infusion, Message, Patient, Series
 from messenger.domain.series import SeriesCatalog
 from messenger.domain.timing import QuietHours

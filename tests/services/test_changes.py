@@ -12,7 +12,7 @@ from messenger.domain.enums import InfusionStatus, MessageStatus, SeriesStatus
 from messenger.domain.models import AuditEvent, Infusion
 from messenger.services import changes
 from messenger.services.errors import ServiceError
-from tests.factories import LA, days_later_at, enrol_patient, messages_of, statuses
+from tests.factories import days_later_at, enrol_patient, messages_of, statuses
 
 
 async def _reschedule(app, series, number, at):

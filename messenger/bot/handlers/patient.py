@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 from zoneinfo import ZoneInfo
 
+from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Update
 from telegram.ext import ContextTypes
 
 from messenger.bot.context import BotDeps, deps_of, reply
+from messenger.bot.handlers import staff as staff_commands
 from messenger.bot.keyboards import Callback, choice
 from messenger.db import transaction
 from messenger.domain.enums import ChannelName, InfusionStatus
@@ -96,9 +98,7 @@ async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Turn messages back on for this chat (a staff member with an id resumes a series instead)."""
     deps = deps_of(context)
     if context.args:
-        from messenger.bot.handlers.staff import resume as staff_resume
-
-        await staff_resume(update, context)
+        await staff_commands.resume(update, context)
         return
     patient = await _linked_patient(update, deps)
     if patient is None:
@@ -148,7 +148,7 @@ async def confirm_stop(deps: BotDeps, patient: Patient, chat_id: int, confirmed:
     return deps.text("patient.stopped")
 
 
-async def _opt_in(session, deps: BotDeps, patient: Patient) -> bool:  # type: ignore[no-untyped-def]
+async def _opt_in(session: AsyncSession, deps: BotDeps, patient: Patient) -> bool:
     contact = await find_contact(session, patient_id=patient.id, channel=ChannelName.TELEGRAM)  # type: ignore[arg-type]
     if contact is None or not await set_opted_out(session=session, clock=deps.clock, contact=contact,
                                                   opted_out=False, reason="patient opted back in"):

@@ -6,8 +6,8 @@ import math
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from telegram import Update
 from sqlmodel.ext.asyncio.session import AsyncSession
+from telegram import Update
 from telegram.ext import ContextTypes
 
 from messenger.bot import parsing
