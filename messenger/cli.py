@@ -92,15 +92,14 @@ def demo(
     Path(database).unlink(missing_ok=True)
     for suffix in ("-wal", "-shm"):
         Path(database + suffix).unlink(missing_ok=True)
-    settings = settings_or_exit(database_url=f"sqlite:///{database}")
-    if timezone is not None:
-        settings_or_exit(default_timezone=timezone)  # a clear error for a bad zone
+    settings = settings_or_exit(database_url=f"sqlite:///{database}",
+                                **({"default_timezone": timezone} if timezone else {}))
     budget = minutes * 60 if minutes is not None else seconds
     if budget <= 0 or (speed is not None and speed <= 0):
         errors.print("[red]--seconds, --minutes and --speed must be positive")
         raise typer.Exit(2)
     configure_logging(level="WARNING")
-    summary = asyncio.run(run_demo(settings, seconds=budget, speed=speed, console=console, timezone=timezone))
+    summary = asyncio.run(run_demo(settings, seconds=budget, speed=speed, console=console))
     raise typer.Exit(0 if summary.finished else 1)
 
 

@@ -20,7 +20,7 @@ from messenger.config import Settings
 from messenger.db import transaction
 from messenger.domain.enums import ChannelName, MessageStatus
 from messenger.domain.models import Message
-from messenger.domain.series import plan
+from messenger.domain.series import SeriesCatalog, plan
 from messenger.domain.timing import QuietHours, from_wall, local_wall
 from messenger.scheduling.dispatcher import Delivery
 from messenger.services.audit import SYSTEM
@@ -55,9 +55,10 @@ def story_start(zone: ZoneInfo, now: datetime) -> datetime:
     return from_wall(datetime.combine(local_wall(now, zone).date(), time(9, 0)), zone)
 
 
-def demo_speed(settings: Settings, app_catalog, zone: ZoneInfo, start: datetime, first: datetime,  # type: ignore[no-untyped-def]
+def demo_speed(settings: Settings, catalog: SeriesCatalog, zone: ZoneInfo, start: datetime, first: datetime,
                seconds: float) -> float:
-    definition = app_catalog.get(settings.default_series)
+    """Story seconds per real second so that the whole series takes about ``seconds``."""
+    definition = catalog.get(settings.default_series)
     steps = plan(definition, enrolled_at=start, infusions=definition.default_infusion_times(first, zone), zone=zone,
                  quiet_hours=QuietHours(settings.quiet_hours_start, settings.quiet_hours_end))
     span = (max(s.send_at for s in steps) - start).total_seconds()
@@ -65,11 +66,11 @@ def demo_speed(settings: Settings, app_catalog, zone: ZoneInfo, start: datetime,
 
 
 async def run_demo(settings: Settings, *, seconds: float = 60.0, speed: float | None = None,
-                   console: Console | None = None, patient: str = DEMO_PATIENT,
-                   timezone: str | None = None) -> DemoSummary:
-    """Enrol a demo patient and deliver their whole series in about ``seconds`` of real time."""
+                   console: Console | None = None, patient: str = DEMO_PATIENT) -> DemoSummary:
+    """Enrol a demo patient (in ``settings.default_timezone``) and deliver their whole series in about
+    ``seconds`` of real time."""
     console = console or Console()
-    zone = ZoneInfo(timezone or settings.default_timezone)
+    zone = settings.zone
     start = story_start(zone, datetime.now(UTC))
     first = from_wall(datetime.combine(local_wall(start, zone).date() + timedelta(days=2), time(10, 0)), zone)
     summary = DemoSummary()
@@ -90,9 +91,8 @@ async def run_demo(settings: Settings, *, seconds: float = 60.0, speed: float | 
         if summary.delivered >= summary.expected:
             done.set()
 
-    probe = build_app(settings)
-    summary.speed = speed or demo_speed(settings, probe.catalog, zone, start, first, seconds)
-    await probe.engine.dispose()
+    catalog = SeriesCatalog.load(settings.series_dir)
+    summary.speed = speed or demo_speed(settings, catalog, zone, start, first, seconds)
     clock = ScaledClock(start, summary.speed, running=False)
     # Leases and retries are story time: a lease of a minute of real time is days of story time.
     scaled = settings.model_copy(update={"claim_lease_seconds": REAL_LEASE_SECONDS * summary.speed})

@@ -27,6 +27,7 @@ from messenger.domain.timing import QuietHours
 from messenger.services import audit
 from messenger.services.enrolment import zone_of
 from messenger.services.errors import ServiceError
+from messenger.services.reports import latest_series_of
 
 _OPEN = (MessageStatus.PENDING, MessageStatus.HELD)
 
@@ -44,10 +45,8 @@ async def load_series(session: AsyncSession, series_id: int) -> Series:
     return series
 
 async def latest_series(session: AsyncSession, patient_id: int) -> Series:
-    """The patient's most recent enrolment."""
-    row = (await session.exec(
-        select(Series).where(Series.patient_id == patient_id).order_by(col(Series.id).desc()).limit(1)
-    )).first()
+    """The patient's most recent enrolment; an unknown patient is a ServiceError."""
+    row = await latest_series_of(session, patient_id)
     if row is None:
         raise ServiceError("unknown_patient", patient_id=patient_id)
     return row

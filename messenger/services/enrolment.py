@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, field_validator
-from sqlmodel import col, select
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from messenger.clock import Clock
@@ -123,14 +123,6 @@ def _definition(catalog: SeriesCatalog, key: str) -> SeriesDefinition:
         return catalog.get(key)
     except KeyError:
         raise ServiceError("unknown_series", series=key, known=", ".join(d.key for d in catalog)) from None
-
-
-async def contacts_of(session: AsyncSession, patient_id: int) -> list[Contact]:
-    """The patient's contacts in the order they are tried."""
-    rows = await session.exec(
-        select(Contact).where(Contact.patient_id == patient_id).order_by(col(Contact.priority), col(Contact.id))
-    )
-    return list(rows.all())
 
 
 def console_contact(name: str) -> ContactBase:
