@@ -81,15 +81,14 @@ async def answer_checkin(*, session: AsyncSession, clock: Clock, catalog: Series
     return CheckinState(message, answers, next_question(answers), reasons)
 
 
-async def open_checkin(session: AsyncSession, patient_id: int) -> Message | None:
-    """The patient's latest sent check-in that still has unanswered questions (for replies by text)."""
+async def open_checkin(session: AsyncSession, patient_id: int) -> tuple[Message, str] | None:
+    """The patient's latest sent check-in and its next question, if one is unanswered (for replies by text)."""
     message = (await session.exec(
         select(Message).where(Message.patient_id == patient_id, Message.kind == StepKind.CHECKIN,
                               Message.status == MessageStatus.SENT).order_by(col(Message.sent_at).desc()).limit(1)
     )).first()
-    if message is None or next_question(await checkin_state(session, message)) is None:
-        return None
-    return message
+    question = None if message is None else next_question(await checkin_state(session, message))
+    return None if message is None or question is None else (message, question)
 
 
 def escalations(rule: Escalation, question: str, value: str) -> list[str]:

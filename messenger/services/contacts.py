@@ -23,6 +23,13 @@ async def find_contact(session: AsyncSession, *, patient_id: int, channel: Chann
     )).first()
 
 
+async def contact_at(session: AsyncSession, channel: ChannelName, address: str) -> Contact | None:
+    """The contact with this address on this channel (the latest, if several patients share it)."""
+    return (await session.exec(
+        select(Contact).where(Contact.channel == channel, Contact.address == address).order_by(col(Contact.id).desc())
+    )).first()
+
+
 async def set_opted_out(*, session: AsyncSession, clock: Clock, contact: Contact, opted_out: bool,
                         reason: str) -> bool:
     """Record an opt-out (or opt-in) on the contact; returns False if nothing changed.

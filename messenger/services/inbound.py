@@ -15,8 +15,8 @@ from messenger.domain.enums import ChannelName, MessageStatus
 from messenger.domain.models import Contact, Message, Patient
 from messenger.domain.series import SeriesCatalog
 from messenger.services import audit
-from messenger.services.answers import answer_checkin, checkin_state, next_question, open_checkin
-from messenger.services.contacts import set_opted_out
+from messenger.services.answers import answer_checkin, open_checkin
+from messenger.services.contacts import contact_at, set_opted_out
 
 # The carrier keywords (CTIA, and Twilio's defaults), matched on the whole message.
 STOP_WORDS = frozenset({"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "optout", "revoke"})
@@ -37,12 +37,6 @@ class InboundResult:
     patient: Patient | None = None
 
 
-async def contact_at(session: AsyncSession, channel: ChannelName, address: str) -> Contact | None:
-    return (await session.exec(
-        select(Contact).where(Contact.channel == channel, Contact.address == address).order_by(col(Contact.id).desc())
-    )).first()
-
-
 async def handle_inbound(*, session: AsyncSession, clock: Clock, catalog: SeriesCatalog, channel: ChannelName,
                          address: str, body: str) -> InboundResult:
     contact = await contact_at(session, channel, address)
@@ -53,8 +47,7 @@ async def handle_inbound(*, session: AsyncSession, clock: Clock, catalog: Series
     text = " ".join(body.split())
     word = text.lower().strip(".!")
     result = InboundResult(patient=patient)
-    checkin = await open_checkin(session, patient.id)  # type: ignore[arg-type]
-    question = await _next_question(session, checkin) if checkin else None
+    checkin, question = await open_checkin(session, patient.id) or (None, None)  # type: ignore[arg-type]
 
     if word in STOP_WORDS:
         if await set_opted_out(session=session, clock=clock, contact=contact, opted_out=True,
@@ -86,10 +79,6 @@ async def handle_inbound(*, session: AsyncSession, clock: Clock, catalog: Series
     audit.record(session, at=clock.now(), actor=audit.patient_actor(patient.id), patient_id=patient.id,  # type: ignore[arg-type]
                  action="inbound", channel=channel.value, kind=result.reply or "none")
     return result
-
-
-async def _next_question(session: AsyncSession, checkin: Message) -> str | None:
-    return next_question(await checkin_state(session, checkin))
 
 
 @dataclass(frozen=True, slots=True)

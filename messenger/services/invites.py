@@ -14,6 +14,7 @@ from messenger.clock import Clock
 from messenger.domain.enums import ChannelName
 from messenger.domain.models import Contact, Invite, Patient
 from messenger.services import audit
+from messenger.services.contacts import contact_at
 from messenger.services.errors import ServiceError
 
 # 24 random bytes: 32 URL-safe characters, within Telegram's 64-character deep-link payload.
@@ -72,8 +73,5 @@ async def link_telegram(*, session: AsyncSession, patient_id: int, chat_id: int)
 
 async def patient_for_chat(session: AsyncSession, chat_id: int) -> Patient | None:
     """The patient whose Telegram contact is this chat, if any (the latest linked)."""
-    contact = (await session.exec(
-        select(Contact).where(Contact.channel == ChannelName.TELEGRAM, Contact.address == str(chat_id))
-        .order_by(col(Contact.id).desc())
-    )).first()
+    contact = await contact_at(session, ChannelName.TELEGRAM, str(chat_id))
     return None if contact is None else await session.get(Patient, contact.patient_id)
