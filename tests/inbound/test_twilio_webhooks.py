@@ -24,13 +24,21 @@ from tests.inbound.support import (
     twiml_reply,
 )
 
-PRIVATE_TEXT = "my neighbour Rosalind knows my code 8842"
+PRIVATE_TEXT = "my neighbour Rosalind knows my code zq-8842"
 
 
 def inbound_form(twilio, body: str, sender: str = PATIENT_PHONE) -> dict[str, str]:
-    return {"AccountSid": twilio.account_sid, "ApiVersion": "2010-04-01", "Body": body, "From": sender,
-            "MessageSid": "SM" + "7" * 32, "NumMedia": "0", "NumSegments": "1", "SmsStatus": "received",
-            "To": SMS_FROM}
+    return {
+        "AccountSid": twilio.account_sid,
+        "ApiVersion": "2010-04-01",
+        "Body": body,
+        "From": sender,
+        "MessageSid": "SM" + "7" * 32,
+        "NumMedia": "0",
+        "NumSegments": "1",
+        "SmsStatus": "received",
+        "To": SMS_FROM,
+    }
 
 
 def _no_private_data(caplog: pytest.LogCaptureFixture, *texts: str) -> None:
@@ -90,7 +98,7 @@ async def test_an_inbound_request_without_a_valid_signature_is_refused(database_
     assert after == before  # no answer stored, no opt-out, nothing forwarded
     rejected = [r.getMessage() for r in caplog.records if "rejected a Twilio request" in r.getMessage()]
     assert len(rejected) == 2 and all("/twilio/inbound" in line for line in rejected)
-    _no_private_data(caplog, "STOP", PRIVATE_TEXT, "8842", "Rosalind")
+    _no_private_data(caplog, "STOP", PRIVATE_TEXT, "zq-8842", "Rosalind")
 
 
 async def test_a_signed_status_callback_is_accepted(database_url, clock, twilio):
@@ -113,8 +121,9 @@ async def test_a_signed_status_callback_is_accepted(database_url, clock, twilio)
 
 
 @pytest.mark.parametrize("forgery", ["missing", "other-token", "changed-status"])
-async def test_a_status_callback_without_a_valid_signature_changes_nothing(database_url, clock, twilio, caplog,
-                                                                          forgery):
+async def test_a_status_callback_without_a_valid_signature_changes_nothing(
+    database_url, clock, twilio, caplog, forgery
+):
     settings = inbound_settings(database_url, twilio=twilio, public=True)
     async with running_app(settings, clock) as app:
         series = await enrol_patient(app, contacts=[(ChannelName.SMS, PATIENT_PHONE)])
