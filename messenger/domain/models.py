@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -18,6 +18,22 @@ from messenger.domain.enums import (
     StepKind,
 )
 from messenger.domain.types import StrEnumType, UTCDateTime
+
+
+class _HasId(Protocol):
+    id: int | None
+
+
+class Persisted:
+    """Mixin for table rows: ``pk`` is the id, typed as present, once the row has been flushed."""
+
+    __slots__ = ()
+
+    @property
+    def pk(self: _HasId) -> int:
+        if self.id is None:
+            raise RuntimeError(f"{type(self).__name__} has no id until it is flushed")
+        return self.id
 
 
 def utcnow() -> datetime:
@@ -43,7 +59,7 @@ class PatientBase(SQLModel):
     timezone: str = Field(max_length=64)
 
 
-class Patient(PatientBase, table=True):
+class Patient(PatientBase, Persisted, table=True):
     id: int | None = Field(default=None, primary_key=True)
     created_at: datetime = _when(default_now=True)
 
@@ -55,7 +71,7 @@ class ContactBase(SQLModel):
     priority: int = 0
 
 
-class Contact(ContactBase, table=True):
+class Contact(ContactBase, Persisted, table=True):
     __table_args__ = (UniqueConstraint("patient_id", "channel", name="uq_contact_patient_channel"),)
 
     id: int | None = Field(default=None, primary_key=True)
@@ -67,7 +83,7 @@ class Contact(ContactBase, table=True):
     updated_at: datetime = _when(default_now=True)
 
 
-class Staff(SQLModel, table=True):
+class Staff(SQLModel, Persisted, table=True):
     id: int | None = Field(default=None, primary_key=True)
     telegram_user_id: int = Field(sa_column=Column(BigInteger, unique=True, nullable=False))
     role: StaffRole = _enum(StaffRole, StaffRole.STAFF)
@@ -76,7 +92,7 @@ class Staff(SQLModel, table=True):
     created_at: datetime = _when(default_now=True)
 
 
-class Invite(SQLModel, table=True):
+class Invite(SQLModel, Persisted, table=True):
     id: int | None = Field(default=None, primary_key=True)
     patient_id: int = Field(foreign_key="patient.id", index=True)
     # Only a hash of the code is stored: a database leak yields no working invite.
@@ -88,7 +104,7 @@ class Invite(SQLModel, table=True):
     created_at: datetime = _when(default_now=True)
 
 
-class Series(SQLModel, table=True):
+class Series(SQLModel, Persisted, table=True):
     """A patient's enrolment in one series definition."""
 
     id: int | None = Field(default=None, primary_key=True)
@@ -99,7 +115,7 @@ class Series(SQLModel, table=True):
     status_changed_at: datetime = _when(default_now=True)
 
 
-class Infusion(SQLModel, table=True):
+class Infusion(SQLModel, Persisted, table=True):
     __table_args__ = (UniqueConstraint("series_id", "number", name="uq_infusion_series_number"),)
 
     id: int | None = Field(default=None, primary_key=True)
@@ -110,7 +126,7 @@ class Infusion(SQLModel, table=True):
     responded_at: datetime | None = _when(nullable=True)
 
 
-class Message(SQLModel, table=True):
+class Message(SQLModel, Persisted, table=True):
     """The outbox: one row per series step, so a step can never be sent twice."""
 
     __table_args__ = (
@@ -149,7 +165,7 @@ class Message(SQLModel, table=True):
     provider_status: str | None = Field(default=None, max_length=32)
 
 
-class Answer(SQLModel, table=True):
+class Answer(SQLModel, Persisted, table=True):
     __table_args__ = (UniqueConstraint("message_id", "question", name="uq_answer_message_question"),)
 
     id: int | None = Field(default=None, primary_key=True)
@@ -163,7 +179,7 @@ class Answer(SQLModel, table=True):
     answered_at: datetime = _when(default_now=True)
 
 
-class AuditEvent(SQLModel, table=True):
+class AuditEvent(SQLModel, Persisted, table=True):
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = _when(default_now=True, index=True)
     # "staff:<telegram id>", "patient:<id>" or "system".
