@@ -97,8 +97,7 @@ async def check(url: str, messages: int) -> None:
 
     engine = create_engine(url)
     async with engine.connect() as connection:
-        counts = dict((await connection.execute(
-            select(Message.status, func.count()).group_by(Message.status))).all())  # type: ignore[call-overload]
+        counts = dict((await connection.execute(select(Message.status, func.count()).group_by(Message.status))).all())  # type: ignore[call-overload]
     await engine.dispose()
     if counts != {"sent": messages}:
         raise SystemExit(f"the queue did not end with {messages} rows sent: {counts}")
@@ -107,8 +106,13 @@ async def check(url: str, messages: int) -> None:
 def in_processes(url: str, dispatchers: int) -> Run:
     """``dispatchers`` child processes, released together once all are ready; wall time to the last."""
     children = [
-        subprocess.Popen([sys.executable, __file__, "--child", url], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                         text=True, cwd=REPO)
+        subprocess.Popen(
+            [sys.executable, __file__, "--child", url],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+        )
         for _ in range(dispatchers)
     ]
     for process in children:
@@ -124,8 +128,9 @@ def in_processes(url: str, dispatchers: int) -> Run:
         if process.returncode != 0:
             raise SystemExit(f"a dispatcher process failed (exit {process.returncode})")
         results.append(json.loads(out.strip().splitlines()[-1]))
-    return Run(max(r["finished"] for r in results) - began, sum(r["cpu"] for r in results),
-               [r["sent"] for r in results])
+    return Run(
+        max(r["finished"] for r in results) - began, sum(r["cpu"] for r in results), [r["sent"] for r in results]
+    )
 
 
 async def child(url: str) -> None:
@@ -185,8 +190,11 @@ def main() -> None:
 
     n = args.messages
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {load}; {n} due messages per run, "
-          f"median of {args.repeat}", flush=True)
+    print(
+        f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {load}; {n} due messages per run, "
+        f"median of {args.repeat}",
+        flush=True,
+    )
     results: list[Result] = []
 
     def run(label: str, fresh_url, go, server_pid: int | None = None) -> None:  # type: ignore[no-untyped-def]
@@ -199,10 +207,14 @@ def main() -> None:
             asyncio.run(check(url, n))  # also lets the server reap the dispatchers' backends
             result.server_cpu.append(server_cpu(server_pid) - before)
         results.append(result)
-        print(f"  {label}: {result.rate:.0f} msg/s (runs: {', '.join(f'{r.seconds:.2f} s' for r in result.runs)}; "
-              f"sent by each: {[r.sent for r in result.runs]})", flush=True)
+        print(
+            f"  {label}: {result.rate:.0f} msg/s (runs: {', '.join(f'{r.seconds:.2f} s' for r in result.runs)}; "
+            f"sent by each: {[r.sent for r in result.runs]})",
+            flush=True,
+        )
 
     with tempfile.TemporaryDirectory(prefix="messenger-bench-") as tmp, PostgresServer() as server:
+
         def sqlite_url() -> str:
             return f"sqlite:///{Path(tmp) / uuid.uuid4().hex}.db"
 
@@ -218,17 +230,23 @@ def main() -> None:
     base = results[0]
     width = max(len(r.label) for r in results)
     print()
-    header = (f"{'configuration':<{width}} | {'msg/s':>6} {'ratio':>6} | {'dispatcher CPU ms/msg':>21} {'ratio':>6} | "
-              f"{'PostgreSQL CPU ms/msg':>21}")
+    header = (
+        f"{'configuration':<{width}} | {'msg/s':>6} {'ratio':>6} | {'dispatcher CPU ms/msg':>21} {'ratio':>6} | "
+        f"{'PostgreSQL CPU ms/msg':>21}"
+    )
     print(header)
     print("-" * len(header))
     for r in results:
         server = f"{r.server_ms:>21.2f}" if r.server_cpu and any(r.server_cpu) else f"{'-':>21}"
-        print(f"{r.label:<{width}} | {r.rate:>6.0f} {r.rate / base.rate:>5.2f}× | {r.cpu_ms:>21.2f} "
-              f"{r.cpu_ms / base.cpu_ms:>5.2f}× | {server}")
+        print(
+            f"{r.label:<{width}} | {r.rate:>6.0f} {r.rate / base.rate:>5.2f}× | {r.cpu_ms:>21.2f} "
+            f"{r.cpu_ms / base.cpu_ms:>5.2f}× | {server}"
+        )
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"\nratio: against SQLite, 1 dispatcher, in this run. Load average at the end: {load} "
-          f"(other work on the machine lowers msg/s; CPU per message is steadier).")
+    print(
+        f"\nratio: against SQLite, 1 dispatcher, in this run. Load average at the end: {load} "
+        f"(other work on the machine lowers msg/s; CPU per message is steadier)."
+    )
 
 
 if __name__ == "__main__":

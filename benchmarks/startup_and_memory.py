@@ -66,8 +66,15 @@ async def measure(database: Path, *, trace: bool) -> dict[str, float]:
     jobs = len(app.alarm.scheduler.get_jobs())
     handled = app.alarm.report.handled
     await app.stop()
-    return {"start": started - began, "first_run": first_run - began, "rss_growth": rss_after - rss_before,
-            "rss": rss_after, "traced_peak": peak, "jobs": jobs, "handled": handled}
+    return {
+        "start": started - began,
+        "first_run": first_run - began,
+        "rss_growth": rss_after - rss_before,
+        "rss": rss_after,
+        "traced_peak": peak,
+        "jobs": jobs,
+        "handled": handled,
+    }
 
 
 async def fill(database: Path, messages: int) -> float:
@@ -103,8 +110,10 @@ def main() -> None:
         return
 
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {load}; "
-          f"median of {args.repeat} fresh interpreters")
+    print(
+        f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {load}; "
+        f"median of {args.repeat} fresh interpreters"
+    )
     results: dict[int, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="messenger-bench-") as tmp:
         for size in SIZES:
@@ -131,18 +140,24 @@ def main() -> None:
         return f"{value / reference:.2f}×" if reference else "-"
 
     print()
-    header = (f"{'pending':>9} | {'start ms':>9} {'ratio':>6} | {'1st run ms':>10} {'ratio':>6} | "
-              f"{'RSS +MB':>8} {'ratio':>6} | {'traced MB':>9} {'ratio':>6} | {'RSS MB':>6} | {'jobs':>4} | sent")
+    header = (
+        f"{'pending':>9} | {'start ms':>9} {'ratio':>6} | {'1st run ms':>10} {'ratio':>6} | "
+        f"{'RSS +MB':>8} {'ratio':>6} | {'traced MB':>9} {'ratio':>6} | {'RSS MB':>6} | {'jobs':>4} | sent"
+    )
     print(header)
     print("-" * len(header))
     for size, r in results.items():
-        print(f"{size:>9,} | {r['start'] * 1e3:>9.1f} {ratio(r['start'], base['start']):>6} | "
-              f"{r['first_run'] * 1e3:>10.1f} {ratio(r['first_run'], base['first_run']):>6} | "
-              f"{r['rss_growth'] / 2**20:>8.1f} {ratio(r['rss_growth'], base['rss_growth']):>6} | "
-              f"{r['traced_peak'] / 2**20:>9.2f} {ratio(r['traced_peak'], base['traced_peak']):>6} | "
-              f"{r['rss'] / 2**20:>6.0f} | {r['jobs']:>4.0f} | {r['handled']:.0f}")
-    print("\nratio: against the 0-message baseline of this run. jobs: APScheduler jobs after the first run "
-          "('sweep', plus 'wake' once something is pending). sent: messages the first run handled (none are due).")
+        print(
+            f"{size:>9,} | {r['start'] * 1e3:>9.1f} {ratio(r['start'], base['start']):>6} | "
+            f"{r['first_run'] * 1e3:>10.1f} {ratio(r['first_run'], base['first_run']):>6} | "
+            f"{r['rss_growth'] / 2**20:>8.1f} {ratio(r['rss_growth'], base['rss_growth']):>6} | "
+            f"{r['traced_peak'] / 2**20:>9.2f} {ratio(r['traced_peak'], base['traced_peak']):>6} | "
+            f"{r['rss'] / 2**20:>6.0f} | {r['jobs']:>4.0f} | {r['handled']:.0f}"
+        )
+    print(
+        "\nratio: against the 0-message baseline of this run. jobs: APScheduler jobs after the first run "
+        "('sweep', plus 'wake' once something is pending). sent: messages the first run handled (none are due)."
+    )
 
 
 if __name__ == "__main__":

@@ -97,15 +97,21 @@ class App:
         await self.start()
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         await self.stop()
 
 
-def build_app(settings: Settings, *, clock: Clock | None = None,
-              channels: Mapping[ChannelName, Channel] | None = None,
-              listeners: Sequence[DeliveryListener] = (), serve_http: bool = False,
-              **engine_options: object) -> App:
+def build_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    channels: Mapping[ChannelName, Channel] | None = None,
+    listeners: Sequence[DeliveryListener] = (),
+    serve_http: bool = False,
+    **engine_options: object,
+) -> App:
     """Wire everything from settings. ``serve_http`` adds the web app (health, metrics, webhooks)."""
     clock = clock or SystemClock()
     engine = create_engine(settings.database_url, **engine_options)
@@ -130,9 +136,17 @@ def build_app(settings: Settings, *, clock: Clock | None = None,
 
     metrics = Metrics()
     dispatcher = Dispatcher(
-        sessions=sessions, clock=clock, channels=wired, composer=composer, catalog=catalog, clinic=clinic,
-        quiet_hours=quiet_hours, retry=RetryPolicy(max_attempts=settings.max_attempts),
-        batch_size=settings.dispatch_batch_size, listeners=[metrics.on_delivery, *listeners], buttons=buttons,
+        sessions=sessions,
+        clock=clock,
+        channels=wired,
+        composer=composer,
+        catalog=catalog,
+        clinic=clinic,
+        quiet_hours=quiet_hours,
+        retry=RetryPolicy(max_attempts=settings.max_attempts),
+        batch_size=settings.dispatch_batch_size,
+        listeners=[metrics.on_delivery, *listeners],
+        buttons=buttons,
         lease=timedelta(seconds=settings.claim_lease_seconds),
         attachments=calendar_attachments(strings, clock),
     )
@@ -144,24 +158,69 @@ def build_app(settings: Settings, *, clock: Clock | None = None,
     metrics.watch_scheduler(lambda: alarm.running)
     telegram, alerts = None, None
     if telegram_app is not None:
-        alerts = StaffAlerts(bot=telegram_app.bot, sessions=sessions, strings=strings,
-                             locale=settings.default_locale, staff_chat_id=settings.staff_chat_id)
+        alerts = StaffAlerts(
+            bot=telegram_app.bot,
+            sessions=sessions,
+            strings=strings,
+            locale=settings.default_locale,
+            staff_chat_id=settings.staff_chat_id,
+        )
         dispatcher.listeners.append(alerts.on_delivery)
-        telegram = TelegramRuntime(telegram_app, polling=settings.telegram_updates == "polling", deps=BotDeps(
-            settings=settings, sessions=sessions, clock=clock, catalog=catalog, templates=templates,
-            composer=composer, strings=strings, quiet_hours=quiet_hours, clinic=clinic, alerts=alerts,
-            poke=alarm.poke,
-        ))
+        telegram = TelegramRuntime(
+            telegram_app,
+            polling=settings.telegram_updates == "polling",
+            deps=BotDeps(
+                settings=settings,
+                sessions=sessions,
+                clock=clock,
+                catalog=catalog,
+                templates=templates,
+                composer=composer,
+                strings=strings,
+                quiet_hours=quiet_hours,
+                clinic=clinic,
+                alerts=alerts,
+                poke=alarm.poke,
+            ),
+        )
     web = None
     if serve_http:
         health = HealthCheck(sessions=sessions, scheduler_running=lambda: alarm.running)
-        routes = webhook_routes(WebhookDeps(settings=settings, sessions=sessions, clock=clock, catalog=catalog,
-                                            strings=strings, templates=templates, alerts=alerts, poke=alarm.poke))
-        web = WebServer(create_web_app(health=health, metrics=metrics, routes=routes), host=settings.http_host,
-                        port=settings.http_port)
-    return App(settings=settings, clock=clock, engine=engine, sessions=sessions, catalog=catalog,
-               templates=templates, composer=composer, channels=wired, dispatcher=dispatcher, alarm=alarm,
-               quiet_hours=quiet_hours, clinic=clinic, strings=strings, metrics=metrics, telegram=telegram, web=web)
+        routes = webhook_routes(
+            WebhookDeps(
+                settings=settings,
+                sessions=sessions,
+                clock=clock,
+                catalog=catalog,
+                strings=strings,
+                templates=templates,
+                alerts=alerts,
+                poke=alarm.poke,
+            )
+        )
+        web = WebServer(
+            create_web_app(health=health, metrics=metrics, routes=routes),
+            host=settings.http_host,
+            port=settings.http_port,
+        )
+    return App(
+        settings=settings,
+        clock=clock,
+        engine=engine,
+        sessions=sessions,
+        catalog=catalog,
+        templates=templates,
+        composer=composer,
+        channels=wired,
+        dispatcher=dispatcher,
+        alarm=alarm,
+        quiet_hours=quiet_hours,
+        clinic=clinic,
+        strings=strings,
+        metrics=metrics,
+        telegram=telegram,
+        web=web,
+    )
 
 
 def provider_channels(settings: Settings, clock: Clock) -> dict[ChannelName, Channel]:
@@ -170,18 +229,29 @@ def provider_channels(settings: Settings, clock: Clock) -> dict[ChannelName, Cha
     public = settings.public_url
     if settings.twilio_configured:
         callback = f"{public}/twilio/status" if public else None
-        for name, sender in ((ChannelName.SMS, settings.twilio_sms_from),
-                             (ChannelName.WHATSAPP, settings.twilio_whatsapp_from)):
+        for name, sender in (
+            (ChannelName.SMS, settings.twilio_sms_from),
+            (ChannelName.WHATSAPP, settings.twilio_whatsapp_from),
+        ):
             if sender:
                 channels[name] = TwilioChannel(
-                    name=name, account_sid=settings.twilio_account_sid or "",
+                    name=name,
+                    account_sid=settings.twilio_account_sid or "",
                     auth_token=settings.twilio_auth_token,  # type: ignore[arg-type]
-                    from_number=sender, base_url=settings.twilio_base_url, status_callback_url=callback)
+                    from_number=sender,
+                    base_url=settings.twilio_base_url,
+                    status_callback_url=callback,
+                )
     if settings.email_configured:
         channels[ChannelName.EMAIL] = EmailChannel(
-            host=settings.smtp_host, port=settings.smtp_port, from_address=settings.email_from,  # type: ignore[arg-type]
-            username=settings.smtp_username, password=settings.smtp_password, use_tls=settings.smtp_use_tls,
-            unsubscribe_url=lambda o: unsubscribe_link(settings, o.contact_id, clock.now()) if o.contact_id else None)
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            from_address=settings.email_from,  # type: ignore[arg-type]
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            use_tls=settings.smtp_use_tls,
+            unsubscribe_url=lambda o: unsubscribe_link(settings, o.contact_id, clock.now()) if o.contact_id else None,
+        )
     return channels
 
 
@@ -200,9 +270,11 @@ def calendar_attachments(strings: BotStrings, clock: Clock) -> AttachmentFactory
         event = CalendarEvent(
             uid=f"infusion-{message.series_id}-{number}@messenger",
             sequence=int((now - _SEQUENCE_EPOCH).total_seconds()),
-            start=infusion_times[number - 1], duration=timedelta(hours=2),
+            start=infusion_times[number - 1],
+            duration=timedelta(hours=2),
             summary=strings.plain("sms.calendar_summary", locale, number=number, total=len(infusion_times)),
-            location=None, description=None,
+            location=None,
+            description=None,
         )
         return (("appointment.ics", ics_bytes(event, now=now), "text/calendar"),)
 

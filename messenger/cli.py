@@ -69,8 +69,12 @@ async def _run(settings: Settings) -> None:
     await app.start()
     log = logging.getLogger("messenger")
     channels = ", ".join(sorted(c.value for c in app.channels))
-    log.info("messenger is running (channels: %s; http on %s:%s); Ctrl-C to stop", channels,
-             settings.http_host, app.web.port if app.web else "-")
+    log.info(
+        "messenger is running (channels: %s; http on %s:%s); Ctrl-C to stop",
+        channels,
+        settings.http_host,
+        app.web.port if app.web else "-",
+    )
     try:
         await stop.wait()
         log.info("stopping: no new claims; finishing the sends in flight")
@@ -92,8 +96,9 @@ def demo(
     Path(database).unlink(missing_ok=True)
     for suffix in ("-wal", "-shm"):
         Path(database + suffix).unlink(missing_ok=True)
-    settings = settings_or_exit(database_url=f"sqlite:///{database}",
-                                **({"default_timezone": timezone} if timezone else {}))
+    settings = settings_or_exit(
+        database_url=f"sqlite:///{database}", **({"default_timezone": timezone} if timezone else {})
+    )
     budget = minutes * 60 if minutes is not None else seconds
     if budget <= 0 or (speed is not None and speed <= 0):
         errors.print("[red]--seconds, --minutes and --speed must be positive")
@@ -117,8 +122,9 @@ def templates_check() -> None:
     except SeriesDefinitionError as exc:
         errors.print(f"[red]{escape(str(exc))}")
         raise typer.Exit(1) from None
-    report = check_templates(environment, catalog, Clinic(settings.clinic_name, settings.clinic_phone),
-                             settings.sensitive_words)
+    report = check_templates(
+        environment, catalog, Clinic(settings.clinic_name, settings.clinic_phone), settings.sensitive_words
+    )
     for problem in report.problems:
         errors.print(f"[red]✗[/] {escape(problem)}", highlight=False, soft_wrap=True)
     longest = ", ".join(f"{flavour.value} {length}" for flavour, length in sorted(report.lengths.items()))
@@ -133,7 +139,9 @@ def templates_check() -> None:
 
 @series_app.command("validate")
 def series_validate(
-    paths: Annotated[list[Path] | None, typer.Argument(help="Definition files; default: shipped and MESSENGER_SERIES_DIR.")] = None,
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Definition files; default: shipped and MESSENGER_SERIES_DIR.")
+    ] = None,
 ) -> None:
     """Check series definitions; a broken one is named with its step and problem."""
     if not paths:
@@ -148,7 +156,9 @@ def series_validate(
             errors.print(f"[red]✗[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             continue
         steps = sum(1 for _ in definition.expanded_steps())
-        console.print(f"[green]✓[/] {escape(str(path))}: {escape(repr(definition.key))}, {definition.infusions.count} infusions, {steps} steps")
+        console.print(
+            f"[green]✓[/] {escape(str(path))}: {escape(repr(definition.key))}, {definition.infusions.count} infusions, {steps} steps"
+        )
     if failed:
         raise typer.Exit(1)
 

@@ -148,7 +148,9 @@ class Settings(BaseSettings):
     @classmethod
     def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < 32:
-            raise ValueError("must be at least 32 characters (e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')")
+            raise ValueError(
+                "must be at least 32 characters (e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )
         return value
 
     @field_validator("public_url")

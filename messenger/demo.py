@@ -55,18 +55,30 @@ def story_start(zone: ZoneInfo, now: datetime) -> datetime:
     return from_wall(datetime.combine(local_wall(now, zone).date(), time(9, 0)), zone)
 
 
-def demo_speed(settings: Settings, catalog: SeriesCatalog, zone: ZoneInfo, start: datetime, first: datetime,
-               seconds: float) -> float:
+def demo_speed(
+    settings: Settings, catalog: SeriesCatalog, zone: ZoneInfo, start: datetime, first: datetime, seconds: float
+) -> float:
     """Story seconds per real second so that the whole series takes about ``seconds``."""
     definition = catalog.get(settings.default_series)
-    steps = plan(definition, enrolled_at=start, infusions=definition.default_infusion_times(first, zone), zone=zone,
-                 quiet_hours=QuietHours(settings.quiet_hours_start, settings.quiet_hours_end))
+    steps = plan(
+        definition,
+        enrolled_at=start,
+        infusions=definition.default_infusion_times(first, zone),
+        zone=zone,
+        quiet_hours=QuietHours(settings.quiet_hours_start, settings.quiet_hours_end),
+    )
     span = (max(s.send_at for s in steps) - start).total_seconds()
     return max(1.0, span / seconds)
 
 
-async def run_demo(settings: Settings, *, seconds: float = 60.0, speed: float | None = None,
-                   console: Console | None = None, patient: str = DEMO_PATIENT) -> DemoSummary:
+async def run_demo(
+    settings: Settings,
+    *,
+    seconds: float = 60.0,
+    speed: float | None = None,
+    console: Console | None = None,
+    patient: str = DEMO_PATIENT,
+) -> DemoSummary:
     """Enrol a demo patient (in ``settings.default_timezone``) and deliver their whole series in about
     ``seconds`` of real time."""
     console = console or Console()
@@ -74,8 +86,14 @@ async def run_demo(settings: Settings, *, seconds: float = 60.0, speed: float | 
     start = story_start(zone, datetime.now(UTC))
     first = from_wall(datetime.combine(local_wall(start, zone).date() + timedelta(days=2), time(10, 0)), zone)
     summary = DemoSummary()
-    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                        TimeElapsedColumn(), console=console, transient=True)
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
     task = progress.add_task("delivering", total=None)
     done = asyncio.Event()
     app: App | None = None
@@ -85,9 +103,12 @@ async def run_demo(settings: Settings, *, seconds: float = 60.0, speed: float | 
             return
         summary.add(delivery)
         story_now = app.clock.now().astimezone(zone) if app else delivery.at
-        progress.update(task, completed=summary.delivered,
-                        description=f"series day {(story_now.date() - start.astimezone(zone).date()).days:>2}"
-                                    f" · {story_now:%a %d %b %H:%M}")
+        progress.update(
+            task,
+            completed=summary.delivered,
+            description=f"series day {(story_now.date() - start.astimezone(zone).date()).days:>2}"
+            f" · {story_now:%a %d %b %H:%M}",
+        )
         if summary.expected and summary.delivered >= summary.expected:
             done.set()
 
@@ -96,27 +117,43 @@ async def run_demo(settings: Settings, *, seconds: float = 60.0, speed: float | 
     clock = ScaledClock(start, summary.speed, running=False)
     # Leases and retries are story time: a lease of a minute of real time is days of story time.
     scaled = settings.model_copy(update={"claim_lease_seconds": REAL_LEASE_SECONDS * summary.speed})
-    app = build_app(scaled, clock=clock, channels={ChannelName.CONSOLE: ConsoleChannel(console)},
-                    listeners=[on_delivery])
+    app = build_app(
+        scaled, clock=clock, channels={ChannelName.CONSOLE: ConsoleChannel(console)}, listeners=[on_delivery]
+    )
     console.rule(f"[bold]{settings.clinic_name}[/] · demo series for {patient} ({zone.key})")
-    console.print(f"Story time runs {summary.speed:,.0f}× faster than real time: "
-                  f"the whole series in about {seconds:.0f} s.\n")
+    console.print(
+        f"Story time runs {summary.speed:,.0f}× faster than real time: the whole series in about {seconds:.0f} s.\n"
+    )
     await app.start()
     try:
         async with transaction(app.sessions) as session:
             series = await enrol(
-                session=session, catalog=app.catalog, clock=clock, quiet_hours=app.quiet_hours, actor=SYSTEM,
-                request=EnrolmentRequest(name=patient, timezone=zone.key, series_key=settings.default_series,
-                                         locale=settings.default_locale, first_infusion=first,
-                                         contacts=[console_contact(patient)]),
+                session=session,
+                catalog=app.catalog,
+                clock=clock,
+                quiet_hours=app.quiet_hours,
+                actor=SYSTEM,
+                request=EnrolmentRequest(
+                    name=patient,
+                    timezone=zone.key,
+                    series_key=settings.default_series,
+                    locale=settings.default_locale,
+                    first_infusion=first,
+                    contacts=[console_contact(patient)],
+                ),
             )
         async with app.sessions() as session:
-            summary.expected = (await session.exec(
-                select(func.count()).select_from(Message).where(
-                    # The alarm may already have taken the welcome: count what it is yet to deliver, or has.
-                    Message.series_id == series.id,
-                    col(Message.status).in_([MessageStatus.PENDING, MessageStatus.SENDING, MessageStatus.SENT]))
-            )).one()
+            summary.expected = (
+                await session.exec(
+                    select(func.count())
+                    .select_from(Message)
+                    .where(
+                        # The alarm may already have taken the welcome: count what it is yet to deliver, or has.
+                        Message.series_id == series.id,
+                        col(Message.status).in_([MessageStatus.PENDING, MessageStatus.SENDING, MessageStatus.SENT]),
+                    )
+                )
+            ).one()
         progress.update(task, total=summary.expected)
         if summary.delivered >= summary.expected:  # everything was delivered before we counted
             done.set()
@@ -151,5 +188,7 @@ def summary_table(summary: DemoSummary) -> Table:
 
 def lateness_line(summary: DemoSummary) -> str:
     lateness = summary.worst_lateness.total_seconds()
-    return (f"Worst lateness: {lateness / summary.speed * 1000:.0f} ms of real time "
-            f"({lateness / 60:.0f} min of story time at {summary.speed:,.0f}×).")
+    return (
+        f"Worst lateness: {lateness / summary.speed * 1000:.0f} ms of real time "
+        f"({lateness / 60:.0f} min of story time at {summary.speed:,.0f}×)."
+    )

@@ -28,18 +28,33 @@ def days_later_at(instant: datetime, days: int, at: time, zone: ZoneInfo = LA) -
     return from_wall(datetime.combine(local_wall(instant, zone).date() + timedelta(days=days), at), zone)
 
 
-async def enrol_patient(app: App, *, name: str = "Jane Doe", zone: ZoneInfo = LA, first: datetime | None = None,
-                        infusions: list[datetime] | None = None,
-                        contacts: list[tuple[ChannelName, str]] | None = None) -> Series:
+async def enrol_patient(
+    app: App,
+    *,
+    name: str = "Jane Doe",
+    zone: ZoneInfo = LA,
+    first: datetime | None = None,
+    infusions: list[datetime] | None = None,
+    contacts: list[tuple[ChannelName, str]] | None = None,
+) -> Series:
     first = first or days_later_at(app.clock.now(), 2, time(10, 0), zone)
     request = EnrolmentRequest(
-        name=name, timezone=zone.key, series_key=app.settings.default_series,
-        first_infusion=None if infusions else first, infusions=infusions,
+        name=name,
+        timezone=zone.key,
+        series_key=app.settings.default_series,
+        first_infusion=None if infusions else first,
+        infusions=infusions,
         contacts=[ContactBase(channel=c, address=a) for c, a in (contacts or [(ChannelName.CONSOLE, name)])],
     )
     async with transaction(app.sessions) as session:
-        return await enrol(session=session, catalog=app.catalog, clock=app.clock, quiet_hours=app.quiet_hours,
-                           request=request, actor=staff_actor(OWNER))
+        return await enrol(
+            session=session,
+            catalog=app.catalog,
+            clock=app.clock,
+            quiet_hours=app.quiet_hours,
+            request=request,
+            actor=staff_actor(OWNER),
+        )
 
 
 async def messages_of(app: App, series_id: int) -> dict[str, Message]:

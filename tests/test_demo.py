@@ -21,8 +21,13 @@ async def test_the_demo_delivers_the_whole_series_in_order(tmp_path):
     assert summary.finished
     assert summary.expected == 28
     counts = {kind: dict(c) for kind, c in summary.by_kind.items()}
-    assert counts == {"welcome": {"sent": 1}, "education": {"sent": 10}, "reminder": {"sent": 10},
-                      "checkin": {"sent": 6}, "completion": {"sent": 1}}
+    assert counts == {
+        "welcome": {"sent": 1},
+        "education": {"sent": 10},
+        "reminder": {"sent": 10},
+        "checkin": {"sent": 6},
+        "completion": {"sent": 1},
+    }
     shown = re.findall(r"(?:welcome|education|reminder|checkin|completion)\s{2}([a-z0-9-]+)", text)
     assert shown == summary.order
     assert summary.order[0] == "welcome" and summary.order[-1] == "completion"

@@ -37,9 +37,7 @@ MESSENGER_VARIABLE = re.compile(rf"\b{ENV_PREFIX}[A-Z0-9_]+\b")
 # NAME=value, or "# NAME=value" for a setting shown at its default (or with an example).
 ENV_ASSIGNMENT = re.compile(r"^(?P<commented>#\s*)?(?P<name>[A-Z][A-Z0-9_]*)=(?P<value>.*)$")
 # ${NAME}, ${NAME:-default}, ${NAME:?message}; $${...} is escaped.
-COMPOSE_VARIABLE = re.compile(
-    r"(?<!\$)\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}"
-)
+COMPOSE_VARIABLE = re.compile(r"(?<!\$)\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
 SECRET_NAME = re.compile(r"TOKEN|PASSWORD|SECRET|API_KEY")
 
 

@@ -126,32 +126,41 @@ class Worker:
         """``messenger_messages_total{status="sent"}`` from this process's own ``/metrics``."""
         response = await client.get(f"http://127.0.0.1:{self.port}/metrics")
         response.raise_for_status()
-        return int(sum(
-            sample.value
-            for family in text_string_to_metric_families(response.text)
-            for sample in family.samples
-            if sample.name == "messenger_messages_total" and sample.labels.get("status") == "sent"
-        ))
+        return int(
+            sum(
+                sample.value
+                for family in text_string_to_metric_families(response.text)
+                for sample in family.samples
+                if sample.name == "messenger_messages_total" and sample.labels.get("status") == "sent"
+            )
+        )
 
 
-async def start_worker(label: str, *, url: str, api: FakeBotApi, port: int, directory: Path,
-                       polling: bool = False, **settings: object) -> Worker:
+async def start_worker(
+    label: str, *, url: str, api: FakeBotApi, port: int, directory: Path, polling: bool = False, **settings: object
+) -> Worker:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MESSENGER_")}
-    env.update({
-        "MESSENGER_DATABASE_URL": url,
-        "MESSENGER_TELEGRAM_TOKEN": api.token,
-        "MESSENGER_TELEGRAM_BASE_URL": api.base_url,
-        "MESSENGER_TELEGRAM_UPDATES": "polling" if polling else "none",
-        "MESSENGER_TELEGRAM_MAX_RATE": "10000",
-        "MESSENGER_HTTP_PORT": str(port),
-        "MESSENGER_LOG_LEVEL": "WARNING",
-        "MESSENGER_SERIES_DIR": str(COMPACT_DIR),
-        **{f"MESSENGER_{key.upper()}": str(value) for key, value in settings.items()},
-    })
+    env.update(
+        {
+            "MESSENGER_DATABASE_URL": url,
+            "MESSENGER_TELEGRAM_TOKEN": api.token,
+            "MESSENGER_TELEGRAM_BASE_URL": api.base_url,
+            "MESSENGER_TELEGRAM_UPDATES": "polling" if polling else "none",
+            "MESSENGER_TELEGRAM_MAX_RATE": "10000",
+            "MESSENGER_HTTP_PORT": str(port),
+            "MESSENGER_LOG_LEVEL": "WARNING",
+            "MESSENGER_SERIES_DIR": str(COMPACT_DIR),
+            **{f"MESSENGER_{key.upper()}": str(value) for key, value in settings.items()},
+        }
+    )
     log = directory / f"{label}.log"
     with log.open("wb") as output:  # the child keeps its own copy of the descriptor
         process = await asyncio.create_subprocess_exec(
-            *_command(), cwd=directory, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=output,
+            *_command(),
+            cwd=directory,
+            env=env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=output,
             stderr=asyncio.subprocess.STDOUT,
         )
     return Worker(label, process, port, log)
@@ -219,7 +228,7 @@ class SendCount:
 
     def __call__(self, api: FakeBotApi) -> bool:
         calls = api.calls
-        for call in calls[self.seen:]:
+        for call in calls[self.seen :]:
             self.count += call.method == "sendMessage"
         self.seen = len(calls)
         return self.count >= self.n
@@ -257,22 +266,34 @@ async def connected(url: str) -> AsyncIterator[AsyncEngine]:
 async def outbox(engine: AsyncEngine) -> list[Row]:
     async with engine.connect() as connection:
         result = await connection.execute(
-            select(Message.id, Contact.address, Message.status, Message.attempts, Message.provider_id,
-                   Message.sent_at, Message.claimed_by, Message.lease_until)
+            select(
+                Message.id,
+                Contact.address,
+                Message.status,
+                Message.attempts,
+                Message.provider_id,
+                Message.sent_at,
+                Message.claimed_by,
+                Message.lease_until,
+            )
             .join(Contact, Contact.patient_id == Message.patient_id)  # type: ignore[arg-type]
             .where(Contact.channel == ChannelName.TELEGRAM)  # type: ignore[arg-type]
             .order_by(Message.id)  # type: ignore[arg-type]
         )
-        return [Row(r.id, int(r.address), r.status, r.attempts, r.provider_id, r.sent_at, r.claimed_by,
-                    r.lease_until) for r in result]
+        return [
+            Row(r.id, int(r.address), r.status, r.attempts, r.provider_id, r.sent_at, r.claimed_by, r.lease_until)
+            for r in result
+        ]
 
 
 def all_sent(engine: AsyncEngine, n: int) -> Callable[[], Awaitable[bool]]:
     async def check() -> bool:
         async with engine.connect() as connection:
-            sent = (await connection.execute(
-                select(func.count()).select_from(Message).where(Message.status == MessageStatus.SENT)  # type: ignore[arg-type]
-            )).scalar_one()
+            sent = (
+                await connection.execute(
+                    select(func.count()).select_from(Message).where(Message.status == MessageStatus.SENT)  # type: ignore[arg-type]
+                )
+            ).scalar_one()
         return sent == n
 
     return check
@@ -296,20 +317,24 @@ async def test_each_message_goes_out_exactly_once_across_processes(database: str
             ports = _free_ports(WORKERS)
             began = time.perf_counter()
             workers = [
-                await start_worker(f"worker{i}", url=database, api=api, port=ports[i], directory=tmp_path,
-                                   polling=i == 0)
+                await start_worker(
+                    f"worker{i}", url=database, api=api, port=ports[i], directory=tmp_path, polling=i == 0
+                )
                 for i in range(WORKERS)
             ]
             async with running(workers):
-                await unless_a_worker_exits(api.wait_for(SendCount(1), timeout=DEADLINE), workers,
-                                            "the first message at the fake Telegram")
+                await unless_a_worker_exits(
+                    api.wait_for(SendCount(1), timeout=DEADLINE), workers, "the first message at the fake Telegram"
+                )
                 first = time.perf_counter()
-                await unless_a_worker_exits(api.wait_for(SendCount(n), timeout=DEADLINE), workers,
-                                            f"{n} messages at the fake Telegram")
+                await unless_a_worker_exits(
+                    api.wait_for(SendCount(n), timeout=DEADLINE), workers, f"{n} messages at the fake Telegram"
+                )
                 done = time.perf_counter()
                 # The fake has every message; the processes record the last few a moment later.
-                await unless_a_worker_exits(eventually(all_sent(engine, n), f"{n} rows sent"), workers,
-                                            "the outcomes to be recorded")
+                await unless_a_worker_exits(
+                    eventually(all_sent(engine, n), f"{n} rows sent"), workers, "the outcomes to be recorded"
+                )
                 shares = {w.label: await w.sent(client) for w in workers}
                 await stop(workers)
         rows = await outbox(engine)
@@ -323,11 +348,13 @@ async def test_each_message_goes_out_exactly_once_across_processes(database: str
     # messages the fake created, one per row.
     handed_out = {(chat_of(c), c.response["result"]["message_id"]) for c in calls if c.status == 200}  # type: ignore[index]
     recorded = {(r.chat, int(r.provider_id)) for r in rows if r.provider_id is not None}
-    figures = (f"{WORKERS} processes, {n} messages to {len(seeded.per_chat)} chats in {done - began:.1f} s "
-               f"from start-up, {done - first:.1f} s from the first send ({n / (done - first):.0f} msg/s): "
-               f"sendMessage calls {len(calls)}, duplicates {duplicates}, lost {lost}, "
-               f"rows not sent {dict(not_sent)}, rows claimed more than once {claimed_twice}, "
-               f"sent per process {shares}")
+    figures = (
+        f"{WORKERS} processes, {n} messages to {len(seeded.per_chat)} chats in {done - began:.1f} s "
+        f"from start-up, {done - first:.1f} s from the first send ({n / (done - first):.0f} msg/s): "
+        f"sendMessage calls {len(calls)}, duplicates {duplicates}, lost {lost}, "
+        f"rows not sent {dict(not_sent)}, rows claimed more than once {claimed_twice}, "
+        f"sent per process {shares}"
+    )
     print(f"\nexactly once: {figures}")
 
     assert len(calls) == n and duplicates == 0 and lost == 0, figures
@@ -351,12 +378,22 @@ async def test_a_killed_process_claims_are_sent_by_the_others(database: str, tmp
         async with HeldBotApi() as victims_api, FakeBotApi() as api, httpx.AsyncClient(timeout=10) as client:
             # A lease is written by the process that claims: only the victim's needs to be short.
             # The survivors keep the default, so their own batches cannot expire under load.
-            victim = await start_worker("victim", url=database, api=victims_api, port=ports[0],
-                                        directory=tmp_path, claim_lease_seconds=lease, dispatch_batch_size=1000)
+            victim = await start_worker(
+                "victim",
+                url=database,
+                api=victims_api,
+                port=ports[0],
+                directory=tmp_path,
+                claim_lease_seconds=lease,
+                dispatch_batch_size=1000,
+            )
             async with running([victim]):
                 # Kill it with several sends in flight (its dispatcher has up to eight at a time).
-                await unless_a_worker_exits(victims_api.wait_for(SendCount(IN_FLIGHT), timeout=DEADLINE),
-                                            [victim], f"the victim's first {IN_FLIGHT} sends")
+                await unless_a_worker_exits(
+                    victims_api.wait_for(SendCount(IN_FLIGHT), timeout=DEADLINE),
+                    [victim],
+                    f"the victim's first {IN_FLIGHT} sends",
+                )
                 victim.process.kill()
                 await victim.process.wait()
             assert victim.process.returncode == -signal.SIGKILL
@@ -370,16 +407,25 @@ async def test_a_killed_process_claims_are_sent_by_the_others(database: str, tmp
 
             began = time.perf_counter()
             survivors = [
-                await start_worker(f"survivor{i}", url=database, api=api, port=ports[i], directory=tmp_path,
-                                   polling=i == 1, sweep_seconds=1)
+                await start_worker(
+                    f"survivor{i}",
+                    url=database,
+                    api=api,
+                    port=ports[i],
+                    directory=tmp_path,
+                    polling=i == 1,
+                    sweep_seconds=1,
+                )
                 for i in (1, 2)
             ]
             async with running(survivors):
                 # The survivors send every row, the victim's included: it recorded none.
-                await unless_a_worker_exits(api.wait_for(SendCount(n), timeout=DEADLINE), survivors,
-                                            f"{n} messages from the survivors")
-                await unless_a_worker_exits(eventually(all_sent(engine, n), f"{n} rows sent"), survivors,
-                                            "the outcomes to be recorded")
+                await unless_a_worker_exits(
+                    api.wait_for(SendCount(n), timeout=DEADLINE), survivors, f"{n} messages from the survivors"
+                )
+                await unless_a_worker_exits(
+                    eventually(all_sent(engine, n), f"{n} rows sent"), survivors, "the outcomes to be recorded"
+                )
                 wall = time.perf_counter() - began
                 shares = {w.label: await w.sent(client) for w in survivors}
                 await stop(survivors)
@@ -391,10 +437,12 @@ async def test_a_killed_process_claims_are_sent_by_the_others(database: str, tmp
     duplicated_chats = {chat for chat, count in delivered.items() if count > seeded.per_chat.get(chat, 0)}
     victim_chats = Counter(chat_of(c) for c in handed_over)
     not_sent = Counter(r.status.value for r in rows.values() if r.status is not MessageStatus.SENT)
-    figures = (f"{n} messages; the victim claimed {len(claimed)} with a {lease:.0f} s lease and had handed "
-               f"{len(handed_over)} to Telegram when SIGKILLed; the 2 survivors sent {len(survivors_sent)} in "
-               f"{wall:.1f} s from start-up (per process {shares}); duplicates {duplicates} "
-               f"(the at-least-once window), lost {lost}, rows not sent {dict(not_sent)}")
+    figures = (
+        f"{n} messages; the victim claimed {len(claimed)} with a {lease:.0f} s lease and had handed "
+        f"{len(handed_over)} to Telegram when SIGKILLed; the 2 survivors sent {len(survivors_sent)} in "
+        f"{wall:.1f} s from start-up (per process {shares}); duplicates {duplicates} "
+        f"(the at-least-once window), lost {lost}, rows not sent {dict(not_sent)}"
+    )
     print(f"\nkilled process: {figures}")
 
     assert lost == 0 and not not_sent and len(rows) == n, figures

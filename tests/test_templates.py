@@ -52,8 +52,9 @@ def test_a_broken_template_fails_the_check_naming_file_and_line(tmp_path, monkey
 def test_html_flavours_escape_what_people_typed_and_text_flavours_keep_it():
     environment = TemplateEnvironment()
     definition = SeriesCatalog.load().get("ketamine-chronic-pain")
-    context = sample_context(definition, clinic=CLINIC, step_key="welcome", kind=definition.steps[0].kind,
-                             infusion_number=None)
+    context = sample_context(
+        definition, clinic=CLINIC, step_key="welcome", kind=definition.steps[0].kind, infusion_number=None
+    )
     context["patient"]["first_name"] = "<i>Ana</i> & Co"
 
     html = environment.render("welcome", Flavour.TELEGRAM, "en", context)
@@ -77,10 +78,18 @@ def test_a_locale_falls_back_to_its_language_then_to_english(tmp_path):
 @pytest.mark.parametrize(
     ("file", "source", "word"),
     [
-        pytest.param("reminder/same-day.sms.j2", "Your ketamine visit is today at {{ infusion.time }}.", "'ketamine'",
-                     id="sms-names-the-drug"),
-        pytest.param("education/imaging.email-subject.j2", "About your Fibromyalgia", "'fibromyalgia'",
-                     id="subject-names-a-diagnosis"),
+        pytest.param(
+            "reminder/same-day.sms.j2",
+            "Your ketamine visit is today at {{ infusion.time }}.",
+            "'ketamine'",
+            id="sms-names-the-drug",
+        ),
+        pytest.param(
+            "education/imaging.email-subject.j2",
+            "About your Fibromyalgia",
+            "'fibromyalgia'",
+            id="subject-names-a-diagnosis",
+        ),
         pytest.param("welcome.sms.j2", "Welcome to {{ clinic.name }}", "'ketamine'", id="clinic-name-in-sms"),
     ],
 )

@@ -20,8 +20,9 @@ log = logging.getLogger(__name__)
 
 
 class StaffAlerts:
-    def __init__(self, *, bot: Bot, sessions: SessionFactory, strings: BotStrings, locale: str,
-                 staff_chat_id: int | None = None) -> None:
+    def __init__(
+        self, *, bot: Bot, sessions: SessionFactory, strings: BotStrings, locale: str, staff_chat_id: int | None = None
+    ) -> None:
         self.bot = bot
         self.sessions = sessions
         self.strings = strings
@@ -46,11 +47,20 @@ class StaffAlerts:
         patient = delivery.patient
         for contact in delivery.lost_contacts:
             key = "opted_out" if contact.opted_out else "unreachable"
-            await self.send(key, patient_id=patient.id, name=patient.name,  # type: ignore[arg-type]
-                            channel=contact.channel.value, reason=contact.status_reason or "")
+            await self.send(
+                key,
+                patient_id=patient.id,
+                name=patient.name,  # type: ignore[arg-type]
+                channel=contact.channel.value,
+                reason=contact.status_reason or "",
+            )
         if delivery.status is MessageStatus.FAILED:
-            await self.send("undeliverable", patient_id=patient.id, name=patient.name,  # type: ignore[arg-type]
-                            reason=delivery.reason or "")
+            await self.send(
+                "undeliverable",
+                patient_id=patient.id,
+                name=patient.name,  # type: ignore[arg-type]
+                reason=delivery.reason or "",
+            )
 
     async def _recipients(self) -> list[int]:
         if self.staff_chat_id is not None:

@@ -40,16 +40,23 @@ PATIENT_COMMANDS = {
     "resume": patient.resume,  # with an id, from staff: resumes a paused series
     "help": patient.help_command,
 }
-MENU = [BotCommand("schedule", "Your upcoming infusions"), BotCommand("stop", "Stop all messages"),
-        BotCommand("resume", "Turn messages back on"), BotCommand("help", "What I can do")]
+MENU = [
+    BotCommand("schedule", "Your upcoming infusions"),
+    BotCommand("stop", "Stop all messages"),
+    BotCommand("resume", "Turn messages back on"),
+    BotCommand("help", "What I can do"),
+]
 
 
 def build_telegram_application(settings: Settings) -> Application:  # type: ignore[type-arg]
     assert settings.telegram_token is not None
-    builder = (ApplicationBuilder().token(settings.telegram_token.get_secret_value())
-               # Telegram's limits: ~30 messages/s overall, ~1/s per chat. RetryAfter is not retried
-               # here: it reaches the channel, which pauses the whole bot for the time asked.
-               .rate_limiter(AIORateLimiter(overall_max_rate=settings.telegram_max_rate, max_retries=0)))
+    builder = (
+        ApplicationBuilder()
+        .token(settings.telegram_token.get_secret_value())
+        # Telegram's limits: ~30 messages/s overall, ~1/s per chat. RetryAfter is not retried
+        # here: it reaches the channel, which pauses the whole bot for the time asked.
+        .rate_limiter(AIORateLimiter(overall_max_rate=settings.telegram_max_rate, max_retries=0))
+    )
     if settings.telegram_base_url:
         base = settings.telegram_base_url.rstrip("/")
         builder = builder.base_url(base).base_file_url(base.rsplit("/", 1)[0] + "/file/bot")
@@ -80,7 +87,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     if isinstance(update, Update) and update.effective_message is not None:
         try:
             await reply(update, deps_of(context).text("staff.internal_error"))
-        except Exception:  # noqa: BLE001 - the chat may be gone; the log has the story
+        except Exception:
             log.warning("could not tell the user about the failure")
 
 

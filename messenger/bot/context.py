@@ -118,8 +118,13 @@ def staff_only(*, audit_as: str | None = None) -> Callable[[StaffCallback], Call
                 return None
             if audit_as:
                 async with transaction(deps.sessions) as session:
-                    audit.record(session, at=deps.clock.now(), actor=audit.staff_actor(user_id), action=audit_as,
-                                 arguments=len(context.args or []))
+                    audit.record(
+                        session,
+                        at=deps.clock.now(),
+                        actor=audit.staff_actor(user_id),
+                        action=audit_as,
+                        arguments=len(context.args or []),
+                    )
             return result
 
         return handler

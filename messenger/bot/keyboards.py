@@ -46,13 +46,17 @@ class Callback:
         return _QUESTION_CODES[self.value[0]], self.value[1:]
 
 
-def question_buttons(question: str, message_id: int, strings: BotStrings, locale: str) -> tuple[tuple[Button, ...], ...]:
+def question_buttons(
+    question: str, message_id: int, strings: BotStrings, locale: str
+) -> tuple[tuple[Button, ...], ...]:
     def button(label: str, value: str) -> Button:
         return Button(label, Callback("c", message_id, value).encode())
 
     if question == "pain":
-        return (tuple(button(str(n), f"p{n}") for n in range(0, 6)),
-                tuple(button(str(n), f"p{n}") for n in range(6, 11)))
+        return (
+            tuple(button(str(n), f"p{n}") for n in range(6)),
+            tuple(button(str(n), f"p{n}") for n in range(6, 11)),
+        )
     if question == "mood":
         return (tuple(button(strings.get(f"buttons.mood_{n}", locale), f"m{n}") for n in range(1, 6)),)
     return ((button(strings.get("buttons.yes", locale), "cyes"), button(strings.get("buttons.no", locale), "cno")),)
@@ -61,8 +65,12 @@ def question_buttons(question: str, message_id: int, strings: BotStrings, locale
 def step_buttons(kind: StepKind, message_id: int, strings: BotStrings, locale: str) -> tuple[tuple[Button, ...], ...]:
     """The buttons a step carries on Telegram: reminders are answered, check-ins start with pain."""
     if kind is StepKind.REMINDER:
-        return ((Button(strings.get("buttons.attend", locale), Callback("r", message_id, "y").encode()),
-                 Button(strings.get("buttons.reschedule", locale), Callback("r", message_id, "n").encode())),)
+        return (
+            (
+                Button(strings.get("buttons.attend", locale), Callback("r", message_id, "y").encode()),
+                Button(strings.get("buttons.reschedule", locale), Callback("r", message_id, "n").encode()),
+            ),
+        )
     if kind is StepKind.CHECKIN:
         return question_buttons("pain", message_id, strings, locale)
     return ()
@@ -80,4 +88,4 @@ def single(label: str, callback: Callback) -> InlineKeyboardMarkup:
 
 def choice(*buttons: tuple[str, Callback], per_row: int = 3) -> InlineKeyboardMarkup:
     keys = [InlineKeyboardButton(label, callback_data=cb.encode()) for label, cb in buttons]
-    return InlineKeyboardMarkup([keys[i:i + per_row] for i in range(0, len(keys), per_row)])
+    return InlineKeyboardMarkup([keys[i : i + per_row] for i in range(0, len(keys), per_row)])

@@ -43,8 +43,9 @@ class CalendarEvent:
             raise ValueError("duration must be positive")
 
 
-def ics_bytes(event: CalendarEvent, *, organizer_email: str | None = None,
-              attendee_email: str | None = None, now: datetime) -> bytes:
+def ics_bytes(
+    event: CalendarEvent, *, organizer_email: str | None = None, attendee_email: str | None = None, now: datetime
+) -> bytes:
     """``event`` as a ``text/calendar`` body: one VCALENDAR holding one VEVENT, times in UTC.
 
     The calendar's METHOD is ``CANCEL`` for a cancelled event and ``event.method`` otherwise.

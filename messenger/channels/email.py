@@ -139,8 +139,7 @@ class EmailChannel:
         if not subject:
             raise ValueError("no subject")
         try:
-            recipient = Address(display_name=" ".join(outgoing.recipient.split()),
-                                addr_spec=outgoing.address.strip())
+            recipient = Address(display_name=" ".join(outgoing.recipient.split()), addr_spec=outgoing.address.strip())
         except (ValueError, IndexError, MessageError) as exc:
             raise _InvalidAddress("invalid e-mail address") from exc
 
@@ -228,10 +227,10 @@ def _smtp_outcome(exc: aiosmtplib.SMTPException) -> SendOutcome:
     if isinstance(exc, aiosmtplib.SMTPResponseException):
         if exc.code < 500:
             return RetryLater(f"mail server said {exc.code}{_status_suffix(exc.message)}")
-        return Failed(f"mail server refused the message ({exc.code}{_status_suffix(exc.message)}): "
-                      f"{_redact(exc.message)}"[:300])
-    if isinstance(exc, aiosmtplib.SMTPTimeoutError | aiosmtplib.SMTPConnectError
-                  | aiosmtplib.SMTPServerDisconnected):
+        return Failed(
+            f"mail server refused the message ({exc.code}{_status_suffix(exc.message)}): {_redact(exc.message)}"[:300]
+        )
+    if isinstance(exc, aiosmtplib.SMTPTimeoutError | aiosmtplib.SMTPConnectError | aiosmtplib.SMTPServerDisconnected):
         return RetryLater(f"mail server unavailable ({type(exc).__name__})")
     if isinstance(exc, aiosmtplib.SMTPNotSupported):
         return Failed(f"mail server does not support what we need: {_redact(exc.message)}"[:300])

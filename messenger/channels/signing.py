@@ -39,8 +39,7 @@ def twilio_signature(auth_token: str, url: str, params: Mapping[str, str]) -> st
     return base64.b64encode(digest).decode("ascii")
 
 
-def valid_twilio_signature(auth_token: str, url: str, params: Mapping[str, str],
-                           signature: str | None) -> bool:
+def valid_twilio_signature(auth_token: str, url: str, params: Mapping[str, str], signature: str | None) -> bool:
     """Whether ``signature`` is Twilio's for ``url`` and ``params`` (compared in constant time).
 
     ``url`` must be the public URL Twilio was given, not the one a proxy forwarded to. Twilio

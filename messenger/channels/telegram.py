@@ -45,7 +45,9 @@ class TelegramChannel:
     async def send(self, outgoing: Outgoing) -> SendOutcome:
         try:
             sent = await self.bot.send_message(
-                chat_id=int(outgoing.address), text=outgoing.content.body, parse_mode=ParseMode.HTML,
+                chat_id=int(outgoing.address),
+                text=outgoing.content.body,
+                parse_mode=ParseMode.HTML,
                 reply_markup=markup(outgoing.content.buttons),
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )

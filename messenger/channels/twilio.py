@@ -42,18 +42,22 @@ API_VERSION = "2010-04-01"
 MAX_BODY = 1600
 
 # Twilio error codes, as returned when creating a message or in a status callback's ErrorCode.
-OPTED_OUT_CODES = frozenset({
-    21610,  # Attempt to send to unsubscribed recipient (they replied STOP)
-})
-UNREACHABLE_CODES = frozenset({
-    21211,  # Invalid 'To' phone number
-    21614,  # 'To' number is not a valid mobile number
-    21408,  # Permission to send an SMS has not been enabled for the region of the 'To' number
-    63024,  # Invalid message recipient (WhatsApp: not a WhatsApp user)
-    # Reported later, through the status callback:
-    30005,  # Unknown destination handset
-    30006,  # Landline or unreachable carrier
-})
+OPTED_OUT_CODES = frozenset(
+    {
+        21610,  # Attempt to send to unsubscribed recipient (they replied STOP)
+    }
+)
+UNREACHABLE_CODES = frozenset(
+    {
+        21211,  # Invalid 'To' phone number
+        21614,  # 'To' number is not a valid mobile number
+        21408,  # Permission to send an SMS has not been enabled for the region of the 'To' number
+        63024,  # Invalid message recipient (WhatsApp: not a WhatsApp user)
+        # Reported later, through the status callback:
+        30005,  # Unknown destination handset
+        30006,  # Landline or unreachable carrier
+    }
+)
 
 _PHONE_NUMBER = re.compile(r"\+?\d[\d\s().\-]{5,}\d")
 _WHATSAPP = "whatsapp:"
@@ -66,8 +70,7 @@ def mask_number(number: str) -> str:
     return f"…{digits[-2:]}" if digits else "…"
 
 
-def twilio_failure(code: int | None, message: str, *, status: int | None = None,
-                   address: str | None = None) -> Failed:
+def twilio_failure(code: int | None, message: str, *, status: int | None = None, address: str | None = None) -> Failed:
     """The outcome for a Twilio error ``code`` (from an API answer or a status callback).
 
     Phone numbers in ``message`` (and ``address``, however short) are cut to their last digits.
@@ -84,16 +87,22 @@ class TwilioChannel:
     """One Twilio sender: an SMS number, or a WhatsApp sender (``name`` says which)."""
 
     SMS_CAPABILITIES: ClassVar[Capabilities] = Capabilities(
-        body=Flavour.SMS, max_length=MAX_BODY, discreet=True,
+        body=Flavour.SMS,
+        max_length=MAX_BODY,
+        discreet=True,
     )
     # WhatsApp itself allows 4096 characters, but Twilio's Messages API caps every Body at 1600.
     WHATSAPP_CAPABILITIES: ClassVar[Capabilities] = Capabilities(
-        body=Flavour.TEXT, max_length=MAX_BODY, discreet=False,
+        body=Flavour.TEXT,
+        max_length=MAX_BODY,
+        discreet=False,
     )
-    CAPABILITIES: ClassVar[Mapping[ChannelName, Capabilities]] = MappingProxyType({
-        ChannelName.SMS: SMS_CAPABILITIES,
-        ChannelName.WHATSAPP: WHATSAPP_CAPABILITIES,
-    })
+    CAPABILITIES: ClassVar[Mapping[ChannelName, Capabilities]] = MappingProxyType(
+        {
+            ChannelName.SMS: SMS_CAPABILITIES,
+            ChannelName.WHATSAPP: WHATSAPP_CAPABILITIES,
+        }
+    )
 
     name: ChannelName
     capabilities: Capabilities
@@ -160,8 +169,13 @@ class TwilioChannel:
             return RetryLater(f"could not reach Twilio ({type(exc).__name__})")
         outcome = self._outcome(response, outgoing.address)
         if not isinstance(outcome, Sent):
-            log.info("Twilio %s to %s for message %s: %s", self.name.value, mask_number(outgoing.address),
-                     outgoing.message_id, outcome)
+            log.info(
+                "Twilio %s to %s for message %s: %s",
+                self.name.value,
+                mask_number(outgoing.address),
+                outgoing.message_id,
+                outcome,
+            )
         return outcome
 
     async def aclose(self) -> None:
@@ -191,11 +205,11 @@ class TwilioChannel:
         code = _int(payload.get("code"))
         message = str(payload.get("message") or "")
         if status == 429:
-            return RetryLater(_retry_reason("Twilio is rate limiting us", code, message, address),
-                              _retry_after(response))
+            return RetryLater(
+                _retry_reason("Twilio is rate limiting us", code, message, address), _retry_after(response)
+            )
         if status >= 500:
-            return RetryLater(_retry_reason(f"Twilio HTTP {status}", code, message, address),
-                              _retry_after(response))
+            return RetryLater(_retry_reason(f"Twilio HTTP {status}", code, message, address), _retry_after(response))
         if status == 401:
             return Failed(f"Twilio rejected the account credentials (HTTP 401{f', code {code}' if code else ''})")
         if 400 <= status < 500:
@@ -254,7 +268,7 @@ def _redact(text: str, address: str | None = None) -> str:
     text = " ".join(text.split())
     if address:
         bare = address.strip()
-        bare = bare[len(_WHATSAPP):] if bare.lower().startswith(_WHATSAPP) else bare
+        bare = bare[len(_WHATSAPP) :] if bare.lower().startswith(_WHATSAPP) else bare
         digits = re.sub(r"\D", "", bare)
         for known in sorted({bare, digits} - {""}, key=len, reverse=True):
             if len(known) >= 3:

@@ -203,8 +203,15 @@ def plan(
 ) -> list[PlannedStep]:
     """Every step of ``definition`` for one patient, in send order."""
     planned = [
-        plan_step(step, key=key, infusion=number, enrolled_at=enrolled_at, infusions=infusions,
-                  zone=zone, quiet_hours=quiet_hours)
+        plan_step(
+            step,
+            key=key,
+            infusion=number,
+            enrolled_at=enrolled_at,
+            infusions=infusions,
+            zone=zone,
+            quiet_hours=quiet_hours,
+        )
         for key, step, number in definition.expanded_steps()
     ]
     return sorted(planned, key=lambda p: (p.send_at, p.key))

@@ -53,8 +53,8 @@ __all__ = [
     "downgrade",
     "head_revision",
     "migration_engine",
-    "script_directory",
     "schema_differences",
+    "script_directory",
     "stamp",
     "upgrade",
 ]
@@ -187,8 +187,7 @@ def _adopt_unversioned(connection: Connection, url: str) -> None:
             f"from this version's models ({summarise(differences)}). If it was made by an older "
             f"messenger, mark the revision it matches with `messenger db stamp REVISION`, then upgrade."
         )
-    log.warning("%s has no migration history but matches the models: stamping it %s",
-                display_url(url), head_revision())
+    log.warning("%s has no migration history but matches the models: stamping it %s", display_url(url), head_revision())
     _command(connection, url, command.stamp, "head")
 
 
@@ -227,8 +226,9 @@ def _compare(connection: Connection) -> list[Any]:
 
 def summarise(differences: list[Any], limit: int = 5) -> str:
     """:func:`schema_differences` in a few words: missing tables, then the first other changes."""
-    flat = [item for difference in differences
-            for item in (difference if isinstance(difference, list) else [difference])]
+    flat = [
+        item for difference in differences for item in (difference if isinstance(difference, list) else [difference])
+    ]
     missing = [item[1].name for item in flat if item[0] == "add_table"]
     changes = [_describe(item) for item in flat if item[0] != "add_table" and _table_of(item) not in missing]
     parts = [f"missing tables: {', '.join(missing)}"] if missing else []
@@ -269,9 +269,15 @@ async def create_revision(url: str, message: str, *, autogenerate: bool = True) 
             directives[:] = []
 
     script = await _run(
-        url, _command, url, command.revision,
-        message=message, autogenerate=autogenerate, rev_id=_next_revision_id(),
-        process_revision_directives=skip_empty, commit=False,
+        url,
+        _command,
+        url,
+        command.revision,
+        message=message,
+        autogenerate=autogenerate,
+        rev_id=_next_revision_id(),
+        process_revision_directives=skip_empty,
+        commit=False,
     )
     if isinstance(script, Sequence):  # a list, empty when skip_empty dropped the revision
         return script[0] if script else None

@@ -118,7 +118,9 @@ def stamp_command(
 @db_app.command("revision")
 def revision_command(
     message: Annotated[str, typer.Option("-m", "--message", help="What it does, e.g. 'add invite note'.")],
-    empty: Annotated[bool, typer.Option("--empty", help="Write a blank script (a data migration) instead of comparing.")] = False,
+    empty: Annotated[
+        bool, typer.Option("--empty", help="Write a blank script (a data migration) instead of comparing.")
+    ] = False,
 ) -> None:
     """For developers: write a migration with what the models have and the database lacks.
 

@@ -60,9 +60,11 @@ ScrapeHook = Callable[[], Awaitable[None]]
 async def queue_state(sessions: SessionFactory, now: datetime) -> tuple[int, float | None]:
     """Pending rows, and clock seconds from ``now`` until the earliest is due (negative: overdue)."""
     async with sessions() as session:
-        count, earliest = (await session.exec(
-            select(func.count(), func.min(Message.send_at)).where(col(Message.status) == MessageStatus.PENDING)
-        )).one()
+        count, earliest = (
+            await session.exec(
+                select(func.count(), func.min(Message.send_at)).where(col(Message.status) == MessageStatus.PENDING)
+            )
+        ).one()
     return int(count), None if earliest is None else (earliest - now).total_seconds()
 
 
@@ -72,23 +74,34 @@ class Metrics:
         self.refresh_timeout = refresh_timeout
         self._hooks: list[ScrapeHook] = []
         self.messages = Counter(
-            "messenger_messages_total", "Dispatch outcomes by status, channel and step kind.",
-            ["status", "channel", "kind"], registry=self.registry,
+            "messenger_messages_total",
+            "Dispatch outcomes by status, channel and step kind.",
+            ["status", "channel", "kind"],
+            registry=self.registry,
         )
         self.dispatch_lag = Histogram(
-            "messenger_dispatch_lag_seconds", "Clock seconds from a message's send_at to its sending.",
-            buckets=LAG_BUCKETS, registry=self.registry,
+            "messenger_dispatch_lag_seconds",
+            "Clock seconds from a message's send_at to its sending.",
+            buckets=LAG_BUCKETS,
+            registry=self.registry,
         )
         self.send_latency = Histogram(
-            "messenger_send_latency_seconds", "Real seconds a provider took to answer a send.",
-            ["channel"], buckets=LATENCY_BUCKETS, registry=self.registry,
+            "messenger_send_latency_seconds",
+            "Real seconds a provider took to answer a send.",
+            ["channel"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
         )
         self.send_errors = Counter(
-            "messenger_send_errors_total", "Sends put off (retry), given up (failed) or dropped (skipped).",
-            ["channel", "type"], registry=self.registry,
+            "messenger_send_errors_total",
+            "Sends put off (retry), given up (failed) or dropped (skipped).",
+            ["channel", "type"],
+            registry=self.registry,
         )
         self.pending = Gauge(
-            "messenger_pending_messages", "Messages waiting to be sent.", registry=self.registry,
+            "messenger_pending_messages",
+            "Messages waiting to be sent.",
+            registry=self.registry,
         )
         self.next_due = Gauge(
             "messenger_next_due_seconds",
@@ -97,7 +110,9 @@ class Metrics:
         )
         self.next_due.set(math.nan)
         self.scheduler_running = Gauge(
-            "messenger_scheduler_running", "1 while the scheduler is running.", registry=self.registry,
+            "messenger_scheduler_running",
+            "1 while the scheduler is running.",
+            registry=self.registry,
         )
 
     # -- feeding it ---------------------------------------------------------------------
@@ -145,8 +160,7 @@ class Metrics:
             try:
                 await asyncio.wait_for(hook(), self.refresh_timeout)
             except Exception as exc:
-                log.warning("metrics refresh %s failed: %s", getattr(hook, "__qualname__", hook),
-                            type(exc).__name__)
+                log.warning("metrics refresh %s failed: %s", getattr(hook, "__qualname__", hook), type(exc).__name__)
 
     # -- reading it ---------------------------------------------------------------------
 

@@ -42,8 +42,12 @@ def locales(environment: TemplateEnvironment) -> list[str]:
     return sorted(found | {environment.default_locale})
 
 
-def check_templates(environment: TemplateEnvironment, catalog: SeriesCatalog, clinic: Clinic,
-                    sensitive_words: Sequence[str] = DEFAULT_SENSITIVE_WORDS) -> CheckReport:
+def check_templates(
+    environment: TemplateEnvironment,
+    catalog: SeriesCatalog,
+    clinic: Clinic,
+    sensitive_words: Sequence[str] = DEFAULT_SENSITIVE_WORDS,
+) -> CheckReport:
     problems: list[str] = []
     lengths: dict[Flavour, int] = {}
     sms: Counter[str] = Counter()
@@ -54,15 +58,18 @@ def check_templates(environment: TemplateEnvironment, catalog: SeriesCatalog, cl
         except TemplateRenderError as exc:
             problems.append(str(exc))
     for definition in catalog:
-        extra = [(f"system:{template}", Step(key="system", kind=kind, template=template), 1)
-                 for template, kind in SYSTEM_TEMPLATES.items()]
+        extra = [
+            (f"system:{template}", Step(key="system", kind=kind, template=template), 1)
+            for template, kind in SYSTEM_TEMPLATES.items()
+        ]
         for key, step, number in [*definition.expanded_steps(), *extra]:
-            context = sample_context(definition, clinic=clinic, step_key=key, kind=step.kind,
-                                     infusion_number=number)
+            context = sample_context(definition, clinic=clinic, step_key=key, kind=step.kind, infusion_number=number)
             for flavour in REQUIRED:
                 if not environment.has(step.template, flavour, environment.default_locale):
-                    problems.append(f"{environment.default_locale}/{step.template}.{flavour.value}.j2: "
-                                    f"missing (series {definition.key!r}, step {key!r})")
+                    problems.append(
+                        f"{environment.default_locale}/{step.template}.{flavour.value}.j2: "
+                        f"missing (series {definition.key!r}, step {key!r})"
+                    )
             for locale in locales(environment):
                 for flavour in Flavour:
                     ref = _exact_file(environment, step.template, flavour, locale)
@@ -80,14 +87,18 @@ def check_templates(environment: TemplateEnvironment, catalog: SeriesCatalog, cl
                     if limit is not None and len(text) > limit:
                         problems.append(f"{path}: renders to {len(text)} characters, more than {limit}")
                     if flavour in DISCREET and (found := sensitive_words_in(text, sensitive_words)):
-                        problems.append(f"{path}: shows {', '.join(repr(w) for w in found)} on a discreet channel "
-                                        "(lock screens show it)")
+                        problems.append(
+                            f"{path}: shows {', '.join(repr(w) for w in found)} on a discreet channel "
+                            "(lock screens show it)"
+                        )
                     if flavour is Flavour.SMS:
                         segments = sms_segments(text)
                         sms[f"{segments.encoding}, {segments.segments} segment(s)"] += 1
                         if segments.segments > MAX_SMS_SEGMENTS:
-                            problems.append(f"{path}: {segments.segments} SMS segments ({segments.encoding}, "
-                                            f"{segments.length} characters); keep it to {MAX_SMS_SEGMENTS}")
+                            problems.append(
+                                f"{path}: {segments.segments} SMS segments ({segments.encoding}, "
+                                f"{segments.length} characters); keep it to {MAX_SMS_SEGMENTS}"
+                            )
     return CheckReport(rendered=rendered, problems=list(dict.fromkeys(problems)), lengths=lengths, sms=sms)
 
 
@@ -95,4 +106,3 @@ def _exact_file(environment: TemplateEnvironment, template: str, flavour: Flavou
     """The file for exactly this locale (no fallback), if it exists."""
     ref = environment.resolve(template, flavour, locale)
     return ref.name if ref is not None and ref.locale == locale else None
-

@@ -17,13 +17,13 @@ class Composer:
     def __init__(self, environment: TemplateEnvironment) -> None:
         self.environment = environment
 
-    def compose(self, *, template: str, capabilities: Capabilities, locale: str,
-                context: Mapping[str, Any]) -> Content:
+    def compose(self, *, template: str, capabilities: Capabilities, locale: str, context: Mapping[str, Any]) -> Content:
         body = self.render(template, capabilities.body, locale, context)
         if len(body) > capabilities.max_length:
             ref = self.environment.resolve(template, capabilities.body, locale)
             raise TemplateRenderError(
-                ref.name if ref else template, None,
+                ref.name if ref else template,
+                None,
                 f"renders to {len(body)} characters; the channel allows {capabilities.max_length}",
             )
         subject = self.render(template, capabilities.subject, locale, context) if capabilities.subject else None

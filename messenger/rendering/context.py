@@ -58,13 +58,20 @@ SAMPLE_ZONE = ZoneInfo("America/Los_Angeles")
 SAMPLE_PATIENT = "Jane <b>O'Hara</b> & Co"
 
 
-def sample_context(definition: SeriesDefinition, *, clinic: Clinic, step_key: str, kind: StepKind,
-                   infusion_number: int | None) -> dict[str, Any]:
+def sample_context(
+    definition: SeriesDefinition, *, clinic: Clinic, step_key: str, kind: StepKind, infusion_number: int | None
+) -> dict[str, Any]:
     """A realistic context for rendering a step without a patient (template checks, previews)."""
     first = datetime(2026, 12, 1, 18, 0, tzinfo=UTC)  # 10:00 in Los Angeles
     times = [first + timedelta(days=d) for d in definition.infusions.default_days]
     number = infusion_number or (1 if kind in {StepKind.REMINDER, StepKind.CHECKIN} else None)
     return message_context(
-        patient_name=SAMPLE_PATIENT, zone=SAMPLE_ZONE, clinic=clinic, definition=definition,
-        infusion_times=times, step_key=step_key, kind=kind, infusion_number=number,
+        patient_name=SAMPLE_PATIENT,
+        zone=SAMPLE_ZONE,
+        clinic=clinic,
+        definition=definition,
+        infusion_times=times,
+        step_key=step_key,
+        kind=kind,
+        infusion_number=number,
     )

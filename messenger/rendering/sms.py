@@ -28,7 +28,8 @@ __all__ = [
 # The GSM 03.38 default alphabet, in table order (0x1B, the escape, is not a character).
 GSM7_BASIC = frozenset(
     "@£$¥èéùìòÇ\nØø\rÅå"
-    "Δ_ΦΓΛΩΠΨΣΘΞ" "ÆæßÉ"
+    "Δ_ΦΓΛΩΠΨΣΘΞ"
+    "ÆæßÉ"
     " !\"#¤%&'()*+,-./"
     "0123456789:;<=>?"
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§"

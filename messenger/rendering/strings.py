@@ -29,8 +29,10 @@ class BotStrings:
 
     def __init__(self, environment: TemplateEnvironment) -> None:
         self.environment = environment
-        self._jinja = {True: Environment(undefined=StrictUndefined, autoescape=True),
-                       False: Environment(undefined=StrictUndefined, autoescape=False)}
+        self._jinja = {
+            True: Environment(undefined=StrictUndefined, autoescape=True),
+            False: Environment(undefined=StrictUndefined, autoescape=False),
+        }
         self._tables: dict[str, dict[str, str]] = {}
         self._compiled: dict[tuple[str, str, bool], Template] = {}
 

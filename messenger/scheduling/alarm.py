@@ -24,8 +24,14 @@ SWEEP_JOB = "sweep"
 
 
 class Alarm:
-    def __init__(self, *, dispatcher: Dispatcher, clock: Clock, sweep_seconds: float = 30.0,
-                 scheduler: AsyncIOScheduler | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        dispatcher: Dispatcher,
+        clock: Clock,
+        sweep_seconds: float = 30.0,
+        scheduler: AsyncIOScheduler | None = None,
+    ) -> None:
         self.dispatcher = dispatcher
         self.clock = clock
         self.sweep_seconds = sweep_seconds
@@ -44,8 +50,16 @@ class Alarm:
 
     def start(self) -> None:
         """Start the scheduler and run the dispatcher at once (pending rows from before a restart)."""
-        self.scheduler.add_job(self._wake, "interval", seconds=self.sweep_seconds, id=SWEEP_JOB,
-                               replace_existing=True, coalesce=True, max_instances=1, misfire_grace_time=None)
+        self.scheduler.add_job(
+            self._wake,
+            "interval",
+            seconds=self.sweep_seconds,
+            id=SWEEP_JOB,
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=None,
+        )
         self.scheduler.start()
         self.poke()
 
@@ -67,8 +81,7 @@ class Alarm:
             finished = True
         except TimeoutError:
             finished = False
-            log.warning("dispatcher still busy after %.0f s; its claims return to the queue when they expire",
-                        timeout)
+            log.warning("dispatcher still busy after %.0f s; its claims return to the queue when they expire", timeout)
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         if finished and (released := await self.dispatcher.release_claims()):
@@ -112,8 +125,15 @@ class Alarm:
     def _schedule_wake(self, when: datetime) -> None:
         if not self._accepting:
             return
-        self.scheduler.add_job(self._wake, "date", run_date=when, id=WAKE_JOB, replace_existing=True,
-                               misfire_grace_time=None, max_instances=3)
+        self.scheduler.add_job(
+            self._wake,
+            "date",
+            run_date=when,
+            id=WAKE_JOB,
+            replace_existing=True,
+            misfire_grace_time=None,
+            max_instances=3,
+        )
 
     def _merge(self, run: DispatchReport) -> None:
         self.report.counts.update(run.counts)

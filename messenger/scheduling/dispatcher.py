@@ -196,10 +196,12 @@ class Dispatcher:
         now = self.clock.now()
         due = (
             select(Message.id)
-            .where(or_(
-                and_(col(Message.status) == MessageStatus.PENDING, col(Message.send_at) <= now),
-                and_(col(Message.status) == MessageStatus.SENDING, col(Message.lease_until) < now),
-            ))
+            .where(
+                or_(
+                    and_(col(Message.status) == MessageStatus.PENDING, col(Message.send_at) <= now),
+                    and_(col(Message.status) == MessageStatus.SENDING, col(Message.lease_until) < now),
+                )
+            )
             .order_by(col(Message.send_at), col(Message.id))
             .limit(limit)
         )
@@ -209,8 +211,13 @@ class Dispatcher:
             result = await session.exec(  # type: ignore[call-overload]
                 update(Message)
                 .where(col(Message.id).in_(due.scalar_subquery()))
-                .values(status=MessageStatus.SENDING, claimed_by=self.name, lease_until=now + self.lease,
-                        attempts=Message.attempts + 1, updated_at=now)
+                .values(
+                    status=MessageStatus.SENDING,
+                    claimed_by=self.name,
+                    lease_until=now + self.lease,
+                    attempts=Message.attempts + 1,
+                    updated_at=now,
+                )
                 .returning(Message.id)
             )
             return sorted(result.scalars().all())
@@ -218,12 +225,12 @@ class Dispatcher:
     async def next_due_at(self) -> datetime | None:
         """When the next row falls due (or a claim expires), if ever."""
         async with self.sessions() as session:
-            pending = (await session.exec(
-                select(func.min(Message.send_at)).where(Message.status == MessageStatus.PENDING)
-            )).one()
-            lease = (await session.exec(
-                select(func.min(Message.lease_until)).where(Message.status == MessageStatus.SENDING)
-            )).one()
+            pending = (
+                await session.exec(select(func.min(Message.send_at)).where(Message.status == MessageStatus.PENDING))
+            ).one()
+            lease = (
+                await session.exec(select(func.min(Message.lease_until)).where(Message.status == MessageStatus.SENDING))
+            ).one()
         candidates = [t for t in (pending, lease) if t is not None]
         return min(candidates) if candidates else None
 
@@ -237,8 +244,13 @@ class Dispatcher:
             result = await session.exec(  # type: ignore[call-overload]
                 update(Message)
                 .where(col(Message.status) == MessageStatus.SENDING, col(Message.claimed_by) == self.name)
-                .values(status=MessageStatus.PENDING, claimed_by=None, lease_until=None,
-                        attempts=Message.attempts - 1, updated_at=self.clock.now())
+                .values(
+                    status=MessageStatus.PENDING,
+                    claimed_by=None,
+                    lease_until=None,
+                    attempts=Message.attempts - 1,
+                    updated_at=self.clock.now(),
+                )
             )
             return int(result.rowcount or 0)
 
@@ -273,8 +285,13 @@ class Dispatcher:
 
         zone = ZoneInfo(job.patient.timezone)
         context = message_context(
-            patient_name=job.patient.name, zone=zone, clinic=self.clinic, definition=job.definition,
-            infusion_times=job.infusion_times, step_key=message.step_key, kind=message.kind,
+            patient_name=job.patient.name,
+            zone=zone,
+            clinic=self.clinic,
+            definition=job.definition,
+            infusion_times=job.infusion_times,
+            step_key=message.step_key,
+            kind=message.kind,
             infusion_number=message.infusion_number,
         )
         if not job.contacts:
@@ -288,38 +305,58 @@ class Dispatcher:
             channel = self.channels[contact.channel]
             paused_until = self._channel_pause.get(channel.name)
             if paused_until is not None and paused_until > now:
-                outcome: SendOutcome = RetryLater("the provider asked us to slow down",
-                                                  (paused_until - now).total_seconds())
+                outcome: SendOutcome = RetryLater(
+                    "the provider asked us to slow down", (paused_until - now).total_seconds()
+                )
                 return await self._retry(job, outcome, lost)
             try:
-                content = self.composer.compose(template=message.template, capabilities=channel.capabilities,
-                                                locale=job.patient.locale, context=context)
+                content = self.composer.compose(
+                    template=message.template,
+                    capabilities=channel.capabilities,
+                    locale=job.patient.locale,
+                    context=context,
+                )
             except TemplateRenderError as exc:
                 log.error("message %s: template error: %s", message.id, exc)
-                return await self._record(job, MessageStatus.FAILED, reason=f"template error: {exc}",
-                                          lost=lost)
+                return await self._record(job, MessageStatus.FAILED, reason=f"template error: {exc}", lost=lost)
             if channel.capabilities.buttons and self.buttons is not None:
                 content = replace(content, buttons=self.buttons(message, job.patient.locale))
             files = ()
             if channel.capabilities.html is not None and self.attachments is not None:
                 files = self.attachments(message, job.infusion_times, job.patient.locale)
-            outgoing = Outgoing(message_id=message.id or 0, address=contact.address, content=content,
-                                kind=message.kind, step_key=message.step_key, zone=zone,
-                                scheduled_for=message.send_at, recipient=job.patient.name, contact_id=contact.id,
-                                attachments=files)
+            outgoing = Outgoing(
+                message_id=message.id or 0,
+                address=contact.address,
+                content=content,
+                kind=message.kind,
+                step_key=message.step_key,
+                zone=zone,
+                scheduled_for=message.send_at,
+                recipient=job.patient.name,
+                contact_id=contact.id,
+                attachments=files,
+            )
             started = time.perf_counter()
             outcome = await self._send(channel, outgoing)
             send_seconds = time.perf_counter() - started
             match outcome:
                 case Sent(provider_id=provider_id):
-                    return await self._record(job, MessageStatus.SENT, channel=channel.name, contact=contact,
-                                              provider_id=provider_id, content=content, lost=lost,
-                                              send_seconds=send_seconds)
+                    return await self._record(
+                        job,
+                        MessageStatus.SENT,
+                        channel=channel.name,
+                        contact=contact,
+                        provider_id=provider_id,
+                        content=content,
+                        lost=lost,
+                        send_seconds=send_seconds,
+                    )
                 case RetryLater():
                     if outcome.after > 0:
                         self._channel_pause[channel.name] = self.clock.now() + timedelta(seconds=outcome.after)
-                    return await self._retry(job, outcome, lost, channel=channel.name, contact=contact,
-                                             send_seconds=send_seconds)
+                    return await self._retry(
+                        job, outcome, lost, channel=channel.name, contact=contact, send_seconds=send_seconds
+                    )
                 case Failed():
                     reason = f"{channel.name.value}: {outcome.reason}"
                     if outcome.unreachable or outcome.opted_out:
@@ -348,29 +385,62 @@ class Dispatcher:
         # A patient who links a contact while this runs must not wait: if a usable contact exists
         # when the row is written, the message is due at once (the linking side releases rows
         # already marked waiting, so one of the two always sees the other).
-        linked = exists().where(col(Contact.patient_id) == job.patient.id,
-                                col(Contact.channel).in_(list(self.channels)))
-        return await self._record(job, MessageStatus.PENDING, reason=WAITING_FOR_CONTACT,
-                                  send_at=case((linked, now), else_=at), attempts=message.attempts - 1)
+        linked = exists().where(
+            col(Contact.patient_id) == job.patient.id, col(Contact.channel).in_(list(self.channels))
+        )
+        return await self._record(
+            job,
+            MessageStatus.PENDING,
+            reason=WAITING_FOR_CONTACT,
+            send_at=case((linked, now), else_=at),
+            attempts=message.attempts - 1,
+        )
 
-    async def _retry(self, job: _Job, outcome: RetryLater, lost: list[Contact], *,
-                     channel: ChannelName | None = None, contact: Contact | None = None,
-                     send_seconds: float | None = None) -> Delivery:
+    async def _retry(
+        self,
+        job: _Job,
+        outcome: RetryLater,
+        lost: list[Contact],
+        *,
+        channel: ChannelName | None = None,
+        contact: Contact | None = None,
+        send_seconds: float | None = None,
+    ) -> Delivery:
         message = job.message
         if message.attempts >= self.retry.max_attempts:
-            return await self._record(job, MessageStatus.FAILED, channel=channel, contact=contact, lost=lost,
-                                      reason=f"gave up after {message.attempts} attempts: {outcome.reason}",
-                                      send_seconds=send_seconds)
+            return await self._record(
+                job,
+                MessageStatus.FAILED,
+                channel=channel,
+                contact=contact,
+                lost=lost,
+                reason=f"gave up after {message.attempts} attempts: {outcome.reason}",
+                send_seconds=send_seconds,
+            )
         now = self.clock.now()
         at = now + timedelta(seconds=max(outcome.after, self.retry.delay(message.attempts, self._rng)))
         if message.quiet is QuietPolicy.DEFER:
             at = self.quiet_hours.defer(at, ZoneInfo(job.patient.timezone))
         if message.not_after is not None and at > message.not_after:
-            return await self._record(job, MessageStatus.SKIPPED, channel=channel, contact=contact, lost=lost,
-                                      reason=f"could not be sent before its not-after time: {outcome.reason}",
-                                      send_seconds=send_seconds)
-        return await self._record(job, MessageStatus.PENDING, channel=channel, contact=contact, lost=lost,
-                                  reason=outcome.reason, send_at=at, send_seconds=send_seconds)
+            return await self._record(
+                job,
+                MessageStatus.SKIPPED,
+                channel=channel,
+                contact=contact,
+                lost=lost,
+                reason=f"could not be sent before its not-after time: {outcome.reason}",
+                send_seconds=send_seconds,
+            )
+        return await self._record(
+            job,
+            MessageStatus.PENDING,
+            channel=channel,
+            contact=contact,
+            lost=lost,
+            reason=outcome.reason,
+            send_at=at,
+            send_seconds=send_seconds,
+        )
 
     # -- the database -----------------------------------------------------------------
 
@@ -385,14 +455,21 @@ class Dispatcher:
             series = await session.get(Series, message.series_id)
             patient = await session.get(Patient, message.patient_id)
             assert series is not None and patient is not None
-            infusions = (await session.exec(
-                select(Infusion).where(Infusion.series_id == series.id).order_by(col(Infusion.number))
-            )).all()
-            every_contact = (await session.exec(
-                select(Contact).where(Contact.patient_id == patient.id).order_by(col(Contact.priority), col(Contact.id))
-            )).all()
-        configured = [c for c in every_contact if c.channel in self.channels
-                      and message.only_channel in (None, c.channel)]
+            infusions = (
+                await session.exec(
+                    select(Infusion).where(Infusion.series_id == series.id).order_by(col(Infusion.number))
+                )
+            ).all()
+            every_contact = (
+                await session.exec(
+                    select(Contact)
+                    .where(Contact.patient_id == patient.id)
+                    .order_by(col(Contact.priority), col(Contact.id))
+                )
+            ).all()
+        configured = [
+            c for c in every_contact if c.channel in self.channels and message.only_channel in (None, c.channel)
+        ]
         usable = [c for c in configured if c.reachable and not c.opted_out]
         if usable:
             reach = Reach.REACHABLE
@@ -404,8 +481,7 @@ class Dispatcher:
             reach = Reach.LOST
         definition = self.catalog.get(series.definition_key) if series.definition_key in self.catalog else None
         answered = frozenset(i.number for i in infusions if i.responded_at is not None)
-        return _Job(message, series, patient, definition, [i.scheduled_at for i in infusions], usable, reach,
-                    answered)
+        return _Job(message, series, patient, definition, [i.scheduled_at for i in infusions], usable, reach, answered)
 
     async def _renew_lease(self, message_id: int) -> bool:
         """Extend this process's claim, only if it still holds it and the lease has not run out."""
@@ -413,20 +489,39 @@ class Dispatcher:
         async with self.sessions() as session, session.begin():
             result = await session.exec(  # type: ignore[call-overload]
                 update(Message)
-                .where(col(Message.id) == message_id, col(Message.claimed_by) == self.name,
-                       col(Message.status) == MessageStatus.SENDING, col(Message.lease_until) > now)
+                .where(
+                    col(Message.id) == message_id,
+                    col(Message.claimed_by) == self.name,
+                    col(Message.status) == MessageStatus.SENDING,
+                    col(Message.lease_until) > now,
+                )
                 .values(lease_until=now + self.lease)
             )
             return result.rowcount == 1
 
-    async def _record(self, job: _Job, status: MessageStatus, *, reason: str | None = None,
-                      channel: ChannelName | None = None, contact: Contact | None = None,
-                      provider_id: str | None = None, content: Content | None = None,
-                      lost: Sequence[Contact] = (), send_at: datetime | ColumnElement[datetime] | None = None,
-                      send_seconds: float | None = None, attempts: int | None = None) -> Delivery:
+    async def _record(
+        self,
+        job: _Job,
+        status: MessageStatus,
+        *,
+        reason: str | None = None,
+        channel: ChannelName | None = None,
+        contact: Contact | None = None,
+        provider_id: str | None = None,
+        content: Content | None = None,
+        lost: Sequence[Contact] = (),
+        send_at: datetime | ColumnElement[datetime] | None = None,
+        send_seconds: float | None = None,
+        attempts: int | None = None,
+    ) -> Delivery:
         message, now = job.message, self.clock.now()
-        values: dict[str, object] = {"status": status, "claimed_by": None, "lease_until": None, "updated_at": now,
-                                     "last_error": reason}
+        values: dict[str, object] = {
+            "status": status,
+            "claimed_by": None,
+            "lease_until": None,
+            "updated_at": now,
+            "last_error": reason,
+        }
         if status is MessageStatus.SENT:  # a fresh send: an earlier provider report no longer applies
             values |= {"sent_at": now, "provider_id": provider_id, "last_error": None, "provider_status": None}
         if channel is not None:
@@ -438,8 +533,11 @@ class Dispatcher:
         async with self.sessions() as session, session.begin():
             result = await session.exec(  # type: ignore[call-overload]
                 update(Message)
-                .where(col(Message.id) == message.id, col(Message.claimed_by) == self.name,
-                       col(Message.status) == MessageStatus.SENDING)
+                .where(
+                    col(Message.id) == message.id,
+                    col(Message.claimed_by) == self.name,
+                    col(Message.status) == MessageStatus.SENDING,
+                )
                 .values(**values)
             )
             if result.rowcount != 1:
@@ -449,23 +547,42 @@ class Dispatcher:
             if status.is_final:
                 await self._complete_if_done(session, job.series, now)
         recorded = message.model_copy(update={k: v for k, v in values.items() if not isinstance(v, ColumnElement)})
-        delivery = Delivery(message=recorded, patient=job.patient, status=status, at=now, channel=channel,
-                            reason=reason, content=content, lost_contacts=tuple(lost), send_seconds=send_seconds)
-        log.info("message %s (%s) → %s%s", message.id, message.step_key, status.value,
-                 f" via {channel.value}" if channel else "")
+        delivery = Delivery(
+            message=recorded,
+            patient=job.patient,
+            status=status,
+            at=now,
+            channel=channel,
+            reason=reason,
+            content=content,
+            lost_contacts=tuple(lost),
+            send_seconds=send_seconds,
+        )
+        log.info(
+            "message %s (%s) → %s%s",
+            message.id,
+            message.step_key,
+            status.value,
+            f" via {channel.value}" if channel else "",
+        )
         await self._notify(delivery)
         return delivery
 
     async def _complete_if_done(self, session: AsyncSession, series: Series, now: datetime) -> None:
-        open_rows = (await session.exec(
-            select(func.count()).select_from(Message).where(
-                Message.series_id == series.id,
-                col(Message.status).in_([MessageStatus.PENDING, MessageStatus.SENDING, MessageStatus.HELD]),
+        open_rows = (
+            await session.exec(
+                select(func.count())
+                .select_from(Message)
+                .where(
+                    Message.series_id == series.id,
+                    col(Message.status).in_([MessageStatus.PENDING, MessageStatus.SENDING, MessageStatus.HELD]),
+                )
             )
-        )).one()
+        ).one()
         if open_rows == 0:
             await session.exec(
-                update(Series).where(col(Series.id) == series.id, col(Series.status) == SeriesStatus.ACTIVE)
+                update(Series)
+                .where(col(Series.id) == series.id, col(Series.status) == SeriesStatus.ACTIVE)
                 .values(status=SeriesStatus.COMPLETED, status_changed_at=now)
             )
 

@@ -21,30 +21,49 @@ class ReminderFallback:
     reminder's own not-after time, so it never arrives after the infusion has started.
     """
 
-    def __init__(self, *, sessions: SessionFactory, delay: timedelta,
-                 channel: ChannelName = ChannelName.SMS) -> None:
+    def __init__(self, *, sessions: SessionFactory, delay: timedelta, channel: ChannelName = ChannelName.SMS) -> None:
         self.sessions = sessions
         self.delay = delay
         self.channel = channel
 
     async def on_delivery(self, delivery: Delivery) -> None:
         message = delivery.message
-        if (delivery.status is not MessageStatus.SENT or delivery.channel is not ChannelName.TELEGRAM
-                or message.kind is not StepKind.REMINDER or message.only_channel is not None):
+        if (
+            delivery.status is not MessageStatus.SENT
+            or delivery.channel is not ChannelName.TELEGRAM
+            or message.kind is not StepKind.REMINDER
+            or message.only_channel is not None
+        ):
             return
         due = delivery.at + self.delay
         if message.not_after is not None and due >= message.not_after:
             return
         key = f"{FALLBACK_PREFIX}{message.step_key}"
         async with transaction(self.sessions) as session:
-            has_contact = (await session.exec(select(Contact.id).where(
-                Contact.patient_id == message.patient_id, Contact.channel == self.channel))).first()
-            already = (await session.exec(select(Message.id).where(
-                Message.series_id == message.series_id, Message.step_key == key))).first()
+            has_contact = (
+                await session.exec(
+                    select(Contact.id).where(Contact.patient_id == message.patient_id, Contact.channel == self.channel)
+                )
+            ).first()
+            already = (
+                await session.exec(
+                    select(Message.id).where(Message.series_id == message.series_id, Message.step_key == key)
+                )
+            ).first()
             if has_contact is None or already is not None:
                 return
-            session.add(Message(
-                series_id=message.series_id, patient_id=message.patient_id, step_key=key, kind=message.kind,
-                template=message.template, infusion_number=message.infusion_number, quiet=message.quiet,
-                due_at=due, send_at=due, not_after=message.not_after, only_channel=self.channel,
-            ))
+            session.add(
+                Message(
+                    series_id=message.series_id,
+                    patient_id=message.patient_id,
+                    step_key=key,
+                    kind=message.kind,
+                    template=message.template,
+                    infusion_number=message.infusion_number,
+                    quiet=message.quiet,
+                    due_at=due,
+                    send_at=due,
+                    not_after=message.not_after,
+                    only_channel=self.channel,
+                )
+            )

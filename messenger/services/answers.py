@@ -32,18 +32,25 @@ class CheckinState:
 async def own_sent_message(session: AsyncSession, *, message_id: int, patient_id: int, kind: StepKind) -> Message:
     """A message of ``kind`` that was sent to this patient; anything else is a stale or foreign button."""
     message = await session.get(Message, message_id)
-    if message is None or message.patient_id != patient_id or message.kind is not kind \
-            or message.status is not MessageStatus.SENT:
+    if (
+        message is None
+        or message.patient_id != patient_id
+        or message.kind is not kind
+        or message.status is not MessageStatus.SENT
+    ):
         raise ServiceError("button_not_yours")
     return message
 
 
-async def respond_to_reminder(*, session: AsyncSession, clock: Clock, message_id: int, patient_id: int,
-                              attending: bool) -> Infusion:
+async def respond_to_reminder(
+    *, session: AsyncSession, clock: Clock, message_id: int, patient_id: int, attending: bool
+) -> Infusion:
     message = await own_sent_message(session, message_id=message_id, patient_id=patient_id, kind=StepKind.REMINDER)
-    infusion = (await session.exec(
-        select(Infusion).where(Infusion.series_id == message.series_id, Infusion.number == message.infusion_number)
-    )).one()
+    infusion = (
+        await session.exec(
+            select(Infusion).where(Infusion.series_id == message.series_id, Infusion.number == message.infusion_number)
+        )
+    ).one()
     now = clock.now()
     if infusion.status is InfusionStatus.CANCELLED:
         raise ServiceError("series_closed", status="cancelled")
@@ -51,8 +58,14 @@ async def respond_to_reminder(*, session: AsyncSession, clock: Clock, message_id
         raise ServiceError("infusion_started", number=infusion.number)
     infusion.status = InfusionStatus.CONFIRMED if attending else InfusionStatus.RESCHEDULE_REQUESTED
     infusion.responded_at = now
-    audit.record(session, at=now, actor=audit.patient_actor(patient_id), patient_id=patient_id,
-                 action="infusion.confirm" if attending else "infusion.reschedule_request", infusion=infusion.number)
+    audit.record(
+        session,
+        at=now,
+        actor=audit.patient_actor(patient_id),
+        patient_id=patient_id,
+        action="infusion.confirm" if attending else "infusion.reschedule_request",
+        infusion=infusion.number,
+    )
     return infusion
 
 
@@ -61,8 +74,16 @@ async def checkin_state(session: AsyncSession, message: Message) -> dict[str, st
     return {a.question: a.value for a in rows.all()}
 
 
-async def answer_checkin(*, session: AsyncSession, clock: Clock, catalog: SeriesCatalog, message_id: int,
-                         patient_id: int, question: str, value: str) -> CheckinState:
+async def answer_checkin(
+    *,
+    session: AsyncSession,
+    clock: Clock,
+    catalog: SeriesCatalog,
+    message_id: int,
+    patient_id: int,
+    question: str,
+    value: str,
+) -> CheckinState:
     """Store one answer; a second answer to the same question changes nothing."""
     message = await own_sent_message(session, message_id=message_id, patient_id=patient_id, kind=StepKind.CHECKIN)
     if question not in VALID or value not in VALID[question]:
@@ -74,19 +95,34 @@ async def answer_checkin(*, session: AsyncSession, clock: Clock, catalog: Series
     assert series is not None
     escalation = catalog.get(series.definition_key).escalation if series.definition_key in catalog else Escalation()
     reasons = escalations(escalation, question, value)
-    session.add(Answer(series_id=message.series_id, patient_id=patient_id, message_id=message.id, question=question,
-                       value=value, score=int(value) if value.isdigit() else None, escalated=bool(reasons),
-                       answered_at=clock.now()))
+    session.add(
+        Answer(
+            series_id=message.series_id,
+            patient_id=patient_id,
+            message_id=message.id,
+            question=question,
+            value=value,
+            score=int(value) if value.isdigit() else None,
+            escalated=bool(reasons),
+            answered_at=clock.now(),
+        )
+    )
     answers[question] = value
     return CheckinState(message, answers, next_question(answers), reasons)
 
 
 async def open_checkin(session: AsyncSession, patient_id: int) -> tuple[Message, str] | None:
     """The patient's latest sent check-in and its next question, if one is unanswered (for replies by text)."""
-    message = (await session.exec(
-        select(Message).where(Message.patient_id == patient_id, Message.kind == StepKind.CHECKIN,
-                              Message.status == MessageStatus.SENT).order_by(col(Message.sent_at).desc()).limit(1)
-    )).first()
+    message = (
+        await session.exec(
+            select(Message)
+            .where(
+                Message.patient_id == patient_id, Message.kind == StepKind.CHECKIN, Message.status == MessageStatus.SENT
+            )
+            .order_by(col(Message.sent_at).desc())
+            .limit(1)
+        )
+    ).first()
     question = None if message is None else next_question(await checkin_state(session, message))
     return None if message is None or question is None else (message, question)
 

@@ -20,8 +20,9 @@ def patient_actor(patient_id: int) -> str:
     return f"patient:{patient_id}"
 
 
-def record(session: AsyncSession, *, at: datetime, actor: str, action: str,
-           patient_id: int | None = None, **detail: Any) -> AuditEvent:
+def record(
+    session: AsyncSession, *, at: datetime, actor: str, action: str, patient_id: int | None = None, **detail: Any
+) -> AuditEvent:
     event = AuditEvent(at=at, actor=actor, action=action, patient_id=patient_id, detail=detail)
     session.add(event)
     return event

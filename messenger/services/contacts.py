@@ -18,20 +18,23 @@ WAITING_FOR_CONTACT = "waiting for the patient to connect a contact"
 
 
 async def find_contact(session: AsyncSession, *, patient_id: int, channel: ChannelName) -> Contact | None:
-    return (await session.exec(
-        select(Contact).where(Contact.patient_id == patient_id, Contact.channel == channel)
-    )).first()
+    return (
+        await session.exec(select(Contact).where(Contact.patient_id == patient_id, Contact.channel == channel))
+    ).first()
 
 
 async def contact_at(session: AsyncSession, channel: ChannelName, address: str) -> Contact | None:
     """The contact with this address on this channel (the latest, if several patients share it)."""
-    return (await session.exec(
-        select(Contact).where(Contact.channel == channel, Contact.address == address).order_by(col(Contact.id).desc())
-    )).first()
+    return (
+        await session.exec(
+            select(Contact)
+            .where(Contact.channel == channel, Contact.address == address)
+            .order_by(col(Contact.id).desc())
+        )
+    ).first()
 
 
-async def set_opted_out(*, session: AsyncSession, clock: Clock, contact: Contact, opted_out: bool,
-                        reason: str) -> bool:
+async def set_opted_out(*, session: AsyncSession, clock: Clock, contact: Contact, opted_out: bool, reason: str) -> bool:
     """Record an opt-out (or opt-in) on the contact; returns False if nothing changed.
 
     Opting in also revives a contact marked unreachable: the patient has just written from it.
@@ -42,9 +45,15 @@ async def set_opted_out(*, session: AsyncSession, clock: Clock, contact: Contact
     contact.opted_out, contact.status_reason, contact.updated_at = opted_out, reason, now
     if not opted_out:
         contact.reachable = True
-    audit.record(session, at=now, actor=audit.patient_actor(contact.patient_id), patient_id=contact.patient_id,
-                 action="contact.opt_out" if opted_out else "contact.opt_in", channel=contact.channel.value,
-                 reason=reason)
+    audit.record(
+        session,
+        at=now,
+        actor=audit.patient_actor(contact.patient_id),
+        patient_id=contact.patient_id,
+        action="contact.opt_out" if opted_out else "contact.opt_in",
+        channel=contact.channel.value,
+        reason=reason,
+    )
     return True
 
 
@@ -53,8 +62,12 @@ async def release_waiting(*, session: AsyncSession, clock: Clock, patient_id: in
     now = clock.now()
     result = await session.exec(  # type: ignore[call-overload]
         update(Message)
-        .where(col(Message.patient_id) == patient_id, col(Message.status) == MessageStatus.PENDING,
-               col(Message.last_error) == WAITING_FOR_CONTACT, col(Message.send_at) > now)
+        .where(
+            col(Message.patient_id) == patient_id,
+            col(Message.status) == MessageStatus.PENDING,
+            col(Message.last_error) == WAITING_FOR_CONTACT,
+            col(Message.send_at) > now,
+        )
         .values(send_at=now, updated_at=now)
     )
     return int(result.rowcount or 0)
@@ -71,26 +84,48 @@ async def claim_welcome(*, session: AsyncSession, clock: Clock, patient_id: int)
     will send it): either way the welcome goes out once.
     """
     now = clock.now()
-    pending = select(Message.id).where(Message.patient_id == patient_id, Message.kind == StepKind.WELCOME,
-                                       Message.status == MessageStatus.PENDING).limit(1)
+    pending = (
+        select(Message.id)
+        .where(
+            Message.patient_id == patient_id, Message.kind == StepKind.WELCOME, Message.status == MessageStatus.PENDING
+        )
+        .limit(1)
+    )
     result = await session.exec(  # type: ignore[call-overload]
-        update(Message).where(col(Message.id).in_(pending.scalar_subquery()),
-                              col(Message.status) == MessageStatus.PENDING)
-        .values(status=MessageStatus.SENDING, claimed_by=BOT_CLAIM, attempts=Message.attempts + 1,
-                lease_until=now + timedelta(minutes=5), updated_at=now)
+        update(Message)
+        .where(col(Message.id).in_(pending.scalar_subquery()), col(Message.status) == MessageStatus.PENDING)
+        .values(
+            status=MessageStatus.SENDING,
+            claimed_by=BOT_CLAIM,
+            attempts=Message.attempts + 1,
+            lease_until=now + timedelta(minutes=5),
+            updated_at=now,
+        )
         .returning(Message.id)
     )
     return result.scalars().first()
 
 
-async def record_welcome(*, session: AsyncSession, clock: Clock, message_id: int, channel: ChannelName,
-                         provider_id: str | None) -> None:
+async def record_welcome(
+    *, session: AsyncSession, clock: Clock, message_id: int, channel: ChannelName, provider_id: str | None
+) -> None:
     """The claimed welcome was sent by the bot in its reply."""
     now = clock.now()
     await session.exec(  # type: ignore[call-overload]
         update(Message)
-        .where(col(Message.id) == message_id, col(Message.claimed_by) == BOT_CLAIM,
-               col(Message.status) == MessageStatus.SENDING)
-        .values(status=MessageStatus.SENT, sent_at=now, channel=channel, provider_id=provider_id,
-                claimed_by=None, lease_until=None, last_error=None, updated_at=now)
+        .where(
+            col(Message.id) == message_id,
+            col(Message.claimed_by) == BOT_CLAIM,
+            col(Message.status) == MessageStatus.SENDING,
+        )
+        .values(
+            status=MessageStatus.SENT,
+            sent_at=now,
+            channel=channel,
+            provider_id=provider_id,
+            claimed_by=None,
+            lease_until=None,
+            last_error=None,
+            updated_at=now,
+        )
     )

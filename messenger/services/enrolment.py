@@ -45,8 +45,15 @@ class EnrolmentRequest(BaseModel):
         return " ".join(value.split())
 
 
-async def enrol(*, session: AsyncSession, catalog: SeriesCatalog, clock: Clock, quiet_hours: QuietHours,
-                request: EnrolmentRequest, actor: str) -> Series:
+async def enrol(
+    *,
+    session: AsyncSession,
+    catalog: SeriesCatalog,
+    clock: Clock,
+    quiet_hours: QuietHours,
+    request: EnrolmentRequest,
+    actor: str,
+) -> Series:
     """Create the patient and their series; the caller commits."""
     definition = _definition(catalog, request.series_key)
     zone = zone_of(request.timezone)
@@ -60,23 +67,38 @@ async def enrol(*, session: AsyncSession, catalog: SeriesCatalog, clock: Clock, 
     await session.flush()
     assert patient.id is not None
     for priority, contact in enumerate(request.contacts):
-        session.add(Contact(patient_id=patient.id, channel=contact.channel, address=contact.address,
-                            priority=contact.priority or priority))
+        session.add(
+            Contact(
+                patient_id=patient.id,
+                channel=contact.channel,
+                address=contact.address,
+                priority=contact.priority or priority,
+            )
+        )
     series = Series(patient_id=patient.id, definition_key=definition.key, enrolled_at=now, status_changed_at=now)
     session.add(series)
     await session.flush()
     assert series.id is not None
     for number, at in enumerate(times, start=1):
         session.add(Infusion(series_id=series.id, number=number, scheduled_at=at))
-    await materialise(session=session, series=series, definition=definition, zone=zone,
-                      infusion_times=times, quiet_hours=quiet_hours)
-    audit.record(session, at=now, actor=actor, action="enrol", patient_id=patient.id,
-                 series=definition.key, infusions=[t.isoformat() for t in times])
+    await materialise(
+        session=session, series=series, definition=definition, zone=zone, infusion_times=times, quiet_hours=quiet_hours
+    )
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action="enrol",
+        patient_id=patient.id,
+        series=definition.key,
+        infusions=[t.isoformat() for t in times],
+    )
     return series
 
 
-def infusion_times(definition: SeriesDefinition, zone: ZoneInfo, *, first: datetime | None,
-                   given: Sequence[datetime] | None) -> list[datetime]:
+def infusion_times(
+    definition: SeriesDefinition, zone: ZoneInfo, *, first: datetime | None, given: Sequence[datetime] | None
+) -> list[datetime]:
     """The course's infusion times, checked against the series; aware UTC."""
     if given:
         times = list(given)
@@ -88,31 +110,47 @@ def infusion_times(definition: SeriesDefinition, zone: ZoneInfo, *, first: datet
         raise ValueError("infusion times must be aware datetimes")
     problem = definition.course_problem(times, zone)
     if problem is not None:
-        raise ServiceError("bad_course", problem=problem, count=definition.infusions.count,
-                           max_days=definition.infusions.max_span_days)
+        raise ServiceError(
+            "bad_course", problem=problem, count=definition.infusions.count, max_days=definition.infusions.max_span_days
+        )
     return times
 
 
-async def materialise(*, session: AsyncSession, series: Series, definition: SeriesDefinition, zone: ZoneInfo,
-                      infusion_times: Sequence[datetime], quiet_hours: QuietHours) -> int:
+async def materialise(
+    *,
+    session: AsyncSession,
+    series: Series,
+    definition: SeriesDefinition,
+    zone: ZoneInfo,
+    infusion_times: Sequence[datetime],
+    quiet_hours: QuietHours,
+) -> int:
     """Add the outbox rows this series lacks; returns how many. Running it twice adds nothing."""
     assert series.id is not None
-    existing = set(
-        (await session.exec(select(Message.step_key).where(Message.series_id == series.id))).all()
-    )
+    existing = set((await session.exec(select(Message.step_key).where(Message.series_id == series.id))).all())
     added = 0
-    for step in plan(definition, enrolled_at=series.enrolled_at, infusions=infusion_times, zone=zone,
-                     quiet_hours=quiet_hours):
+    for step in plan(
+        definition, enrolled_at=series.enrolled_at, infusions=infusion_times, zone=zone, quiet_hours=quiet_hours
+    ):
         if step.key in existing:
             continue
         late = step.kind is not StepKind.WELCOME and step.due_at < series.enrolled_at - ENROLMENT_GRACE
-        session.add(Message(
-            series_id=series.id, patient_id=series.patient_id, step_key=step.key, kind=step.kind,
-            template=step.template, infusion_number=step.infusion_number, quiet=step.quiet,
-            due_at=step.due_at, send_at=max(step.send_at, series.enrolled_at), not_after=step.not_after,
-            status=MessageStatus.SKIPPED if late else MessageStatus.PENDING,
-            last_error="due before enrolment" if late else None,
-        ))
+        session.add(
+            Message(
+                series_id=series.id,
+                patient_id=series.patient_id,
+                step_key=step.key,
+                kind=step.kind,
+                template=step.template,
+                infusion_number=step.infusion_number,
+                quiet=step.quiet,
+                due_at=step.due_at,
+                send_at=max(step.send_at, series.enrolled_at),
+                not_after=step.not_after,
+                status=MessageStatus.SKIPPED if late else MessageStatus.PENDING,
+                last_error="due before enrolment" if late else None,
+            )
+        )
         added += 1
     await session.flush()
     return added

@@ -22,8 +22,11 @@ from messenger.services.contacts import contact_at, set_opted_out
 STOP_WORDS = frozenset({"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "optout", "revoke"})
 START_WORDS = frozenset({"start", "unstop", "yes"})
 HELP_WORDS = frozenset({"help", "info"})
-_ANSWERS = {"pain": {str(n): str(n) for n in range(11)}, "mood": {str(n): str(n) for n in range(1, 6)},
-            "contact": {"yes": "yes", "y": "yes", "no": "no", "n": "no"}}
+_ANSWERS = {
+    "pain": {str(n): str(n) for n in range(11)},
+    "mood": {str(n): str(n) for n in range(1, 6)},
+    "contact": {"yes": "yes", "y": "yes", "no": "no", "n": "no"},
+}
 
 
 @dataclass
@@ -37,8 +40,9 @@ class InboundResult:
     patient: Patient | None = None
 
 
-async def handle_inbound(*, session: AsyncSession, clock: Clock, catalog: SeriesCatalog, channel: ChannelName,
-                         address: str, body: str) -> InboundResult:
+async def handle_inbound(
+    *, session: AsyncSession, clock: Clock, catalog: SeriesCatalog, channel: ChannelName, address: str, body: str
+) -> InboundResult:
     contact = await contact_at(session, channel, address)
     if contact is None:
         return InboundResult()  # an unknown number gets no answer: it may be anyone
@@ -50,20 +54,29 @@ async def handle_inbound(*, session: AsyncSession, clock: Clock, catalog: Series
     checkin, question = await open_checkin(session, patient.id) or (None, None)  # type: ignore[arg-type]
 
     if word in STOP_WORDS:
-        if await set_opted_out(session=session, clock=clock, contact=contact, opted_out=True,
-                               reason=f"replied {word.upper()}"):
+        if await set_opted_out(
+            session=session, clock=clock, contact=contact, opted_out=True, reason=f"replied {word.upper()}"
+        ):
             result.alert, result.alert_params = "opted_out", {"channel": channel.value}
         result.reply = "stopped"
     elif word in START_WORDS and not (word == "yes" and question == "contact"):
-        if await set_opted_out(session=session, clock=clock, contact=contact, opted_out=False,
-                               reason=f"replied {word.upper()}"):
+        if await set_opted_out(
+            session=session, clock=clock, contact=contact, opted_out=False, reason=f"replied {word.upper()}"
+        ):
             result.alert, result.alert_params = "opted_in", {"channel": channel.value}
         result.reply = "started"
     elif word in HELP_WORDS:
         result.reply = "help"
     elif checkin is not None and question is not None and word in _ANSWERS[question]:
-        state = await answer_checkin(session=session, clock=clock, catalog=catalog, message_id=checkin.id,  # type: ignore[arg-type]
-                                     patient_id=patient.id, question=question, value=_ANSWERS[question][word])  # type: ignore[arg-type]
+        state = await answer_checkin(
+            session=session,
+            clock=clock,
+            catalog=catalog,
+            message_id=checkin.id,  # type: ignore[arg-type]
+            patient_id=patient.id,
+            question=question,
+            value=_ANSWERS[question][word],
+        )  # type: ignore[arg-type]
         if state.next_question:
             result.reply = f"question_{state.next_question}"
         else:
@@ -76,8 +89,15 @@ async def handle_inbound(*, session: AsyncSession, clock: Clock, catalog: Series
     else:
         result.reply = "free_text_ack"
         result.alert, result.alert_params = "free_text", {"text": text[:1000]}
-    audit.record(session, at=clock.now(), actor=audit.patient_actor(patient.id), patient_id=patient.id,  # type: ignore[arg-type]
-                 action="inbound", channel=channel.value, kind=result.reply or "none")
+    audit.record(
+        session,
+        at=clock.now(),
+        actor=audit.patient_actor(patient.id),
+        patient_id=patient.id,  # type: ignore[arg-type]
+        action="inbound",
+        channel=channel.value,
+        kind=result.reply or "none",
+    )
     return result
 
 
@@ -87,8 +107,9 @@ class StatusResult:
     lost: Contact | None = None
 
 
-async def apply_delivery_status(*, session: AsyncSession, clock: Clock, provider_id: str, status: str,
-                                failure: Failed | None) -> StatusResult:
+async def apply_delivery_status(
+    *, session: AsyncSession, clock: Clock, provider_id: str, status: str, failure: Failed | None
+) -> StatusResult:
     """A provider's later word on a sent message: a dead or opted-out number sends it to the next contact."""
     message = (await session.exec(select(Message).where(Message.provider_id == provider_id))).first()
     if message is None:
@@ -96,8 +117,15 @@ async def apply_delivery_status(*, session: AsyncSession, clock: Clock, provider
     now = clock.now()
     message.provider_status = status[:32] or None
     if failure is None or message.status is not MessageStatus.SENT:
-        audit.record(session, at=now, actor=audit.SYSTEM, action="delivery_status", patient_id=message.patient_id,
-                     message=message.id, status=status)
+        audit.record(
+            session,
+            at=now,
+            actor=audit.SYSTEM,
+            action="delivery_status",
+            patient_id=message.patient_id,
+            message=message.id,
+            status=status,
+        )
         return StatusResult(message)
     contact = await session.get(Contact, message.contact_id) if message.contact_id else None
     lost = None
@@ -107,12 +135,27 @@ async def apply_delivery_status(*, session: AsyncSession, clock: Clock, provider
         contact.status_reason, lost = failure.reason, contact
         # The step was not delivered: back to the queue, for the patient's next contact.
         await session.exec(  # type: ignore[call-overload]
-            update(Message).where(col(Message.id) == message.id, col(Message.status) == MessageStatus.SENT)
-            .values(status=MessageStatus.PENDING, send_at=now, sent_at=None, provider_id=None,
-                    last_error=failure.reason, updated_at=now)
+            update(Message)
+            .where(col(Message.id) == message.id, col(Message.status) == MessageStatus.SENT)
+            .values(
+                status=MessageStatus.PENDING,
+                send_at=now,
+                sent_at=None,
+                provider_id=None,
+                last_error=failure.reason,
+                updated_at=now,
+            )
         )
     else:
         message.status, message.last_error, message.updated_at = MessageStatus.FAILED, failure.reason, now
-    audit.record(session, at=now, actor=audit.SYSTEM, action="delivery_status", patient_id=message.patient_id,
-                 message=message.id, status=status, reason=failure.reason)
+    audit.record(
+        session,
+        at=now,
+        actor=audit.SYSTEM,
+        action="delivery_status",
+        patient_id=message.patient_id,
+        message=message.id,
+        status=status,
+        reason=failure.reason,
+    )
     return StatusResult(message, lost)

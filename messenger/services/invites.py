@@ -25,22 +25,28 @@ def code_hash(code: str) -> str:
     return hashlib.sha256(code.encode()).hexdigest()
 
 
-async def create_invite(*, session: AsyncSession, clock: Clock, patient_id: int, ttl: timedelta,
-                        actor: str) -> str:
+async def create_invite(*, session: AsyncSession, clock: Clock, patient_id: int, ttl: timedelta, actor: str) -> str:
     """A fresh code for the patient; earlier unused codes stop working. Returns the code (never stored)."""
     now = clock.now()
     await session.exec(  # type: ignore[call-overload]
         update(Invite)
-        .where(col(Invite.patient_id) == patient_id, col(Invite.used_at).is_(None),
-               col(Invite.revoked_at).is_(None))
+        .where(col(Invite.patient_id) == patient_id, col(Invite.used_at).is_(None), col(Invite.revoked_at).is_(None))
         .values(revoked_at=now)
     )
     code = secrets.token_urlsafe(CODE_BYTES)
     created_by = int(actor.split(":", 1)[1]) if actor.startswith("staff:") else None
-    session.add(Invite(patient_id=patient_id, code_hash=code_hash(code), expires_at=now + ttl,
-                       created_by=created_by, created_at=now))
-    audit.record(session, at=now, actor=actor, action="invite", patient_id=patient_id,
-                 expires_at=(now + ttl).isoformat())
+    session.add(
+        Invite(
+            patient_id=patient_id,
+            code_hash=code_hash(code),
+            expires_at=now + ttl,
+            created_by=created_by,
+            created_at=now,
+        )
+    )
+    audit.record(
+        session, at=now, actor=actor, action="invite", patient_id=patient_id, expires_at=(now + ttl).isoformat()
+    )
     return code
 
 
@@ -54,16 +60,23 @@ async def redeem_invite(*, session: AsyncSession, clock: Clock, code: str, chat_
     assert patient is not None
     invite.used_at = now
     await link_telegram(session=session, patient_id=patient.id, chat_id=chat_id)  # type: ignore[arg-type]
-    audit.record(session, at=now, actor=audit.patient_actor(patient.id), action="invite.redeem",  # type: ignore[arg-type]
-                 patient_id=patient.id)
+    audit.record(
+        session,
+        at=now,
+        actor=audit.patient_actor(patient.id),
+        action="invite.redeem",  # type: ignore[arg-type]
+        patient_id=patient.id,
+    )
     return patient
 
 
 async def link_telegram(*, session: AsyncSession, patient_id: int, chat_id: int) -> Contact:
     """Make this chat the patient's Telegram contact, tried before any other."""
-    contact = (await session.exec(
-        select(Contact).where(Contact.patient_id == patient_id, Contact.channel == ChannelName.TELEGRAM)
-    )).first()
+    contact = (
+        await session.exec(
+            select(Contact).where(Contact.patient_id == patient_id, Contact.channel == ChannelName.TELEGRAM)
+        )
+    ).first()
     if contact is None:
         contact = Contact(patient_id=patient_id, channel=ChannelName.TELEGRAM, address=str(chat_id), priority=-1)
         session.add(contact)

@@ -42,9 +42,9 @@ class Stats:
 
 async def patient_page(session: AsyncSession, *, page: int, size: int, now: datetime) -> tuple[list[PatientLine], int]:
     total = (await session.exec(select(func.count()).select_from(Patient))).one()
-    patients = (await session.exec(
-        select(Patient).order_by(col(Patient.id).desc()).offset((page - 1) * size).limit(size)
-    )).all()
+    patients = (
+        await session.exec(select(Patient).order_by(col(Patient.id).desc()).offset((page - 1) * size).limit(size))
+    ).all()
     lines = []
     for patient in patients:
         series = await latest_series_of(session, patient.id)  # type: ignore[arg-type]
@@ -54,15 +54,21 @@ async def patient_page(session: AsyncSession, *, page: int, size: int, now: date
 
 
 async def latest_series_of(session: AsyncSession, patient_id: int) -> Series | None:
-    return (await session.exec(
-        select(Series).where(Series.patient_id == patient_id).order_by(col(Series.id).desc()).limit(1)
-    )).first()
+    return (
+        await session.exec(
+            select(Series).where(Series.patient_id == patient_id).order_by(col(Series.id).desc()).limit(1)
+        )
+    ).first()
 
 
 async def upcoming_infusions(session: AsyncSession, series: Series, now: datetime) -> list[Infusion]:
     rows = await session.exec(
-        select(Infusion).where(Infusion.series_id == series.id, col(Infusion.scheduled_at) > now,
-                               col(Infusion.status) != InfusionStatus.CANCELLED)
+        select(Infusion)
+        .where(
+            Infusion.series_id == series.id,
+            col(Infusion.scheduled_at) > now,
+            col(Infusion.status) != InfusionStatus.CANCELLED,
+        )
         .order_by(col(Infusion.number))
     )
     return list(rows.all())
@@ -73,41 +79,72 @@ async def patient_card(session: AsyncSession, patient_id: int, *, now: datetime)
     if patient is None:
         raise ServiceError("unknown_patient", patient_id=patient_id)
     series = await latest_series_of(session, patient_id)
-    contacts = list((await session.exec(
-        select(Contact).where(Contact.patient_id == patient_id).order_by(col(Contact.priority), col(Contact.id))
-    )).all())
+    contacts = list(
+        (
+            await session.exec(
+                select(Contact).where(Contact.patient_id == patient_id).order_by(col(Contact.priority), col(Contact.id))
+            )
+        ).all()
+    )
     infusions: list[Infusion] = []
     next_messages: list[Message] = []
     if series is not None:
-        infusions = list((await session.exec(
-            select(Infusion).where(Infusion.series_id == series.id).order_by(col(Infusion.number))
-        )).all())
-        next_messages = list((await session.exec(
-            select(Message).where(Message.series_id == series.id,
-                                  col(Message.status).in_([MessageStatus.PENDING, MessageStatus.HELD]))
-            .order_by(col(Message.send_at)).limit(5)
-        )).all())
-    answers = list((await session.exec(
-        select(Answer).where(Answer.patient_id == patient_id).order_by(col(Answer.answered_at).desc()).limit(6)
-    )).all())
+        infusions = list(
+            (
+                await session.exec(
+                    select(Infusion).where(Infusion.series_id == series.id).order_by(col(Infusion.number))
+                )
+            ).all()
+        )
+        next_messages = list(
+            (
+                await session.exec(
+                    select(Message)
+                    .where(
+                        Message.series_id == series.id,
+                        col(Message.status).in_([MessageStatus.PENDING, MessageStatus.HELD]),
+                    )
+                    .order_by(col(Message.send_at))
+                    .limit(5)
+                )
+            ).all()
+        )
+    answers = list(
+        (
+            await session.exec(
+                select(Answer).where(Answer.patient_id == patient_id).order_by(col(Answer.answered_at).desc()).limit(6)
+            )
+        ).all()
+    )
     return PatientCard(patient, series, contacts, infusions, next_messages, answers)
 
 
 async def stats(session: AsyncSession, *, now: datetime, zone: ZoneInfo) -> Stats:
-    by_status = dict((await session.exec(
-        select(Series.status, func.count()).group_by(Series.status)  # type: ignore[call-overload]
-    )).all())
+    by_status = dict(
+        (
+            await session.exec(
+                select(Series.status, func.count()).group_by(Series.status)  # type: ignore[call-overload]
+            )
+        ).all()
+    )
     start = from_wall(local_wall(now, zone).replace(hour=0, minute=0, second=0, microsecond=0), zone)
     end = start + timedelta(days=1)
-    today = dict((await session.exec(
-        select(Message.status, func.count())  # type: ignore[call-overload]
-        .where(col(Message.updated_at) >= start, col(Message.updated_at) < end,
-               col(Message.status).in_([MessageStatus.SENT, MessageStatus.FAILED, MessageStatus.SKIPPED]))
-        .group_by(Message.status)
-    )).all())
-    pending = (await session.exec(
-        select(func.count()).select_from(Message).where(Message.status == MessageStatus.PENDING)
-    )).one()
+    today = dict(
+        (
+            await session.exec(
+                select(Message.status, func.count())  # type: ignore[call-overload]
+                .where(
+                    col(Message.updated_at) >= start,
+                    col(Message.updated_at) < end,
+                    col(Message.status).in_([MessageStatus.SENT, MessageStatus.FAILED, MessageStatus.SKIPPED]),
+                )
+                .group_by(Message.status)
+            )
+        ).all()
+    )
+    pending = (
+        await session.exec(select(func.count()).select_from(Message).where(Message.status == MessageStatus.PENDING))
+    ).one()
     return Stats(
         patients_by_status={s.value: int(by_status.get(s, 0)) for s in SeriesStatus},
         messages_today={s: int(today.get(MessageStatus(s), 0)) for s in ("sent", "failed", "skipped")},

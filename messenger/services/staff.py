@@ -35,14 +35,14 @@ async def ensure_owners(*, session: AsyncSession, clock: Clock, owner_ids: Itera
             continue
         else:
             row.role, row.active = StaffRole.OWNER, True
-        audit.record(session, at=clock.now(), actor=audit.SYSTEM, action="staff.owner_from_settings",
-                     staff=user_id)
+        audit.record(session, at=clock.now(), actor=audit.SYSTEM, action="staff.owner_from_settings", staff=user_id)
         changed += 1
     return changed
 
 
-async def add_staff(*, session: AsyncSession, clock: Clock, by: Staff, telegram_user_id: int,
-                    role: StaffRole, name: str | None = None) -> Staff:
+async def add_staff(
+    *, session: AsyncSession, clock: Clock, by: Staff, telegram_user_id: int, role: StaffRole, name: str | None = None
+) -> Staff:
     _require_owner(by)
     row = (await session.exec(select(Staff).where(Staff.telegram_user_id == telegram_user_id))).first()
     if row is None:
@@ -51,8 +51,14 @@ async def add_staff(*, session: AsyncSession, clock: Clock, by: Staff, telegram_
     else:
         row.role, row.active = role, True
         row.name = name or row.name
-    audit.record(session, at=clock.now(), actor=audit.staff_actor(by.telegram_user_id), action="staff.add",
-                 staff=telegram_user_id, role=role.value)
+    audit.record(
+        session,
+        at=clock.now(),
+        actor=audit.staff_actor(by.telegram_user_id),
+        action="staff.add",
+        staff=telegram_user_id,
+        role=role.value,
+    )
     return row
 
 
@@ -64,8 +70,13 @@ async def remove_staff(*, session: AsyncSession, clock: Clock, by: Staff, telegr
     if row is None:
         raise ServiceError("staff_unknown", user_id=telegram_user_id)
     row.active = False
-    audit.record(session, at=clock.now(), actor=audit.staff_actor(by.telegram_user_id), action="staff.remove",
-                 staff=telegram_user_id)
+    audit.record(
+        session,
+        at=clock.now(),
+        actor=audit.staff_actor(by.telegram_user_id),
+        action="staff.remove",
+        staff=telegram_user_id,
+    )
     return row
 
 

@@ -38,15 +38,15 @@ class HealthReport:
         return self.database == "ok" and self.scheduler == "running"
 
     def as_dict(self) -> dict[str, str]:
-        return {"status": "ok" if self.healthy else "unhealthy", "database": self.database,
-                "scheduler": self.scheduler}
+        return {"status": "ok" if self.healthy else "unhealthy", "database": self.database, "scheduler": self.scheduler}
 
 
 class HealthCheck:
     """The database answers ``SELECT 1`` within ``timeout`` seconds and the scheduler runs."""
 
-    def __init__(self, *, sessions: SessionFactory, scheduler_running: Callable[[], bool],
-                 timeout: float = 2.0) -> None:
+    def __init__(
+        self, *, sessions: SessionFactory, scheduler_running: Callable[[], bool], timeout: float = 2.0
+    ) -> None:
         self.sessions = sessions
         self.scheduler_running = scheduler_running
         self.timeout = timeout
@@ -59,8 +59,9 @@ class HealthCheck:
         except Exception:
             log.exception("health check: could not tell whether the scheduler runs")
             running = False
-        return HealthReport(database="ok" if database_ok else "unreachable",
-                            scheduler="running" if running else "stopped")
+        return HealthReport(
+            database="ok" if database_ok else "unreachable", scheduler="running" if running else "stopped"
+        )
 
     async def database_ok(self) -> bool:
         try:
@@ -83,8 +84,7 @@ class HealthCheck:
             await connection.execute(text("SELECT 1"))
 
 
-def create_web_app(*, health: HealthCheck, metrics: Metrics | None,
-                   routes: Sequence[BaseRoute] = ()) -> Starlette:
+def create_web_app(*, health: HealthCheck, metrics: Metrics | None, routes: Sequence[BaseRoute] = ()) -> Starlette:
     """``GET /healthz`` (200 or 503 naming the failing part) and, with ``metrics``, ``GET /metrics``."""
 
     async def healthz(_request: Request) -> Response:

@@ -44,8 +44,15 @@ class _GuestServer(uvicorn.Server):
 class WebServer:
     """``await start()`` returns once the socket listens; ``await stop()`` shuts down gracefully."""
 
-    def __init__(self, app: ASGIApp, *, host: str = "127.0.0.1", port: int = 8080, access_log: bool = False,
-                 graceful_timeout: int = 10) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 8080,
+        access_log: bool = False,
+        graceful_timeout: int = 10,
+    ) -> None:
         self.app = app
         self.host = host
         self.requested_port = port
@@ -77,7 +84,11 @@ class WebServer:
             raise RuntimeError("the web server was already started")
         sock = _listening_socket(self.host, self.requested_port)
         config = uvicorn.Config(
-            self.app, log_config=None, access_log=self.access_log, lifespan="off", server_header=False,
+            self.app,
+            log_config=None,
+            access_log=self.access_log,
+            lifespan="off",
+            server_header=False,
             timeout_graceful_shutdown=self.graceful_timeout,
         )
         server = _GuestServer(config)
@@ -119,8 +130,9 @@ class WebServer:
 
 def _listening_socket(host: str, port: int) -> socket.socket:
     """A bound socket for ``host:port`` (uvicorn's loop.create_server starts listening on it)."""
-    family, kind, proto, _, address = socket.getaddrinfo(
-        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[
+        0
+    ]
     sock = socket.socket(family, kind, proto)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

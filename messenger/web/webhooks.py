@@ -61,8 +61,9 @@ def unsubscribe_link(settings: Settings, contact_id: int, now) -> str | None:  #
     """A signed, expiring one-click unsubscribe link for an e-mail contact."""
     if not settings.public_url or settings.signing_secret is None:
         return None
-    token = sign_token(settings.signing_secret.get_secret_value().encode(), f"c{contact_id}",
-                       now + UNSUBSCRIBE_VALIDITY)
+    token = sign_token(
+        settings.signing_secret.get_secret_value().encode(), f"c{contact_id}", now + UNSUBSCRIBE_VALIDITY
+    )
     return f"{settings.public_url}/unsubscribe/{token}"
 
 
@@ -86,8 +87,14 @@ def webhook_routes(deps: WebhookDeps) -> list[Route]:
         sender = form.get("From", "")
         channel = ChannelName.WHATSAPP if sender.startswith(WHATSAPP_PREFIX) else ChannelName.SMS
         async with transaction(deps.sessions) as session:
-            result = await handle_inbound(session=session, clock=deps.clock, catalog=deps.catalog, channel=channel,
-                                          address=sender.removeprefix(WHATSAPP_PREFIX), body=form.get("Body", ""))
+            result = await handle_inbound(
+                session=session,
+                clock=deps.clock,
+                catalog=deps.catalog,
+                channel=channel,
+                address=sender.removeprefix(WHATSAPP_PREFIX),
+                body=form.get("Body", ""),
+            )
         await deps.alert(result.alert, result.patient, **result.alert_params)
         if result.reply == "started":
             deps.poke()
@@ -95,8 +102,9 @@ def webhook_routes(deps: WebhookDeps) -> list[Route]:
         if result.reply:
             locale = result.patient.locale if result.patient else deps.locale
             question = deps.strings.plain(f"sms.question_{result.reply_params.get('question', 'pain')}", locale)
-            reply = deps.strings.plain(f"sms.{result.reply}", locale, phone=deps.settings.clinic_phone,
-                                       question=question)
+            reply = deps.strings.plain(
+                f"sms.{result.reply}", locale, phone=deps.settings.clinic_phone, question=question
+            )
         body = f"<Response><Message>{escape(reply)}</Message></Response>" if reply else "<Response/>"
         return Response(f'<?xml version="1.0" encoding="UTF-8"?>{body}', media_type="application/xml")
 
@@ -106,11 +114,17 @@ def webhook_routes(deps: WebhookDeps) -> list[Route]:
             return Response("invalid signature", status_code=403)
         state = form.get("MessageStatus", "")
         code = form.get("ErrorCode") or None
-        failure = twilio_failure(int(code) if code and code.isdigit() else None, form.get("ErrorMessage", ""),
-                                 address=form.get("To")) if state in FAILED_STATUSES else None
+        failure = (
+            twilio_failure(
+                int(code) if code and code.isdigit() else None, form.get("ErrorMessage", ""), address=form.get("To")
+            )
+            if state in FAILED_STATUSES
+            else None
+        )
         async with transaction(deps.sessions) as session:
-            result = await apply_delivery_status(session=session, clock=deps.clock,
-                                                 provider_id=form.get("MessageSid", ""), status=state, failure=failure)
+            result = await apply_delivery_status(
+                session=session, clock=deps.clock, provider_id=form.get("MessageSid", ""), status=state, failure=failure
+            )
             patient = await session.get(Patient, result.message.patient_id) if result.message else None
         if result.lost is not None:
             key = "opted_out" if result.lost.opted_out else "unreachable"
@@ -122,8 +136,11 @@ def webhook_routes(deps: WebhookDeps) -> list[Route]:
 
     async def unsubscribe(request: Request) -> Response:
         secret = deps.settings.signing_secret
-        payload = read_token(secret.get_secret_value().encode(), request.path_params["token"],
-                             deps.clock.now()) if secret else None
+        payload = (
+            read_token(secret.get_secret_value().encode(), request.path_params["token"], deps.clock.now())
+            if secret
+            else None
+        )
         phone = deps.settings.clinic_phone
         if payload is None or not payload.startswith("c") or not payload[1:].isdigit():
             return _page(deps, "web.unsubscribe_invalid", status=400, phone=phone)
@@ -132,7 +149,8 @@ def webhook_routes(deps: WebhookDeps) -> list[Route]:
         async with transaction(deps.sessions) as session:
             contact = await session.get(Contact, int(payload[1:]))
             changed = contact is not None and await set_opted_out(
-                session=session, clock=deps.clock, contact=contact, opted_out=True, reason="one-click unsubscribe")
+                session=session, clock=deps.clock, contact=contact, opted_out=True, reason="one-click unsubscribe"
+            )
             patient = await session.get(Patient, contact.patient_id) if contact else None
         if changed:
             await deps.alert("opted_out", patient, channel=ChannelName.EMAIL.value)
@@ -147,9 +165,12 @@ def webhook_routes(deps: WebhookDeps) -> list[Route]:
 
 def _page(deps: WebhookDeps, key: str, *, status: int = 200, button: bool = False, **params: object) -> HTMLResponse:
     strings, locale = deps.strings, deps.locale
-    html = deps.templates.render_file(f"{deps.templates.default_locale}/web/page.html.j2", {
-        "title": strings.plain("web.unsubscribe_title", locale),
-        "text": strings.plain(key, locale, **params),
-        "button": strings.plain("web.unsubscribe_button", locale) if button else None,
-    })
+    html = deps.templates.render_file(
+        f"{deps.templates.default_locale}/web/page.html.j2",
+        {
+            "title": strings.plain("web.unsubscribe_title", locale),
+            "text": strings.plain(key, locale, **params),
+            "button": strings.plain("web.unsubscribe_button", locale) if button else None,
+        },
+    )
     return HTMLResponse(html, status_code=status)

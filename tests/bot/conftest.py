@@ -26,8 +26,14 @@ async def bot_api() -> AsyncIterator[FakeBotApi]:
 
 
 def bot_settings(api: FakeBotApi, database_url: str, **extra: object) -> Settings:
-    return Settings(_env_file=None, database_url=database_url, telegram_token=api.token,  # type: ignore[call-arg]
-                    telegram_base_url=api.base_url, owner_ids=[OWNER], **extra)
+    return Settings(
+        _env_file=None,
+        database_url=database_url,
+        telegram_token=api.token,  # type: ignore[call-arg]
+        telegram_base_url=api.base_url,
+        owner_ids=[OWNER],
+        **extra,
+    )
 
 
 @pytest.fixture
@@ -46,8 +52,12 @@ async def say(api: FakeBotApi, user_id: int, text: str, *, expect: str | None = 
     """A user sends ``text``; returns the bot's next message to them (containing ``expect``)."""
     before = len(api.sent_messages(user_id))
     api.user_sends(user_id, text)
-    await api.wait_for(lambda a: len(a.sent_messages(user_id)) > before and (
-        expect is None or any(expect in (m.get("text") or "") for m in a.sent_messages(user_id)[before:])))
+    await api.wait_for(
+        lambda a: (
+            len(a.sent_messages(user_id)) > before
+            and (expect is None or any(expect in (m.get("text") or "") for m in a.sent_messages(user_id)[before:]))
+        )
+    )
     replies = api.sent_messages(user_id)[before:]
     return next(m for m in replies if expect is None or expect in (m.get("text") or ""))
 

@@ -86,8 +86,16 @@ async def test_a_compressed_series_arrives_in_order_and_answers_reach_staff(bot_
     app = build_app(settings, clock=clock)
     await app.start()
     try:
-        code = invite_code((await say(bot_api, OWNER, '/enroll name="Pat Doe" tz=America/Los_Angeles '
-                                      'infusions="2026-11-30 12:02, 2026-11-30 12:05"', expect="Enrolled"))["text"])
+        code = invite_code(
+            (
+                await say(
+                    bot_api,
+                    OWNER,
+                    '/enroll name="Pat Doe" tz=America/Los_Angeles infusions="2026-11-30 12:02, 2026-11-30 12:05"',
+                    expect="Enrolled",
+                )
+            )["text"]
+        )
         await say(bot_api, PATIENT, f"/start {code}", expect="Your infusions")
         clock.run()
         app.alarm.poke()
@@ -112,8 +120,11 @@ async def test_a_compressed_series_arrives_in_order_and_answers_reach_staff(bot_
         await app.stop()
 
     order = [m["text"].split("\n")[0] for m in bot_api.sent_messages(PATIENT)]
-    assert order.index(_first_line(reminder_1)) < order.index(_first_line(checkin_1)) < \
-        order.index(_first_line(reminder_2))
+    assert (
+        order.index(_first_line(reminder_1))
+        < order.index(_first_line(checkin_1))
+        < order.index(_first_line(reminder_2))
+    )
     assert "Thank you: we'll see you for infusion 1" in _current(bot_api, reminder_1)["text"]
     assert "need a new time for infusion 2" in _current(bot_api, reminder_2)["text"]
     final_checkin = _current(bot_api, checkin_1)["text"]
@@ -235,10 +246,18 @@ async def test_the_guided_enrolment_conversation(bot_app, bot_api):
     spacing = await say(bot_api, OWNER, "2026-12-02 09:30", expect="default spacing")
     await press(bot_api, OWNER, spacing, "I'll give all five")
     await bot_api.wait_for_message(OWNER, contains="Send all 5 times")
-    await say(bot_api, OWNER, "2026-12-02 09:30, 2026-12-01 09:30, 2026-12-08 09:30, 2026-12-11 09:30, "
-                              "2026-12-14 09:30", expect="in order")
-    phone = await say(bot_api, OWNER, "2026-12-02 09:30, 2026-12-05 09:30, 2026-12-08 09:30, 2026-12-11 09:30, "
-                                      "2026-12-14 09:30", expect="mobile number")
+    await say(
+        bot_api,
+        OWNER,
+        "2026-12-02 09:30, 2026-12-01 09:30, 2026-12-08 09:30, 2026-12-11 09:30, 2026-12-14 09:30",
+        expect="in order",
+    )
+    phone = await say(
+        bot_api,
+        OWNER,
+        "2026-12-02 09:30, 2026-12-05 09:30, 2026-12-08 09:30, 2026-12-11 09:30, 2026-12-14 09:30",
+        expect="mobile number",
+    )
     await say(bot_api, OWNER, "12", expect="valid phone")
     await press(bot_api, OWNER, phone, "Skip")
     await bot_api.wait_for_message(OWNER, contains="e-mail address")

@@ -24,8 +24,13 @@ async def test_an_owner_enrols_a_patient_in_one_line(bot_app, bot_api):
 
     text = reply["text"]
     assert "Jane O'Hara" in text and "#1" in text
-    for day in ("Wednesday 2 December", "Saturday 5 December", "Tuesday 8 December", "Friday 11 December",
-                "Monday 14 December"):
+    for day in (
+        "Wednesday 2 December",
+        "Saturday 5 December",
+        "Tuesday 8 December",
+        "Friday 11 December",
+        "Monday 14 December",
+    ):
         assert f"{day} at 10:00" in text
     assert len(invite_code(text)) >= 32
     async with bot_app.sessions() as session:
@@ -141,17 +146,29 @@ async def test_every_admin_command_refuses_non_staff_and_changes_nothing(bot_app
 
 MALFORMED = [
     pytest.param('/enroll name="Jane first=2026-12-02', "double quotes", id="unbalanced-quote"),
-    pytest.param("/enroll name=Jane nickname=JJ tz=UTC first=\"2026-12-02 10:00\"", "Unknown field", id="unknown-key"),
+    pytest.param('/enroll name=Jane nickname=JJ tz=UTC first="2026-12-02 10:00"', "Unknown field", id="unknown-key"),
     pytest.param('/enroll name=Jane tz=UTC first="2026-13-45 10:00"', "not a date", id="bad-date"),
     pytest.param('/enroll name=Jane tz=Mars/Olympus first="2026-12-02 10:00"', "not a time zone", id="bad-zone"),
     pytest.param('/enroll name=Jane tz=UTC first="2025-01-01 10:00"', "must be in the future", id="first-in-past"),
-    pytest.param('/enroll name=Jane tz=UTC infusions="2026-12-05 10:00, 2026-12-02 10:00, 2026-12-08 10:00, '
-                 '2026-12-10 10:00, 2026-12-12 10:00"', "in order", id="infusions-out-of-order"),
-    pytest.param('/enroll name=Jane tz=UTC infusions="2026-12-02 10:00, 2026-12-03 10:00, 2026-12-04 10:00, '
-                 '2026-12-05 10:00, 2026-12-06 10:00, 2026-12-07 10:00"', "6 were given", id="six-infusions"),
-    pytest.param('/enroll name=Jane tz=UTC infusions="2026-12-02 10:00, 2026-12-05 10:00, 2026-12-08 10:00, '
-                 '2026-12-11 10:00, 2026-12-20 10:00"', "at most 14", id="course-too-long"),
-    pytest.param("/enroll tz=UTC first=\"2026-12-02 10:00\"", "Please give name.", id="missing-name"),
+    pytest.param(
+        '/enroll name=Jane tz=UTC infusions="2026-12-05 10:00, 2026-12-02 10:00, 2026-12-08 10:00, '
+        '2026-12-10 10:00, 2026-12-12 10:00"',
+        "in order",
+        id="infusions-out-of-order",
+    ),
+    pytest.param(
+        '/enroll name=Jane tz=UTC infusions="2026-12-02 10:00, 2026-12-03 10:00, 2026-12-04 10:00, '
+        '2026-12-05 10:00, 2026-12-06 10:00, 2026-12-07 10:00"',
+        "6 were given",
+        id="six-infusions",
+    ),
+    pytest.param(
+        '/enroll name=Jane tz=UTC infusions="2026-12-02 10:00, 2026-12-05 10:00, 2026-12-08 10:00, '
+        '2026-12-11 10:00, 2026-12-20 10:00"',
+        "at most 14",
+        id="course-too-long",
+    ),
+    pytest.param('/enroll tz=UTC first="2026-12-02 10:00"', "Please give name.", id="missing-name"),
     pytest.param('/enroll name=Jane tz=UTC first="2026-12-02 10:00" phone=12345', "valid phone", id="bad-phone"),
     pytest.param('/enroll name=Jane tz=UTC first="2026-12-02 10:00" series=nope', "no series", id="unknown-series"),
     pytest.param("/patient", "Usage", id="patient-without-id"),

@@ -12,9 +12,16 @@ LA = ZoneInfo("America/Los_Angeles")
 WHEN = datetime(2026, 11, 30, 20, 0, tzinfo=UTC)
 
 
-def outgoing(address: str, body: str = "Reminder: your visit is tomorrow at 9:00 AM.", *,
-             subject: str | None = None, html: str | None = None, recipient: str = "Jane Doe",
-             attachments: tuple[tuple[str, bytes, str], ...] = (), message_id: int = 7) -> Outgoing:
+def outgoing(
+    address: str,
+    body: str = "Reminder: your visit is tomorrow at 9:00 AM.",
+    *,
+    subject: str | None = None,
+    html: str | None = None,
+    recipient: str = "Jane Doe",
+    attachments: tuple[tuple[str, bytes, str], ...] = (),
+    message_id: int = 7,
+) -> Outgoing:
     return Outgoing(
         message_id=message_id,
         address=address,

@@ -34,8 +34,11 @@ class Harness:
     dead_address: str | None = None
 
     def outgoing(self, address: str | None = None):  # type: ignore[no-untyped-def]
-        return outgoing(address or self.address, subject=self.subject,
-                        html="<p>Your visit is tomorrow.</p>" if self.subject else None)
+        return outgoing(
+            address or self.address,
+            subject=self.subject,
+            html="<p>Your visit is tomorrow.</p>" if self.subject else None,
+        )
 
 
 @asynccontextmanager
@@ -48,14 +51,27 @@ def twilio(name: ChannelName):  # type: ignore[no-untyped-def]
     @asynccontextmanager
     async def build() -> AsyncIterator[Harness]:
         async with FakeTwilioApi() as api:
-            channel = TwilioChannel(name=name, account_sid=api.account_sid, auth_token=api.auth_token,
-                                    from_number="+15005550006", base_url=api.base_url)
+            channel = TwilioChannel(
+                name=name,
+                account_sid=api.account_sid,
+                auth_token=api.auth_token,
+                from_number="+15005550006",
+                base_url=api.base_url,
+            )
             api.fail_to("+15005550001", 21211 if name is ChannelName.SMS else 63024)
             try:
-                yield Harness(channel, "+15551230001", None, lambda: len(api.messages),
-                              discreet=name is ChannelName.SMS, outage=api.stop, dead_address="+15005550001")
+                yield Harness(
+                    channel,
+                    "+15551230001",
+                    None,
+                    lambda: len(api.messages),
+                    discreet=name is ChannelName.SMS,
+                    outage=api.stop,
+                    dead_address="+15005550001",
+                )
             finally:
                 await channel.aclose()
+
     return build
 
 
@@ -68,8 +84,15 @@ async def email() -> AsyncIterator[Harness]:
         async def outage() -> None:
             await asyncio.to_thread(smtp.stop)
 
-        yield Harness(channel, "jane@example.org", "Your appointment tomorrow", lambda: len(smtp.received),
-                      discreet=True, outage=outage, dead_address="nobody@example.org")
+        yield Harness(
+            channel,
+            "jane@example.org",
+            "Your appointment tomorrow",
+            lambda: len(smtp.received),
+            discreet=True,
+            outage=outage,
+            dead_address="nobody@example.org",
+        )
 
 
 HARNESSES = {

@@ -41,8 +41,20 @@ def test_sensitive_words(text: str, found: list[str]) -> None:
 
 def test_the_default_list() -> None:
     assert set(DEFAULT_SENSITIVE_WORDS) == {
-        "ketamine", "infusion", "chronic pain", "fibromyalgia", "CRPS", "neuralgia", "neuropathic",
-        "depression", "anxiety", "PTSD", "psychotherapy", "NMDA", "opioid"}
+        "ketamine",
+        "infusion",
+        "chronic pain",
+        "fibromyalgia",
+        "CRPS",
+        "neuralgia",
+        "neuropathic",
+        "depression",
+        "anxiety",
+        "PTSD",
+        "psychotherapy",
+        "NMDA",
+        "opioid",
+    }
     assert sensitive_words_in("ketamine infusion") == ["ketamine", "infusion"]
 
 
@@ -57,8 +69,7 @@ def _discreet_templates() -> list:  # type: ignore[type-arg]
     return sorted([*root.rglob("*.sms.j2"), *root.rglob("*.email-subject.j2")])
 
 
-@pytest.mark.parametrize("path", _discreet_templates(),
-                         ids=lambda path: str(path.relative_to(shipped_templates_dir())))
+@pytest.mark.parametrize("path", _discreet_templates(), ids=lambda path: str(path.relative_to(shipped_templates_dir())))
 def test_what_a_lock_screen_shows_is_discreet(path) -> None:  # type: ignore[no-untyped-def]
     """SMS texts and e-mail subjects, less their placeholders (``{{ infusions }}`` is a name, not text)."""
     text = re.sub(r"{{.*?}}|{%.*?%}|{#.*?#}", " ", path.read_text(encoding="utf-8"), flags=re.DOTALL)

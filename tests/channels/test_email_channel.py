@@ -32,8 +32,13 @@ async def smtp() -> AsyncIterator[FakeSmtpServer]:
 
 
 def channel_for(smtp: FakeSmtpServer, **options: object) -> EmailChannel:
-    settings: dict[str, object] = {"host": smtp.host, "port": smtp.port,
-                                   "from_address": "Care Team <care@clinic.example>", "timeout": 5, **options}
+    settings: dict[str, object] = {
+        "host": smtp.host,
+        "port": smtp.port,
+        "from_address": "Care Team <care@clinic.example>",
+        "timeout": 5,
+        **options,
+    }
     return EmailChannel(**settings)  # type: ignore[arg-type]
 
 
@@ -83,8 +88,13 @@ async def test_without_html_the_message_is_plain_text(smtp: FakeSmtpServer) -> N
 
 
 async def test_non_ascii_text_survives(smtp: FakeSmtpServer) -> None:
-    _, message = await send_one(smtp, channel_for(smtp), subject="Señora Zoë: café at 9 ☕",
-                                body="Hola, Zoë — ¿mañana?\n", recipient="Zoë Núñez")
+    _, message = await send_one(
+        smtp,
+        channel_for(smtp),
+        subject="Señora Zoë: café at 9 ☕",
+        body="Hola, Zoë — ¿mañana?\n",
+        recipient="Zoë Núñez",
+    )
 
     assert message["Subject"] == "Señora Zoë: café at 9 ☕"
     assert message.get_body(("plain",)).get_content() == "Hola, Zoë — ¿mañana?\n"  # type: ignore[union-attr]
@@ -108,7 +118,10 @@ def test_a_complete_html_document_is_not_wrapped_again() -> None:
 def test_capabilities() -> None:
     capabilities = EmailChannel.capabilities
     assert (capabilities.body, capabilities.subject, capabilities.html) == (
-        Flavour.EMAIL_TEXT, Flavour.EMAIL_SUBJECT, Flavour.EMAIL_HTML)
+        Flavour.EMAIL_TEXT,
+        Flavour.EMAIL_SUBJECT,
+        Flavour.EMAIL_HTML,
+    )
     assert capabilities.max_length == 100_000
     assert capabilities.discreet is True
 
@@ -163,11 +176,14 @@ def invitation(message: EmailMessage) -> tuple[EmailMessage, Calendar]:
 
 
 async def test_a_calendar_invitation_is_attached(smtp: FakeSmtpServer) -> None:
-    data = ics_bytes(appointment(), organizer_email="care@clinic.example", attendee_email=PATIENT,
-                     now=datetime(2026, 11, 30, 20, 0, tzinfo=UTC))
+    data = ics_bytes(
+        appointment(),
+        organizer_email="care@clinic.example",
+        attendee_email=PATIENT,
+        now=datetime(2026, 11, 30, 20, 0, tzinfo=UTC),
+    )
 
-    _, message = await send_one(smtp, channel_for(smtp),
-                                attachments=(("appointment.ics", data, "text/calendar"),))
+    _, message = await send_one(smtp, channel_for(smtp), attachments=(("appointment.ics", data, "text/calendar"),))
 
     assert message.get_content_type() == "multipart/mixed"
     assert message.get_body(("html",)) is not None  # the alternative is still there
@@ -191,13 +207,13 @@ async def test_a_rescheduled_invitation_keeps_the_uid_and_raises_the_sequence(sm
     cancelled = ics_bytes(appointment(2, cancelled=True), now=now)
 
     for data in (first, moved, cancelled):
-        outcome = await channel.send(outgoing(PATIENT, BODY, subject=SUBJECT,
-                                              attachments=(("appointment.ics", data, "text/calendar"),)))
+        outcome = await channel.send(
+            outgoing(PATIENT, BODY, subject=SUBJECT, attachments=(("appointment.ics", data, "text/calendar"),))
+        )
         assert isinstance(outcome, Sent)
     messages = await smtp.wait_for(3)
 
-    events = [(part.get_param("method"), calendar.walk("VEVENT")[0])
-              for part, calendar in map(invitation, messages)]
+    events = [(part.get_param("method"), calendar.walk("VEVENT")[0]) for part, calendar in map(invitation, messages)]
     assert {str(event["UID"]) for _, event in events} == {"infusion-42@clinic.example"}
     assert [int(event["SEQUENCE"]) for _, event in events] == [0, 1, 2]
     assert events[1][1].decoded("DTSTART") == datetime(2026, 12, 4, 18, 0, tzinfo=UTC)
@@ -206,12 +222,17 @@ async def test_a_rescheduled_invitation_keeps_the_uid_and_raises_the_sequence(sm
 
 
 async def test_other_attachments_keep_their_type(smtp: FakeSmtpServer) -> None:
-    _, message = await send_one(smtp, channel_for(smtp), attachments=(
-        ("directions.pdf", b"%PDF-1.4 fake", "application/pdf"), ("blob", b"\x00\x01", "nonsense")))
+    _, message = await send_one(
+        smtp,
+        channel_for(smtp),
+        attachments=(("directions.pdf", b"%PDF-1.4 fake", "application/pdf"), ("blob", b"\x00\x01", "nonsense")),
+    )
 
     parts = list(message.iter_attachments())
     assert [(p.get_filename(), p.get_content_type()) for p in parts] == [
-        ("directions.pdf", "application/pdf"), ("blob", "application/octet-stream")]
+        ("directions.pdf", "application/pdf"),
+        ("blob", "application/octet-stream"),
+    ]
     assert parts[0].get_content() == b"%PDF-1.4 fake"
 
 
@@ -234,8 +255,7 @@ async def test_an_invalid_address_is_unreachable(smtp: FakeSmtpServer) -> None:
 
 # (label, server reply to RCPT, outcome type, unreachable)
 RCPT_REPLIES = [
-    ("550 5.1.1 user unknown", "550 5.1.1 <jane@example.org>: Recipient address rejected: User unknown",
-     Failed, True),
+    ("550 5.1.1 user unknown", "550 5.1.1 <jane@example.org>: Recipient address rejected: User unknown", Failed, True),
     ("550 without enhanced code", "550 No such user here", Failed, True),
     ("551 5.1.6 moved", "551 5.1.6 User has moved", Failed, True),
     ("553 5.1.3 bad syntax", "553 5.1.3 Bad recipient address syntax", Failed, True),
@@ -247,10 +267,12 @@ RCPT_REPLIES = [
 ]
 
 
-@pytest.mark.parametrize(("reply", "kind", "unreachable"), [case[1:] for case in RCPT_REPLIES],
-                         ids=[case[0] for case in RCPT_REPLIES])
-async def test_recipient_refusals_map_to_outcomes(smtp: FakeSmtpServer, reply: str, kind: type,
-                                                  unreachable: bool) -> None:
+@pytest.mark.parametrize(
+    ("reply", "kind", "unreachable"), [case[1:] for case in RCPT_REPLIES], ids=[case[0] for case in RCPT_REPLIES]
+)
+async def test_recipient_refusals_map_to_outcomes(
+    smtp: FakeSmtpServer, reply: str, kind: type, unreachable: bool
+) -> None:
     smtp.refuse(PATIENT, reply)
 
     outcome = await channel_for(smtp).send(outgoing(PATIENT, BODY, subject=SUBJECT))
@@ -263,10 +285,14 @@ async def test_recipient_refusals_map_to_outcomes(smtp: FakeSmtpServer, reply: s
     assert smtp.received == []
 
 
-@pytest.mark.parametrize(("reply", "kind"), [
-    ("451 4.3.0 Temporary local problem", RetryLater),
-    ("554 5.7.1 Message rejected as spam for jane@example.org", Failed),
-], ids=["451 at DATA", "554 at DATA"])
+@pytest.mark.parametrize(
+    ("reply", "kind"),
+    [
+        ("451 4.3.0 Temporary local problem", RetryLater),
+        ("554 5.7.1 Message rejected as spam for jane@example.org", Failed),
+    ],
+    ids=["451 at DATA", "554 at DATA"],
+)
 async def test_data_refusals_map_to_outcomes(smtp: FakeSmtpServer, reply: str, kind: type) -> None:
     smtp.reject_next_data(reply)
 

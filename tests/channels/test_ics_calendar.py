@@ -60,8 +60,9 @@ def test_times_are_written_in_utc() -> None:
 
 
 def test_organizer_and_attendee() -> None:
-    _, vevent = parse(ics_bytes(event(), organizer_email="care@clinic.example",
-                                attendee_email="jane@example.org", now=NOW))
+    _, vevent = parse(
+        ics_bytes(event(), organizer_email="care@clinic.example", attendee_email="jane@example.org", now=NOW)
+    )
 
     assert str(vevent["ORGANIZER"]) == "mailto:care@clinic.example"  # type: ignore[index]
     assert str(vevent["ATTENDEE"]) == "mailto:jane@example.org"  # type: ignore[index]
@@ -86,12 +87,16 @@ def test_another_method() -> None:
     assert str(calendar["METHOD"]) == "PUBLISH"
 
 
-@pytest.mark.parametrize("changes", [
-    {"start": datetime(2026, 12, 3, 9, 0)},  # noqa: DTZ001
-    {"duration": timedelta(0)},
-    {"sequence": -1},
-    {"uid": ""},
-], ids=["naive start", "no duration", "negative sequence", "no uid"])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"start": datetime(2026, 12, 3, 9, 0)},
+        {"duration": timedelta(0)},
+        {"sequence": -1},
+        {"uid": ""},
+    ],
+    ids=["naive start", "no duration", "negative sequence", "no uid"],
+)
 def test_invalid_events_are_refused(changes: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         event(**changes)
@@ -99,4 +104,4 @@ def test_invalid_events_are_refused(changes: dict[str, object]) -> None:
 
 def test_now_must_be_aware() -> None:
     with pytest.raises(ValueError, match="now"):
-        ics_bytes(event(), now=datetime(2026, 11, 30, 20, 0))  # noqa: DTZ001
+        ics_bytes(event(), now=datetime(2026, 11, 30, 20, 0))

@@ -41,8 +41,9 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("text", "encoding", "segments", "length"), [case[1:] for case in CASES],
-                         ids=[case[0] for case in CASES])
+@pytest.mark.parametrize(
+    ("text", "encoding", "segments", "length"), [case[1:] for case in CASES], ids=[case[0] for case in CASES]
+)
 def test_segments(text: str, encoding: str, segments: int, length: int) -> None:
     assert sms_segments(text) == SmsSegments(encoding, segments, length)  # type: ignore[arg-type]
 
@@ -60,8 +61,7 @@ def test_non_gsm7_characters() -> None:
     assert non_gsm7_characters("{plain} €5") == []
 
 
-@pytest.mark.parametrize("path", sorted((shipped_templates_dir() / "en").rglob("*.sms.j2")),
-                         ids=lambda path: path.name)
+@pytest.mark.parametrize("path", sorted((shipped_templates_dir() / "en").rglob("*.sms.j2")), ids=lambda path: path.name)
 def test_shipped_english_sms_templates_stay_gsm7(path) -> None:  # type: ignore[no-untyped-def]
     """One curly quote or dash halves what each segment carries (and doubles the cost)."""
     text = re.sub(r"{{.*?}}|{%.*?%}|{#.*?#}", "", path.read_text(encoding="utf-8"), flags=re.DOTALL)

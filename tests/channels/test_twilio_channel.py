@@ -32,8 +32,11 @@ async def api() -> AsyncIterator[FakeTwilioApi]:
 
 def channel_for(api: FakeTwilioApi, name: ChannelName = ChannelName.SMS, **options: object) -> TwilioChannel:
     settings: dict[str, object] = {
-        "account_sid": api.account_sid, "auth_token": api.auth_token, "from_number": SENDER,
-        "base_url": api.base_url, **options,
+        "account_sid": api.account_sid,
+        "auth_token": api.auth_token,
+        "from_number": SENDER,
+        "base_url": api.base_url,
+        **options,
     }
     return TwilioChannel(name=name, **settings)  # type: ignore[arg-type]
 
@@ -59,8 +62,9 @@ class Webhooks:
 
     async def handle(self, request: web.Request) -> web.Response:
         form = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
-        valid = valid_twilio_signature(self.auth_token, self.url(request.path_qs), form,
-                                       request.headers.get("X-Twilio-Signature"))
+        valid = valid_twilio_signature(
+            self.auth_token, self.url(request.path_qs), form, request.headers.get("X-Twilio-Signature")
+        )
         self.received.append((request.path, form, valid))
         if not valid:
             return web.Response(status=403, text="bad signature")
@@ -147,8 +151,9 @@ def test_only_sms_and_whatsapp_are_twilio_channels() -> None:
 
 
 def test_the_token_may_be_a_secret_and_never_shows() -> None:
-    channel = TwilioChannel(name=ChannelName.SMS, account_sid="AC1", auth_token=SecretStr("s3cret-token"),
-                            from_number=SENDER)
+    channel = TwilioChannel(
+        name=ChannelName.SMS, account_sid="AC1", auth_token=SecretStr("s3cret-token"), from_number=SENDER
+    )
     assert "s3cret" not in repr(channel) and SENDER not in repr(channel)
     assert "s3cret" not in repr(vars(channel))
 
@@ -172,10 +177,12 @@ REFUSALS = [
 ]
 
 
-@pytest.mark.parametrize(("refusal", "kind", "unreachable", "opted_out"),
-                         [case[1:] for case in REFUSALS], ids=[case[0] for case in REFUSALS])
-async def test_twilio_answers_map_to_outcomes(api: FakeTwilioApi, sms: TwilioChannel, refusal: tuple,
-                                              kind: type, unreachable: bool, opted_out: bool) -> None:
+@pytest.mark.parametrize(
+    ("refusal", "kind", "unreachable", "opted_out"), [case[1:] for case in REFUSALS], ids=[case[0] for case in REFUSALS]
+)
+async def test_twilio_answers_map_to_outcomes(
+    api: FakeTwilioApi, sms: TwilioChannel, refusal: tuple, kind: type, unreachable: bool, opted_out: bool
+) -> None:
     if refusal[0] == "to":
         api.fail_to(PATIENT, refusal[1])
     else:
@@ -217,14 +224,19 @@ async def test_wrong_credentials_are_failed_without_the_token(api: FakeTwilioApi
     assert "not-the-token" not in outcome.reason
 
 
-@pytest.mark.parametrize(("status", "retry_after", "expected"), [
-    (429, 30, 30.0),
-    (429, None, 0.0),
-    (503, 12, 12.0),
-    (429, "soon", 0.0),
-], ids=["429 with Retry-After", "429 without", "503 with Retry-After", "unreadable Retry-After"])
-async def test_retry_after_is_honoured(api: FakeTwilioApi, sms: TwilioChannel, status: int,
-                                       retry_after: int | str | None, expected: float) -> None:
+@pytest.mark.parametrize(
+    ("status", "retry_after", "expected"),
+    [
+        (429, 30, 30.0),
+        (429, None, 0.0),
+        (503, 12, 12.0),
+        (429, "soon", 0.0),
+    ],
+    ids=["429 with Retry-After", "429 without", "503 with Retry-After", "unreadable Retry-After"],
+)
+async def test_retry_after_is_honoured(
+    api: FakeTwilioApi, sms: TwilioChannel, status: int, retry_after: int | str | None, expected: float
+) -> None:
     api.fail_next(status, retry_after=retry_after)
 
     outcome = await sms.send(outgoing(PATIENT))
@@ -257,16 +269,19 @@ async def test_twilio_unreachable_is_retry_later(api: FakeTwilioApi, sms: Twilio
     assert outcome == RetryLater("could not reach Twilio (ConnectError)")
 
 
-@pytest.mark.parametrize("error", [httpx.ReadTimeout("slow"), httpx.ConnectTimeout("slow"),
-                                   httpx.RemoteProtocolError("dropped")],
-                         ids=["read timeout", "connect timeout", "dropped connection"])
+@pytest.mark.parametrize(
+    "error",
+    [httpx.ReadTimeout("slow"), httpx.ConnectTimeout("slow"), httpx.RemoteProtocolError("dropped")],
+    ids=["read timeout", "connect timeout", "dropped connection"],
+)
 async def test_transport_errors_are_retry_later(error: httpx.TransportError) -> None:
     def fail(request: httpx.Request) -> httpx.Response:
         raise error
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(fail)) as client:
-        channel = TwilioChannel(name=ChannelName.SMS, account_sid="AC1", auth_token="t", from_number=SENDER,
-                                client=client)
+        channel = TwilioChannel(
+            name=ChannelName.SMS, account_sid="AC1", auth_token="t", from_number=SENDER, client=client
+        )
         outcome = await channel.send(outgoing(PATIENT))
 
     assert isinstance(outcome, RetryLater)
@@ -277,8 +292,9 @@ async def test_a_proxy_error_page_is_retry_later() -> None:
         return httpx.Response(502, text="<html>Bad Gateway</html>", headers={"Content-Type": "text/html"})
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(gateway)) as client:
-        channel = TwilioChannel(name=ChannelName.SMS, account_sid="AC1", auth_token="t", from_number=SENDER,
-                                client=client)
+        channel = TwilioChannel(
+            name=ChannelName.SMS, account_sid="AC1", auth_token="t", from_number=SENDER, client=client
+        )
         outcome = await channel.send(outgoing(PATIENT))
 
     assert outcome == RetryLater("Twilio HTTP 502")
@@ -337,13 +353,16 @@ async def test_inbound_messages_arrive_signed(api: FakeTwilioApi, webhooks: Webh
     [(_, form, valid)] = webhooks.received
     assert valid
     assert {k: form[k] for k in ("From", "To", "Body", "NumMedia")} == {
-        "From": PATIENT, "To": SENDER, "Body": "STOP", "NumMedia": "0"}
+        "From": PATIENT,
+        "To": SENDER,
+        "Body": "STOP",
+        "NumMedia": "0",
+    }
     assert form["MessageSid"].startswith("SM") and form["AccountSid"] == api.account_sid
 
 
 async def test_a_forged_inbound_message_is_refused(api: FakeTwilioApi, webhooks: Webhooks) -> None:
-    reply = await api.send_inbound(webhooks.url("/twilio/inbound"), PATIENT, "STOP", to=SENDER,
-                                   bad_signature=True)
+    reply = await api.send_inbound(webhooks.url("/twilio/inbound"), PATIENT, "STOP", to=SENDER, bad_signature=True)
 
     assert reply.status == 403
     [(_, _, valid)] = webhooks.received
@@ -353,11 +372,21 @@ async def test_a_forged_inbound_message_is_refused(api: FakeTwilioApi, webhooks:
 # ---------------------------------------------------------------------------- helpers
 
 
-@pytest.mark.parametrize(("code", "unreachable", "opted_out"), [
-    (21610, False, True), (21211, True, False), (21614, True, False), (21408, True, False),
-    (63024, True, False), (30005, True, False), (30006, True, False), (30003, False, False),
-    (None, False, False),
-], ids=lambda value: str(value))
+@pytest.mark.parametrize(
+    ("code", "unreachable", "opted_out"),
+    [
+        (21610, False, True),
+        (21211, True, False),
+        (21614, True, False),
+        (21408, True, False),
+        (63024, True, False),
+        (30005, True, False),
+        (30006, True, False),
+        (30003, False, False),
+        (None, False, False),
+    ],
+    ids=lambda value: str(value),
+)
 def test_twilio_failure_table(code: int | None, unreachable: bool, opted_out: bool) -> None:
     failure = twilio_failure(code, "Message to +15551230001 failed", status=400)
 

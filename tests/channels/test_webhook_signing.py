@@ -48,18 +48,31 @@ def test_a_valid_signature_is_accepted() -> None:
     assert valid_twilio_signature(TOKEN, URL, PARAMS, DOCUMENTED)
 
 
-@pytest.mark.parametrize(("token", "url", "params", "signature"), [
-    ("54321", URL, PARAMS, DOCUMENTED),
-    (TOKEN, URL + "&baz=3", PARAMS, DOCUMENTED),
-    (TOKEN, URL.replace("https", "http"), PARAMS, DOCUMENTED),
-    (TOKEN, URL, {**PARAMS, "Digits": "9999"}, DOCUMENTED),
-    (TOKEN, URL, {**PARAMS, "Extra": ""}, DOCUMENTED),
-    (TOKEN, URL, PARAMS, DOCUMENTED[:-2]),
-    (TOKEN, URL, PARAMS, ""),
-    (TOKEN, URL, PARAMS, None),
-    ("", URL, PARAMS, DOCUMENTED),
-], ids=["other token", "other query", "other scheme", "changed parameter", "added parameter",
-        "truncated signature", "empty signature", "no signature", "no token"])
+@pytest.mark.parametrize(
+    ("token", "url", "params", "signature"),
+    [
+        ("54321", URL, PARAMS, DOCUMENTED),
+        (TOKEN, URL + "&baz=3", PARAMS, DOCUMENTED),
+        (TOKEN, URL.replace("https", "http"), PARAMS, DOCUMENTED),
+        (TOKEN, URL, {**PARAMS, "Digits": "9999"}, DOCUMENTED),
+        (TOKEN, URL, {**PARAMS, "Extra": ""}, DOCUMENTED),
+        (TOKEN, URL, PARAMS, DOCUMENTED[:-2]),
+        (TOKEN, URL, PARAMS, ""),
+        (TOKEN, URL, PARAMS, None),
+        ("", URL, PARAMS, DOCUMENTED),
+    ],
+    ids=[
+        "other token",
+        "other query",
+        "other scheme",
+        "changed parameter",
+        "added parameter",
+        "truncated signature",
+        "empty signature",
+        "no signature",
+        "no token",
+    ],
+)
 def test_anything_else_is_refused(token: str, url: str, params: dict[str, str], signature: str | None) -> None:
     assert not valid_twilio_signature(token, url, params, signature)
 
@@ -69,14 +82,16 @@ def test_the_default_port_may_be_written_or_not() -> None:
     assert valid_twilio_signature(TOKEN, with_port, PARAMS, DOCUMENTED)
     signed_with_port = twilio_signature(TOKEN, with_port, PARAMS)
     assert valid_twilio_signature(TOKEN, URL, PARAMS, signed_with_port)
-    assert not valid_twilio_signature(TOKEN, "https://mycompany.com:8443/myapp.php?foo=1&bar=2", PARAMS,
-                                      DOCUMENTED)
+    assert not valid_twilio_signature(TOKEN, "https://mycompany.com:8443/myapp.php?foo=1&bar=2", PARAMS, DOCUMENTED)
 
 
 def test_repeated_parameters_are_sorted_by_value() -> None:
     form = MultiDict([("MediaUrl", "https://b.example/2"), ("Body", "hi"), ("MediaUrl", "https://a.example/1")])
-    expected = twilio_signature(TOKEN, URL, MultiDict(
-        [("Body", "hi"), ("MediaUrl", "https://a.example/1"), ("MediaUrl", "https://b.example/2")]))
+    expected = twilio_signature(
+        TOKEN,
+        URL,
+        MultiDict([("Body", "hi"), ("MediaUrl", "https://a.example/1"), ("MediaUrl", "https://b.example/2")]),
+    )
     assert twilio_signature(TOKEN, URL, form) == expected
     assert valid_twilio_signature(TOKEN, URL, form, expected)
 
@@ -143,9 +158,9 @@ def test_tampered_or_malformed_tokens_are_refused(label: str, token: str) -> Non
 
 def test_naive_times_and_empty_secrets_are_mistakes() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
-        sign_token(SECRET, "x", datetime(2027, 1, 1))  # noqa: DTZ001
+        sign_token(SECRET, "x", datetime(2027, 1, 1))
     token = sign_token(SECRET, "x", LATER)
     with pytest.raises(ValueError, match="timezone-aware"):
-        read_token(SECRET, token, datetime(2027, 1, 1))  # noqa: DTZ001
+        read_token(SECRET, token, datetime(2027, 1, 1))
     with pytest.raises(ValueError, match="secret"):
         sign_token(b"", "x", LATER)

@@ -44,14 +44,26 @@ def minimal() -> dict[str, Any]:
     return {
         "key": "mini",
         "title": "Mini series",
-        "infusions": {"count": 5, "default_days": [0, 3, 6, 9, 12],
-                      "min_span_days": 10, "max_span_days": 14},
+        "infusions": {"count": 5, "default_days": [0, 3, 6, 9, 12], "min_span_days": 10, "max_span_days": 14},
         "steps": [
             {"key": "welcome", "kind": "welcome", "template": "welcome", "quiet": "ignore"},
-            {"key": "reminder", "kind": "reminder", "template": "reminder/day-before",
-             "anchor": "each infusion", "offset": "-1d", "at": "18:00", "not_after": "0s"},
-            {"key": "completion", "kind": "completion", "template": "completion",
-             "anchor": "infusion 5", "offset": "3d", "at": "12:00"},
+            {
+                "key": "reminder",
+                "kind": "reminder",
+                "template": "reminder/day-before",
+                "anchor": "each infusion",
+                "offset": "-1d",
+                "at": "18:00",
+                "not_after": "0s",
+            },
+            {
+                "key": "completion",
+                "kind": "completion",
+                "template": "completion",
+                "anchor": "infusion 5",
+                "offset": "3d",
+                "at": "12:00",
+            },
         ],
     }
 
@@ -74,18 +86,21 @@ def change_step(key: str, /, **fields: Any) -> Callable[[dict[str, Any]], None]:
                 del step[name]
             else:
                 step[name] = value
+
     return mutate
 
 
 def insert_step(index: int, **fields: Any) -> Callable[[dict[str, Any]], None]:
     def mutate(data: dict[str, Any]) -> None:
         data["steps"].insert(index, fields)
+
     return mutate
 
 
 def change_infusions(**fields: Any) -> Callable[[dict[str, Any]], None]:
     def mutate(data: dict[str, Any]) -> None:
         data["infusions"].update(fields)
+
     return mutate
 
 
@@ -96,6 +111,7 @@ def change_top(**fields: Any) -> Callable[[dict[str, Any]], None]:
                 del data[name]
             else:
                 data[name] = value
+
     return mutate
 
 
@@ -176,9 +192,7 @@ def test_plan_has_every_step_once_in_send_order(shipped: SeriesDefinition, plann
 
 
 @pytest.mark.parametrize("number", [1, 2, 3, 4, 5], ids=lambda n: f"infusion-{n}")
-def test_reminders_before_each_infusion(
-    planned: list[PlannedStep], infusions: list[datetime], number: int
-) -> None:
+def test_reminders_before_each_infusion(planned: list[PlannedStep], infusions: list[datetime], number: int) -> None:
     steps = by_key(planned)
     eve, day = steps[f"reminder-eve-{number}"], steps[f"reminder-day-{number}"]
     infusion_day = INFUSION_DATES[number - 1]
@@ -231,8 +245,9 @@ def test_late_enrolment_defers_education_but_not_the_welcome(
 def test_reminders_keep_local_time_when_the_course_crosses_dst(shipped: SeriesDefinition) -> None:
     # Infusions 10-28, 10-31, 11-03, 11-06, 11-09: the clocks go back on Sunday 11-01.
     infusions = shipped.default_infusion_times(la(2026, 10, 28, 10, 0), LA)
-    steps = by_key(plan(shipped, enrolled_at=la(2026, 10, 26, 15, 0), infusions=infusions, zone=LA,
-                        quiet_hours=QuietHours()))
+    steps = by_key(
+        plan(shipped, enrolled_at=la(2026, 10, 26, 15, 0), infusions=infusions, zone=LA, quiet_hours=QuietHours())
+    )
     dates = [date(2026, 10, 28), date(2026, 10, 31), date(2026, 11, 3), date(2026, 11, 6), date(2026, 11, 9)]
     one_day = timedelta(days=1)
     for number, day in enumerate(dates, start=1):
@@ -268,8 +283,7 @@ def test_default_infusion_times_keep_local_time_across_dst(shipped: SeriesDefini
 )
 def test_quiet_policy(quiet: str, send_wall: datetime) -> None:
     definition = one_step(anchor="enrolment", offset="0d", at="22:00", quiet=quiet)
-    (step,) = plan(definition, enrolled_at=la(2026, 12, 1, 15, 0), infusions=[], zone=LA,
-                   quiet_hours=QuietHours())
+    (step,) = plan(definition, enrolled_at=la(2026, 12, 1, 15, 0), infusions=[], zone=LA, quiet_hours=QuietHours())
     assert step.quiet is QuietPolicy(quiet)
     assert wall(step.due_at) == datetime(2026, 12, 1, 22, 0)
     assert wall(step.send_at) == send_wall
@@ -292,23 +306,31 @@ SPRING_INFUSIONS = [la(2026, 3, d, 10) for d in (7, 10, 13, 16, 19)]
     ("fields", "infusion", "due", "not_after"),
     [
         pytest.param(
-            {"anchor": "infusion 1", "offset": "-1d", "at": "18:00", "not_after": "0s"}, 1,
-            la(2026, 3, 6, 18, 0), SPRING_INFUSIONS[0],
+            {"anchor": "infusion 1", "offset": "-1d", "at": "18:00", "not_after": "0s"},
+            1,
+            la(2026, 3, 6, 18, 0),
+            SPRING_INFUSIONS[0],
             id="eve-reminder-expires-at-the-infusion",
         ),
         pytest.param(
-            {"anchor": "enrolment", "offset": "2h", "not_after": "3d"}, None,
-            la(2026, 3, 6, 12, 0), la(2026, 3, 9, 10, 0),  # three local days: 71 h
+            {"anchor": "enrolment", "offset": "2h", "not_after": "3d"},
+            None,
+            la(2026, 3, 6, 12, 0),
+            la(2026, 3, 9, 10, 0),  # three local days: 71 h
             id="local-days-across-dst",
         ),
         pytest.param(
-            {"anchor": "infusion 3", "offset": "1d", "at": "12:00", "not_after": "1d3h"}, 3,
-            la(2026, 3, 14, 12, 0), la(2026, 3, 14, 13, 0),
+            {"anchor": "infusion 3", "offset": "1d", "at": "12:00", "not_after": "1d3h"},
+            3,
+            la(2026, 3, 14, 12, 0),
+            la(2026, 3, 14, 13, 0),
             id="days-and-hours",
         ),
         pytest.param(
-            {"anchor": "infusion 2", "offset": "1d", "at": "12:00"}, 2,
-            la(2026, 3, 11, 12, 0), None,
+            {"anchor": "infusion 2", "offset": "1d", "at": "12:00"},
+            2,
+            la(2026, 3, 11, 12, 0),
+            None,
             id="no-deadline",
         ),
     ],
@@ -317,8 +339,15 @@ def test_plan_step_not_after_is_anchor_plus_offset(
     fields: dict[str, str], infusion: int | None, due: datetime, not_after: datetime | None
 ) -> None:
     step = one_step(**fields).steps[0]
-    planned = plan_step(step, key="step", infusion=infusion, enrolled_at=SPRING_ENROLLED,
-                        infusions=SPRING_INFUSIONS, zone=LA, quiet_hours=QuietHours())
+    planned = plan_step(
+        step,
+        key="step",
+        infusion=infusion,
+        enrolled_at=SPRING_ENROLLED,
+        infusions=SPRING_INFUSIONS,
+        zone=LA,
+        quiet_hours=QuietHours(),
+    )
     assert planned.due_at == due
     assert planned.not_after == not_after
     assert planned.infusion_number == infusion
@@ -339,8 +368,9 @@ def course(*days: int, first: datetime = FIRST) -> list[datetime]:
         pytest.param(course(0, 6, 3, 9, 12), ["order"], id="out-of-order"),
         pytest.param(course(0, 3, 3, 9, 12), ["order"], id="two-at-once"),
         pytest.param(course(0, 3, 6, 9, 15), ["15 days", "at most 14"], id="too-long"),
-        pytest.param([*course(0, 3, 6, 9), FIRST + timedelta(days=14, minutes=1)], ["at most 14"],
-                     id="a-minute-too-long"),
+        pytest.param(
+            [*course(0, 3, 6, 9), FIRST + timedelta(days=14, minutes=1)], ["at most 14"], id="a-minute-too-long"
+        ),
     ],
 )
 def test_course_problem(shipped: SeriesDefinition, times: list[datetime], words: list[str]) -> None:
@@ -356,10 +386,7 @@ def test_course_problem(shipped: SeriesDefinition, times: list[datetime], words:
         pytest.param(course(0, 3, 6, 9, 12), id="default"),
         pytest.param(course(0, 2, 5, 7, 10), id="ten-days"),
         pytest.param(course(0, 3, 6, 9, 14), id="fourteen-days"),
-        pytest.param(
-            course(0, 3, 6, 9, 14, first=la(2026, 10, 25, 10, 0)),
-            id="fourteen-local-days-across-fall-back"
-        ),
+        pytest.param(course(0, 3, 6, 9, 14, first=la(2026, 10, 25, 10, 0)), id="fourteen-local-days-across-fall-back"),
     ],
 )
 def test_valid_course(shipped: SeriesDefinition, times: list[datetime]) -> None:
@@ -372,63 +399,90 @@ def test_valid_course(shipped: SeriesDefinition, times: list[datetime]) -> None:
 def test_minimal_definition_is_valid() -> None:
     definition = parse_definition(minimal(), "test.toml")
     assert [key for key, _, _ in definition.expanded_steps()] == [
-        "welcome", "reminder-1", "reminder-2", "reminder-3", "reminder-4", "reminder-5", "completion"
+        "welcome",
+        "reminder-1",
+        "reminder-2",
+        "reminder-3",
+        "reminder-4",
+        "reminder-5",
+        "completion",
     ]
 
 
 @pytest.mark.parametrize(
     ("mutate", "step", "words"),
     [
-        pytest.param(change_step("welcome", anchor="the weekend"), "welcome", ["anchor", "the weekend"],
-                     id="unknown-anchor"),
-        pytest.param(change_step("completion", anchor="infusion 7"), "completion", ["infusion 7 of 5"],
-                     id="anchor-past-last-infusion"),
-        pytest.param(insert_step(3, key="welcome", kind="welcome", template="welcome"), "welcome",
-                     ["duplicate", "'welcome'"], id="duplicate-key"),
-        pytest.param(insert_step(1, key="reminder-2", kind="reminder", template="reminder/same-day",
-                                 anchor="infusion 2"),
-                     "reminder", ["duplicate", "'reminder-2'"], id="expanded-key-collides"),
-        pytest.param(change_step("completion", offset="soon"), "completion", ["offset", "bad offset", "soon"],
-                     id="bad-offset"),
-        pytest.param(change_step("completion", not_after="3 days"), "completion", ["not_after", "bad offset"],
-                     id="bad-not-after"),
-        pytest.param(change_step("reminder", offset="-1d2h"), "reminder", ["whole days"],
-                     id="at-with-hours"),
-        pytest.param(change_step("completion", at=REMOVE, not_after="2d"), "completion",
-                     ["not_after 2d", "before", "3d"], id="not-after-before-offset"),
-        pytest.param(change_step("completion", at="25:00"), "completion", ["at:", "time"],
-                     id="bad-time-of-day"),
-        pytest.param(change_step("welcome", kind="sms-blast"), "welcome", ["kind", "should be"],
-                     id="unknown-kind"),
+        pytest.param(
+            change_step("welcome", anchor="the weekend"), "welcome", ["anchor", "the weekend"], id="unknown-anchor"
+        ),
+        pytest.param(
+            change_step("completion", anchor="infusion 7"),
+            "completion",
+            ["infusion 7 of 5"],
+            id="anchor-past-last-infusion",
+        ),
+        pytest.param(
+            insert_step(3, key="welcome", kind="welcome", template="welcome"),
+            "welcome",
+            ["duplicate", "'welcome'"],
+            id="duplicate-key",
+        ),
+        pytest.param(
+            insert_step(1, key="reminder-2", kind="reminder", template="reminder/same-day", anchor="infusion 2"),
+            "reminder",
+            ["duplicate", "'reminder-2'"],
+            id="expanded-key-collides",
+        ),
+        pytest.param(
+            change_step("completion", offset="soon"), "completion", ["offset", "bad offset", "soon"], id="bad-offset"
+        ),
+        pytest.param(
+            change_step("completion", not_after="3 days"), "completion", ["not_after", "bad offset"], id="bad-not-after"
+        ),
+        pytest.param(change_step("reminder", offset="-1d2h"), "reminder", ["whole days"], id="at-with-hours"),
+        pytest.param(
+            change_step("completion", at=REMOVE, not_after="2d"),
+            "completion",
+            ["not_after 2d", "before", "3d"],
+            id="not-after-before-offset",
+        ),
+        pytest.param(change_step("completion", at="25:00"), "completion", ["at:", "time"], id="bad-time-of-day"),
+        pytest.param(change_step("welcome", kind="sms-blast"), "welcome", ["kind", "should be"], id="unknown-kind"),
         pytest.param(change_step("welcome", quiet="later"), "welcome", ["quiet"], id="unknown-quiet-policy"),
         pytest.param(change_step("welcome", colour="blue"), "welcome", ["colour", "extra"], id="unknown-field"),
         pytest.param(change_step("welcome", key="Welcome!"), "Welcome!", ["lower-case"], id="bad-key"),
         pytest.param(change_step("completion", key=REMOVE), "#3", ["key", "required"], id="missing-key"),
-        pytest.param(change_step("welcome", template=REMOVE), "welcome", ["template", "required"],
-                     id="missing-template"),
-        pytest.param(change_infusions(default_days=[0, 3, 6]), None, ["default_days", "3 days for 5 infusions"],
-                     id="default-days-count"),
-        pytest.param(change_infusions(default_days=[1, 3, 6, 9, 12]), None, ["start at 0"],
-                     id="default-days-not-from-zero"),
-        pytest.param(change_infusions(default_days=[0, 6, 3, 9, 12]), None, ["increase"],
-                     id="default-days-not-increasing"),
-        pytest.param(change_infusions(default_days=[0, 3, 6, 9, 20]), None, ["fit", "max_span_days"],
-                     id="default-days-too-long"),
-        pytest.param(change_infusions(default_days=[0, 1, 2, 3, 4]), None, ["fit", "min_span_days"],
-                     id="default-days-too-short"),
+        pytest.param(
+            change_step("welcome", template=REMOVE), "welcome", ["template", "required"], id="missing-template"
+        ),
+        pytest.param(
+            change_infusions(default_days=[0, 3, 6]),
+            None,
+            ["default_days", "3 days for 5 infusions"],
+            id="default-days-count",
+        ),
+        pytest.param(
+            change_infusions(default_days=[1, 3, 6, 9, 12]), None, ["start at 0"], id="default-days-not-from-zero"
+        ),
+        pytest.param(
+            change_infusions(default_days=[0, 6, 3, 9, 12]), None, ["increase"], id="default-days-not-increasing"
+        ),
+        pytest.param(
+            change_infusions(default_days=[0, 3, 6, 9, 20]), None, ["fit", "max_span_days"], id="default-days-too-long"
+        ),
+        pytest.param(
+            change_infusions(default_days=[0, 1, 2, 3, 4]), None, ["fit", "min_span_days"], id="default-days-too-short"
+        ),
         pytest.param(change_top(title=REMOVE), None, ["title", "required"], id="missing-title"),
         pytest.param(change_top(colour="blue"), None, ["colour", "extra"], id="unknown-top-level-field"),
         pytest.param(
-            change_step("completion", anchor="infusion 0"), "completion", ["infusion 0"],
-            id="anchor-infusion-zero"
+            change_step("completion", anchor="infusion 0"), "completion", ["infusion 0"], id="anchor-infusion-zero"
         ),
         pytest.param(
-            change_step("completion", not_after="0s"), "completion", ["not_after"],
-            id="not-after-before-offset-with-at"
+            change_step("completion", not_after="0s"), "completion", ["not_after"], id="not-after-before-offset-with-at"
         ),
         pytest.param(
-            change_top(steps=[minimal()["steps"][0], "reminder"]), "#2", ["dictionary"],
-            id="step-not-a-table"
+            change_top(steps=[minimal()["steps"][0], "reminder"]), "#2", ["dictionary"], id="step-not-a-table"
         ),
     ],
 )
@@ -488,8 +542,9 @@ def test_catalog_extra_dir_adds_and_replaces_definitions(tmp_path: Path) -> None
         shipped_text.replace('title = "Ketamine infusions for chronic pain"', 'title = "Our own wording"'),
         encoding="utf-8",
     )
-    (tmp_path / "other.toml").write_text(shipped_text.replace(f'key = "{SHIPPED_KEY}"', 'key = "other"'),
-                                         encoding="utf-8")
+    (tmp_path / "other.toml").write_text(
+        shipped_text.replace(f'key = "{SHIPPED_KEY}"', 'key = "other"'), encoding="utf-8"
+    )
     catalog = SeriesCatalog.load(tmp_path)
     assert {"other", SHIPPED_KEY} <= {d.key for d in catalog}
     assert catalog.get(SHIPPED_KEY).title == "Our own wording"

@@ -57,14 +57,8 @@ def test_offset_parse(text: str, days: int, seconds: int) -> None:
         pytest.param("1.5h", id="fraction"),
         pytest.param("1d-2h", id="sign-inside"),
         pytest.param("soon", id="words"),
-        pytest.param(
-            "--1d",
-            id="double-minus"
-        ),
-        pytest.param(
-            "+-1d",
-            id="plus-minus"
-        ),
+        pytest.param("--1d", id="double-minus"),
+        pytest.param("+-1d", id="plus-minus"),
     ],
 )
 def test_offset_parse_rejects(text: str) -> None:
@@ -126,8 +120,7 @@ def test_local_wall(instant: datetime, zone: ZoneInfo, wall: datetime) -> None:
         pytest.param(datetime(2026, 3, 8, 2, 30), LA, utc(2026, 3, 8, 10, 30), id="la-nonexistent-0230"),
         # 01:30 happens twice on 2026-11-01: the first (PDT) one is meant.
         pytest.param(datetime(2026, 11, 1, 1, 30), LA, utc(2026, 11, 1, 8, 30), id="la-ambiguous-0130"),
-        pytest.param(datetime(2026, 3, 9, 1, 30), KOLKATA, utc(2026, 3, 8, 20, 0),
-                     id="kolkata-previous-utc-day"),
+        pytest.param(datetime(2026, 3, 9, 1, 30), KOLKATA, utc(2026, 3, 8, 20, 0), id="kolkata-previous-utc-day"),
     ],
 )
 def test_from_wall(wall: datetime, zone: ZoneInfo, instant: datetime) -> None:
@@ -162,36 +155,60 @@ def test_apply_offset_smaller_units_are_exact(anchor: datetime, offset: str, exp
     ("anchor", "offset", "expected", "elapsed"),
     [
         pytest.param(
-            local(LA, 2026, 3, 7, 10), "1d", local(LA, 2026, 3, 8, 10), timedelta(hours=23),
+            local(LA, 2026, 3, 7, 10),
+            "1d",
+            local(LA, 2026, 3, 8, 10),
+            timedelta(hours=23),
             id="spring-forward",
         ),
         pytest.param(
-            local(LA, 2026, 10, 31, 10), "1d", local(LA, 2026, 11, 1, 10), timedelta(hours=25),
+            local(LA, 2026, 10, 31, 10),
+            "1d",
+            local(LA, 2026, 11, 1, 10),
+            timedelta(hours=25),
             id="fall-back",
         ),
         pytest.param(
-            local(LA, 2026, 3, 8, 10), "-1d", local(LA, 2026, 3, 7, 10), -timedelta(hours=23),
+            local(LA, 2026, 3, 8, 10),
+            "-1d",
+            local(LA, 2026, 3, 7, 10),
+            -timedelta(hours=23),
             id="back-over-spring-forward",
         ),
         pytest.param(
-            local(LA, 2026, 3, 9, 10), "-1d", local(LA, 2026, 3, 8, 10), -timedelta(hours=24),
+            local(LA, 2026, 3, 9, 10),
+            "-1d",
+            local(LA, 2026, 3, 8, 10),
+            -timedelta(hours=24),
             id="no-change-in-between",
         ),
         pytest.param(
-            local(LA, 2026, 10, 25, 10), "14d", local(LA, 2026, 11, 8, 10), timedelta(days=14, hours=1),
+            local(LA, 2026, 10, 25, 10),
+            "14d",
+            local(LA, 2026, 11, 8, 10),
+            timedelta(days=14, hours=1),
             id="two-weeks-over-fall-back",
         ),
         # Local days first, then the exact part: Sun 10:00 PDT + 2 h.
         pytest.param(
-            local(LA, 2026, 3, 7, 10), "1d2h", local(LA, 2026, 3, 8, 12), timedelta(hours=25),
+            local(LA, 2026, 3, 7, 10),
+            "1d2h",
+            local(LA, 2026, 3, 8, 12),
+            timedelta(hours=25),
             id="days-then-hours",
         ),
         pytest.param(
-            local(AUCKLAND, 2026, 4, 4, 10), "1d", local(AUCKLAND, 2026, 4, 5, 10), timedelta(hours=25),
+            local(AUCKLAND, 2026, 4, 4, 10),
+            "1d",
+            local(AUCKLAND, 2026, 4, 5, 10),
+            timedelta(hours=25),
             id="auckland-april",
         ),
         pytest.param(
-            local(AUCKLAND, 2026, 9, 26, 10), "1d", local(AUCKLAND, 2026, 9, 27, 10), timedelta(hours=23),
+            local(AUCKLAND, 2026, 9, 26, 10),
+            "1d",
+            local(AUCKLAND, 2026, 9, 27, 10),
+            timedelta(hours=23),
             id="auckland-september",
         ),
     ],
@@ -214,36 +231,60 @@ def test_apply_offset_day_into_nonexistent_time_moves_an_hour_later() -> None:
     ("anchor", "offset", "at", "expected"),
     [
         pytest.param(
-            local(LA, 2026, 3, 9, 10), "-1d", time(18, 0), utc(2026, 3, 9, 1, 0),  # 03-08 18:00 PDT
+            local(LA, 2026, 3, 9, 10),
+            "-1d",
+            time(18, 0),
+            utc(2026, 3, 9, 1, 0),  # 03-08 18:00 PDT
             id="eve-after-spring-forward",
         ),
         pytest.param(
-            local(LA, 2026, 11, 2, 10), "-1d", time(18, 0), utc(2026, 11, 2, 2, 0),  # 11-01 18:00 PST
+            local(LA, 2026, 11, 2, 10),
+            "-1d",
+            time(18, 0),
+            utc(2026, 11, 2, 2, 0),  # 11-01 18:00 PST
             id="eve-after-fall-back",
         ),
         pytest.param(
-            local(LA, 2026, 11, 1, 10), "0d", time(8, 0), utc(2026, 11, 1, 16, 0),  # 11-01 08:00 PST
+            local(LA, 2026, 11, 1, 10),
+            "0d",
+            time(8, 0),
+            utc(2026, 11, 1, 16, 0),  # 11-01 08:00 PST
             id="same-day-morning",
         ),
         # 20:00 PST is already the next day in UTC; the local date is the one that counts.
         pytest.param(
-            local(LA, 2026, 12, 1, 20), "0d", time(8, 0), utc(2026, 12, 1, 16, 0),
+            local(LA, 2026, 12, 1, 20),
+            "0d",
+            time(8, 0),
+            utc(2026, 12, 1, 16, 0),
             id="local-date-not-utc-date",
         ),
         pytest.param(
-            local(LA, 2026, 3, 9, 10), "-1d", time(2, 30), utc(2026, 3, 8, 10, 30),  # 03:30 PDT
+            local(LA, 2026, 3, 9, 10),
+            "-1d",
+            time(2, 30),
+            utc(2026, 3, 8, 10, 30),  # 03:30 PDT
             id="at-nonexistent-time",
         ),
         pytest.param(
-            local(LA, 2026, 11, 2, 10), "-1d", time(1, 30), utc(2026, 11, 1, 8, 30),  # first 01:30
+            local(LA, 2026, 11, 2, 10),
+            "-1d",
+            time(1, 30),
+            utc(2026, 11, 1, 8, 30),  # first 01:30
             id="at-ambiguous-time",
         ),
         pytest.param(
-            local(KOLKATA, 2026, 3, 9, 10), "-1d", time(18, 0), utc(2026, 3, 8, 12, 30),
+            local(KOLKATA, 2026, 3, 9, 10),
+            "-1d",
+            time(18, 0),
+            utc(2026, 3, 8, 12, 30),
             id="kolkata",
         ),
         pytest.param(
-            local(AUCKLAND, 2026, 9, 28, 10), "-1d", time(18, 0), utc(2026, 9, 27, 5, 0),  # NZDT
+            local(AUCKLAND, 2026, 9, 28, 10),
+            "-1d",
+            time(18, 0),
+            utc(2026, 9, 27, 5, 0),  # NZDT
             id="auckland-after-dst-start",
         ),
     ],
@@ -325,26 +366,32 @@ def test_equal_start_and_end_means_no_quiet_hours(wall: time) -> None:
         pytest.param(QuietHours(), datetime(2026, 12, 1, 22, 30), datetime(2026, 12, 2, 8, 0), id="evening"),
         pytest.param(QuietHours(), datetime(2026, 12, 1, 21, 0), datetime(2026, 12, 2, 8, 0), id="at-start"),
         pytest.param(QuietHours(), datetime(2026, 12, 1, 0, 0), datetime(2026, 12, 1, 8, 0), id="midnight"),
-        pytest.param(QuietHours(), datetime(2026, 12, 1, 6, 0), datetime(2026, 12, 1, 8, 0),
-                     id="early-morning"),
+        pytest.param(QuietHours(), datetime(2026, 12, 1, 6, 0), datetime(2026, 12, 1, 8, 0), id="early-morning"),
         pytest.param(QuietHours(), datetime(2026, 12, 1, 8, 0), datetime(2026, 12, 1, 8, 0), id="at-end"),
         pytest.param(QuietHours(), datetime(2026, 12, 1, 12, 0), datetime(2026, 12, 1, 12, 0), id="daytime"),
-        pytest.param(QuietHours(), datetime(2026, 12, 1, 20, 59), datetime(2026, 12, 1, 20, 59),
-                     id="before-start"),
+        pytest.param(QuietHours(), datetime(2026, 12, 1, 20, 59), datetime(2026, 12, 1, 20, 59), id="before-start"),
         pytest.param(
-            QuietHours(time(12), time(13)), datetime(2026, 12, 1, 12, 30), datetime(2026, 12, 1, 13, 0),
+            QuietHours(time(12), time(13)),
+            datetime(2026, 12, 1, 12, 30),
+            datetime(2026, 12, 1, 13, 0),
             id="daytime-window",
         ),
         pytest.param(
-            QuietHours(time(12), time(13)), datetime(2026, 12, 1, 22, 30), datetime(2026, 12, 1, 22, 30),
+            QuietHours(time(12), time(13)),
+            datetime(2026, 12, 1, 22, 30),
+            datetime(2026, 12, 1, 22, 30),
             id="daytime-window-leaves-night-alone",
         ),
         pytest.param(
-            QuietHours(time(22), time(7)), datetime(2026, 12, 1, 21, 30), datetime(2026, 12, 1, 21, 30),
+            QuietHours(time(22), time(7)),
+            datetime(2026, 12, 1, 21, 30),
+            datetime(2026, 12, 1, 21, 30),
             id="custom-window-before-start",
         ),
         pytest.param(
-            QuietHours(time(22), time(7)), datetime(2026, 12, 1, 23, 0), datetime(2026, 12, 2, 7, 0),
+            QuietHours(time(22), time(7)),
+            datetime(2026, 12, 1, 23, 0),
+            datetime(2026, 12, 2, 7, 0),
             id="custom-window",
         ),
     ],

@@ -242,15 +242,11 @@ class FakeBotApi:
     def calls_to(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method.lower() == method.lower()]
 
-    async def wait_for(
-        self, predicate: Callable[[FakeBotApi], bool], timeout: float = 10.0
-    ) -> None:
+    async def wait_for(self, predicate: Callable[[FakeBotApi], bool], timeout: float = 10.0) -> None:
         """Return once ``predicate(self)`` holds; re-checked after every call and injection."""
         await self._wait(predicate, timeout, lambda: getattr(predicate, "__name__", "predicate"))
 
-    async def wait_for_message(
-        self, chat_id: int, contains: str | None = None, timeout: float = 10.0
-    ) -> dict:
+    async def wait_for_message(self, chat_id: int, contains: str | None = None, timeout: float = 10.0) -> dict:
         """The latest message the bot sent to ``chat_id`` whose text/caption has ``contains``."""
         found: list[dict] = []
 
@@ -269,19 +265,14 @@ class FakeBotApi:
         await self._wait(matching, timeout, describe)
         return found[-1]
 
-    async def _wait(
-        self, predicate: Callable[[FakeBotApi], bool], timeout: float, describe: Callable[[], str]
-    ) -> None:
+    async def _wait(self, predicate: Callable[[FakeBotApi], bool], timeout: float, describe: Callable[[], str]) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while not predicate(self):
             remaining = deadline - loop.time()
             if remaining <= 0:
                 recent = "\n  ".join(c.summary() for c in self.calls[-10:]) or "(none)"
-                raise TimeoutError(
-                    f"timed out after {timeout}s waiting for {describe()}\n"
-                    f"last calls:\n  {recent}"
-                )
+                raise TimeoutError(f"timed out after {timeout}s waiting for {describe()}\nlast calls:\n  {recent}")
             await self._activity.wait(remaining)
 
     # ------------------------------------------------------------------ failure injection
@@ -390,9 +381,7 @@ class FakeBotApi:
             original = self._messages.get((chat_id, reply_id))
             if original is not None:
                 content["reply_to_message"] = copy.deepcopy(original)
-            elif not (reply_to.get("allow_sending_without_reply") or params.get(
-                "allow_sending_without_reply"
-            )):
+            elif not (reply_to.get("allow_sending_without_reply") or params.get("allow_sending_without_reply")):
                 raise bad_request("message to be replied not found")
         markup = check_reply_markup(params.get("reply_markup"))
         if markup:
@@ -470,9 +459,7 @@ class FakeBotApi:
     def _api_sendphoto(self, params: dict) -> dict:
         photo = self._file(params.get("photo"), "photo")
         size = {k: v for k, v in photo.items() if k in ("file_id", "file_unique_id", "file_size")}
-        return self._bot_message(
-            params, photo=[{**size, "width": 1280, "height": 720}], **caption_fields(params)
-        )
+        return self._bot_message(params, photo=[{**size, "width": 1280, "height": 720}], **caption_fields(params))
 
     def _api_senddocument(self, params: dict) -> dict:
         document = self._file(params.get("document"), "document")
@@ -505,9 +492,7 @@ class FakeBotApi:
     def _api_answercallbackquery(self, params: dict) -> bool:
         query_id = str(params.get("callback_query_id") or "")
         if query_id not in self._open_queries:
-            raise bad_request(
-                "query is too old and response timeout expired or query ID is invalid"
-            )
+            raise bad_request("query is too old and response timeout expired or query ID is invalid")
         self._open_queries.discard(query_id)
         return True
 

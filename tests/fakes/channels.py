@@ -13,8 +13,14 @@ from messenger.rendering.environment import Flavour
 class ScriptedChannel:
     """Answers each send with the next scripted outcome, then ``Sent``; records every attempt."""
 
-    def __init__(self, name: ChannelName = ChannelName.CONSOLE, *, outcomes: Iterable[SendOutcome] = (),
-                 body: Flavour = Flavour.TEXT, max_length: int = 4096) -> None:
+    def __init__(
+        self,
+        name: ChannelName = ChannelName.CONSOLE,
+        *,
+        outcomes: Iterable[SendOutcome] = (),
+        body: Flavour = Flavour.TEXT,
+        max_length: int = 4096,
+    ) -> None:
         self.name = name
         self.capabilities = Capabilities(body=body, max_length=max_length)
         self.script: deque[SendOutcome] = deque(outcomes)

@@ -75,11 +75,7 @@ def find_pg_bin(name: str) -> str:
     found = shutil.which(name)
     if found:
         return found
-    candidates = [
-        path
-        for path in glob.glob(f"/usr/lib/postgresql/*/bin/{name}")
-        if os.access(path, os.X_OK)
-    ]
+    candidates = [path for path in glob.glob(f"/usr/lib/postgresql/*/bin/{name}") if os.access(path, os.X_OK)]
     if candidates:
         return max(candidates, key=_version_key)
     raise FileNotFoundError(
@@ -163,8 +159,7 @@ class PostgresServer:
                 account = _system_account()
                 if account is None:
                     raise PostgresError(
-                        f"running as root, which initdb refuses, and there is no "
-                        f"{SYSTEM_USER!r} account to run it as"
+                        f"running as root, which initdb refuses, and there is no {SYSTEM_USER!r} account to run it as"
                     )
                 os.chown(self.directory, account.pw_uid, account.pw_gid)
             self._initdb()
@@ -182,8 +177,7 @@ class PostgresServer:
             if self.data_dir is not None and (self.data_dir / "postmaster.pid").exists():
                 for mode in ("fast", "immediate"):
                     result = self._run(
-                        [find_pg_bin("pg_ctl"), "stop", "-D", str(self.data_dir)]
-                        + ["-m", mode, "-w", "-t", "15"],
+                        [find_pg_bin("pg_ctl"), "stop", "-D", str(self.data_dir)] + ["-m", mode, "-w", "-t", "15"],
                         check=False,
                     )
                     if result.returncode == 0:
@@ -238,9 +232,7 @@ class PostgresServer:
             return ["runuser", "-u", SYSTEM_USER, "--", *args]
         return args
 
-    def _run(
-        self, args: list[str], *, check: bool = True, timeout: float = 60
-    ) -> subprocess.CompletedProcess[str]:
+    def _run(self, args: list[str], *, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
             self._command(args),
             cwd=self.directory,
@@ -262,10 +254,14 @@ class PostgresServer:
         self._run(
             [
                 find_pg_bin("initdb"),
-                "-D", str(self.data_dir),
-                "-A", "trust",
-                "-U", SUPERUSER,
-                "-E", "UTF8",
+                "-D",
+                str(self.data_dir),
+                "-A",
+                "trust",
+                "-U",
+                SUPERUSER,
+                "-E",
+                "UTF8",
                 "--locale=C",
                 "--no-sync",
                 "--no-instructions",
@@ -285,11 +281,15 @@ class PostgresServer:
                 [
                     find_pg_bin("pg_ctl"),
                     "start",
-                    "-D", str(self.data_dir),
-                    "-l", str(self.log_file),
-                    "-o", f"-p {port}",
+                    "-D",
+                    str(self.data_dir),
+                    "-l",
+                    str(self.log_file),
+                    "-o",
+                    f"-p {port}",
                     "-w",
-                    "-t", "30",
+                    "-t",
+                    "30",
                 ],
                 check=False,
             )
@@ -315,14 +315,22 @@ class PostgresServer:
         result = subprocess.run(
             [
                 find_pg_bin("psql"),
-                "-h", "127.0.0.1",
-                "-p", str(self.port),
-                "-U", SUPERUSER,
-                "-d", database,
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                SUPERUSER,
+                "-d",
+                database,
                 "-X",  # ignore ~/.psqlrc
-                "-q", "-A", "-t",
-                "-v", "ON_ERROR_STOP=1",
-                "-c", sql,
+                "-q",
+                "-A",
+                "-t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                sql,
             ],
             env=_clean_env(),
             stdin=subprocess.DEVNULL,

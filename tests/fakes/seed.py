@@ -48,8 +48,9 @@ class Seeded:
     per_chat: dict[int, int]
 
 
-async def enrol_telegram_patients(engine: AsyncEngine, *, patients: int, first_chat_id: int = 700_000_001,
-                                  per_transaction: int = 100) -> Seeded:
+async def enrol_telegram_patients(
+    engine: AsyncEngine, *, patients: int, first_chat_id: int = 700_000_001, per_transaction: int = 100
+) -> Seeded:
     """Enrol ``patients`` patients in the compact series, each linked to chat ``first_chat_id + i``.
 
     The enrolments happen an hour ago (a manual clock), with both infusions 10 and 20 minutes
@@ -67,9 +68,14 @@ async def enrol_telegram_patients(engine: AsyncEngine, *, patients: int, first_c
         async with transaction(sessions) as session:
             for i in range(start, min(patients, start + per_transaction)):
                 series = await enrol(
-                    session=session, catalog=catalog, clock=clock, quiet_hours=quiet, actor="system",
-                    request=EnrolmentRequest(name=f"Patient {i:05d}", timezone="UTC", series_key=COMPACT,
-                                             infusions=infusions),
+                    session=session,
+                    catalog=catalog,
+                    clock=clock,
+                    quiet_hours=quiet,
+                    actor="system",
+                    request=EnrolmentRequest(
+                        name=f"Patient {i:05d}", timezone="UTC", series_key=COMPACT, infusions=infusions
+                    ),
                 )
                 await link_telegram(session=session, patient_id=series.patient_id, chat_id=first_chat_id + i)
     async with transaction(sessions) as session:
@@ -80,11 +86,13 @@ async def enrol_telegram_patients(engine: AsyncEngine, *, patients: int, first_c
 async def owed_per_chat(engine: AsyncEngine) -> Seeded:
     """Pending rows per Telegram chat, as the database holds them now."""
     async with engine.connect() as connection:
-        rows = (await connection.execute(
-            select(Contact.address, Message.id)
-            .join(Message, Message.patient_id == Contact.patient_id)  # type: ignore[arg-type]
-            .where(Contact.channel == ChannelName.TELEGRAM, Message.status == MessageStatus.PENDING)  # type: ignore[arg-type]
-        )).all()
+        rows = (
+            await connection.execute(
+                select(Contact.address, Message.id)
+                .join(Message, Message.patient_id == Contact.patient_id)  # type: ignore[arg-type]
+                .where(Contact.channel == ChannelName.TELEGRAM, Message.status == MessageStatus.PENDING)  # type: ignore[arg-type]
+            )
+        ).all()
         patients = len((await connection.execute(select(Patient.id))).all())
     per_chat: dict[int, int] = {}
     for address, _message_id in rows:
@@ -92,9 +100,16 @@ async def owed_per_chat(engine: AsyncEngine) -> Seeded:
     return Seeded(patients=patients, messages=len(rows), per_chat=per_chat)
 
 
-async def insert_outbox(engine: AsyncEngine, *, messages: int, channel: ChannelName = ChannelName.CONSOLE,
-                        due: bool = True, per_patient: int = 10, series_key: str = COMPACT,
-                        chunk: int = 5_000) -> int:
+async def insert_outbox(
+    engine: AsyncEngine,
+    *,
+    messages: int,
+    channel: ChannelName = ChannelName.CONSOLE,
+    due: bool = True,
+    per_patient: int = 10,
+    series_key: str = COMPACT,
+    chunk: int = 5_000,
+) -> int:
     """Bulk-insert ``messages`` pending rows for ``messages / per_patient`` patients; returns the count.
 
     ``due`` puts every ``send_at`` an hour in the past; otherwise the rows are spread over the
@@ -104,25 +119,66 @@ async def insert_outbox(engine: AsyncEngine, *, messages: int, channel: ChannelN
     """
     now = datetime.now(UTC).replace(microsecond=0)
     patient_count = max(1, -(-messages // per_patient))
-    templates = [("welcome", StepKind.WELCOME, "welcome"), ("edu", StepKind.EDUCATION, "education/imaging"),
-                 ("completion", StepKind.COMPLETION, "completion")]
+    templates = [
+        ("welcome", StepKind.WELCOME, "welcome"),
+        ("edu", StepKind.EDUCATION, "education/imaging"),
+        ("completion", StepKind.COMPLETION, "completion"),
+    ]
     async with engine.begin() as connection:
         first_patient = (await connection.execute(select(Patient.id).order_by(Patient.id.desc()).limit(1))).scalar()  # type: ignore[union-attr]
         base = (first_patient or 0) + 1
         for start in range(0, patient_count, chunk):
             ids = range(base + start, base + min(patient_count, start + chunk))
-            await connection.execute(insert(Patient), [
-                {"id": pid, "name": f"Patient {pid}", "locale": "en", "timezone": "UTC", "created_at": now}
-                for pid in ids])
-            await connection.execute(insert(Contact), [
-                {"id": pid, "patient_id": pid, "channel": channel, "address": str(700_000_000 + pid), "priority": 0,
-                 "reachable": True, "opted_out": False, "updated_at": now} for pid in ids])
-            await connection.execute(insert(Series), [
-                {"id": pid, "patient_id": pid, "definition_key": series_key, "status": SeriesStatus.ACTIVE,
-                 "enrolled_at": now, "status_changed_at": now} for pid in ids])
-            await connection.execute(insert(Infusion), [
-                {"series_id": pid, "number": number, "scheduled_at": now + timedelta(days=number),
-                 "status": InfusionStatus.SCHEDULED} for pid in ids for number in (1, 2)])
+            await connection.execute(
+                insert(Patient),
+                [
+                    {"id": pid, "name": f"Patient {pid}", "locale": "en", "timezone": "UTC", "created_at": now}
+                    for pid in ids
+                ],
+            )
+            await connection.execute(
+                insert(Contact),
+                [
+                    {
+                        "id": pid,
+                        "patient_id": pid,
+                        "channel": channel,
+                        "address": str(700_000_000 + pid),
+                        "priority": 0,
+                        "reachable": True,
+                        "opted_out": False,
+                        "updated_at": now,
+                    }
+                    for pid in ids
+                ],
+            )
+            await connection.execute(
+                insert(Series),
+                [
+                    {
+                        "id": pid,
+                        "patient_id": pid,
+                        "definition_key": series_key,
+                        "status": SeriesStatus.ACTIVE,
+                        "enrolled_at": now,
+                        "status_changed_at": now,
+                    }
+                    for pid in ids
+                ],
+            )
+            await connection.execute(
+                insert(Infusion),
+                [
+                    {
+                        "series_id": pid,
+                        "number": number,
+                        "scheduled_at": now + timedelta(days=number),
+                        "status": InfusionStatus.SCHEDULED,
+                    }
+                    for pid in ids
+                    for number in (1, 2)
+                ],
+            )
         rows = []
         written = 0
         for n in range(messages):
@@ -130,9 +186,22 @@ async def insert_outbox(engine: AsyncEngine, *, messages: int, channel: ChannelN
             step = n % per_patient
             key, kind, template = templates[step % len(templates)]
             at = now - timedelta(hours=1) if due else now + timedelta(seconds=60 + (n * 2_592_000) // messages)
-            rows.append({"series_id": pid, "patient_id": pid, "step_key": f"{key}-{step}", "kind": kind,
-                         "template": template, "quiet": QuietPolicy.IGNORE, "due_at": at, "send_at": at,
-                         "not_after": None, "status": MessageStatus.PENDING, "attempts": 0, "updated_at": now})
+            rows.append(
+                {
+                    "series_id": pid,
+                    "patient_id": pid,
+                    "step_key": f"{key}-{step}",
+                    "kind": kind,
+                    "template": template,
+                    "quiet": QuietPolicy.IGNORE,
+                    "due_at": at,
+                    "send_at": at,
+                    "not_after": None,
+                    "status": MessageStatus.PENDING,
+                    "attempts": 0,
+                    "updated_at": now,
+                }
+            )
             if len(rows) == chunk:
                 await connection.execute(insert(Message), rows)
                 written += len(rows)
@@ -144,5 +213,6 @@ async def insert_outbox(engine: AsyncEngine, *, messages: int, channel: ChannelN
         async with engine.begin() as connection:
             for table in ("patient", "contact", "series"):
                 await connection.exec_driver_sql(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
+                )
     return written

@@ -60,7 +60,10 @@ class _Controller(Controller):
     def _create_server(self) -> Any:
         async def bind() -> asyncio.AbstractServer:
             server = await self.loop.create_server(
-                self._factory_invoker, host=self.hostname, port=self.port, ssl=self.ssl_context,
+                self._factory_invoker,
+                host=self.hostname,
+                port=self.port,
+                ssl=self.ssl_context,
             )
             self.port = server.sockets[0].getsockname()[1]
             return server
@@ -166,8 +169,9 @@ class FakeSmtpServer:
         with self._lock:
             return self._data_replies.pop(0) if self._data_replies else None
 
-    def _authenticate(self, server: SMTP, session: Session, envelope: Envelope, mechanism: str,
-                      auth_data: Any) -> AuthResult:
+    def _authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
+    ) -> AuthResult:
         if isinstance(auth_data, LoginPassword) and self.credentials is not None:
             login, password = self.credentials
             if (auth_data.login, auth_data.password) == (login.encode(), password.encode()):
@@ -179,8 +183,9 @@ class _Handler:
     def __init__(self, server: FakeSmtpServer) -> None:
         self.server = server
 
-    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
-                          rcpt_options: list[str]) -> str:
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
+    ) -> str:
         key = address.lower()
         if key in self.server.refused:
             return self.server.refused[key]

@@ -27,8 +27,7 @@ _DEFAULT_DESCRIPTIONS = {
     401: "Unauthorized",
     403: "Forbidden: bot was blocked by the user",
     404: "Not Found",
-    409: "Conflict: terminated by other getUpdates request; "
-    "make sure that only one bot instance is running",
+    409: "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running",
     500: "Internal Server Error",
     502: "Bad Gateway",
 }
@@ -37,9 +36,7 @@ _DEFAULT_DESCRIPTIONS = {
 class ApiError(Exception):
     """An error answer of the Bot API: ``{"ok": false, "error_code": ..., "description": ...}``."""
 
-    def __init__(
-        self, status: int, description: str | None = None, parameters: dict | None = None
-    ) -> None:
+    def __init__(self, status: int, description: str | None = None, parameters: dict | None = None) -> None:
         self.status = status
         self.description = description or default_description(status, parameters)
         self.parameters = parameters
@@ -127,10 +124,7 @@ class _EntityParser(HTMLParser):
             entity["type"] = "expandable_blockquote" if expandable else "blockquote"
         elif tag == "span":
             if attributes.get("class") != "tg-spoiler":
-                self._fail(
-                    f'Tag "span" must have class "tg-spoiler" at byte offset '
-                    f"{self._byte_offset()}"
-                )
+                self._fail(f'Tag "span" must have class "tg-spoiler" at byte offset {self._byte_offset()}')
             entity["type"] = "spoiler"
         else:
             entity["type"] = _SIMPLE_TAGS[tag]
@@ -150,8 +144,7 @@ class _EntityParser(HTMLParser):
         open_tag, entity = self.stack.pop()
         if open_tag != tag:
             self._fail(
-                f'Unmatched end tag at byte offset {self._byte_offset()}, '
-                f'expected "</{open_tag}>", found "</{tag}>"'
+                f'Unmatched end tag at byte offset {self._byte_offset()}, expected "</{open_tag}>", found "</{tag}>"'
             )
         if entity is not None:
             entity["length"] = self.position - entity["offset"]
@@ -178,9 +171,7 @@ class _EntityParser(HTMLParser):
         return "".join(self.text), entities
 
 
-def parse_formatted(
-    text: str, parse_mode: str | None, entities: list[dict] | None
-) -> tuple[str, list[dict[str, Any]]]:
+def parse_formatted(text: str, parse_mode: str | None, entities: list[dict] | None) -> tuple[str, list[dict[str, Any]]]:
     """Return ``(plain_text, entities)`` as Telegram would store the message.
 
     Only HTML is parsed; Markdown modes are accepted and the text is kept verbatim.
@@ -194,6 +185,7 @@ def parse_formatted(
     if mode != "html":
         raise bad_request("unsupported parse_mode")
     return _EntityParser(text).parse()
+
 
 _COMMAND = re.compile(r"(?<![^\s])/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{3,32})?(?![A-Za-z0-9_@])")
 
@@ -236,17 +228,14 @@ def check_reply_markup(markup: Any) -> dict | None:
         return None  # reply keyboards, ForceReply and ReplyKeyboardRemove are not echoed
     rows = markup["inline_keyboard"]
     if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
-        raise bad_request(
-            'can\'t parse inline keyboard button: Field "inline_keyboard" must be of type Array'
-        )
+        raise bad_request('can\'t parse inline keyboard button: Field "inline_keyboard" must be of type Array')
     for row in rows:
         for button in row:
             if not isinstance(button, dict) or not isinstance(button.get("text"), str):
                 raise bad_request("can't parse inline keyboard button: Text must be a String")
             if not any(key in button for key in _BUTTON_ACTIONS):
                 raise bad_request(
-                    "can't parse inline keyboard button: "
-                    "Text buttons are unallowed in the inline keyboard"
+                    "can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard"
                 )
             if "callback_data" in button:
                 data = button["callback_data"]
@@ -328,19 +317,14 @@ def callback_data_of(message: dict) -> set[str]:
 
 # Values PTB sends form-encoded that must stay strings even when they look like JSON.
 STRING_FIELDS = frozenset(
-    "text caption parse_mode callback_query_id inline_message_id url secret_token ip_address "
-    "language_code emoji action title description short_description name query file_id photo "
-    "document video audio voice animation sticker thumbnail business_connection_id "
-    "message_effect_id custom_title".split()
+    ["text", "caption", "parse_mode", "callback_query_id", "inline_message_id", "url", "secret_token", "ip_address", "language_code", "emoji", "action", "title", "description", "short_description", "name", "query", "file_id", "photo", "document", "video", "audio", "voice", "animation", "sticker", "thumbnail", "business_connection_id", "message_effect_id", "custom_title"]
 )
 # Values that are JSON-serialized objects even inside a JSON body.
 JSON_FIELDS = frozenset(
-    "reply_markup entities caption_entities allowed_updates commands scope menu_button "
-    "link_preview_options reply_parameters media".split()
+    ["reply_markup", "entities", "caption_entities", "allowed_updates", "commands", "scope", "menu_button", "link_preview_options", "reply_parameters", "media"]
 )
 WEBHOOK_CONFLICT = (
-    "Conflict: can't use getUpdates method while webhook is active; "
-    "use deleteWebhook to delete the webhook first"
+    "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"
 )
 NOT_MODIFIED = (
     "message is not modified: specified new message content and reply markup are exactly "
@@ -350,14 +334,7 @@ NOT_MODIFIED = (
 
 CANONICAL_METHODS = {
     name.lower(): name
-    for name in (
-        "getMe getUpdates deleteWebhook setWebhook getWebhookInfo sendMessage sendPhoto "
-        "sendDocument editMessageText editMessageCaption editMessageReplyMarkup deleteMessage "
-        "answerCallbackQuery setMyCommands getMyCommands deleteMyCommands setChatMenuButton "
-        "getChatMenuButton getFile close logOut sendChatAction copyMessage forwardMessage "
-        "sendMediaGroup sendVideo sendAudio sendVoice sendSticker getChat setMyDescription "
-        "setMyShortDescription setMyName"
-    ).split()
+    for name in ["getMe", "getUpdates", "deleteWebhook", "setWebhook", "getWebhookInfo", "sendMessage", "sendPhoto", "sendDocument", "editMessageText", "editMessageCaption", "editMessageReplyMarkup", "deleteMessage", "answerCallbackQuery", "setMyCommands", "getMyCommands", "deleteMyCommands", "setChatMenuButton", "getChatMenuButton", "getFile", "close", "logOut", "sendChatAction", "copyMessage", "forwardMessage", "sendMediaGroup", "sendVideo", "sendAudio", "sendVoice", "sendSticker", "getChat", "setMyDescription", "setMyShortDescription", "setMyName"]
 }
 
 

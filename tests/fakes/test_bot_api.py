@@ -33,9 +33,7 @@ async def bot_api():
 
 @pytest.fixture
 async def bot(bot_api: FakeBotApi):
-    async with Bot(
-        bot_api.token, base_url=bot_api.base_url, base_file_url=bot_api.base_file_url
-    ) as bot:
+    async with Bot(bot_api.token, base_url=bot_api.base_url, base_file_url=bot_api.base_file_url) as bot:
         yield bot
 
 
@@ -101,9 +99,7 @@ async def test_text_at_the_limit_is_measured_after_stripping_tags(bot: Bot) -> N
         ({"text": "hi", "reply_parameters": {"message_id": 99}}, "message to be replied not"),
     ],
 )
-async def test_invalid_messages_are_bad_requests(
-    bot: Bot, bot_api: FakeBotApi, kwargs: dict, error: str
-) -> None:
+async def test_invalid_messages_are_bad_requests(bot: Bot, bot_api: FakeBotApi, kwargs: dict, error: str) -> None:
     # PTB drops the "Bad Request: " prefix and applies str.capitalize() to the rest
     with pytest.raises(BadRequest, match=f"(?i){error}"):
         await bot.send_message(CHAT, **kwargs)
@@ -115,9 +111,7 @@ async def test_64_byte_callback_data_is_fine(bot: Bot) -> None:
     await bot.send_message(CHAT, "hi", reply_markup=keyboard("é" * 32))
 
 
-async def test_flood_control_raises_retry_after(
-    bot: Bot, bot_api: FakeBotApi, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_flood_control_raises_retry_after(bot: Bot, bot_api: FakeBotApi, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PTB_TIMEDELTA", "true")  # opt in to PTB's non-deprecated form
     bot_api.fail_next("sendMessage", status=429, retry_after=3)
     with pytest.raises(RetryAfter) as caught:
@@ -179,7 +173,10 @@ async def test_edits_apply_and_mirror_telegram_errors(bot: Bot, bot_api: FakeBot
 
 async def test_document_upload_is_recorded_and_downloadable(bot: Bot, bot_api: FakeBotApi) -> None:
     sent = await bot.send_document(
-        CHAT, b"%PDF-1.4 consent", filename="consent.pdf", caption="<i>Please sign</i>",
+        CHAT,
+        b"%PDF-1.4 consent",
+        filename="consent.pdf",
+        caption="<i>Please sign</i>",
         parse_mode="HTML",
     )
     assert sent.document.file_name == "consent.pdf" and sent.document.file_size == 16
@@ -249,9 +246,7 @@ async def test_raw_wire_format(bot_api: FakeBotApi) -> None:
     assert bot_api.calls[1].params == {"chat_id": CHAT, "text": "123", "reply_markup": markup}
 
 
-async def test_webhook_blocks_polling_and_allowed_updates_filter(
-    bot: Bot, bot_api: FakeBotApi
-) -> None:
+async def test_webhook_blocks_polling_and_allowed_updates_filter(bot: Bot, bot_api: FakeBotApi) -> None:
     bot_api.user_sends(7, "hello")
     sent = await bot.send_message(7, "Pick", reply_markup=keyboard("a"))
     bot_api.user_presses(7, "a", message_id=sent.message_id)
@@ -290,9 +285,7 @@ async def test_application_polls_handles_and_replies(bot_api: FakeBotApi, comman
 
     async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         seen_args.append(list(context.args))
-        await update.message.reply_text(
-            f"Welcome, code {context.args[0]}", reply_markup=keyboard("confirm")
-        )
+        await update.message.reply_text(f"Welcome, code {context.args[0]}", reply_markup=keyboard("confirm"))
 
     async def pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await update.callback_query.answer("Thanks")

@@ -97,9 +97,7 @@ def test_rejects_unsafe_database_names(method: str) -> None:
         pytest.param(None, None, id="unset"),
     ],
 )
-def test_external_postgres_url(
-    monkeypatch: pytest.MonkeyPatch, value: str | None, expected: str | None
-) -> None:
+def test_external_postgres_url(monkeypatch: pytest.MonkeyPatch, value: str | None, expected: str | None) -> None:
     if value is None:
         monkeypatch.delenv(EXTERNAL_URL_ENV, raising=False)
     else:

@@ -56,14 +56,14 @@ ERROR_MESSAGES: dict[int, str] = {
     21603: "A 'From' phone number is required.",
     21604: "A 'To' phone number is required.",
     21606: "The 'From' phone number provided is not a valid message-capable Twilio phone number for "
-           "this destination/account.",
+    "this destination/account.",
     21609: "Invalid 'StatusCallback'.",
     21610: "Attempt to send to unsubscribed recipient",
     21614: "'To' number {to} is not a valid mobile number",
     21617: "The concatenated message body exceeds the 1600 character limit.",
     21910: "Invalid From and To pair. From and To should be of the same channel.",
     63016: "Failed to send freeform message because you are outside the allowed window. "
-           "If you are using WhatsApp, please use a Message Template.",
+    "If you are using WhatsApp, please use a Message Template.",
     63024: "Invalid message recipient",
 }
 
@@ -142,8 +142,9 @@ class _Failure:
 
 
 class TwilioError(Exception):
-    def __init__(self, status: int, code: int | None, message: str | None = None, *,
-                 retry_after: str | None = None, to: str = "") -> None:
+    def __init__(
+        self, status: int, code: int | None, message: str | None = None, *, retry_after: str | None = None, to: str = ""
+    ) -> None:
         text = message if message is not None else ERROR_MESSAGES.get(code or 0, "Error")
         super().__init__(text)
         self.status, self.code, self.retry_after = status, code, retry_after
@@ -219,15 +220,21 @@ class FakeTwilioApi:
 
     # ------------------------------------------------------------------ failure injection
 
-    def fail_next(self, status: int, code: int | None = None, message: str | None = None, *,
-                  retry_after: float | str | None = None, times: int = 1) -> None:
+    def fail_next(
+        self,
+        status: int,
+        code: int | None = None,
+        message: str | None = None,
+        *,
+        retry_after: float | str | None = None,
+        times: int = 1,
+    ) -> None:
         """Answer the next ``times`` create-message requests with this error instead."""
         if status == 429 and code is None:
             code = 20429
         if status >= 500 and code is None:
             code = 20500
-        after = None if retry_after is None else (
-            retry_after if isinstance(retry_after, str) else f"{retry_after:g}")
+        after = None if retry_after is None else (retry_after if isinstance(retry_after, str) else f"{retry_after:g}")
         self._failures.append(_Failure(status, code, message, after, times))
 
     def fail_to(self, number: str, code: int) -> None:
@@ -240,8 +247,7 @@ class FakeTwilioApi:
 
     # ------------------------------------------------------------------ webhooks Twilio sends
 
-    async def send_status_callback(self, message_sid: str, status: str,
-                                   error_code: int | None = None) -> WebhookReply:
+    async def send_status_callback(self, message_sid: str, status: str, error_code: int | None = None) -> WebhookReply:
         """POST a status callback for ``message_sid`` to its StatusCallback URL, signed."""
         message = self.message(message_sid)
         if not message.status_callback:
@@ -262,9 +268,16 @@ class FakeTwilioApi:
         message.callbacks.append(form)
         return await self._post_signed(message.status_callback, form)
 
-    async def send_inbound(self, url: str, from_number: str, body: str, *, to: str | None = None,
-                           bad_signature: bool = False,
-                           extra: Mapping[str, str] | None = None) -> WebhookReply:
+    async def send_inbound(
+        self,
+        url: str,
+        from_number: str,
+        body: str,
+        *,
+        to: str | None = None,
+        bad_signature: bool = False,
+        extra: Mapping[str, str] | None = None,
+    ) -> WebhookReply:
         """POST an incoming-message webhook to ``url``, as Twilio does when a patient replies.
 
         ``to`` defaults to the sender of the last message the fake accepted. With
@@ -383,7 +396,7 @@ class FakeTwilioApi:
 
 def _bare(number: str) -> str:
     number = number.strip()
-    return number[len(_WHATSAPP):] if number.startswith(_WHATSAPP) else number
+    return number[len(_WHATSAPP) :] if number.startswith(_WHATSAPP) else number
 
 
 def _basic_auth(header: str) -> tuple[str | None, str | None]:

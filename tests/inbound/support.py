@@ -41,6 +41,7 @@ COMPACT = Path(__file__).parent.parent / "data" / "series"
 # Generous: other test runs share this machine.
 WAIT = 30.0
 
+
 def free_port() -> int:
     """A loopback port nobody listens on now (for a public URL that must be known before the app starts)."""
     with socket.socket() as probe:
@@ -48,8 +49,15 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def inbound_settings(database_url: str, *, twilio: FakeTwilioApi | None = None, smtp: FakeSmtpServer | None = None,
-                     bot_api: FakeBotApi | None = None, public: bool = False, **extra: object) -> Settings:
+def inbound_settings(
+    database_url: str,
+    *,
+    twilio: FakeTwilioApi | None = None,
+    smtp: FakeSmtpServer | None = None,
+    bot_api: FakeBotApi | None = None,
+    public: bool = False,
+    **extra: object,
+) -> Settings:
     """Settings for the providers given; with ``public`` the app's public URL is its own loopback address.
 
     Twilio's status callbacks only exist with a public URL, so ``public`` is needed to receive them.
@@ -59,9 +67,13 @@ def inbound_settings(database_url: str, *, twilio: FakeTwilioApi | None = None, 
         port = free_port()
         values |= {"http_port": port, "public_url": f"http://127.0.0.1:{port}"}
     if twilio is not None:
-        values |= {"twilio_account_sid": twilio.account_sid, "twilio_auth_token": twilio.auth_token,
-                   "twilio_sms_from": SMS_FROM, "twilio_whatsapp_from": WHATSAPP_FROM,
-                   "twilio_base_url": twilio.base_url}
+        values |= {
+            "twilio_account_sid": twilio.account_sid,
+            "twilio_auth_token": twilio.auth_token,
+            "twilio_sms_from": SMS_FROM,
+            "twilio_whatsapp_from": WHATSAPP_FROM,
+            "twilio_base_url": twilio.base_url,
+        }
     if smtp is not None:
         values |= {"smtp_host": smtp.host, "smtp_port": smtp.port, "email_from": CLINIC_ADDRESS}
     if bot_api is not None:
@@ -70,8 +82,9 @@ def inbound_settings(database_url: str, *, twilio: FakeTwilioApi | None = None, 
 
 
 @asynccontextmanager
-async def running_app(settings: Settings, clock: Clock, *, manual: bool = True,
-                      listeners: Sequence[DeliveryListener] = ()) -> AsyncIterator[App]:
+async def running_app(
+    settings: Settings, clock: Clock, *, manual: bool = True, listeners: Sequence[DeliveryListener] = ()
+) -> AsyncIterator[App]:
     """The whole application with its web app on loopback; with ``manual`` the test runs the dispatcher."""
     app = build_app(settings, clock=clock, listeners=listeners, serve_http=True)
     await app.start()
@@ -130,12 +143,20 @@ async def post_form(url: str, form: dict[str, str], *, signature: str | None) ->
         return await http.post(url, data=form, headers=headers)
 
 
-def status_form(twilio: FakeTwilioApi, message: TwilioMessage, status: str,
-                error_code: int | None = None) -> dict[str, str]:
+def status_form(
+    twilio: FakeTwilioApi, message: TwilioMessage, status: str, error_code: int | None = None
+) -> dict[str, str]:
     """The form of a status callback for ``message``, as Twilio sends it."""
-    form = {"AccountSid": twilio.account_sid, "ApiVersion": API_VERSION, "From": message.from_,
-            "MessageSid": message.sid, "MessageStatus": status, "SmsSid": message.sid, "SmsStatus": status,
-            "To": message.to}
+    form = {
+        "AccountSid": twilio.account_sid,
+        "ApiVersion": API_VERSION,
+        "From": message.from_,
+        "MessageSid": message.sid,
+        "MessageStatus": status,
+        "SmsSid": message.sid,
+        "SmsStatus": status,
+        "To": message.to,
+    }
     if error_code is not None:
         form["ErrorCode"] = str(error_code)
     return form

@@ -46,8 +46,15 @@ async def test_the_compact_series_on_telegram_sms_whatsapp_and_email(database_ur
     # reminder may be one story minute late before it is skipped.
     clock = ScaledClock(T0, speed=20, running=False)
     deliveries = DeliveryLog()
-    settings = inbound_settings(database_url, twilio=twilio, smtp=smtp, bot_api=bot_api, series_dir=COMPACT,
-                                default_series="compact", sweep_seconds=5)
+    settings = inbound_settings(
+        database_url,
+        twilio=twilio,
+        smtp=smtp,
+        bot_api=bot_api,
+        series_dir=COMPACT,
+        default_series="compact",
+        sweep_seconds=5,
+    )
     async with running_app(settings, clock, manual=False, listeners=[deliveries]) as app:
         invites = {}
         for name, contact in PATIENTS.items():
@@ -74,13 +81,13 @@ async def test_the_compact_series_on_telegram_sms_whatsapp_and_email(database_ur
         ChannelName.WHATSAPP: steps([m.sid for m in twilio.messages if m.to == f"whatsapp:{WHATSAPP_NUMBER}"]),
         ChannelName.EMAIL: steps([m["Message-ID"] for m in smtp.messages]),
     }
-    expected = {channel: [(name, step) for step in STEPS]
-                for channel, name in zip(received, PATIENTS, strict=True)}
+    expected = {channel: [(name, step) for step in STEPS] for channel, name in zip(received, PATIENTS, strict=True)}
     assert received == expected  # in order, each once, each to its own patient
     assert len(twilio.messages) == 2 * len(STEPS)
     outcome = {(names[r.patient_id], r.step_key): (r.status, r.channel) for r in rows}
-    assert outcome == {(name, step): (MessageStatus.SENT, channel)
-                       for channel, pairs in expected.items() for name, step in pairs}
+    assert outcome == {
+        (name, step): (MessageStatus.SENT, channel) for channel, pairs in expected.items() for name, step in pairs
+    }
 
     for message in twilio.messages:
         if message.to == SMS_NUMBER:
@@ -92,4 +99,5 @@ async def test_the_compact_series_on_telegram_sms_whatsapp_and_email(database_ur
     calendars = [invitation(mail) for mail in smtp.messages]
     assert [(c[0], c[2]) for c in calendars if c is not None] == [
         (f"infusion-{email_series}-{n}@messenger", at)
-        for n, at in ((1, T0.replace(minute=2)), (2, T0.replace(minute=5)))]
+        for n, at in ((1, T0.replace(minute=2)), (2, T0.replace(minute=5)))
+    ]

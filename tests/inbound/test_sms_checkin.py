@@ -37,8 +37,7 @@ async def test_a_checkin_answered_by_sms_reaches_staff(database_url, clock, twil
         pain_alert = await bot_api.wait_for_message(OWNER, contains="check-in: pain 9/10", timeout=WAIT)
         mood = await reply("2")
         contact_question = await reply(" yes ")
-        contact_alert = await bot_api.wait_for_message(OWNER, contains="check-in: asked to be contacted",
-                                                       timeout=WAIT)
+        contact_alert = await bot_api.wait_for_message(OWNER, contains="check-in: asked to be contacted", timeout=WAIT)
         alerts_after_checkin = len(bot_api.sent_messages(OWNER))
         free_text = await reply("Is it fine to take <b>ibuprofen</b> tonight?")
         forwarded = await bot_api.wait_for_message(OWNER, contains="wrote", timeout=WAIT)
@@ -50,8 +49,9 @@ async def test_a_checkin_answered_by_sms_reaches_staff(database_url, clock, twil
     assert question.body.startswith("Checking in after your visit 1 of 5.")
     assert pain == "Thanks. How is your mood today? Reply 1 (very low), 2, 3, 4 or 5 (very good)."
     assert mood == "Would you like someone from your care team to contact you? Reply YES or NO."
-    assert contact_question == (f"Thank you. Someone from your care team will contact you soon. "
-                                f"If it is urgent, call {CLINIC_PHONE}.")
+    assert contact_question == (
+        f"Thank you. Someone from your care team will contact you soon. If it is urgent, call {CLINIC_PHONE}."
+    )
     assert [(a.question, a.value, a.score, a.escalated, a.message_id) for a in answers] == [
         ("pain", "9", 9, True, checkin.id),
         ("mood", "2", 2, False, checkin.id),
@@ -62,8 +62,9 @@ async def test_a_checkin_answered_by_sms_reaches_staff(database_url, clock, twil
     # "yes" answered the question: it is not START, and changed nothing about the contact.
     assert (sms.opted_out, sms.status_reason) == (False, None)
 
-    assert free_text == (f"Thank you, your message has been passed to your care team. "
-                         f"If it is urgent, call {CLINIC_PHONE}.")
+    assert free_text == (
+        f"Thank you, your message has been passed to your care team. If it is urgent, call {CLINIC_PHONE}."
+    )
     assert len(bot_api.sent_messages(OWNER)) == alerts_after_checkin + 1
     assert "Is it fine to take <b>ibuprofen</b> tonight?" in forwarded["text"]  # as typed, not formatted
 

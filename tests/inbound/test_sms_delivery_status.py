@@ -32,12 +32,14 @@ LOSSES = [
 
 
 @pytest.mark.parametrize(("code", "loss", "alert"), LOSSES, ids=[str(case[0]) for case in LOSSES])
-async def test_an_undelivered_sms_goes_to_the_next_contact_once(database_url, clock, twilio, smtp, bot_api,
-                                                                 code, loss, alert):
+async def test_an_undelivered_sms_goes_to_the_next_contact_once(
+    database_url, clock, twilio, smtp, bot_api, code, loss, alert
+):
     settings = inbound_settings(database_url, twilio=twilio, smtp=smtp, bot_api=bot_api, public=True)
     async with running_app(settings, clock) as app:
-        series = await enrol_patient(app, contacts=[(ChannelName.SMS, PATIENT_PHONE),
-                                                    (ChannelName.EMAIL, PATIENT_EMAIL)])
+        series = await enrol_patient(
+            app, contacts=[(ChannelName.SMS, PATIENT_PHONE), (ChannelName.EMAIL, PATIENT_EMAIL)]
+        )
         await app.dispatcher.run_due()
         [sms] = twilio.messages
 
@@ -63,7 +65,9 @@ async def test_an_undelivered_sms_goes_to_the_next_contact_once(database_url, cl
     assert (rows["welcome"].status, rows["welcome"].channel) == (MessageStatus.SENT, ChannelName.EMAIL)
     assert rows["welcome"].provider_id == welcome_mail["Message-ID"]
     assert (rows["edu-what-is-chronic-pain"].channel, rows["edu-what-is-chronic-pain"].status) == (
-        ChannelName.EMAIL, MessageStatus.SENT)
+        ChannelName.EMAIL,
+        MessageStatus.SENT,
+    )
     # Each step arrived once: the welcome by SMS (lost), then by e-mail; nothing more by SMS.
     assert len(twilio.messages) == 1
     assert [by_provider[m["Message-ID"]].step_key for m in mails] == ["welcome", "edu-what-is-chronic-pain"]
@@ -73,8 +77,9 @@ async def test_an_undelivered_sms_goes_to_the_next_contact_once(database_url, cl
 async def test_a_delivered_status_changes_nothing(database_url, clock, twilio, smtp):
     settings = inbound_settings(database_url, twilio=twilio, smtp=smtp, public=True)
     async with running_app(settings, clock) as app:
-        series = await enrol_patient(app, contacts=[(ChannelName.SMS, PATIENT_PHONE),
-                                                    (ChannelName.EMAIL, PATIENT_EMAIL)])
+        series = await enrol_patient(
+            app, contacts=[(ChannelName.SMS, PATIENT_PHONE), (ChannelName.EMAIL, PATIENT_EMAIL)]
+        )
         await app.dispatcher.run_due()
         [sms] = twilio.messages
 
@@ -110,8 +115,9 @@ async def test_an_sms_that_never_arrived_is_reported_to_staff(database_url, cloc
 async def test_a_step_resent_by_email_does_not_keep_the_lost_sms_report(database_url, clock, twilio, smtp):
     settings = inbound_settings(database_url, twilio=twilio, smtp=smtp, public=True)
     async with running_app(settings, clock) as app:
-        series = await enrol_patient(app, contacts=[(ChannelName.SMS, PATIENT_PHONE),
-                                                    (ChannelName.EMAIL, PATIENT_EMAIL)])
+        series = await enrol_patient(
+            app, contacts=[(ChannelName.SMS, PATIENT_PHONE), (ChannelName.EMAIL, PATIENT_EMAIL)]
+        )
         await app.dispatcher.run_due()
         [sms] = twilio.messages
         assert (await twilio.send_status_callback(sms.sid, "undelivered", error_code=30006)).status == 204
@@ -120,7 +126,10 @@ async def test_a_step_resent_by_email_does_not_keep_the_lost_sms_report(database
         welcome = (await messages_of(app, series.id))["welcome"]
 
     assert (welcome.status, welcome.channel, welcome.provider_id) == (
-        MessageStatus.SENT, ChannelName.EMAIL, mail["Message-ID"])
+        MessageStatus.SENT,
+        ChannelName.EMAIL,
+        mail["Message-ID"],
+    )
     assert welcome.provider_status != "undelivered", "the e-mail was not reported undelivered"
 
 
@@ -141,4 +150,6 @@ async def test_start_from_a_number_marked_unreachable_turns_its_messages_back_on
     assert reply == "Welcome back: your messages are on again. Reply STOP at any time to stop them."
     assert number.reachable is True, "the patient just texted from this number"
     assert (rows["edu-what-is-chronic-pain"].status, rows["edu-what-is-chronic-pain"].channel) == (
-        MessageStatus.SENT, ChannelName.SMS)
+        MessageStatus.SENT,
+        ChannelName.SMS,
+    )

@@ -47,12 +47,16 @@ async def test_a_blocked_patient_gets_every_remaining_step_once_by_sms(database_
     assert len(attempts) == tried + 1, "one refused attempt on Telegram, then SMS only"
 
     # Every step once, across both channels.
-    assert {key: row.status for key, row in rows.items()} == {key: MessageStatus.SENT for key in rows}
+    assert {key: row.status for key, row in rows.items()} == dict.fromkeys(rows, MessageStatus.SENT)
     delivered = [by_provider[m.sid].step_key for m in twilio.messages]
-    delivered += [by_provider[str(m["message_id"])].step_key for m in bot_api.sent_messages(PATIENT_CHAT)
-                  if str(m["message_id"]) in by_provider]
+    delivered += [
+        by_provider[str(m["message_id"])].step_key
+        for m in bot_api.sent_messages(PATIENT_CHAT)
+        if str(m["message_id"]) in by_provider
+    ]
     assert Counter(delivered) == Counter(rows.keys())
     assert {row.channel for row in rows.values()} == {ChannelName.SMS}
     assert [m.to for m in twilio.messages] == [PATIENT_PHONE] * len(rows)
     assert [by_provider[m.sid].step_key for m in twilio.messages] == sorted(
-        rows, key=lambda key: (rows[key].sent_at, rows[key].id))
+        rows, key=lambda key: (rows[key].sent_at, rows[key].id)
+    )

@@ -47,16 +47,14 @@ async def test_stop_then_start_by_sms(database_url, clock, twilio, bot_api):
         rows = await messages_of(app, series.id)
         by_provider = await sent_rows(app)
 
-    assert stopped == ("You will not get any more messages from your care team. "
-                                    "Reply START to get them again.")
+    assert stopped == ("You will not get any more messages from your care team. Reply START to get them again.")
     assert (after_stop.opted_out, after_stop.status_reason) == (True, "replied STOP")
     assert "Jane Doe" in alert["text"]
     assert while_stopped["edu-what-is-chronic-pain"].status is MessageStatus.SKIPPED
     assert while_stopped["edu-what-is-chronic-pain"].last_error == "the patient opted out"
     assert sent_while_stopped == 1, "nothing may go to a number that replied STOP"
 
-    assert started == ("Welcome back: your messages are on again. "
-                                    "Reply STOP at any time to stop them.")
+    assert started == ("Welcome back: your messages are on again. Reply STOP at any time to stop them.")
     assert (after_start.opted_out, after_start.reachable) == (False, True)
     assert (rows["edu-imaging"].status, rows["edu-imaging"].channel) == (MessageStatus.SENT, ChannelName.SMS)
     assert [by_provider[m.sid].step_key for m in twilio.messages] == ["welcome", "edu-imaging"]
@@ -67,12 +65,20 @@ async def test_help_is_answered_and_changes_nothing(database_url, clock, twilio)
     async with running_app(settings, clock) as app:
         await enrol_patient(app, contacts=[(ChannelName.SMS, PATIENT_PHONE)])
 
-        replies = [twiml_reply(await twilio.send_inbound(inbound_url(app), PATIENT_PHONE, word, to=SMS_FROM))
-                   for word in ("HELP", "info", " Help! ")]
+        replies = [
+            twiml_reply(await twilio.send_inbound(inbound_url(app), PATIENT_PHONE, word, to=SMS_FROM))
+            for word in ("HELP", "info", " Help! ")
+        ]
         sms = await contact(app, ChannelName.SMS)
 
-    assert replies == [f"Messages from your care team. Reply STOP to stop them, START to get them again. "
-                       f"Questions? Call {CLINIC_PHONE}."] * 3
+    assert (
+        replies
+        == [
+            f"Messages from your care team. Reply STOP to stop them, START to get them again. "
+            f"Questions? Call {CLINIC_PHONE}."
+        ]
+        * 3
+    )
     assert (sms.opted_out, sms.reachable) == (False, True)
 
 
@@ -92,12 +98,14 @@ async def test_every_carrier_stop_word_opts_out(database_url, clock, twilio, wor
 async def test_stop_on_whatsapp_stops_whatsapp_only(database_url, clock, twilio):
     settings = inbound_settings(database_url, twilio=twilio)
     async with running_app(settings, clock) as app:
-        series = await enrol_patient(app, contacts=[(ChannelName.WHATSAPP, PATIENT_PHONE),
-                                                    (ChannelName.SMS, PATIENT_PHONE)])
+        series = await enrol_patient(
+            app, contacts=[(ChannelName.WHATSAPP, PATIENT_PHONE), (ChannelName.SMS, PATIENT_PHONE)]
+        )
         await app.dispatcher.run_due()
 
-        reply = await twilio.send_inbound(inbound_url(app), f"whatsapp:{PATIENT_PHONE}", "STOP",
-                                          to=f"whatsapp:{WHATSAPP_FROM}")
+        reply = await twilio.send_inbound(
+            inbound_url(app), f"whatsapp:{PATIENT_PHONE}", "STOP", to=f"whatsapp:{WHATSAPP_FROM}"
+        )
         whatsapp, sms = await contact(app, ChannelName.WHATSAPP), await contact(app, ChannelName.SMS)
         await run_until(app, T0 + timedelta(hours=3))
         rows = await messages_of(app, series.id)
@@ -107,5 +115,7 @@ async def test_stop_on_whatsapp_stops_whatsapp_only(database_url, clock, twilio)
     assert rows["welcome"].channel is ChannelName.WHATSAPP
     # The next step goes to the patient's other number, by SMS.
     assert (rows["edu-what-is-chronic-pain"].status, rows["edu-what-is-chronic-pain"].channel) == (
-        MessageStatus.SENT, ChannelName.SMS)
+        MessageStatus.SENT,
+        ChannelName.SMS,
+    )
     assert [m.to for m in twilio.messages] == [f"whatsapp:{PATIENT_PHONE}", PATIENT_PHONE]

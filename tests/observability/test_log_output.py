@@ -45,8 +45,11 @@ def test_json_lines_have_the_keys_and_a_redacted_message() -> None:
     before = datetime.now(UTC)
 
     log.info("message %s sent to %s", 42, "+14155550100")
-    log.warning("Bot API at https://api.telegram.org/bot%s/getMe", TOKEN,
-                extra={"message_id": 42, "address": "jane@example.com", "opaque": object()})
+    log.warning(
+        "Bot API at https://api.telegram.org/bot%s/getMe",
+        TOKEN,
+        extra={"message_id": 42, "address": "jane@example.com", "opaque": object()},
+    )
     try:
         raise RuntimeError("provider said: no such user jane@example.com")
     except RuntimeError:

@@ -38,8 +38,11 @@ async def test_dispatcher_outcomes_reach_the_exposition(tmp_path) -> None:
         await app.engine.dispose()
 
     body, _ = metrics.exposition()
-    values = {(s.name, frozenset(s.labels.items())): s.value
-              for f in text_string_to_metric_families(body.decode()) for s in f.samples}
+    values = {
+        (s.name, frozenset(s.labels.items())): s.value
+        for f in text_string_to_metric_families(body.decode())
+        for s in f.samples
+    }
 
     def sample(name: str, **labels: str) -> float | None:
         return values.get((name, frozenset(labels.items())))

@@ -19,18 +19,41 @@ from messenger.scheduling.dispatcher import Delivery
 T0 = datetime(2026, 12, 1, 18, 0, tzinfo=UTC)
 
 
-def message(step_key: str = "welcome", kind: StepKind = StepKind.WELCOME, send_at: datetime = T0,
-            status: MessageStatus = MessageStatus.PENDING) -> Message:
-    return Message(series_id=1, patient_id=1, step_key=step_key, kind=kind, template=step_key,
-                   due_at=send_at, send_at=send_at, status=status)
+def message(
+    step_key: str = "welcome",
+    kind: StepKind = StepKind.WELCOME,
+    send_at: datetime = T0,
+    status: MessageStatus = MessageStatus.PENDING,
+) -> Message:
+    return Message(
+        series_id=1,
+        patient_id=1,
+        step_key=step_key,
+        kind=kind,
+        template=step_key,
+        due_at=send_at,
+        send_at=send_at,
+        status=status,
+    )
 
 
-def delivery(status: MessageStatus, *, at: datetime, channel: ChannelName | None = ChannelName.TELEGRAM,
-             send_seconds: float | None = None, kind: StepKind = StepKind.WELCOME,
-             send_at: datetime = T0) -> Delivery:
-    return Delivery(message=message(kind=kind, send_at=send_at, status=status),
-                    patient=Patient(name="x", timezone="UTC"), status=status, at=at, channel=channel,
-                    send_seconds=send_seconds)
+def delivery(
+    status: MessageStatus,
+    *,
+    at: datetime,
+    channel: ChannelName | None = ChannelName.TELEGRAM,
+    send_seconds: float | None = None,
+    kind: StepKind = StepKind.WELCOME,
+    send_at: datetime = T0,
+) -> Delivery:
+    return Delivery(
+        message=message(kind=kind, send_at=send_at, status=status),
+        patient=Patient(name="x", timezone="UTC"),
+        status=status,
+        at=at,
+        channel=channel,
+        send_seconds=send_seconds,
+    )
 
 
 def samples(metrics: Metrics) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -50,8 +73,9 @@ async def test_outcomes_are_counted_by_status_channel_and_kind() -> None:
     metrics = Metrics()
     await metrics.on_delivery(delivery(MessageStatus.SENT, at=T0 + timedelta(seconds=3), send_seconds=0.2))
     await metrics.on_delivery(delivery(MessageStatus.SENT, at=T0 + timedelta(seconds=90), send_seconds=0.7))
-    await metrics.on_delivery(delivery(MessageStatus.SENT, at=T0, channel=ChannelName.SMS, kind=StepKind.REMINDER,
-                                       send_seconds=1.5))
+    await metrics.on_delivery(
+        delivery(MessageStatus.SENT, at=T0, channel=ChannelName.SMS, kind=StepKind.REMINDER, send_seconds=1.5)
+    )
     await metrics.on_delivery(delivery(MessageStatus.PENDING, at=T0, send_seconds=60.0))  # a retry
     await metrics.on_delivery(delivery(MessageStatus.FAILED, at=T0, channel=ChannelName.SMS))
     await metrics.on_delivery(delivery(MessageStatus.SKIPPED, at=T0, channel=None))
@@ -144,10 +168,15 @@ def test_exposition_is_prometheus_text() -> None:
     body, content_type = Metrics().exposition()
     assert content_type.startswith("text/plain")
     text = body.decode()
-    for name, kind in [("messenger_messages_total", "counter"), ("messenger_dispatch_lag_seconds", "histogram"),
-                       ("messenger_send_latency_seconds", "histogram"), ("messenger_send_errors_total", "counter"),
-                       ("messenger_pending_messages", "gauge"), ("messenger_next_due_seconds", "gauge"),
-                       ("messenger_scheduler_running", "gauge")]:
+    for name, kind in [
+        ("messenger_messages_total", "counter"),
+        ("messenger_dispatch_lag_seconds", "histogram"),
+        ("messenger_send_latency_seconds", "histogram"),
+        ("messenger_send_errors_total", "counter"),
+        ("messenger_pending_messages", "gauge"),
+        ("messenger_next_due_seconds", "gauge"),
+        ("messenger_scheduler_running", "gauge"),
+    ]:
         assert f"# TYPE {name} {kind}\n" in text
 
 
@@ -163,8 +192,14 @@ async def test_watch_queue_reads_pending_rows_before_a_scrape(tmp_path) -> None:
             series = Series(patient_id=patient.id, definition_key="k", enrolled_at=T0)
             session.add(series)
             await session.flush()
-            for n, (status, minutes) in enumerate([(MessageStatus.PENDING, 30), (MessageStatus.PENDING, -2),
-                                                   (MessageStatus.SENT, -60), (MessageStatus.HELD, -90)]):
+            for n, (status, minutes) in enumerate(
+                [
+                    (MessageStatus.PENDING, 30),
+                    (MessageStatus.PENDING, -2),
+                    (MessageStatus.SENT, -60),
+                    (MessageStatus.HELD, -90),
+                ]
+            ):
                 row = message(step_key=f"s{n}", send_at=T0 + timedelta(minutes=minutes), status=status)
                 row.series_id, row.patient_id = series.id, patient.id
                 session.add(row)

@@ -29,8 +29,9 @@ async def test_a_series_in_seconds_is_delivered_in_order_by_the_real_scheduler(s
         if len(seen) == expected:
             finished.set()
 
-    compact = settings.model_copy(update={"series_dir": COMPACT, "default_series": "compact", "sweep_seconds": 5,
-                                          "claim_lease_seconds": 3600})  # story time: 20 real seconds
+    compact = settings.model_copy(
+        update={"series_dir": COMPACT, "default_series": "compact", "sweep_seconds": 5, "claim_lease_seconds": 3600}
+    )  # story time: 20 real seconds
     app = build_app(compact, clock=clock, channels={channel.name: channel}, listeners=[listen])
     await app.start()
     try:

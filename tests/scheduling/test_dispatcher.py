@@ -189,8 +189,11 @@ async def test_a_broken_template_fails_the_message_with_its_file_and_line(settin
     broken.mkdir(parents=True)
     (broken / "welcome.text.j2").write_text("Hello {{ patient.first_name }}\n{{ patient.no_such_field }}\n")
     channel = ScriptedChannel()
-    app = build_app(settings.model_copy(update={"templates_dir": tmp_path / "templates"}), clock=clock,
-                    channels={channel.name: channel})
+    app = build_app(
+        settings.model_copy(update={"templates_dir": tmp_path / "templates"}),
+        clock=clock,
+        channels={channel.name: channel},
+    )
     await create_schema(app.engine)
     try:
         series = await enrol_patient(app)

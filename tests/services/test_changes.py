@@ -18,9 +18,16 @@ from tests.factories import days_later_at, enrol_patient, messages_of, statuses
 async def _reschedule(app, series, number, at):
     async with transaction(app.sessions) as session:
         fresh = await changes.load_series(session, series.id)
-        return await changes.reschedule_infusion(session=session, catalog=app.catalog, clock=app.clock,
-                                                 quiet_hours=app.quiet_hours, series=fresh, number=number,
-                                                 at=at, actor="staff:1")
+        return await changes.reschedule_infusion(
+            session=session,
+            catalog=app.catalog,
+            clock=app.clock,
+            quiet_hours=app.quiet_hours,
+            series=fresh,
+            number=number,
+            at=at,
+            actor="staff:1",
+        )
 
 
 async def _apply(app, series, operation, **kwargs):
@@ -38,8 +45,13 @@ async def test_rescheduling_moves_the_pending_steps_of_that_infusion_only(app, c
 
     after = await messages_of(app, series.id)
     anchored = {k for k, m in before.items() if m.infusion_number == 3}
-    assert anchored == {"reminder-eve-3", "reminder-day-3", "checkin-3", "edu-mood-and-pain",
-                        "edu-nmda-neuroplasticity"}
+    assert anchored == {
+        "reminder-eve-3",
+        "reminder-day-3",
+        "checkin-3",
+        "edu-mood-and-pain",
+        "edu-nmda-neuroplasticity",
+    }
     assert result.moved == len(anchored)
     assert after["reminder-day-3"].not_after == new_time
     assert after["reminder-eve-3"].send_at == days_later_at(new_time, -1, time(18, 0))
@@ -93,7 +105,8 @@ async def test_bad_reschedules_are_refused_and_change_nothing(app, number, shift
 
     assert refused.value.code == code
     assert {k: m.send_at for k, m in (await messages_of(app, series.id)).items()} == {
-        k: m.send_at for k, m in before.items()}
+        k: m.send_at for k, m in before.items()
+    }
 
 
 async def test_pause_holds_and_resume_releases_what_is_still_meaningful(app, clock):

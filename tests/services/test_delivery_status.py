@@ -13,8 +13,9 @@ from tests.factories import enrol_patient, messages_of
 async def _report(app, provider_id, status, code=None):
     failure = twilio_failure(code, "") if code else None
     async with transaction(app.sessions) as session:
-        return await apply_delivery_status(session=session, clock=app.clock, provider_id=provider_id,
-                                           status=status, failure=failure)
+        return await apply_delivery_status(
+            session=session, clock=app.clock, provider_id=provider_id, status=status, failure=failure
+        )
 
 
 async def test_a_delivered_report_is_recorded_on_the_row(app, channel):

@@ -34,8 +34,14 @@ async def test_materialising_twice_adds_nothing(app):
     async with transaction(app.sessions) as session:
         infusions = (await session.exec(select(Infusion).where(Infusion.series_id == series.id))).all()
         times = [i.scheduled_at for i in sorted(infusions, key=lambda i: i.number)]
-        added = await materialise(session=session, series=series, definition=definition, zone=LA,
-                                  infusion_times=times, quiet_hours=app.quiet_hours)
+        added = await materialise(
+            session=session,
+            series=series,
+            definition=definition,
+            zone=LA,
+            infusion_times=times,
+            quiet_hours=app.quiet_hours,
+        )
 
     assert added == 0
     async with app.sessions() as session:
@@ -88,20 +94,33 @@ async def test_enrolment_is_audited_with_the_staff_member(app):
 async def test_invalid_enrolments_are_refused_and_write_nothing(app, clock, change, code):
     first = days_later_at(clock.now(), 2, time(10, 0))
     days = [first + timedelta(days=d) for d in (0, 3, 6, 9, 12)]
-    data = {"name": "Jane Doe", "timezone": "America/Los_Angeles", "series_key": app.settings.default_series,
-            "first_infusion": first}
+    data = {
+        "name": "Jane Doe",
+        "timezone": "America/Los_Angeles",
+        "series_key": app.settings.default_series,
+        "first_infusion": first,
+    }
     data |= change
     if data["first_infusion"] == "past":
         data["first_infusion"] = clock.now() - timedelta(hours=1)
-    variants = {"unordered": [days[1], days[0], *days[2:]], "too-long": [*days[:4], first + timedelta(days=15)],
-                "four": days[:4]}
+    variants = {
+        "unordered": [days[1], days[0], *days[2:]],
+        "too-long": [*days[:4], first + timedelta(days=15)],
+        "four": days[:4],
+    }
     if isinstance(data.get("infusions"), str):
         data["infusions"] = variants[data["infusions"]]
 
     with pytest.raises(ServiceError) as refused:
         async with transaction(app.sessions) as session:
-            await enrol(session=session, catalog=app.catalog, clock=clock, quiet_hours=app.quiet_hours,
-                        request=EnrolmentRequest(**data), actor="staff:1")
+            await enrol(
+                session=session,
+                catalog=app.catalog,
+                clock=clock,
+                quiet_hours=app.quiet_hours,
+                request=EnrolmentRequest(**data),
+                actor="staff:1",
+            )
 
     assert refused.value.code == code
     async with app.sessions() as session:

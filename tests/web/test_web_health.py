@@ -136,8 +136,7 @@ async def test_metrics_endpoint(sessions) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     assert refreshed == [True]
-    values = {s.name: s.value for f in text_string_to_metric_families(response.text) for s in f.samples
-              if not s.labels}
+    values = {s.name: s.value for f in text_string_to_metric_families(response.text) for s in f.samples if not s.labels}
     assert values["messenger_pending_messages"] == 3
     assert values["messenger_next_due_seconds"] == 42
     assert values["messenger_scheduler_running"] == 1
@@ -153,8 +152,11 @@ async def test_extra_routes_are_served(sessions) -> None:
     async def webhook(_request) -> PlainTextResponse:  # type: ignore[no-untyped-def]
         return PlainTextResponse("thanks")
 
-    app = create_web_app(health=HealthCheck(sessions=sessions, scheduler_running=lambda: True), metrics=Metrics(),
-                         routes=[Route("/webhooks/twilio", webhook, methods=["POST"])])
+    app = create_web_app(
+        health=HealthCheck(sessions=sessions, scheduler_running=lambda: True),
+        metrics=Metrics(),
+        routes=[Route("/webhooks/twilio", webhook, methods=["POST"])],
+    )
     async with client(app) as http:
         assert (await http.post("/webhooks/twilio")).text == "thanks"
         assert (await http.get("/webhooks/twilio")).status_code == 405

@@ -70,38 +70,58 @@ async def _presser(deps: BotDeps, query: CallbackQuery) -> Patient:
 async def _reminder(deps: BotDeps, query: CallbackQuery, patient: Patient, callback: Callback) -> None:
     attending = callback.value == "y"
     async with transaction(deps.sessions) as session:
-        infusion = await respond_to_reminder(session=session, clock=deps.clock, message_id=callback.target,
-                                             patient_id=patient.id, attending=attending)  # type: ignore[arg-type]
+        infusion = await respond_to_reminder(
+            session=session, clock=deps.clock, message_id=callback.target, patient_id=patient.id, attending=attending
+        )  # type: ignore[arg-type]
     key = "patient.reminder_confirmed" if attending else "patient.reminder_reschedule"
-    await _edit(query, _original(query) + "\n\n" + deps.strings.get(key, patient.locale, number=infusion.number),
-                None)
+    await _edit(query, _original(query) + "\n\n" + deps.strings.get(key, patient.locale, number=infusion.number), None)
     if not attending:
-        await deps.alerts.send("reschedule_request", patient_id=patient.id, name=patient.name,  # type: ignore[arg-type]
-                               number=infusion.number, when=local_text(infusion.scheduled_at, ZoneInfo(patient.timezone)))
+        await deps.alerts.send(
+            "reschedule_request",
+            patient_id=patient.id,
+            name=patient.name,  # type: ignore[arg-type]
+            number=infusion.number,
+            when=local_text(infusion.scheduled_at, ZoneInfo(patient.timezone)),
+        )
 
 
 async def _checkin(deps: BotDeps, query: CallbackQuery, patient: Patient, callback: Callback) -> None:
     question, value = callback.question  # type: ignore[misc]
     async with transaction(deps.sessions) as session:
-        state = await answer_checkin(session=session, clock=deps.clock, catalog=deps.catalog,
-                                     message_id=callback.target, patient_id=patient.id,  # type: ignore[arg-type]
-                                     question=question, value=value)
+        state = await answer_checkin(
+            session=session,
+            clock=deps.clock,
+            catalog=deps.catalog,
+            message_id=callback.target,
+            patient_id=patient.id,  # type: ignore[arg-type]
+            question=question,
+            value=value,
+        )
     if state.duplicate:
         return
-    text, rows = checkin_message(deps, patient.locale, _original(query), state, callback.target,
-                                 question, value)
+    text, rows = checkin_message(deps, patient.locale, _original(query), state, callback.target, question, value)
     await _edit(query, text, rows)
     if state.escalations:
-        await deps.alerts.send("escalation", patient_id=patient.id, name=patient.name,  # type: ignore[arg-type]
-                               reasons=", ".join(state.escalations))
+        await deps.alerts.send(
+            "escalation",
+            patient_id=patient.id,
+            name=patient.name,  # type: ignore[arg-type]
+            reasons=", ".join(state.escalations),
+        )
 
 
-def checkin_message(deps: BotDeps, locale: str, original: str, state: CheckinState, message_id: int,
-                    question: str, value: str) -> tuple[str, tuple]:  # type: ignore[type-arg]
+def checkin_message(
+    deps: BotDeps, locale: str, original: str, state: CheckinState, message_id: int, question: str, value: str
+) -> tuple[str, tuple]:  # type: ignore[type-arg]
     """The check-in message after an answer: the answer noted, then the next question or thanks."""
     strings = deps.strings
-    label = strings.get(f"buttons.mood_{value}", locale) if question == "mood" else \
-        strings.get(f"buttons.{value}", locale) if question == "contact" else value
+    label = (
+        strings.get(f"buttons.mood_{value}", locale)
+        if question == "mood"
+        else strings.get(f"buttons.{value}", locale)
+        if question == "contact"
+        else value
+    )
     text = original + "\n" + strings.get(f"patient.answered_{question}", locale, value=value, label=label)
     if state.next_question is None:
         thanks = "patient.checkin_thanks_contact" if state.answers.get("contact") == "yes" else "patient.checkin_thanks"

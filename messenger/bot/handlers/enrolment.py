@@ -102,8 +102,9 @@ async def got_first(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
         await _ask(update, deps.explain(error))
         return FIRST
     answers["first"] = text
-    keyboard = choice((deps.text("buttons.default_spacing"), _button("default")),
-                      (deps.text("buttons.all_times"), _button("all")))
+    keyboard = choice(
+        (deps.text("buttons.default_spacing"), _button("default")), (deps.text("buttons.all_times"), _button("all"))
+    )
     await _ask(update, deps.text("conversation.ask_spacing"), reply_markup=keyboard)
     return SPACING
 
@@ -141,8 +142,9 @@ async def got_all_times(update: Update, context: ContextTypes.DEFAULT_TYPE) -> i
 
 
 async def _ask_phone(update: Update, deps: BotDeps) -> int:
-    await _ask(update, deps.text("conversation.ask_phone"),
-               reply_markup=choice((deps.text("buttons.skip"), _button("skip"))))
+    await _ask(
+        update, deps.text("conversation.ask_phone"), reply_markup=choice((deps.text("buttons.skip"), _button("skip")))
+    )
     return PHONE
 
 
@@ -159,8 +161,15 @@ async def got_email(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     return state
 
 
-async def _got_contact(update: Update, context: ContextTypes.DEFAULT_TYPE, key: str, parse: Any, same: int,
-                       next_question: str | None, next_state: int) -> int:
+async def _got_contact(
+    update: Update,
+    context: ContextTypes.DEFAULT_TYPE,
+    key: str,
+    parse: Any,
+    same: int,
+    next_question: str | None,
+    next_state: int,
+) -> int:
     deps = deps_of(context)
     if update.callback_query:
         await update.callback_query.answer()
@@ -180,12 +189,22 @@ async def _summary(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     answers = _answers(context)
     request = enrolment_request(deps, answers)
     zone = zone_of(request.timezone)
-    times = infusion_times(deps.catalog.get(request.series_key), zone, first=request.first_infusion,
-                           given=request.infusions)
+    times = infusion_times(
+        deps.catalog.get(request.series_key), zone, first=request.first_infusion, given=request.infusions
+    )
     keyboard = choice((deps.text("buttons.confirm_enrol"), _button("ok")), (deps.text("buttons.cancel"), _button("no")))
-    await _ask(update, deps.text("conversation.confirm", name=request.name, timezone=request.timezone,
-                                 times=[local_text(t, zone) for t in times], phone=answers.get("phone"),
-                                 email=answers.get("email")), reply_markup=keyboard)
+    await _ask(
+        update,
+        deps.text(
+            "conversation.confirm",
+            name=request.name,
+            timezone=request.timezone,
+            times=[local_text(t, zone) for t in times],
+            phone=answers.get("phone"),
+            email=answers.get("email"),
+        ),
+        reply_markup=keyboard,
+    )
 
 
 @staff_only()

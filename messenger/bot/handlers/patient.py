@@ -69,8 +69,13 @@ async def _redeem(update: Update, deps: BotDeps, code: str, chat_id: int, user_i
     else:  # the series' welcome lists the infusions itself
         sent = await update.effective_message.reply_html(await welcome_text(deps, patient))  # type: ignore[union-attr]
         async with transaction(deps.sessions) as session:
-            await record_welcome(session=session, clock=deps.clock, message_id=welcome_id,
-                                 channel=ChannelName.TELEGRAM, provider_id=str(sent.message_id))
+            await record_welcome(
+                session=session,
+                clock=deps.clock,
+                message_id=welcome_id,
+                channel=ChannelName.TELEGRAM,
+                provider_id=str(sent.message_id),
+            )
     deps.poke()
     await deps.alerts.send("linked", patient_id=patient.id, name=patient.name)  # type: ignore[arg-type]
 
@@ -89,8 +94,10 @@ async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     patient = await _linked_patient(update, deps)
     if patient is None:
         return
-    keyboard = choice((deps.text("buttons.stop_yes"), Callback("s", patient.id, "y")),  # type: ignore[arg-type]
-                      (deps.text("buttons.stop_no"), Callback("s", patient.id, "n")))  # type: ignore[arg-type]
+    keyboard = choice(
+        (deps.text("buttons.stop_yes"), Callback("s", patient.id, "y")),  # type: ignore[arg-type]
+        (deps.text("buttons.stop_no"), Callback("s", patient.id, "n")),
+    )  # type: ignore[arg-type]
     await reply(update, deps.text("patient.stop_confirm", clinic=deps.clinic.name), reply_markup=keyboard)
 
 
@@ -139,22 +146,32 @@ async def confirm_stop(deps: BotDeps, patient: Patient, chat_id: int, confirmed:
         contact = await find_contact(session, patient_id=patient.id, channel=ChannelName.TELEGRAM)  # type: ignore[arg-type]
         if contact is None or contact.address != str(chat_id):
             raise ServiceError("button_not_yours")
-        changed = await set_opted_out(session=session, clock=deps.clock, contact=contact, opted_out=True,
-                                      reason="patient sent /stop")
+        changed = await set_opted_out(
+            session=session, clock=deps.clock, contact=contact, opted_out=True, reason="patient sent /stop"
+        )
     if not changed:
         return deps.text("patient.already_stopped")
-    await deps.alerts.send("opted_out", patient_id=patient.id, name=patient.name,  # type: ignore[arg-type]
-                           channel=ChannelName.TELEGRAM.value)
+    await deps.alerts.send(
+        "opted_out",
+        patient_id=patient.id,
+        name=patient.name,  # type: ignore[arg-type]
+        channel=ChannelName.TELEGRAM.value,
+    )
     return deps.text("patient.stopped")
 
 
 async def _opt_in(session: AsyncSession, deps: BotDeps, patient: Patient) -> bool:
     contact = await find_contact(session, patient_id=patient.id, channel=ChannelName.TELEGRAM)  # type: ignore[arg-type]
-    if contact is None or not await set_opted_out(session=session, clock=deps.clock, contact=contact,
-                                                  opted_out=False, reason="patient opted back in"):
+    if contact is None or not await set_opted_out(
+        session=session, clock=deps.clock, contact=contact, opted_out=False, reason="patient opted back in"
+    ):
         return False
-    await deps.alerts.send("opted_in", patient_id=patient.id, name=patient.name,  # type: ignore[arg-type]
-                           channel=ChannelName.TELEGRAM.value)
+    await deps.alerts.send(
+        "opted_in",
+        patient_id=patient.id,
+        name=patient.name,  # type: ignore[arg-type]
+        channel=ChannelName.TELEGRAM.value,
+    )
     return True
 
 
@@ -172,8 +189,11 @@ async def schedule_text(deps: BotDeps, patient: Patient) -> str:
         series = await reports.latest_series_of(session, patient.id)  # type: ignore[arg-type]
         upcoming = await reports.upcoming_infusions(session, series, deps.clock.now()) if series else []
         total = len(await changes.infusions_of(session, series.id)) if series else 0  # type: ignore[arg-type]
-    infusions = [infusion_view(i.number, total, i.scheduled_at, zone) | {"status": i.status.value}
-                 for i in upcoming if i.status is not InfusionStatus.CANCELLED]
+    infusions = [
+        infusion_view(i.number, total, i.scheduled_at, zone) | {"status": i.status.value}
+        for i in upcoming
+        if i.status is not InfusionStatus.CANCELLED
+    ]
     return deps.page("schedule", patient.locale, infusions=infusions, timezone=zone.key, clinic=deps.clinic)
 
 
@@ -186,7 +206,14 @@ async def welcome_text(deps: BotDeps, patient: Patient) -> str:
         return deps.page("help-patient", patient.locale, clinic=deps.clinic)
     definition = deps.catalog.get(series.definition_key)
     welcome = next(step for step in definition.steps if step.kind.value == "welcome")
-    context = message_context(patient_name=patient.name, zone=ZoneInfo(patient.timezone), clinic=deps.clinic,
-                              definition=definition, infusion_times=[i.scheduled_at for i in infusions],
-                              step_key=welcome.key, kind=welcome.kind, infusion_number=None)
+    context = message_context(
+        patient_name=patient.name,
+        zone=ZoneInfo(patient.timezone),
+        clinic=deps.clinic,
+        definition=definition,
+        infusion_times=[i.scheduled_at for i in infusions],
+        step_key=welcome.key,
+        kind=welcome.kind,
+        infusion_number=None,
+    )
     return deps.composer.render(welcome.template, Flavour.TELEGRAM, patient.locale, context)

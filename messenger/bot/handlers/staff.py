@@ -46,29 +46,50 @@ def enrolment_request(deps: BotDeps, fields: dict[str, str]) -> EnrolmentRequest
         if key in _CONTACT_KEYS and value:
             address = parsing.email(value) if key == "email" else parsing.phone(value)
             contacts.append(ContactBase(channel=_CONTACT_KEYS[key], address=address, priority=len(contacts)))
-    return EnrolmentRequest(name=fields["name"], timezone=zone.key, series_key=series_key,
-                            locale=parsing.locale(fields["lang"]) if fields.get("lang") else deps.locale,
-                            first_infusion=first, infusions=given, contacts=contacts)
+    return EnrolmentRequest(
+        name=fields["name"],
+        timezone=zone.key,
+        series_key=series_key,
+        locale=parsing.locale(fields["lang"]) if fields.get("lang") else deps.locale,
+        first_infusion=first,
+        infusions=given,
+        contacts=contacts,
+    )
 
 
-async def enrol_and_invite(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, staff: Staff,
-                           request: EnrolmentRequest) -> None:
+async def enrol_and_invite(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, staff: Staff, request: EnrolmentRequest
+) -> None:
     """Enrol, make an invite, reply with the patient's id, infusion times and link."""
     actor = staff_actor(staff.telegram_user_id)
     ttl = timedelta(days=deps.settings.invite_ttl_days)
     async with transaction(deps.sessions) as session:
-        series = await enrol(session=session, catalog=deps.catalog, clock=deps.clock, quiet_hours=deps.quiet_hours,
-                             request=request, actor=actor)
-        code = await create_invite(session=session, clock=deps.clock, patient_id=series.patient_id, ttl=ttl,
-                                   actor=actor)
+        series = await enrol(
+            session=session,
+            catalog=deps.catalog,
+            clock=deps.clock,
+            quiet_hours=deps.quiet_hours,
+            request=request,
+            actor=actor,
+        )
+        code = await create_invite(
+            session=session, clock=deps.clock, patient_id=series.patient_id, ttl=ttl, actor=actor
+        )
         infusions = await changes.infusions_of(session, series.id)  # type: ignore[arg-type]
     deps.poke()
     zone = ZoneInfo(request.timezone)
-    await reply(update, deps.page(
-        "enrolled", name=request.name, patient_id=series.patient_id, timezone=zone.key,
-        infusions=[infusion_view(i.number, len(infusions), i.scheduled_at, zone) for i in infusions],
-        link=invite_link(context, code), expires=local_text(deps.clock.now() + ttl, zone),
-    ))
+    await reply(
+        update,
+        deps.page(
+            "enrolled",
+            name=request.name,
+            patient_id=series.patient_id,
+            timezone=zone.key,
+            infusions=[infusion_view(i.number, len(infusions), i.scheduled_at, zone) for i in infusions],
+            link=invite_link(context, code),
+            expires=local_text(deps.clock.now() + ttl, zone),
+        ),
+    )
 
 
 @staff_only()
@@ -89,9 +110,15 @@ async def patients(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: Bot
         await reply(update, deps.text("staff.no_patients"))
         return
     pages = max(1, math.ceil(total / PAGE_SIZE))
-    rows = [{"id": line.patient.id, "name": line.patient.name,
-             "status": line.series.status.value if line.series else "—",
-             "next": _next_infusion(line)} for line in lines]
+    rows = [
+        {
+            "id": line.patient.id,
+            "name": line.patient.name,
+            "status": line.series.status.value if line.series else "—",
+            "next": _next_infusion(line),
+        }
+        for line in lines
+    ]
     await reply(update, deps.page("patients", rows=rows, page=min(page, pages), pages=pages, total=total))
 
 
@@ -105,15 +132,32 @@ async def send_patient_card(update: Update, deps: BotDeps, patient_id: int) -> N
     async with deps.sessions() as session:
         card = await reports.patient_card(session, patient_id, now=deps.clock.now())
     zone = ZoneInfo(card.patient.timezone)
-    await reply(update, deps.page(
-        "patient", patient=card.patient, series=card.series, contacts=card.contacts,
-        infusions=[{"number": i.number, "when": local_text(i.scheduled_at, zone), "status": i.status.value}
-                   for i in card.infusions],
-        next_messages=[{"step": m.step_key, "when": local_text(m.send_at, zone), "status": m.status.value}
-                       for m in card.next_messages],
-        answers=[{"question": a.question, "value": a.value, "when": local_text(a.answered_at, zone),
-                  "escalated": a.escalated} for a in card.answers],
-    ))
+    await reply(
+        update,
+        deps.page(
+            "patient",
+            patient=card.patient,
+            series=card.series,
+            contacts=card.contacts,
+            infusions=[
+                {"number": i.number, "when": local_text(i.scheduled_at, zone), "status": i.status.value}
+                for i in card.infusions
+            ],
+            next_messages=[
+                {"step": m.step_key, "when": local_text(m.send_at, zone), "status": m.status.value}
+                for m in card.next_messages
+            ],
+            answers=[
+                {
+                    "question": a.question,
+                    "value": a.value,
+                    "when": local_text(a.answered_at, zone),
+                    "escalated": a.escalated,
+                }
+                for a in card.answers
+            ],
+        ),
+    )
 
 
 @staff_only()
@@ -126,14 +170,22 @@ async def reschedule(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: B
     patient_id, number = parsing.positive_int(args[0]), parsing.positive_int(args[1])
     async with transaction(deps.sessions) as session:
         series = await changes.latest_series(session, patient_id)
-        zone = ZoneInfo((await _patient_zone(session, series)))
+        zone = ZoneInfo(await _patient_zone(session, series))
         at = parsing.local_datetime(" ".join(args[2:]), zone)
-        result = await changes.reschedule_infusion(session=session, catalog=deps.catalog, clock=deps.clock,
-                                                   quiet_hours=deps.quiet_hours, series=series, number=number,
-                                                   at=at, actor=staff_actor(staff.telegram_user_id))
+        result = await changes.reschedule_infusion(
+            session=session,
+            catalog=deps.catalog,
+            clock=deps.clock,
+            quiet_hours=deps.quiet_hours,
+            series=series,
+            number=number,
+            at=at,
+            actor=staff_actor(staff.telegram_user_id),
+        )
     deps.poke()
-    text = deps.text("staff.rescheduled", number=number, patient_id=patient_id, when=local_text(at, zone),
-                     moved=result.moved)
+    text = deps.text(
+        "staff.rescheduled", number=number, patient_id=patient_id, when=local_text(at, zone), moved=result.moved
+    )
     if result.warning:
         text += "\n" + deps.text("staff.window_warning", problem=result.warning)
     await reply(update, text)
@@ -145,8 +197,9 @@ async def pause(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDep
     patient_id = _patient_id(context, "pause")
     async with transaction(deps.sessions) as session:
         series = await changes.latest_series(session, patient_id)
-        held = await changes.pause(session=session, clock=deps.clock, series=series,
-                                   actor=staff_actor(staff.telegram_user_id))
+        held = await changes.pause(
+            session=session, clock=deps.clock, series=series, actor=staff_actor(staff.telegram_user_id)
+        )
     await reply(update, deps.text("staff.paused", patient_id=patient_id, held=held))
 
 
@@ -156,8 +209,13 @@ async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDe
     patient_id = _patient_id(context, "resume")
     async with transaction(deps.sessions) as session:
         series = await changes.latest_series(session, patient_id)
-        released, skipped = await changes.resume(session=session, clock=deps.clock, quiet_hours=deps.quiet_hours,
-                                                 series=series, actor=staff_actor(staff.telegram_user_id))
+        released, skipped = await changes.resume(
+            session=session,
+            clock=deps.clock,
+            quiet_hours=deps.quiet_hours,
+            series=series,
+            actor=staff_actor(staff.telegram_user_id),
+        )
     deps.poke()
     await reply(update, deps.text("staff.resumed", patient_id=patient_id, released=released, skipped=skipped))
 
@@ -168,8 +226,9 @@ async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDe
     patient_id = _patient_id(context, "cancel")
     async with transaction(deps.sessions) as session:
         series = await changes.latest_series(session, patient_id)
-        cancelled = await changes.cancel(session=session, clock=deps.clock, series=series,
-                                         actor=staff_actor(staff.telegram_user_id))
+        cancelled = await changes.cancel(
+            session=session, clock=deps.clock, series=series, actor=staff_actor(staff.telegram_user_id)
+        )
     await reply(update, deps.text("staff.cancelled", patient_id=patient_id, cancelled=cancelled))
 
 
@@ -180,11 +239,20 @@ async def invite(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDe
     ttl = timedelta(days=deps.settings.invite_ttl_days)
     async with transaction(deps.sessions) as session:
         card = await reports.patient_card(session, patient_id, now=deps.clock.now())
-        code = await create_invite(session=session, clock=deps.clock, patient_id=patient_id, ttl=ttl,
-                                   actor=staff_actor(staff.telegram_user_id))
+        code = await create_invite(
+            session=session, clock=deps.clock, patient_id=patient_id, ttl=ttl, actor=staff_actor(staff.telegram_user_id)
+        )
     zone = ZoneInfo(card.patient.timezone)
-    await reply(update, deps.text("staff.invite", name=card.patient.name, patient_id=patient_id,
-                                  expires=local_text(deps.clock.now() + ttl, zone), link=invite_link(context, code)))
+    await reply(
+        update,
+        deps.text(
+            "staff.invite",
+            name=card.patient.name,
+            patient_id=patient_id,
+            expires=local_text(deps.clock.now() + ttl, zone),
+            link=invite_link(context, code),
+        ),
+    )
 
 
 @staff_only(audit_as="view.preview")
@@ -199,8 +267,12 @@ async def preview(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotD
         raise InputError("unknown_step", step=args[0], steps=", ".join(steps))
     locale = parsing.locale(args[1]) if len(args) > 1 else deps.locale
     step, number = steps[args[0]]
-    body = deps.templates.render(step.template, Flavour.TELEGRAM, locale, sample_context(
-        definition, clinic=deps.clinic, step_key=args[0], kind=step.kind, infusion_number=number))
+    body = deps.templates.render(
+        step.template,
+        Flavour.TELEGRAM,
+        locale,
+        sample_context(definition, clinic=deps.clinic, step_key=args[0], kind=step.kind, infusion_number=number),
+    )
     await reply(update, deps.text("staff.preview_header", step=args[0], lang=locale) + "\n\n" + body)
 
 

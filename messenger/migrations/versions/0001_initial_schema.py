@@ -177,6 +177,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     # Dependants first; a table's indexes go with it.
-    for table in ("answer", "message", "infusion", "series", "invite", "contact",
-                  "auditevent", "staff", "patient"):
+    for table in ("answer", "message", "infusion", "series", "invite", "contact", "auditevent", "staff", "patient"):
         op.drop_table(table)
