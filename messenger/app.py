@@ -13,6 +13,7 @@ from messenger.bot.alerts import StaffAlerts
 from messenger.bot.application import TelegramRuntime, build_telegram_application
 from messenger.bot.context import BotDeps
 from messenger.bot.keyboards import step_buttons
+from messenger.bot.reachability import TelegramReachability
 from messenger.channels.base import Button, Channel
 from messenger.channels.calendar import CalendarEvent, ics_bytes
 from messenger.channels.console import ConsoleChannel
@@ -125,7 +126,8 @@ def build_app(
     wired = dict(channels) if channels is not None else {}
     for name, channel in provider_channels(settings, clock).items():
         wired.setdefault(name, channel)
-    telegram_app = build_telegram_application(settings) if settings.telegram_token else None
+    reachability = TelegramReachability(clock) if settings.telegram_token else None
+    telegram_app = build_telegram_application(settings, reachability=reachability) if reachability else None
     if telegram_app is not None:
         wired.setdefault(ChannelName.TELEGRAM, TelegramChannel(telegram_app.bot))
     if not wired:
@@ -156,6 +158,8 @@ def build_app(
         dispatcher.listeners.append(fallback.on_delivery)
     metrics.watch_queue(sessions, clock)
     metrics.watch_scheduler(lambda: alarm.running)
+    if reachability is not None:
+        metrics.watch_telegram(lambda: reachability.last_ok)
     telegram, alerts = None, None
     if telegram_app is not None:
         alerts = StaffAlerts(
@@ -185,7 +189,12 @@ def build_app(
         )
     web = None
     if serve_http:
-        health = HealthCheck(sessions=sessions, scheduler_running=lambda: alarm.running)
+        health = HealthCheck(
+            sessions=sessions,
+            scheduler_running=lambda: alarm.running,
+            telegram=reachability,
+            telegram_grace=timedelta(seconds=settings.telegram_health_seconds),
+        )
         routes = webhook_routes(
             WebhookDeps(
                 settings=settings,

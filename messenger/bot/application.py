@@ -18,6 +18,7 @@ from telegram.ext import (
 
 from messenger.bot.context import BotDeps, deps_of, reply
 from messenger.bot.handlers import buttons, enrolment, patient, staff
+from messenger.bot.reachability import TelegramReachability, TrackedRequest
 from messenger.config import Settings
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,8 @@ MENU = [
 ]
 
 
-def build_telegram_application(settings: Settings) -> Application:  # type: ignore[type-arg]
+def build_telegram_application(settings: Settings, *, reachability: TelegramReachability | None = None) -> Application:  # type: ignore[type-arg]
+    """The bot; with ``reachability``, every Bot API call is noted there (for /healthz)."""
     assert settings.telegram_token is not None
     builder = (
         ApplicationBuilder()
@@ -57,6 +59,11 @@ def build_telegram_application(settings: Settings) -> Application:  # type: igno
         # here: it reaches the channel, which pauses the whole bot for the time asked.
         .rate_limiter(AIORateLimiter(overall_max_rate=settings.telegram_max_rate, max_retries=0))
     )
+    if reachability is not None:
+        # PTB's own default pool sizes: many concurrent senders, one long poll.
+        builder = builder.request(TrackedRequest(reachability, connection_pool_size=256)).get_updates_request(
+            TrackedRequest(reachability, connection_pool_size=1)
+        )
     if settings.telegram_base_url:
         base = settings.telegram_base_url.rstrip("/")
         builder = builder.base_url(base).base_file_url(base.rsplit("/", 1)[0] + "/file/bot")
