@@ -13,6 +13,7 @@ from messenger.bot.alerts import StaffAlerts
 from messenger.bot.application import TelegramRuntime, build_telegram_application
 from messenger.bot.context import BotDeps
 from messenger.bot.keyboards import step_buttons
+from messenger.bot.persistence import DatabasePersistence
 from messenger.bot.reachability import TelegramReachability
 from messenger.channels.base import Button, Channel
 from messenger.channels.calendar import CalendarEvent, ics_bytes
@@ -127,7 +128,12 @@ def build_app(
     for name, channel in provider_channels(settings, clock).items():
         wired.setdefault(name, channel)
     reachability = TelegramReachability(clock) if settings.telegram_token else None
-    telegram_app = build_telegram_application(settings, reachability=reachability) if reachability else None
+    telegram_app = None
+    if reachability is not None:
+        # Only the process that receives updates holds conversations.
+        receives = settings.telegram_updates != "none"
+        persistence = DatabasePersistence(sessions=sessions, clock=clock) if receives else None
+        telegram_app = build_telegram_application(settings, reachability=reachability, persistence=persistence)
     if telegram_app is not None:
         wired.setdefault(ChannelName.TELEGRAM, TelegramChannel(telegram_app.bot))
     if not wired:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from telegram import BotCommand, Update
 from telegram.ext import (
     AIORateLimiter,
     Application,
     ApplicationBuilder,
+    BasePersistence,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
@@ -49,8 +51,14 @@ MENU = [
 ]
 
 
-def build_telegram_application(settings: Settings, *, reachability: TelegramReachability | None = None) -> Application:  # type: ignore[type-arg]
-    """The bot; with ``reachability``, every Bot API call is noted there (for /healthz)."""
+def build_telegram_application(
+    settings: Settings,
+    *,
+    reachability: TelegramReachability | None = None,
+    persistence: BasePersistence | None = None,  # type: ignore[type-arg]
+) -> Application:  # type: ignore[type-arg]
+    """The bot; with ``reachability``, every Bot API call is noted there (for /healthz); with
+    ``persistence``, conversations survive a restart."""
     assert settings.telegram_token is not None
     builder = (
         ApplicationBuilder()
@@ -67,14 +75,18 @@ def build_telegram_application(settings: Settings, *, reachability: TelegramReac
     if settings.telegram_base_url:
         base = settings.telegram_base_url.rstrip("/")
         builder = builder.base_url(base).base_file_url(base.rsplit("/", 1)[0] + "/file/bot")
+    if persistence is not None:
+        builder = builder.persistence(persistence)
     application = builder.build()
-    register_handlers(application)
+    register_handlers(application, enrolment_timeout=timedelta(minutes=settings.enrolment_timeout_minutes))
     return application
 
 
-def register_handlers(application: Application) -> None:  # type: ignore[type-arg]
+def register_handlers(application: Application, *, enrolment_timeout: timedelta) -> None:  # type: ignore[type-arg]
     private = filters.ChatType.PRIVATE
-    application.add_handler(enrolment.conversation())
+    application.add_handler(
+        enrolment.conversation(timeout=enrolment_timeout, persistent=application.persistence is not None)
+    )
     for name, callback in (STAFF_COMMANDS | PATIENT_COMMANDS).items():
         application.add_handler(CommandHandler(name, callback, filters=private))
     application.add_handler(CallbackQueryHandler(buttons.pressed))
