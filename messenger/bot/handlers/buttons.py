@@ -106,7 +106,7 @@ async def _checkin(deps: BotDeps, query: CallbackQuery, patient: Patient, callba
             "escalation",
             patient_id=patient.id,
             name=patient.name,  # type: ignore[arg-type]
-            reasons=", ".join(state.escalations),
+            reasons=state.escalations,
         )
 
 

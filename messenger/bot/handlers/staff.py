@@ -114,7 +114,7 @@ async def patients(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: Bot
         {
             "id": line.patient.id,
             "name": line.patient.name,
-            "status": line.series.status.value if line.series else "—",
+            "status": line.series.status.value if line.series else None,
             "next": _next_infusion(line),
         }
         for line in lines
@@ -329,8 +329,8 @@ def local_text(instant: datetime, zone: ZoneInfo) -> str:
     return f"{local:%a} {local.day} {local:%b %Y, %H:%M} {local.tzname()}"
 
 
-def _next_infusion(line: reports.PatientLine) -> str:
+def _next_infusion(line: reports.PatientLine) -> str | None:
     if line.next_infusion is None:
-        return "—"
+        return None
     zone = ZoneInfo(line.patient.timezone)
     return f"#{line.next_infusion.number} {local_text(line.next_infusion.scheduled_at, zone)}"
