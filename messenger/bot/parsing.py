@@ -42,7 +42,8 @@ def local_datetime(text: str, zone: ZoneInfo) -> datetime:
     cleaned = " ".join(text.split())
     for fmt in DATETIME_FORMATS:
         try:
-            return from_wall(datetime.strptime(cleaned, fmt), zone)
+            # Staff type wall-clock time in the patient's zone: naive on purpose, made aware by from_wall.
+            return from_wall(datetime.strptime(cleaned, fmt), zone)  # noqa: DTZ007
         except ValueError:
             continue
     raise InputError("bad_datetime", value=text)

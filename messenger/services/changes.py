@@ -163,7 +163,7 @@ async def _tell_patient(session: AsyncSession, series: Series, number: int, at: 
     ).one()
     session.add(
         Message(
-            series_id=series.id,
+            series_id=series.pk,
             patient_id=series.patient_id,
             step_key=f"moved-{number}-{earlier + 1}",
             kind=StepKind.REMINDER,
@@ -228,7 +228,7 @@ async def cancel(*, session: AsyncSession, clock: Clock, series: Series, actor: 
     cancelled = 0
     for status in _OPEN:
         cancelled += await _set_status(session, series, status, MessageStatus.CANCELLED, now)
-    await session.exec(  # type: ignore[call-overload]
+    await session.exec(
         update(Infusion)
         .where(col(Infusion.series_id) == series.id, col(Infusion.status) != InfusionStatus.CANCELLED)
         .values(status=InfusionStatus.CANCELLED)
@@ -245,7 +245,7 @@ def _require_open(series: Series) -> None:
 async def _set_status(
     session: AsyncSession, series: Series, old: MessageStatus, new: MessageStatus, now: datetime
 ) -> int:
-    result = await session.exec(  # type: ignore[call-overload]
+    result = await session.exec(
         update(Message)
         .where(col(Message.series_id) == series.id, col(Message.status) == old)
         .values(status=new, updated_at=now)

@@ -55,7 +55,7 @@ async def send_one(smtp: FakeSmtpServer, channel: EmailChannel, **content: objec
 
 
 async def test_subject_text_and_html_alternative(smtp: FakeSmtpServer) -> None:
-    outcome, message = await send_one(smtp, channel_for(smtp))
+    _, message = await send_one(smtp, channel_for(smtp))
 
     assert message["Subject"] == SUBJECT
     assert message["From"] == "Care Team <care@clinic.example>"

@@ -41,7 +41,7 @@ def enrolment_request(deps: BotDeps, fields: dict[str, str]) -> EnrolmentRequest
     series_key = fields.get("series") or deps.settings.default_series
     given = parsing.datetimes(fields["infusions"], zone) if fields.get("infusions") else None
     first = parsing.local_datetime(fields["first"], zone) if fields.get("first") else None
-    contacts = []
+    contacts: list[ContactBase] = []
     for key, value in fields.items():
         if key in _CONTACT_KEYS and value:
             address = parsing.email(value) if key == "email" else parsing.phone(value)
