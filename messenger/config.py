@@ -219,11 +219,6 @@ _TEST_PREFIX = "MESSENGER_TEST_"
 class UnknownSettingError(ValueError):
     """A ``MESSENGER_*`` name that is no setting: a typo would otherwise be ignored silently."""
 
-    def __init__(self, name: str, source: str, suggestion: str | None) -> None:
-        self.name, self.source, self.suggestion = name, source, suggestion
-        hint = f"did you mean {suggestion}?" if suggestion else "see .env.example for the settings there are"
-        super().__init__(f"{name} (in {source}) is not a setting: {hint}")
-
 
 def setting_names() -> list[str]:
     """Every setting's environment name, ``MESSENGER_…``."""
@@ -243,7 +238,9 @@ def check_setting_names(environ: dict[str, str] | None = None, env_file: Path | 
             upper = name.upper()
             if upper.startswith("MESSENGER_") and not upper.startswith(_TEST_PREFIX) and upper not in known:
                 close = difflib.get_close_matches(upper, known, n=1, cutoff=0.6)
-                raise UnknownSettingError(name, source, close[0] if close else None)
+                if close:
+                    raise UnknownSettingError(f"{name} (in {source}) is not a setting: did you mean {close[0]}?")
+                raise UnknownSettingError(f"{name} (in {source}) is not a setting: .env.example lists them all")
 
 
 def load_settings(**overrides: object) -> Settings:
