@@ -19,13 +19,14 @@ from messenger.bot.alerts import StaffAlerts
 from messenger.bot.parsing import InputError
 from messenger.clock import Clock
 from messenger.config import Settings
+from messenger.content import Flavour
 from messenger.db import SessionFactory, transaction
 from messenger.domain.models import Staff
 from messenger.domain.series import SeriesCatalog
 from messenger.domain.timing import QuietHours
 from messenger.rendering.compose import Composer
 from messenger.rendering.context import Clinic
-from messenger.rendering.environment import Flavour, TemplateEnvironment
+from messenger.rendering.environment import TemplateEnvironment
 from messenger.rendering.strings import BotStrings
 from messenger.services import audit
 from messenger.services.errors import ServiceError

@@ -7,35 +7,12 @@ from datetime import datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from messenger.content import Button, Capabilities, Content
 from messenger.domain.enums import ChannelName, StepKind
-from messenger.rendering.environment import Flavour
 
-
-@dataclass(frozen=True, slots=True)
-class Capabilities:
-    """What a channel can carry, declared as data."""
-
-    body: Flavour
-    max_length: int
-    subject: Flavour | None = None
-    html: Flavour | None = None
-    buttons: bool = False
-    # Lock-screen previews must not reveal anything medical.
-    discreet: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Button:
-    label: str
-    data: str
-
-
-@dataclass(frozen=True, slots=True)
-class Content:
-    body: str
-    subject: str | None = None
-    html: str | None = None
-    buttons: tuple[tuple[Button, ...], ...] = ()
+# The shared vocabulary lives in messenger.content; these names stay importable from here for
+# the channel contract's users.
+__all__ = ["Button", "Capabilities", "Channel", "Content", "Failed", "Outgoing", "RetryLater", "SendOutcome", "Sent"]
 
 
 @dataclass(frozen=True, slots=True)

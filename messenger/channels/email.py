@@ -28,9 +28,9 @@ from typing import Any
 import aiosmtplib
 from pydantic import SecretStr
 
-from messenger.channels.base import Capabilities, Failed, Outgoing, RetryLater, SendOutcome, Sent
+from messenger.channels.base import Failed, Outgoing, RetryLater, SendOutcome, Sent
+from messenger.content import Capabilities, Flavour
 from messenger.domain.enums import ChannelName
-from messenger.rendering.environment import Flavour
 
 __all__ = ["EmailChannel", "wrap_html"]
 

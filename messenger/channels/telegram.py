@@ -5,7 +5,7 @@ from __future__ import annotations
 import warnings
 from datetime import timedelta
 
-from telegram import Bot, LinkPreviewOptions
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -18,13 +18,19 @@ from telegram.error import (
 )
 from telegram.warnings import PTBDeprecationWarning
 
-from messenger.bot.keyboards import markup
-from messenger.channels.base import Capabilities, Failed, Outgoing, RetryLater, SendOutcome, Sent
+from messenger.channels.base import Failed, Outgoing, RetryLater, SendOutcome, Sent
+from messenger.content import Button, Capabilities, Flavour
 from messenger.domain.enums import ChannelName
-from messenger.rendering.environment import Flavour
 
 # Telegram answers these for a chat that no longer exists for the bot: try the next contact.
 _DEAD_CHAT = ("chat not found", "user not found", "chat_id is empty", "peer_id_invalid")
+
+
+def markup(rows: tuple[tuple[Button, ...], ...]) -> InlineKeyboardMarkup | None:
+    """Telegram's inline keyboard for a message's button rows; None for a message without buttons."""
+    if not rows:
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in rows])
 
 
 def retry_after_seconds(error: RetryAfter) -> float:

@@ -21,9 +21,9 @@ from urllib.parse import quote
 import httpx
 from pydantic import SecretStr
 
-from messenger.channels.base import Capabilities, Failed, Outgoing, RetryLater, SendOutcome, Sent
+from messenger.channels.base import Failed, Outgoing, RetryLater, SendOutcome, Sent
+from messenger.content import Capabilities, Flavour
 from messenger.domain.enums import ChannelName
-from messenger.rendering.environment import Flavour
 
 __all__ = [
     "DEFAULT_BASE_URL",

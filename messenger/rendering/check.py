@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from messenger.content import Capabilities, Flavour
 from messenger.domain.enums import StepKind
 from messenger.domain.series import SeriesCatalog, Step
 from messenger.rendering.context import Clinic, sample_context
-from messenger.rendering.discreet import DEFAULT_SENSITIVE_WORDS, sensitive_words_in
-from messenger.rendering.environment import Flavour, TemplateEnvironment, TemplateRenderError
+from messenger.rendering.discreet import sensitive_words_in
+from messenger.rendering.environment import TemplateEnvironment, TemplateRenderError
 from messenger.rendering.sms import sms_segments
 
 # Every step needs these in the default locale; the other flavours fall back or are optional.
 REQUIRED = (Flavour.TEXT, Flavour.TELEGRAM)
-MAX_LENGTH = {Flavour.TELEGRAM: 4096, Flavour.TEXT: 4096}
-# What a lock screen shows on the discreet channels: the SMS text and the e-mail subject.
-DISCREET = (Flavour.SMS, Flavour.EMAIL_SUBJECT)
 MAX_SMS_SEGMENTS = 2
 # Templates the app sends outside any series definition, with the kind of step they stand for.
 SYSTEM_TEMPLATES = {"reminder/moved": StepKind.REMINDER}
@@ -46,8 +44,17 @@ def check_templates(
     environment: TemplateEnvironment,
     catalog: SeriesCatalog,
     clinic: Clinic,
-    sensitive_words: Sequence[str] = DEFAULT_SENSITIVE_WORDS,
+    *,
+    capabilities: Iterable[Capabilities],
+    sensitive_words: Sequence[str] | None = None,
 ) -> CheckReport:
+    """Check every template against what the channels in ``capabilities`` carry.
+
+    A flavour is held to the shortest ``max_length`` of the channels whose body it is, and what a
+    discreet channel shows on a lock screen must not contain ``sensitive_words`` (the shipped list
+    if None).
+    """
+    max_length, discreet = _limits(capabilities)
     problems: list[str] = []
     lengths: dict[Flavour, int] = {}
     sms: Counter[str] = Counter()
@@ -82,11 +89,11 @@ def check_templates(
                         continue
                     rendered += 1
                     lengths[flavour] = max(lengths.get(flavour, 0), len(text))
-                    limit = MAX_LENGTH.get(flavour)
+                    limit = max_length.get(flavour)
                     path = environment.source_path(ref)
                     if limit is not None and len(text) > limit:
                         problems.append(f"{path}: renders to {len(text)} characters, more than {limit}")
-                    if flavour in DISCREET and (found := sensitive_words_in(text, sensitive_words)):
+                    if flavour in discreet and (found := sensitive_words_in(text, sensitive_words)):
                         problems.append(
                             f"{path}: shows {', '.join(repr(w) for w in found)} on a discreet channel "
                             "(lock screens show it)"
@@ -106,3 +113,14 @@ def _exact_file(environment: TemplateEnvironment, template: str, flavour: Flavou
     """The file for exactly this locale (no fallback), if it exists."""
     ref = environment.resolve(template, flavour, locale)
     return ref.name if ref is not None and ref.locale == locale else None
+
+
+def _limits(capabilities: Iterable[Capabilities]) -> tuple[dict[Flavour, int], frozenset[Flavour]]:
+    """The length limit of each body flavour, and the flavours a discreet channel shows locked."""
+    max_length: dict[Flavour, int] = {}
+    discreet: set[Flavour] = set()
+    for capability in capabilities:
+        max_length[capability.body] = min(capability.max_length, max_length.get(capability.body, capability.max_length))
+        if capability.discreet:
+            discreet.add(capability.lock_screen)
+    return max_length, frozenset(discreet)

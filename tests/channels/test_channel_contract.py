@@ -15,8 +15,8 @@ from messenger.channels.base import Channel, Failed, RetryLater, Sent
 from messenger.channels.console import ConsoleChannel
 from messenger.channels.email import EmailChannel
 from messenger.channels.twilio import TwilioChannel
+from messenger.content import Flavour
 from messenger.domain.enums import ChannelName
-from messenger.rendering.environment import Flavour
 from tests.channels.support import outgoing
 from tests.fakes.smtp import FakeSmtpServer
 from tests.fakes.twilio_api import FakeTwilioApi

@@ -14,7 +14,7 @@ from icalendar import Calendar
 from messenger.channels.base import Failed, RetryLater, Sent
 from messenger.channels.calendar import CalendarEvent, ics_bytes
 from messenger.channels.email import EmailChannel, wrap_html
-from messenger.rendering.environment import Flavour
+from messenger.content import Flavour
 from tests.channels.support import LA, outgoing
 from tests.fakes.smtp import FakeSmtpServer
 

@@ -15,8 +15,8 @@ from pydantic import SecretStr
 from messenger.channels.base import Failed, RetryLater, Sent
 from messenger.channels.signing import valid_twilio_signature
 from messenger.channels.twilio import TwilioChannel, mask_number, twilio_failure
+from messenger.content import Flavour
 from messenger.domain.enums import ChannelName
-from messenger.rendering.environment import Flavour
 from tests.channels.support import outgoing
 from tests.fakes.twilio_api import FakeTwilioApi
 

@@ -19,7 +19,8 @@ from telegram.ext import ContextTypes
 from messenger.bot.context import BotDeps, deps_of
 from messenger.bot.handlers.patient import confirm_stop
 from messenger.bot.handlers.staff import local_text, send_patient_card
-from messenger.bot.keyboards import Callback, markup, question_buttons
+from messenger.bot.keyboards import Callback, question_buttons
+from messenger.channels.telegram import markup
 from messenger.db import transaction
 from messenger.domain.models import Patient
 from messenger.services.answers import CheckinState, answer_checkin, respond_to_reminder

@@ -12,11 +12,11 @@ from telegram.ext import ContextTypes
 from messenger.bot.context import BotDeps, deps_of, reply
 from messenger.bot.handlers import staff as staff_commands
 from messenger.bot.keyboards import Callback, choice
+from messenger.content import Flavour
 from messenger.db import transaction
 from messenger.domain.enums import ChannelName, InfusionStatus
 from messenger.domain.models import Patient
 from messenger.rendering.context import infusion_view, message_context
-from messenger.rendering.environment import Flavour
 from messenger.services import changes, reports
 from messenger.services.contacts import (
     claim_welcome,

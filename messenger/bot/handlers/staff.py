@@ -13,11 +13,11 @@ from telegram.ext import ContextTypes
 from messenger.bot import parsing
 from messenger.bot.context import BotDeps, reply, staff_only
 from messenger.bot.parsing import InputError
+from messenger.content import Flavour
 from messenger.db import transaction
 from messenger.domain.enums import ChannelName, StaffRole
 from messenger.domain.models import ContactBase, Patient, Series, Staff
 from messenger.rendering.context import infusion_view, sample_context
-from messenger.rendering.environment import Flavour
 from messenger.services import changes, reports
 from messenger.services.audit import staff_actor
 from messenger.services.enrolment import EnrolmentRequest, enrol, zone_of
