@@ -17,9 +17,8 @@ from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from messenger.bot.context import BotDeps, deps_of
-from messenger.bot.handlers.patient import confirm_stop
-from messenger.bot.handlers.staff import local_text, send_patient_card
 from messenger.bot.keyboards import Callback, question_buttons
+from messenger.bot.steps import confirm_stop, local_text, send_patient_card
 from messenger.channels.telegram import markup
 from messenger.db import transaction
 from messenger.domain.models import Patient

@@ -22,8 +22,8 @@ from telegram.warnings import PTBUserWarning
 
 from messenger.bot import parsing
 from messenger.bot.context import BotDeps, deps_of, reply, staff_only
-from messenger.bot.handlers.staff import enrol_and_invite, enrolment_request, local_text
 from messenger.bot.keyboards import Callback, choice
+from messenger.bot.steps import enrol_and_invite, enrolment_request, local_text
 from messenger.domain.models import Staff
 from messenger.services.enrolment import infusion_times, zone_of
 from messenger.services.errors import ServiceError

@@ -10,7 +10,6 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from messenger.bot.context import BotDeps, deps_of, reply
-from messenger.bot.handlers import staff as staff_commands
 from messenger.bot.keyboards import Callback, choice
 from messenger.content import Flavour
 from messenger.db import transaction
@@ -102,11 +101,8 @@ async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Turn messages back on for this chat (a staff member with an id resumes a series instead)."""
+    """Turn messages back on for this chat (``/resume <id>`` is the staff command)."""
     deps = deps_of(context)
-    if context.args:
-        await staff_commands.resume(update, context)
-        return
     patient = await _linked_patient(update, deps)
     if patient is None:
         return
@@ -136,28 +132,6 @@ async def free_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     text = (update.effective_message.text or "")[:3000]  # type: ignore[union-attr]
     await deps.alerts.send("free_text", patient_id=patient.id, name=patient.name, text=text)  # type: ignore[arg-type]
     await reply(update, deps.text("patient.free_text_ack", clinic=deps.clinic.name, phone=deps.clinic.phone))
-
-
-async def confirm_stop(deps: BotDeps, patient: Patient, chat_id: int, confirmed: bool) -> str:
-    """The answer to the /stop question: opt the chat out (and tell staff), or keep things as they are."""
-    if not confirmed:
-        return deps.text("patient.stop_kept")
-    async with transaction(deps.sessions) as session:
-        contact = await find_contact(session, patient_id=patient.id, channel=ChannelName.TELEGRAM)  # type: ignore[arg-type]
-        if contact is None or contact.address != str(chat_id):
-            raise ServiceError("button_not_yours")
-        changed = await set_opted_out(
-            session=session, clock=deps.clock, contact=contact, opted_out=True, reason="patient sent /stop"
-        )
-    if not changed:
-        return deps.text("patient.already_stopped")
-    await deps.alerts.send(
-        "opted_out",
-        patient_id=patient.id,
-        name=patient.name,  # type: ignore[arg-type]
-        channel=ChannelName.TELEGRAM.value,
-    )
-    return deps.text("patient.stopped")
 
 
 async def _opt_in(session: AsyncSession, deps: BotDeps, patient: Patient) -> bool:
