@@ -95,7 +95,7 @@ async def enrol_and_invite(
 
 async def send_patient_card(update: Update, deps: BotDeps, patient_id: int) -> None:
     async with deps.sessions() as session:
-        card = await reports.patient_card(session, patient_id, now=deps.clock.now())
+        card = await reports.patient_card(session, patient_id)
     zone = ZoneInfo(card.patient.timezone)
     await reply(
         update,

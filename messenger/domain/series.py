@@ -141,7 +141,7 @@ class SeriesDefinition(_Strict):
             for number in step.infusion_numbers(self.infusions.count):
                 if number is not None and number > self.infusions.count:
                     raise _StepProblem(step.key, f"anchored to infusion {number} of {self.infusions.count}")
-                key = step_key(step, number, self.infusions.count)
+                key = step_key(step, number)
                 if key in seen:
                     raise _StepProblem(step.key, f"duplicate step key {key!r}")
                 seen.add(key)
@@ -151,7 +151,7 @@ class SeriesDefinition(_Strict):
         """Every concrete step: ``(step key, step, infusion number or None)``."""
         for step in self.steps:
             for number in step.infusion_numbers(self.infusions.count):
-                yield step_key(step, number, self.infusions.count), step, number
+                yield step_key(step, number), step, number
 
     def default_infusion_times(self, first: datetime, zone: ZoneInfo) -> list[datetime]:
         """Infusion times from the first one and the default spacing, same local time of day."""
@@ -176,7 +176,7 @@ class _StepProblem(ValueError):
         self.step, self.problem = step, problem
 
 
-def step_key(step: Step, infusion: int | None, count: int) -> str:
+def step_key(step: Step, infusion: int | None) -> str:
     """A step's unique key: ``each infusion`` steps get the infusion number appended."""
     return f"{step.key}-{infusion}" if step.anchor == "each infusion" else step.key
 
