@@ -29,6 +29,7 @@ import aiosmtplib
 from pydantic import SecretStr
 
 from messenger.channels.base import Failed, Outgoing, RetryLater, SendOutcome, Sent
+from messenger.channels.failures import FailureCode, Params
 from messenger.content import Capabilities, Flavour
 from messenger.domain.enums import ChannelName
 
@@ -172,9 +173,9 @@ class EmailChannel:
         try:
             message = self.build_message(outgoing)
         except _InvalidAddress as exc:
-            return Failed(str(exc), unreachable=True)
+            return Failed(FailureCode.SMTP_INVALID_ADDRESS, unreachable=True, detail=str(exc))
         except ValueError as exc:
-            return Failed(str(exc))
+            return Failed(FailureCode.SMTP_INVALID_MESSAGE, detail=str(exc))
         try:
             await aiosmtplib.send(
                 message,
@@ -189,9 +190,9 @@ class EmailChannel:
         except aiosmtplib.SMTPException as exc:
             return _smtp_outcome(exc)
         except ssl.SSLCertVerificationError:
-            return Failed("the mail server's TLS certificate did not verify")
+            return Failed(FailureCode.SMTP_TLS)
         except (OSError, TimeoutError) as exc:
-            return RetryLater(f"mail server unavailable ({type(exc).__name__})")
+            return RetryLater(FailureCode.SMTP_UNAVAILABLE, params=(("error", type(exc).__name__),))
         return Sent(str(message["Message-ID"]))
 
     async def aclose(self) -> None:
@@ -212,29 +213,27 @@ def _smtp_outcome(exc: aiosmtplib.SMTPException) -> SendOutcome:
         refusals = exc.recipients
         if any(400 <= refusal.code < 500 for refusal in refusals) or not refusals:
             code = refusals[0].code if refusals else "?"
-            return RetryLater(f"recipient deferred ({code})")
+            return RetryLater(FailureCode.SMTP_DEFERRED, params=(("code", str(code)),))
         return _recipient_refused(refusals[0].code, refusals[0].message)
     if isinstance(exc, aiosmtplib.SMTPRecipientRefused):
         if 400 <= exc.code < 500:
-            return RetryLater(f"recipient deferred ({exc.code})")
+            return RetryLater(FailureCode.SMTP_DEFERRED, params=(("code", str(exc.code)),))
         return _recipient_refused(exc.code, exc.message)
     if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
-        return Failed(f"SMTP authentication failed ({exc.code})")
+        return Failed(FailureCode.SMTP_AUTH, (("code", str(exc.code)),))
     if isinstance(exc, aiosmtplib.SMTPSenderRefused):
         if 400 <= exc.code < 500:
-            return RetryLater(f"sender deferred ({exc.code})")
-        return Failed(f"sender refused ({exc.code}{_status_suffix(exc.message)})")
+            return RetryLater(FailureCode.SMTP_DEFERRED, params=_smtp_params(exc.code, exc.message))
+        return Failed(FailureCode.SMTP_SENDER_REFUSED, _smtp_params(exc.code, exc.message))
     if isinstance(exc, aiosmtplib.SMTPResponseException):
         if exc.code < 500:
-            return RetryLater(f"mail server said {exc.code}{_status_suffix(exc.message)}")
-        return Failed(
-            f"mail server refused the message ({exc.code}{_status_suffix(exc.message)}): {_redact(exc.message)}"[:300]
-        )
+            return RetryLater(FailureCode.SMTP_DEFERRED, params=_smtp_params(exc.code, exc.message))
+        return Failed(FailureCode.SMTP_REFUSED, _smtp_params(exc.code, exc.message), detail=_redact(exc.message)[:300])
     if isinstance(exc, aiosmtplib.SMTPTimeoutError | aiosmtplib.SMTPConnectError | aiosmtplib.SMTPServerDisconnected):
-        return RetryLater(f"mail server unavailable ({type(exc).__name__})")
+        return RetryLater(FailureCode.SMTP_UNAVAILABLE, params=(("error", type(exc).__name__),))
     if isinstance(exc, aiosmtplib.SMTPNotSupported):
-        return Failed(f"mail server does not support what we need: {_redact(exc.message)}"[:300])
-    return Failed(f"SMTP error: {_redact(str(exc))}"[:300])
+        return Failed(FailureCode.SMTP_NOT_SUPPORTED, detail=_redact(exc.message)[:300])
+    return Failed(FailureCode.SMTP_ERROR, detail=_redact(str(exc))[:300])
 
 
 def _recipient_refused(code: int, message: str) -> Failed:
@@ -243,12 +242,14 @@ def _recipient_refused(code: int, message: str) -> Failed:
         dead = enhanced.group(1) == "5" and (enhanced.group(2), enhanced.group(3)) in _DEAD_ADDRESS_DETAILS
     else:
         dead = code in _DEAD_ADDRESS_CODES
-    return Failed(f"recipient refused ({code}{_status_suffix(message)})", unreachable=dead)
+    return Failed(FailureCode.SMTP_REJECTED, _smtp_params(code, message), unreachable=dead)
 
 
-def _status_suffix(message: str) -> str:
+def _smtp_params(code: int, message: str) -> Params:
+    """The reply code, and the enhanced status code (RFC 3463) where the server gave one."""
     enhanced = _ENHANCED_STATUS.match(message or "")
-    return f" {enhanced.group(1)}.{enhanced.group(2)}.{enhanced.group(3)}" if enhanced else ""
+    status = (("status", f"{enhanced.group(1)}.{enhanced.group(2)}.{enhanced.group(3)}"),) if enhanced else ()
+    return (("code", str(code)), *status)
 
 
 def _redact(text: str) -> str:

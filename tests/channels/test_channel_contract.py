@@ -144,7 +144,7 @@ async def test_a_dead_address_is_failed_unreachable(harness: Harness) -> None:
 
     assert isinstance(outcome, Failed)
     assert outcome.unreachable and not outcome.opted_out
-    assert harness.dead_address not in outcome.reason
+    assert harness.dead_address not in outcome.reason and harness.dead_address not in outcome.detail
     assert harness.delivered() == 0
 
 
