@@ -222,7 +222,8 @@ def provider_channels(settings: Settings, clock: Clock) -> dict[ChannelName, Cha
     """SMS and WhatsApp (Twilio) and e-mail (SMTP), where the settings configure them."""
     channels: dict[ChannelName, Channel] = {}
     public = settings.public_url
-    if settings.twilio_configured:
+    sid, token = settings.twilio_account_sid, settings.twilio_auth_token
+    if settings.twilio_configured and sid and token is not None:
         callback = f"{public}/twilio/status" if public else None
         for name, sender in (
             (ChannelName.SMS, settings.twilio_sms_from),
@@ -231,17 +232,18 @@ def provider_channels(settings: Settings, clock: Clock) -> dict[ChannelName, Cha
             if sender:
                 channels[name] = TwilioChannel(
                     name=name,
-                    account_sid=settings.twilio_account_sid or "",
-                    auth_token=settings.twilio_auth_token,  # type: ignore[arg-type]
+                    account_sid=sid,
+                    auth_token=token,
                     from_number=sender,
                     base_url=settings.twilio_base_url,
                     status_callback_url=callback,
                 )
-    if settings.email_configured:
+    host, sender = settings.smtp_host, settings.email_from
+    if host and sender:  # what Settings.email_configured checks, spelled out for the types
         channels[ChannelName.EMAIL] = EmailChannel(
-            host=settings.smtp_host,
+            host=host,
             port=settings.smtp_port,
-            from_address=settings.email_from,  # type: ignore[arg-type]
+            from_address=sender,
             username=settings.smtp_username,
             password=settings.smtp_password,
             use_tls=settings.smtp_use_tls,

@@ -42,7 +42,7 @@ def enrolment_request(deps: BotDeps, fields: dict[str, str]) -> EnrolmentRequest
     series_key = fields.get("series") or deps.settings.default_series
     given = parsing.datetimes(fields["infusions"], zone) if fields.get("infusions") else None
     first = parsing.local_datetime(fields["first"], zone) if fields.get("first") else None
-    contacts = []
+    contacts: list[ContactBase] = []
     for key, value in fields.items():
         if key in _CONTACT_KEYS and value:
             address = parsing.email(value) if key == "email" else parsing.phone(value)
@@ -140,8 +140,8 @@ async def confirm_stop(deps: BotDeps, patient: Patient, chat_id: int, confirmed:
         return deps.text("patient.already_stopped")
     await deps.alerts.send(
         "opted_out",
-        patient_id=patient.id,
-        name=patient.name,  # type: ignore[arg-type]
+        patient_id=patient.pk,
+        name=patient.name,
         channel=ChannelName.TELEGRAM.value,
     )
     return deps.text("patient.stopped")

@@ -94,7 +94,8 @@ def ics_bytes(
         attendee.params["RSVP"] = vText("FALSE")
         vevent.add("attendee", attendee, encode=False)
     calendar.add_component(vevent)
-    return calendar.to_ical()
+    ical: bytes = calendar.to_ical()
+    return ical
 
 
 # Calendar sequence numbers only need to grow: seconds since this instant, at each sending

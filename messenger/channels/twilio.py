@@ -242,10 +242,13 @@ def _json(response: httpx.Response) -> dict[str, Any]:
 
 
 def _int(value: object) -> int | None:
-    try:
-        return int(value)  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        return None
+    """Twilio's error code, which its JSON gives as a number (and some proxies as a string)."""
+    if isinstance(value, int | str):
+        try:
+            return int(value)
+        except ValueError:
+            return None
+    return None
 
 
 def _retry_after(response: httpx.Response) -> float:

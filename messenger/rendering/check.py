@@ -54,7 +54,7 @@ def check_templates(
     discreet channel shows on a lock screen must not contain ``sensitive_words`` (the shipped list
     if None).
     """
-    max_length, discreet = _limits(capabilities)
+    rules = _Rules.of(capabilities, sensitive_words)
     problems: list[str] = []
     lengths: dict[Flavour, int] = {}
     sms: Counter[str] = Counter()
@@ -71,12 +71,12 @@ def check_templates(
         ]
         for key, step, number in [*definition.expanded_steps(), *extra]:
             context = sample_context(definition, clinic=clinic, step_key=key, kind=step.kind, infusion_number=number)
-            for flavour in REQUIRED:
-                if not environment.has(step.template, flavour, environment.default_locale):
-                    problems.append(
-                        f"{environment.default_locale}/{step.template}.{flavour.value}.j2: "
-                        f"missing (series {definition.key!r}, step {key!r})"
-                    )
+            problems.extend(
+                f"{environment.default_locale}/{step.template}.{flavour.value}.j2: "
+                f"missing (series {definition.key!r}, step {key!r})"
+                for flavour in REQUIRED
+                if not environment.has(step.template, flavour, environment.default_locale)
+            )
             for locale in locales(environment):
                 for flavour in Flavour:
                     ref = _exact_file(environment, step.template, flavour, locale)
@@ -89,23 +89,7 @@ def check_templates(
                         continue
                     rendered += 1
                     lengths[flavour] = max(lengths.get(flavour, 0), len(text))
-                    limit = max_length.get(flavour)
-                    path = environment.source_path(ref)
-                    if limit is not None and len(text) > limit:
-                        problems.append(f"{path}: renders to {len(text)} characters, more than {limit}")
-                    if flavour in discreet and (found := sensitive_words_in(text, sensitive_words)):
-                        problems.append(
-                            f"{path}: shows {', '.join(repr(w) for w in found)} on a discreet channel "
-                            "(lock screens show it)"
-                        )
-                    if flavour is Flavour.SMS:
-                        segments = sms_segments(text)
-                        sms[f"{segments.encoding}, {segments.segments} segment(s)"] += 1
-                        if segments.segments > MAX_SMS_SEGMENTS:
-                            problems.append(
-                                f"{path}: {segments.segments} SMS segments ({segments.encoding}, "
-                                f"{segments.length} characters); keep it to {MAX_SMS_SEGMENTS}"
-                            )
+                    problems.extend(rules.problems(environment.source_path(ref), flavour, text, sms))
     return CheckReport(rendered=rendered, problems=list(dict.fromkeys(problems)), lengths=lengths, sms=sms)
 
 
@@ -115,12 +99,43 @@ def _exact_file(environment: TemplateEnvironment, template: str, flavour: Flavou
     return ref.name if ref is not None and ref.locale == locale else None
 
 
-def _limits(capabilities: Iterable[Capabilities]) -> tuple[dict[Flavour, int], frozenset[Flavour]]:
-    """The length limit of each body flavour, and the flavours a discreet channel shows locked."""
-    max_length: dict[Flavour, int] = {}
-    discreet: set[Flavour] = set()
-    for capability in capabilities:
-        max_length[capability.body] = min(capability.max_length, max_length.get(capability.body, capability.max_length))
-        if capability.discreet:
-            discreet.add(capability.lock_screen)
-    return max_length, frozenset(discreet)
+@dataclass(frozen=True, slots=True)
+class _Rules:
+    """What a rendered text must respect, from the channels' declared capabilities."""
+
+    max_length: dict[Flavour, int]
+    # The flavours a discreet channel shows on a lock screen.
+    discreet: frozenset[Flavour]
+    sensitive_words: Sequence[str] | None
+
+    @classmethod
+    def of(cls, capabilities: Iterable[Capabilities], sensitive_words: Sequence[str] | None) -> _Rules:
+        max_length: dict[Flavour, int] = {}
+        discreet: set[Flavour] = set()
+        for capability in capabilities:
+            max_length[capability.body] = min(
+                capability.max_length, max_length.get(capability.body, capability.max_length)
+            )
+            if capability.discreet:
+                discreet.add(capability.lock_screen)
+        return cls(max_length, frozenset(discreet), sensitive_words)
+
+    def problems(self, path: str, flavour: Flavour, text: str, sms: Counter[str]) -> list[str]:
+        """What is wrong with ``text``, the rendering of ``path``; counts SMS texts into ``sms``."""
+        found: list[str] = []
+        limit = self.max_length.get(flavour)
+        if limit is not None and len(text) > limit:
+            found.append(f"{path}: renders to {len(text)} characters, more than {limit}")
+        if flavour in self.discreet and (words := sensitive_words_in(text, self.sensitive_words)):
+            found.append(
+                f"{path}: shows {', '.join(repr(w) for w in words)} on a discreet channel (lock screens show it)"
+            )
+        if flavour is Flavour.SMS:
+            segments = sms_segments(text)
+            sms[f"{segments.encoding}, {segments.segments} segment(s)"] += 1
+            if segments.segments > MAX_SMS_SEGMENTS:
+                found.append(
+                    f"{path}: {segments.segments} SMS segments ({segments.encoding}, "
+                    f"{segments.length} characters); keep it to {MAX_SMS_SEGMENTS}"
+                )
+        return found

@@ -94,9 +94,9 @@ async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if patient is None:
         return
     keyboard = choice(
-        (deps.text("buttons.stop_yes"), Callback("s", patient.id, "y")),  # type: ignore[arg-type]
-        (deps.text("buttons.stop_no"), Callback("s", patient.id, "n")),
-    )  # type: ignore[arg-type]
+        (deps.text("buttons.stop_yes"), Callback("s", patient.pk, "y")),
+        (deps.text("buttons.stop_no"), Callback("s", patient.pk, "n")),
+    )
     await reply(update, deps.text("patient.stop_confirm", clinic=deps.clinic.name), reply_markup=keyboard)
 
 
@@ -142,8 +142,8 @@ async def _opt_in(session: AsyncSession, deps: BotDeps, patient: Patient) -> boo
         return False
     await deps.alerts.send(
         "opted_in",
-        patient_id=patient.id,
-        name=patient.name,  # type: ignore[arg-type]
+        patient_id=patient.pk,
+        name=patient.name,
         channel=ChannelName.TELEGRAM.value,
     )
     return True
@@ -174,8 +174,8 @@ async def schedule_text(deps: BotDeps, patient: Patient) -> str:
 async def welcome_text(deps: BotDeps, patient: Patient) -> str:
     """The series' own welcome message, as the patient's first message on Telegram."""
     async with deps.sessions() as session:
-        series = await reports.latest_series_of(session, patient.id)  # type: ignore[arg-type]
-        infusions = await changes.infusions_of(session, series.id) if series else []  # type: ignore[union-attr,arg-type]
+        series = await reports.latest_series_of(session, patient.pk)
+        infusions = await changes.infusions_of(session, series.pk) if series else []
     if series is None or series.definition_key not in deps.catalog:
         return deps.page("help-patient", patient.locale, clinic=deps.clinic)
     definition = deps.catalog.get(series.definition_key)

@@ -21,6 +21,7 @@ from messenger.domain.models import Patient, Series, Staff
 from messenger.rendering.context import sample_context
 from messenger.services import changes, reports
 from messenger.services.audit import staff_actor
+from messenger.services.errors import ServiceError
 from messenger.services.invites import create_invite
 from messenger.services.staff import add_staff, list_staff, remove_staff
 
@@ -28,7 +29,7 @@ PAGE_SIZE = 10
 
 
 @staff_only(audit_as="view.patients")
-async def patients(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, staff: Staff) -> None:
+async def patients(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, _staff: Staff) -> None:
     """List patients, newest first, a page at a time."""
     page = parsing.positive_int(context.args[0]) if context.args else 1
     async with deps.sessions() as session:
@@ -50,7 +51,7 @@ async def patients(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: Bot
 
 
 @staff_only(audit_as="view.patient")
-async def patient(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, staff: Staff) -> None:
+async def patient(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, _staff: Staff) -> None:
     """Show one patient's card."""
     await send_patient_card(update, deps, _patient_id(context, "patient"))
 
@@ -151,7 +152,7 @@ async def invite(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDe
 
 
 @staff_only(audit_as="view.preview")
-async def preview(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, staff: Staff) -> None:
+async def preview(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, _staff: Staff) -> None:
     """Render a step's Telegram message with sample data."""
     args = context.args or []
     if not args:
@@ -172,7 +173,7 @@ async def preview(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotD
 
 
 @staff_only(audit_as="view.stats")
-async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, staff: Staff) -> None:
+async def stats(update: Update, _context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, _staff: Staff) -> None:
     """Patients by status and today's messages."""
     async with deps.sessions() as session:
         figures = await reports.stats(session, now=deps.clock.now(), zone=deps.clinic_zone)
@@ -214,7 +215,8 @@ def _patient_id(context: ContextTypes.DEFAULT_TYPE, command: str) -> int:
 
 async def _patient_zone(session: AsyncSession, series: Series) -> str:
     patient = await session.get(Patient, series.patient_id)
-    assert patient is not None
+    if patient is None:
+        raise ServiceError("unknown_patient", patient_id=series.patient_id)
     return patient.timezone
 
 
