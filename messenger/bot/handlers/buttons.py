@@ -11,7 +11,8 @@ import re
 from html import unescape
 from zoneinfo import ZoneInfo
 
-from telegram import CallbackQuery, Message, Update
+from telegram import CallbackQuery, Update
+from telegram import Message as TelegramMessage
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
@@ -105,9 +106,9 @@ async def _checkin(deps: BotDeps, query: CallbackQuery, patient: Patient, callba
     if state.escalations:
         await deps.alerts.send(
             "escalation",
-            patient_id=patient.id,
-            name=patient.name,  # type: ignore[arg-type]
-            reasons=", ".join(state.escalations),
+            patient_id=patient.pk,
+            name=patient.name,
+            reasons=state.escalations,
         )
 
 
@@ -141,8 +142,8 @@ async def _open_patient(update: Update, deps: BotDeps, callback: Callback) -> No
 
 def _original(query: CallbackQuery) -> str:
     message = query.message
-    # An inaccessible message (too old for the bot to read) has no text to keep.
-    return message.text_html if isinstance(message, Message) and message.text else ""
+    # An inaccessible (too old) message has no text to keep.
+    return message.text_html if isinstance(message, TelegramMessage) and message.text else ""
 
 
 async def _edit(query: CallbackQuery, text: str, rows: tuple | None) -> None:  # type: ignore[type-arg]

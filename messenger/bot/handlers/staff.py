@@ -42,7 +42,7 @@ async def patients(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: Bot
         {
             "id": line.patient.id,
             "name": line.patient.name,
-            "status": line.series.status.value if line.series else "—",
+            "status": line.series.status.value if line.series else None,
             "next": _next_infusion(line),
         }
         for line in lines
@@ -220,8 +220,8 @@ async def _patient_zone(session: AsyncSession, series: Series) -> str:
     return patient.timezone
 
 
-def _next_infusion(line: reports.PatientLine) -> str:
+def _next_infusion(line: reports.PatientLine) -> str | None:
     if line.next_infusion is None:
-        return "—"
+        return None
     zone = ZoneInfo(line.patient.timezone)
     return f"#{line.next_infusion.number} {local_text(line.next_infusion.scheduled_at, zone)}"
