@@ -17,12 +17,12 @@ import ssl
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.errors import MessageError
-from email.headerregistry import Address, HeaderRegistry, UnstructuredHeader
+from email.headerregistry import Address, BaseHeader, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage
-from email.policy import EmailPolicy
+from email.policy import EmailPolicy, Policy
 from email.policy import default as default_policy
 from email.utils import format_datetime, make_msgid, parseaddr
-from typing import Any
+from typing import cast
 
 import aiosmtplib
 from pydantic import SecretStr
@@ -50,18 +50,22 @@ class _VerbatimHeader(UnstructuredHeader):
     it into RFC 2047 encoded words, which mail clients do not decode inside ``<URL>``.
     """
 
-    def fold(self, *, policy: Any) -> str:
+    def fold(self, *, policy: Policy) -> str:
+        # The registry mixes this class with BaseHeader when it makes a header: name and the
+        # standard folding come from there.
+        header = cast(BaseHeader, self)
         value = str(self)
-        line = f"{self.name}: {value}"
+        line = f"{header.name}: {value}"
         if value.isascii() and len(line) <= _MAX_HEADER_LINE and "\n" not in value and "\r" not in value:
             return line + policy.linesep
-        return super().fold(policy=policy)
+        return BaseHeader.fold(header, policy=policy)
 
 
-def _message_policy() -> EmailPolicy:
+def _message_policy() -> EmailPolicy[EmailMessage]:
     registry = HeaderRegistry()
-    registry.map_to_type("list-unsubscribe", _VerbatimHeader)
-    registry.map_to_type("list-unsubscribe-post", _VerbatimHeader)
+    verbatim = cast(type[BaseHeader], _VerbatimHeader)
+    registry.map_to_type("list-unsubscribe", verbatim)
+    registry.map_to_type("list-unsubscribe-post", verbatim)
     return default_policy.clone(header_factory=registry)
 
 
