@@ -1,25 +1,40 @@
-"""Enrolment: a patient, their contacts and infusions, and one outbox row per series step."""
+"""Enrolment: a patient, their contacts and infusions, and one outbox row per series step.
+
+Rows are written with one bulk insert per table, for one patient or for thousands in one
+transaction (:func:`enrol_many`): enrolment cost is the planning, not round trips.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, field_validator
-from sqlmodel import select
+from pydantic_core import PydanticUndefined
+from sqlalchemy import insert
+from sqlmodel import SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from messenger.clock import Clock
-from messenger.domain.enums import ChannelName, MessageStatus, StepKind
-from messenger.domain.models import Contact, ContactBase, Infusion, Message, Patient, Series
+from messenger.domain.enums import ChannelName, InfusionStatus, MessageStatus, SeriesStatus, StepKind
+from messenger.domain.models import AuditEvent, Contact, ContactBase, Infusion, Message, Patient, Series
 from messenger.domain.series import SeriesCatalog, SeriesDefinition, plan
-from messenger.domain.timing import QuietHours
+from messenger.domain.timing import PAST_NOT_AFTER, QuietHours, send_time
 from messenger.services import audit
 from messenger.services.errors import ServiceError
 
 # A step planned this long before enrolment is history, not news: it is recorded as skipped.
 ENROLMENT_GRACE = timedelta(minutes=1)
+DUE_BEFORE_ENROLMENT = "due before enrolment"
+# A bulk insert needs every column in every row: the model's own defaults for those the plan does not set.
+_MESSAGE_DEFAULTS: dict[str, Any] = {
+    name: field.default
+    for name, field in Message.model_fields.items()
+    if name != "id" and field.default is not PydanticUndefined
+}
 
 
 def zone_of(name: str) -> ZoneInfo:
@@ -45,6 +60,24 @@ class EnrolmentRequest(BaseModel):
         return " ".join(value.split())
 
 
+@dataclass(frozen=True, slots=True)
+class Enrolled:
+    """One patient enrolled: their ids and how many of their rows will be sent or were skipped."""
+
+    patient_id: int
+    series_id: int
+    pending: int
+    skipped: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    request: EnrolmentRequest
+    definition: SeriesDefinition
+    zone: ZoneInfo
+    times: list[datetime]
+
+
 async def enrol(
     *,
     session: AsyncSession,
@@ -55,45 +88,124 @@ async def enrol(
     actor: str,
 ) -> Series:
     """Create the patient and their series; the caller commits."""
-    definition = _definition(catalog, request.series_key)
-    zone = zone_of(request.timezone)
-    times = infusion_times(definition, zone, first=request.first_infusion, given=request.infusions)
-    now = clock.now()
-    if times[0] <= now:
-        raise ServiceError("first_infusion_in_past", first=times[0])
+    (enrolled,) = await enrol_many(
+        session=session, catalog=catalog, quiet_hours=quiet_hours, requests=[request], now=clock.now(), actor=actor
+    )
+    series = await session.get(Series, enrolled.series_id)
+    if series is None:  # the insert above is in this very transaction
+        raise RuntimeError(f"series {enrolled.series_id} vanished inside its own transaction")
+    return series
 
-    patient = Patient(name=request.name, locale=request.locale, timezone=request.timezone)
-    session.add(patient)
-    await session.flush()
-    assert patient.id is not None
-    for priority, contact in enumerate(request.contacts):
-        session.add(
-            Contact(
-                patient_id=patient.id,
-                channel=contact.channel,
-                address=contact.address,
-                priority=contact.priority or priority,
+
+async def enrol_many(
+    *,
+    session: AsyncSession,
+    catalog: SeriesCatalog,
+    quiet_hours: QuietHours,
+    requests: Sequence[EnrolmentRequest],
+    now: datetime,
+    actor: str,
+) -> list[Enrolled]:
+    """Enrol every request in the caller's transaction, with one bulk insert per table.
+
+    Every request is checked before anything is written: one that the rules refuse refuses
+    the whole batch (its ``ServiceError`` carries ``row``, counted from 1) and writes nothing.
+    """
+    checked = [_check(catalog, request, now, row) for row, request in enumerate(requests, start=1)]
+    if not checked:
+        return []
+    patient_ids = await _insert_returning_ids(
+        session,
+        Patient,
+        [
+            {"name": c.request.name, "locale": c.request.locale, "timezone": c.request.timezone, "created_at": now}
+            for c in checked
+        ],
+    )
+    series_ids = await _insert_returning_ids(
+        session,
+        Series,
+        [
+            {
+                "patient_id": patient_id,
+                "definition_key": c.definition.key,
+                "status": SeriesStatus.ACTIVE,
+                "enrolled_at": now,
+                "status_changed_at": now,
+            }
+            for c, patient_id in zip(checked, patient_ids, strict=True)
+        ],
+    )
+    contacts: list[dict[str, Any]] = []
+    infusions: list[dict[str, Any]] = []
+    messages: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    enrolled: list[Enrolled] = []
+    for c, patient_id, series_id in zip(checked, patient_ids, series_ids, strict=True):
+        contacts += (
+            _contact_row(patient_id, contact, contact.priority or priority, now)
+            for priority, contact in enumerate(c.request.contacts)
+        )
+        infusions += (
+            {"series_id": series_id, "number": number, "scheduled_at": at, "status": InfusionStatus.SCHEDULED}
+            for number, at in enumerate(c.times, start=1)
+        )
+        rows = planned_rows(
+            series_id=series_id,
+            patient_id=patient_id,
+            definition=c.definition,
+            zone=c.zone,
+            infusion_times=c.times,
+            quiet_hours=quiet_hours,
+            enrolled_at=now,
+        )
+        messages += rows
+        skipped = sum(1 for row in rows if row["status"] is MessageStatus.SKIPPED)
+        enrolled.append(Enrolled(patient_id, series_id, pending=len(rows) - skipped, skipped=skipped))
+        events.append(
+            audit.row(
+                at=now,
+                actor=actor,
+                action="enrol",
+                patient_id=patient_id,
+                series=c.definition.key,
+                infusions=[t.isoformat() for t in c.times],
             )
         )
-    series = Series(patient_id=patient.id, definition_key=definition.key, enrolled_at=now, status_changed_at=now)
-    session.add(series)
-    await session.flush()
-    assert series.id is not None
-    for number, at in enumerate(times, start=1):
-        session.add(Infusion(series_id=series.id, number=number, scheduled_at=at))
-    await materialise(
-        session=session, series=series, definition=definition, zone=zone, infusion_times=times, quiet_hours=quiet_hours
-    )
-    audit.record(
-        session,
-        at=now,
-        actor=actor,
-        action="enrol",
-        patient_id=patient.id,
-        series=definition.key,
-        infusions=[t.isoformat() for t in times],
-    )
-    return series
+    for model, values in ((Contact, contacts), (Infusion, infusions), (Message, messages), (AuditEvent, events)):
+        if values:
+            await session.exec(insert(model), params=values)
+    return enrolled
+
+
+def _check(catalog: SeriesCatalog, request: EnrolmentRequest, now: datetime, row: int) -> _Checked:
+    try:
+        definition = _definition(catalog, request.series_key)
+        zone = zone_of(request.timezone)
+        times = infusion_times(definition, zone, first=request.first_infusion, given=request.infusions)
+        if times[0] <= now:
+            raise ServiceError("first_infusion_in_past", first=times[0])
+    except ServiceError as error:
+        raise ServiceError(error.code, row=row, **error.params) from None
+    return _Checked(request, definition, zone, times)
+
+
+async def _insert_returning_ids(session: AsyncSession, model: type[SQLModel], rows: list[dict[str, Any]]) -> list[int]:
+    statement = insert(model).returning(model.id, sort_by_parameter_order=True)  # type: ignore[attr-defined]
+    result = await session.exec(statement, params=rows)
+    return list(result.scalars().all())
+
+
+def _contact_row(patient_id: int, contact: ContactBase, priority: int, now: datetime) -> dict[str, Any]:
+    return {
+        "patient_id": patient_id,
+        "channel": contact.channel,
+        "address": contact.address,
+        "priority": priority,
+        "reachable": True,
+        "opted_out": False,
+        "updated_at": now,
+    }
 
 
 def infusion_times(
@@ -126,34 +238,74 @@ async def materialise(
     quiet_hours: QuietHours,
 ) -> int:
     """Add the outbox rows this series lacks; returns how many. Running it twice adds nothing."""
-    assert series.id is not None
-    existing = set((await session.exec(select(Message.step_key).where(Message.series_id == series.id))).all())
-    added = 0
-    for step in plan(
-        definition, enrolled_at=series.enrolled_at, infusions=infusion_times, zone=zone, quiet_hours=quiet_hours
-    ):
-        if step.key in existing:
-            continue
-        late = step.kind is not StepKind.WELCOME and step.due_at < series.enrolled_at - ENROLMENT_GRACE
-        session.add(
-            Message(
-                series_id=series.id,
-                patient_id=series.patient_id,
-                step_key=step.key,
-                kind=step.kind,
-                template=step.template,
-                infusion_number=step.infusion_number,
-                quiet=step.quiet,
-                due_at=step.due_at,
-                send_at=max(step.send_at, series.enrolled_at),
-                not_after=step.not_after,
-                status=MessageStatus.SKIPPED if late else MessageStatus.PENDING,
-                last_error="due before enrolment" if late else None,
-            )
+    existing = set((await session.exec(select(Message.step_key).where(Message.series_id == series.pk))).all())
+    rows = [
+        row
+        for row in planned_rows(
+            series_id=series.pk,
+            patient_id=series.patient_id,
+            definition=definition,
+            zone=zone,
+            infusion_times=infusion_times,
+            quiet_hours=quiet_hours,
+            enrolled_at=series.enrolled_at,
         )
-        added += 1
-    await session.flush()
-    return added
+        if row["step_key"] not in existing
+    ]
+    if rows:
+        await session.exec(insert(Message), params=rows)
+    return len(rows)
+
+
+def planned_rows(
+    *,
+    series_id: int,
+    patient_id: int,
+    definition: SeriesDefinition,
+    zone: ZoneInfo,
+    infusion_times: Sequence[datetime],
+    quiet_hours: QuietHours,
+    enrolled_at: datetime,
+) -> list[dict[str, Any]]:
+    """The outbox rows of one enrolment, as values for a bulk insert, in send order.
+
+    A step due well before enrolment is history, and one that could only go after its
+    not-after time is pointless: both are written as skipped, so the series shows them.
+    """
+    rows = []
+    for step in plan(definition, enrolled_at=enrolled_at, infusions=infusion_times, zone=zone, quiet_hours=quiet_hours):
+        send_at = send_time(
+            due=step.due_at,
+            policy=step.quiet,
+            zone=zone,
+            quiet=quiet_hours,
+            not_after=step.not_after,
+            not_before=enrolled_at,
+        )
+        reason = None
+        if step.kind is not StepKind.WELCOME and step.due_at < enrolled_at - ENROLMENT_GRACE:
+            reason = DUE_BEFORE_ENROLMENT
+        elif send_at is None:
+            reason = PAST_NOT_AFTER
+        rows.append(
+            _MESSAGE_DEFAULTS
+            | {
+                "series_id": series_id,
+                "patient_id": patient_id,
+                "step_key": step.key,
+                "kind": step.kind,
+                "template": step.template,
+                "infusion_number": step.infusion_number,
+                "quiet": step.quiet,
+                "due_at": step.due_at,
+                "send_at": send_at or step.send_at,
+                "not_after": step.not_after,
+                "status": MessageStatus.PENDING if reason is None else MessageStatus.SKIPPED,
+                "last_error": reason,
+                "updated_at": enrolled_at,
+            }
+        )
+    return rows
 
 
 def _definition(catalog: SeriesCatalog, key: str) -> SeriesDefinition:
