@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import overload
+from typing import Protocol, overload
 from zoneinfo import ZoneInfo
 
 from messenger.domain.enums import QuietPolicy
@@ -154,3 +154,21 @@ def send_time(
     if not_after is not None and at > not_after:
         return None
     return at
+
+
+class Scheduled(Protocol):
+    """An outbox row as far as its send time goes."""
+
+    @property
+    def due_at(self) -> datetime: ...
+    @property
+    def quiet(self) -> QuietPolicy: ...
+    @property
+    def not_after(self) -> datetime | None: ...
+
+
+def send_time_of(row: Scheduled, *, zone: ZoneInfo, quiet: QuietHours, not_before: datetime) -> datetime | None:
+    """:func:`send_time` for an existing row sent again, released or retried from ``not_before`` on."""
+    return send_time(
+        due=row.due_at, policy=row.quiet, zone=zone, quiet=quiet, not_after=row.not_after, not_before=not_before
+    )
