@@ -8,34 +8,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, field_validator
-from pydantic_core import PydanticUndefined
-from sqlalchemy import Table, insert
-from sqlmodel import SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from messenger.clock import Clock
-from messenger.domain.enums import ChannelName, InfusionStatus, MessageStatus, SeriesStatus, StepKind
+from messenger.domain.enums import ChannelName, InfusionStatus, MessageStatus, SeriesStatus
 from messenger.domain.models import AuditEvent, Contact, ContactBase, Infusion, Message, Patient, Series
-from messenger.domain.series import SeriesCatalog, SeriesDefinition, plan
-from messenger.domain.timing import PAST_NOT_AFTER, QuietHours, send_time
+from messenger.domain.series import SeriesCatalog, SeriesDefinition
+from messenger.domain.timing import QuietHours
 from messenger.services import audit
 from messenger.services.errors import ServiceError
-
-# A step planned this long before enrolment is history, not news: it is recorded as skipped.
-ENROLMENT_GRACE = timedelta(minutes=1)
-DUE_BEFORE_ENROLMENT = "due before enrolment"
-# A bulk insert names the same columns in every row: the model's own defaults for those the
-# plan does not set. Columns left NULL are left out: converting their values is most of the cost.
-_MESSAGE_DEFAULTS: dict[str, Any] = {
-    name: field.default
-    for name, field in Message.model_fields.items()
-    if name != "id" and field.default not in (None, PydanticUndefined)
-}
+from messenger.services.outbox_rows import insert_returning_ids, insert_rows, planned_rows
 
 
 def zone_of(name: str) -> ZoneInfo:
@@ -115,7 +102,7 @@ async def enrol_many(
     checked = [_check(catalog, request, now, row) for row, request in enumerate(requests, start=1)]
     if not checked:
         return []
-    patient_ids = await _insert_returning_ids(
+    patient_ids = await insert_returning_ids(
         session,
         Patient,
         [
@@ -123,7 +110,7 @@ async def enrol_many(
             for c in checked
         ],
     )
-    series_ids = await _insert_returning_ids(
+    series_ids = await insert_returning_ids(
         session,
         Series,
         [
@@ -174,7 +161,7 @@ async def enrol_many(
             )
         )
     for model, values in ((Contact, contacts), (Infusion, infusions), (Message, messages), (AuditEvent, events)):
-        await _insert(session, model, values)
+        await insert_rows(session, model, values)
     return enrolled
 
 
@@ -188,24 +175,6 @@ def _check(catalog: SeriesCatalog, request: EnrolmentRequest, now: datetime, row
     except ServiceError as error:
         raise ServiceError(error.code, row=row, **error.params) from None
     return _Checked(request, definition, zone, times)
-
-
-def _table(model: type[SQLModel]) -> Table:
-    # The table, not the ORM entity: an ORM bulk insert splits the rows into one statement per
-    # pattern of NULL columns (thousands here), a Core insert sends them all as one.
-    table: Table = model.__table__  # type: ignore[attr-defined]
-    return table
-
-
-async def _insert(session: AsyncSession, model: type[SQLModel], rows: list[dict[str, Any]]) -> None:
-    if rows:
-        await session.exec(insert(_table(model)), params=rows)
-
-
-async def _insert_returning_ids(session: AsyncSession, model: type[SQLModel], rows: list[dict[str, Any]]) -> list[int]:
-    table = _table(model)
-    result = await session.exec(insert(table).returning(table.c.id, sort_by_parameter_order=True), params=rows)
-    return list(result.scalars().all())
 
 
 def _contact_row(patient_id: int, contact: ContactBase, priority: int, now: datetime) -> dict[str, Any]:
@@ -238,80 +207,6 @@ def infusion_times(
             "bad_course", problem=problem, count=definition.infusions.count, max_days=definition.infusions.max_span_days
         )
     return times
-
-
-async def materialise(
-    *,
-    session: AsyncSession,
-    series: Series,
-    definition: SeriesDefinition,
-    zone: ZoneInfo,
-    infusion_times: Sequence[datetime],
-    quiet_hours: QuietHours,
-) -> int:
-    """Add the outbox rows this series lacks; returns how many. Running it twice adds nothing."""
-    existing = set((await session.exec(select(Message.step_key).where(Message.series_id == series.pk))).all())
-    ids = {"series_id": series.pk, "patient_id": series.patient_id}
-    rows = [
-        row | ids
-        for row in planned_rows(
-            definition=definition,
-            zone=zone,
-            infusion_times=infusion_times,
-            quiet_hours=quiet_hours,
-            enrolled_at=series.enrolled_at,
-        )
-        if row["step_key"] not in existing
-    ]
-    await _insert(session, Message, rows)
-    return len(rows)
-
-
-def planned_rows(
-    *,
-    definition: SeriesDefinition,
-    zone: ZoneInfo,
-    infusion_times: Sequence[datetime],
-    quiet_hours: QuietHours,
-    enrolled_at: datetime,
-) -> list[dict[str, Any]]:
-    """The outbox rows of one enrolment, as values for a bulk insert (without the ids), in send order.
-
-    A step due well before enrolment is history, and one that could only go after its
-    not-after time is pointless: both are written as skipped, so the series shows them.
-    """
-    rows = []
-    for step in plan(definition, enrolled_at=enrolled_at, infusions=infusion_times, zone=zone, quiet_hours=quiet_hours):
-        send_at = send_time(
-            due=step.due_at,
-            policy=step.quiet,
-            zone=zone,
-            quiet=quiet_hours,
-            not_after=step.not_after,
-            not_before=enrolled_at,
-        )
-        reason = None
-        if step.kind is not StepKind.WELCOME and step.due_at < enrolled_at - ENROLMENT_GRACE:
-            reason = DUE_BEFORE_ENROLMENT
-        elif send_at is None:
-            reason = PAST_NOT_AFTER
-        rows.append(
-            _MESSAGE_DEFAULTS
-            | {
-                "step_key": step.key,
-                "kind": step.kind,
-                "template": step.template,
-                "infusion_number": step.infusion_number,
-                "quiet": step.quiet,
-                "due_at": step.due_at,
-                "send_at": send_at or step.send_at,
-                "not_after": step.not_after,
-                "status": MessageStatus.PENDING if reason is None else MessageStatus.SKIPPED,
-                "last_error": reason,
-                "updated_at": enrolled_at,
-            }
-        )
-    return rows
 
 
 def _definition(catalog: SeriesCatalog, key: str) -> SeriesDefinition:
