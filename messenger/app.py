@@ -147,7 +147,9 @@ def build_app(
     )
     alarm = Alarm(dispatcher=dispatcher, clock=clock, sweep_seconds=settings.sweep_seconds)
     if settings.reminder_fallback_minutes:
-        fallback = ReminderFallback(sessions=sessions, delay=timedelta(minutes=settings.reminder_fallback_minutes))
+        fallback = ReminderFallback(
+            sessions=sessions, delay=timedelta(minutes=settings.reminder_fallback_minutes), quiet_hours=quiet_hours
+        )
         dispatcher.listeners.append(fallback.on_delivery)
     metrics.watch_queue(sessions, clock)
     metrics.watch_scheduler(lambda: alarm.running)
@@ -191,6 +193,7 @@ def build_app(
                 templates=templates,
                 alerts=alerts,
                 poke=alarm.poke,
+                quiet_hours=quiet_hours,
             )
         )
         web = WebServer(

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from messenger.domain.enums import QuietPolicy, StepKind
-from messenger.domain.timing import Offset, QuietHours, apply_offset, local_wall
+from messenger.domain.timing import Offset, QuietHours, apply_offset, local_wall, send_time
 from messenger.domain.wording import Phrase
 
 SHIPPED_SERIES_DIR = Path(__file__).resolve().parent.parent / "series"
@@ -231,7 +231,7 @@ def plan_step(
 ) -> PlannedStep:
     anchor = enrolled_at if infusion is None else infusions[infusion - 1]
     due = apply_offset(anchor, step.offset, zone, step.at)
-    send = quiet_hours.defer(due, zone) if step.quiet is QuietPolicy.DEFER else due
+    send = send_time(due=due, policy=step.quiet, zone=zone, quiet=quiet_hours, not_after=None)
     not_after = None if step.not_after is None else apply_offset(anchor, step.not_after, zone)
     return PlannedStep(key, step.kind, step.template, infusion, step.quiet, due, send, not_after)
 
