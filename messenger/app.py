@@ -239,6 +239,7 @@ def provider_channels(settings: Settings, clock: Clock) -> dict[ChannelName, Cha
                     account_sid=settings.twilio_account_sid or "",
                     auth_token=settings.twilio_auth_token,  # type: ignore[arg-type]
                     from_number=sender,
+                    clock=clock,
                     base_url=settings.twilio_base_url,
                     status_callback_url=callback,
                 )
@@ -247,6 +248,7 @@ def provider_channels(settings: Settings, clock: Clock) -> dict[ChannelName, Cha
             host=settings.smtp_host,
             port=settings.smtp_port,
             from_address=settings.email_from,  # type: ignore[arg-type]
+            clock=clock,
             username=settings.smtp_username,
             password=settings.smtp_password,
             use_tls=settings.smtp_use_tls,

@@ -22,6 +22,7 @@ import httpx
 from pydantic import SecretStr
 
 from messenger.channels.base import Capabilities, Failed, Outgoing, RetryLater, SendOutcome, Sent
+from messenger.clock import Clock
 from messenger.domain.enums import ChannelName
 from messenger.rendering.environment import Flavour
 
@@ -114,6 +115,7 @@ class TwilioChannel:
         account_sid: str,
         auth_token: str | SecretStr,
         from_number: str,
+        clock: Clock,
         base_url: str = DEFAULT_BASE_URL,
         status_callback_url: str | None = None,
         client: httpx.AsyncClient | None = None,
@@ -133,6 +135,7 @@ class TwilioChannel:
         self.from_number = self._channel_address(from_number)
         self.base_url = base_url.rstrip("/")
         self.status_callback_url = status_callback_url or None
+        self.clock = clock
         self._owns_client = client is None
         self._client = client or httpx.AsyncClient(
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
@@ -206,10 +209,13 @@ class TwilioChannel:
         message = str(payload.get("message") or "")
         if status == 429:
             return RetryLater(
-                _retry_reason("Twilio is rate limiting us", code, message, address), _retry_after(response)
+                _retry_reason("Twilio is rate limiting us", code, message, address),
+                _retry_after(response, self.clock.now()),
             )
         if status >= 500:
-            return RetryLater(_retry_reason(f"Twilio HTTP {status}", code, message, address), _retry_after(response))
+            return RetryLater(
+                _retry_reason(f"Twilio HTTP {status}", code, message, address), _retry_after(response, self.clock.now())
+            )
         if status == 401:
             return Failed(f"Twilio rejected the account credentials (HTTP 401{f', code {code}' if code else ''})")
         if 400 <= status < 500:
@@ -245,7 +251,7 @@ def _retry_reason(reason: str, code: int | None, message: str, address: str) -> 
     return reason[:_MAX_REASON]
 
 
-def _retry_after(response: httpx.Response) -> float:
+def _retry_after(response: httpx.Response, now: datetime) -> float:
     """Seconds the ``Retry-After`` header asks for (as seconds or an HTTP date); 0 if absent."""
     value = response.headers.get("Retry-After", "").strip()
     if not value:
@@ -260,7 +266,7 @@ def _retry_after(response: httpx.Response) -> float:
         return 0.0
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
+    return max((when - now).total_seconds(), 0.0)
 
 
 def _redact(text: str, address: str | None = None) -> str:

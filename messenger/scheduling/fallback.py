@@ -65,5 +65,6 @@ class ReminderFallback:
                     send_at=due,
                     not_after=message.not_after,
                     only_channel=self.channel,
+                    updated_at=delivery.at,
                 )
             )

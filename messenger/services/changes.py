@@ -28,6 +28,7 @@ from messenger.services import audit
 from messenger.services.enrolment import zone_of
 from messenger.services.errors import ServiceError
 from messenger.services.reports import latest_series_of
+from messenger.services.rows import existing
 
 _OPEN = (MessageStatus.PENDING, MessageStatus.HELD)
 
@@ -74,10 +75,9 @@ async def reschedule_infusion(
     """Move infusion ``number`` to ``at`` and the pending steps anchored to it."""
     _require_open(series)
     definition = catalog.get(series.definition_key)
-    patient = await session.get(Patient, series.patient_id)
-    assert patient is not None
+    patient = await existing(session, Patient, series.patient_id)
     zone = zone_of(patient.timezone)
-    infusions = await infusions_of(session, series.id)  # type: ignore[arg-type]
+    infusions = await infusions_of(session, series.pk)
     if not 1 <= number <= len(infusions):
         raise ServiceError("unknown_infusion", number=number, count=len(infusions))
     now = clock.now()
@@ -162,7 +162,7 @@ async def _tell_patient(session: AsyncSession, series: Series, number: int, at: 
     ).one()
     session.add(
         Message(
-            series_id=series.id,
+            series_id=series.pk,
             patient_id=series.patient_id,
             step_key=f"moved-{number}-{earlier + 1}",
             kind=StepKind.REMINDER,
@@ -173,6 +173,7 @@ async def _tell_patient(session: AsyncSession, series: Series, number: int, at: 
             send_at=now,
             not_after=at,
             status=MessageStatus.HELD if series.status is SeriesStatus.PAUSED else MessageStatus.PENDING,
+            updated_at=now,
         )
     )
 
@@ -195,8 +196,7 @@ async def resume(
     if series.status is not SeriesStatus.PAUSED:
         raise ServiceError("series_not_paused", status=series.status.value)
     now = clock.now()
-    patient = await session.get(Patient, series.patient_id)
-    assert patient is not None
+    patient = await existing(session, Patient, series.patient_id)
     zone = zone_of(patient.timezone)
     series.status, series.status_changed_at = SeriesStatus.ACTIVE, now
     held = (
@@ -227,7 +227,7 @@ async def cancel(*, session: AsyncSession, clock: Clock, series: Series, actor: 
     cancelled = 0
     for status in _OPEN:
         cancelled += await _set_status(session, series, status, MessageStatus.CANCELLED, now)
-    await session.exec(  # type: ignore[call-overload]
+    await session.exec(
         update(Infusion)
         .where(col(Infusion.series_id) == series.id, col(Infusion.status) != InfusionStatus.CANCELLED)
         .values(status=InfusionStatus.CANCELLED)
@@ -244,7 +244,7 @@ def _require_open(series: Series) -> None:
 async def _set_status(
     session: AsyncSession, series: Series, old: MessageStatus, new: MessageStatus, now: datetime
 ) -> int:
-    result = await session.exec(  # type: ignore[call-overload]
+    result = await session.exec(
         update(Message)
         .where(col(Message.series_id) == series.id, col(Message.status) == old)
         .values(status=new, updated_at=now)

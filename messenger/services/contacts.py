@@ -60,7 +60,7 @@ async def set_opted_out(*, session: AsyncSession, clock: Clock, contact: Contact
 async def release_waiting(*, session: AsyncSession, clock: Clock, patient_id: int) -> int:
     """Messages held back for want of a contact become due now."""
     now = clock.now()
-    result = await session.exec(  # type: ignore[call-overload]
+    result = await session.exec(
         update(Message)
         .where(
             col(Message.patient_id) == patient_id,
@@ -91,7 +91,7 @@ async def claim_welcome(*, session: AsyncSession, clock: Clock, patient_id: int)
         )
         .limit(1)
     )
-    result = await session.exec(  # type: ignore[call-overload]
+    result = await session.exec(
         update(Message)
         .where(col(Message.id).in_(pending.scalar_subquery()), col(Message.status) == MessageStatus.PENDING)
         .values(
@@ -101,9 +101,10 @@ async def claim_welcome(*, session: AsyncSession, clock: Clock, patient_id: int)
             lease_until=now + timedelta(minutes=5),
             updated_at=now,
         )
-        .returning(Message.id)
+        .returning(col(Message.id))
     )
-    return result.scalars().first()
+    row = result.first()
+    return None if row is None else row[0]
 
 
 async def record_welcome(
@@ -111,7 +112,7 @@ async def record_welcome(
 ) -> None:
     """The claimed welcome was sent by the bot in its reply."""
     now = clock.now()
-    await session.exec(  # type: ignore[call-overload]
+    await session.exec(
         update(Message)
         .where(
             col(Message.id) == message_id,

@@ -62,34 +62,39 @@ async def enrol(
     if times[0] <= now:
         raise ServiceError("first_infusion_in_past", first=times[0])
 
-    patient = Patient(name=request.name, locale=request.locale, timezone=request.timezone)
+    patient = Patient(name=request.name, locale=request.locale, timezone=request.timezone, created_at=now)
     session.add(patient)
     await session.flush()
-    assert patient.id is not None
     for priority, contact in enumerate(request.contacts):
         session.add(
             Contact(
-                patient_id=patient.id,
+                patient_id=patient.pk,
                 channel=contact.channel,
                 address=contact.address,
                 priority=contact.priority or priority,
+                updated_at=now,
             )
         )
-    series = Series(patient_id=patient.id, definition_key=definition.key, enrolled_at=now, status_changed_at=now)
+    series = Series(patient_id=patient.pk, definition_key=definition.key, enrolled_at=now, status_changed_at=now)
     session.add(series)
     await session.flush()
-    assert series.id is not None
     for number, at in enumerate(times, start=1):
-        session.add(Infusion(series_id=series.id, number=number, scheduled_at=at))
+        session.add(Infusion(series_id=series.pk, number=number, scheduled_at=at))
     await materialise(
-        session=session, series=series, definition=definition, zone=zone, infusion_times=times, quiet_hours=quiet_hours
+        session=session,
+        series=series,
+        definition=definition,
+        zone=zone,
+        infusion_times=times,
+        quiet_hours=quiet_hours,
+        now=now,
     )
     audit.record(
         session,
         at=now,
         actor=actor,
         action="enrol",
-        patient_id=patient.id,
+        patient_id=patient.pk,
         series=definition.key,
         infusions=[t.isoformat() for t in times],
     )
@@ -124,10 +129,10 @@ async def materialise(
     zone: ZoneInfo,
     infusion_times: Sequence[datetime],
     quiet_hours: QuietHours,
+    now: datetime,
 ) -> int:
     """Add the outbox rows this series lacks; returns how many. Running it twice adds nothing."""
-    assert series.id is not None
-    existing = set((await session.exec(select(Message.step_key).where(Message.series_id == series.id))).all())
+    existing = set((await session.exec(select(Message.step_key).where(Message.series_id == series.pk))).all())
     added = 0
     for step in plan(
         definition, enrolled_at=series.enrolled_at, infusions=infusion_times, zone=zone, quiet_hours=quiet_hours
@@ -137,7 +142,7 @@ async def materialise(
         late = step.kind is not StepKind.WELCOME and step.due_at < series.enrolled_at - ENROLMENT_GRACE
         session.add(
             Message(
-                series_id=series.id,
+                series_id=series.pk,
                 patient_id=series.patient_id,
                 step_key=step.key,
                 kind=step.kind,
@@ -149,6 +154,7 @@ async def materialise(
                 not_after=step.not_after,
                 status=MessageStatus.SKIPPED if late else MessageStatus.PENDING,
                 last_error="due before enrolment" if late else None,
+                updated_at=now,
             )
         )
         added += 1

@@ -17,6 +17,7 @@ from messenger.domain.series import SeriesCatalog
 from messenger.services import audit
 from messenger.services.answers import answer_checkin, open_checkin
 from messenger.services.contacts import contact_at, set_opted_out
+from messenger.services.rows import existing
 
 # The carrier keywords (CTIA, and Twilio's defaults), matched on the whole message.
 STOP_WORDS = frozenset({"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "optout", "revoke"})
@@ -46,12 +47,11 @@ async def handle_inbound(
     contact = await contact_at(session, channel, address)
     if contact is None:
         return InboundResult()  # an unknown number gets no answer: it may be anyone
-    patient = await session.get(Patient, contact.patient_id)
-    assert patient is not None
+    patient = await existing(session, Patient, contact.patient_id)
     text = " ".join(body.split())
     word = text.lower().strip(".!")
     result = InboundResult(patient=patient)
-    checkin, question = await open_checkin(session, patient.id) or (None, None)  # type: ignore[arg-type]
+    checkin, question = await open_checkin(session, patient.pk) or (None, None)
 
     if word in STOP_WORDS:
         if await set_opted_out(
@@ -72,11 +72,11 @@ async def handle_inbound(
             session=session,
             clock=clock,
             catalog=catalog,
-            message_id=checkin.id,  # type: ignore[arg-type]
-            patient_id=patient.id,
+            message_id=checkin.pk,
+            patient_id=patient.pk,
             question=question,
             value=_ANSWERS[question][word],
-        )  # type: ignore[arg-type]
+        )
         if state.next_question:
             result.reply = f"question_{state.next_question}"
         else:
@@ -92,8 +92,8 @@ async def handle_inbound(
     audit.record(
         session,
         at=clock.now(),
-        actor=audit.patient_actor(patient.id),
-        patient_id=patient.id,  # type: ignore[arg-type]
+        actor=audit.patient_actor(patient.pk),
+        patient_id=patient.pk,
         action="inbound",
         channel=channel.value,
         kind=result.reply or "none",
@@ -134,7 +134,7 @@ async def apply_delivery_status(
         contact.opted_out = contact.opted_out or failure.opted_out
         contact.status_reason, lost = failure.reason, contact
         # The step was not delivered: back to the queue, for the patient's next contact.
-        await session.exec(  # type: ignore[call-overload]
+        await session.exec(
             update(Message)
             .where(col(Message.id) == message.id, col(Message.status) == MessageStatus.SENT)
             .values(

@@ -41,6 +41,7 @@ async def test_materialising_twice_adds_nothing(app):
             zone=LA,
             infusion_times=times,
             quiet_hours=app.quiet_hours,
+            now=app.clock.now(),
         )
 
     assert added == 0
@@ -53,7 +54,7 @@ async def test_the_database_refuses_a_second_row_for_the_same_step(app):
     series = await enrol_patient(app)
     duplicate = (await messages_of(app, series.id))["welcome"].model_copy(update={"id": None})
 
-    with pytest.raises(Exception, match="(?i)unique"):
+    with pytest.raises(Exception, match=r"(?i)unique"):
         async with transaction(app.sessions) as session:
             session.add(Message.model_validate(duplicate))
 

@@ -130,7 +130,7 @@ async def patient(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotD
 
 async def send_patient_card(update: Update, deps: BotDeps, patient_id: int) -> None:
     async with deps.sessions() as session:
-        card = await reports.patient_card(session, patient_id, now=deps.clock.now())
+        card = await reports.patient_card(session, patient_id)
     zone = ZoneInfo(card.patient.timezone)
     await reply(
         update,
@@ -238,7 +238,7 @@ async def invite(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDe
     patient_id = _patient_id(context, "invite")
     ttl = timedelta(days=deps.settings.invite_ttl_days)
     async with transaction(deps.sessions) as session:
-        card = await reports.patient_card(session, patient_id, now=deps.clock.now())
+        card = await reports.patient_card(session, patient_id)
         code = await create_invite(
             session=session, clock=deps.clock, patient_id=patient_id, ttl=ttl, actor=staff_actor(staff.telegram_user_id)
         )
