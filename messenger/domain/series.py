@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -115,7 +116,8 @@ class Step(_Strict):
     def infusion_numbers(self, count: int) -> list[int | None]:
         """The infusions this step is anchored to (``[None]`` for enrolment)."""
         match = _ANCHOR.match(self.anchor)
-        assert match is not None
+        if match is None:  # the definition's validation admits only anchors that match
+            raise ValueError(f"step {self.key!r}: unknown anchor {self.anchor!r}")
         if match.group(1) == "enrolment":
             return [None]
         if match.group(1) == "each infusion":
@@ -141,7 +143,7 @@ class SeriesDefinition(_Strict):
             for number in step.infusion_numbers(self.infusions.count):
                 if number is not None and number > self.infusions.count:
                     raise _StepProblem(step.key, f"anchored to infusion {number} of {self.infusions.count}")
-                key = step_key(step, number, self.infusions.count)
+                key = step_key(step, number)
                 if key in seen:
                     raise _StepProblem(step.key, f"duplicate step key {key!r}")
                 seen.add(key)
@@ -151,7 +153,7 @@ class SeriesDefinition(_Strict):
         """Every concrete step: ``(step key, step, infusion number or None)``."""
         for step in self.steps:
             for number in step.infusion_numbers(self.infusions.count):
-                yield step_key(step, number, self.infusions.count), step, number
+                yield step_key(step, number), step, number
 
     def default_infusion_times(self, first: datetime, zone: ZoneInfo) -> list[datetime]:
         """Infusion times from the first one and the default spacing, same local time of day."""
@@ -162,7 +164,7 @@ class SeriesDefinition(_Strict):
         plan = self.infusions
         if len(infusions) != plan.count:
             return f"the series has {plan.count} infusions, {len(infusions)} were given"
-        if any(b <= a for a, b in zip(infusions, infusions[1:], strict=False)):
+        if any(b <= a for a, b in pairwise(infusions)):
             return "the infusions must be in order, each after the one before"
         span = local_wall(infusions[-1], zone) - local_wall(infusions[0], zone)
         if span > timedelta(days=plan.max_span_days):
@@ -176,7 +178,7 @@ class _StepProblem(ValueError):
         self.step, self.problem = step, problem
 
 
-def step_key(step: Step, infusion: int | None, count: int) -> str:
+def step_key(step: Step, infusion: int | None) -> str:
     """A step's unique key: ``each infusion`` steps get the infusion number appended."""
     return f"{step.key}-{infusion}" if step.anchor == "each infusion" else step.key
 
@@ -289,7 +291,7 @@ class SeriesCatalog:
     def __contains__(self, key: object) -> bool:
         return key in self._by_key
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[SeriesDefinition]:
         return iter(self._by_key.values())
 
 
