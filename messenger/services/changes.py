@@ -24,6 +24,7 @@ from messenger.domain.enums import (
 from messenger.domain.models import Infusion, Message, Patient, Series
 from messenger.domain.series import SeriesCatalog, SeriesDefinition, plan_step
 from messenger.domain.timing import QuietHours
+from messenger.domain.wording import Phrase
 from messenger.services import audit
 from messenger.services.enrolment import zone_of
 from messenger.services.errors import ServiceError
@@ -38,7 +39,7 @@ class Rescheduled:
     infusion: Infusion
     moved: int
     # Why the course no longer fits the series' window, if it does not (a warning, not a refusal).
-    warning: str | None
+    warning: Phrase | None
 
 
 async def load_series(session: AsyncSession, series_id: int) -> Series:

@@ -82,7 +82,7 @@ async def handle_inbound(
         else:
             result.reply = "checkin_thanks_contact" if state.answers.get("contact") == "yes" else "checkin_thanks"
         if state.escalations:
-            result.alert, result.alert_params = "escalation", {"reasons": ", ".join(state.escalations)}
+            result.alert, result.alert_params = "escalation", {"reasons": state.escalations}
     elif checkin is not None and question in ("pain", "mood") and word.isdigit() and len(word) <= 2:
         # A number out of range is a mistaken answer, not a message for staff: ask again.
         result.reply, result.reply_params = "invalid_answer", {"question": question}
