@@ -22,8 +22,8 @@ from messenger.channels.twilio import TwilioChannel
 from messenger.clock import Clock, SystemClock
 from messenger.config import Settings
 from messenger.db import SessionFactory, create_engine, session_factory, transaction
+from messenger.domain.catalog import SeriesCatalog
 from messenger.domain.enums import ChannelName
-from messenger.domain.series import SeriesCatalog
 from messenger.domain.timing import QuietHours
 from messenger.migrations import upgrade
 from messenger.observability.metrics import Metrics
@@ -238,6 +238,7 @@ def provider_channels(settings: Settings, clock: Clock) -> dict[ChannelName, Cha
                     account_sid=sid,
                     auth_token=token,
                     from_number=sender,
+                    clock=clock,
                     base_url=settings.twilio_base_url,
                     status_callback_url=callback,
                 )
@@ -247,6 +248,7 @@ def provider_channels(settings: Settings, clock: Clock) -> dict[ChannelName, Cha
             host=host,
             port=settings.smtp_port,
             from_address=sender,
+            clock=clock,
             username=settings.smtp_username,
             password=settings.smtp_password,
             use_tls=settings.smtp_use_tls,
