@@ -161,7 +161,7 @@ class JsonFormatter(logging.Formatter):
         return jsonlib.dumps(payload, ensure_ascii=False)
 
 
-class _Handler(logging.StreamHandler):  # type: ignore[type-arg]
+class _Handler(logging.StreamHandler[TextIO]):
     """The handler :func:`configure_logging` installs (so a second call can replace it)."""
 
 

@@ -30,7 +30,7 @@ async def ensure_owners(*, session: AsyncSession, clock: Clock, owner_ids: Itera
     for user_id in owner_ids:
         row = (await session.exec(select(Staff).where(Staff.telegram_user_id == user_id))).first()
         if row is None:
-            session.add(Staff(telegram_user_id=user_id, role=StaffRole.OWNER))
+            session.add(Staff(telegram_user_id=user_id, role=StaffRole.OWNER, created_at=clock.now()))
         elif row.role is StaffRole.OWNER and row.active:
             continue
         else:
