@@ -194,4 +194,4 @@ class BotState(SQLModel, table=True):
     # A Telegram user id, or a conversation's key (chat and user ids) as a JSON list.
     key: str = Field(primary_key=True, max_length=200)
     data: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
-    updated_at: datetime = _when()
+    updated_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)

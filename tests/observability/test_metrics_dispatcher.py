@@ -65,7 +65,9 @@ async def test_dispatcher_outcomes_reach_the_exposition(tmp_path) -> None:
 async def test_delivery_log_lines_carry_the_ids_as_fields_and_stay_redacted(tmp_path) -> None:
     settings = Settings(_env_file=None, database_url=f"sqlite:///{tmp_path}/m.db")  # type: ignore[call-arg]
     clock = ManualClock(T0)
-    channel = ScriptedChannel(ChannelName.CONSOLE).then(RetryLater("provider said +14155550100 is busy"))
+    channel = ScriptedChannel(ChannelName.CONSOLE).then(
+        RetryLater(FailureCode.TWILIO_TIMEOUT, detail="provider said +14155550100 is busy")
+    )
     app = build_app(settings, clock=clock, channels={channel.name: channel})
     await create_schema(app.engine)
     stream = io.StringIO()
