@@ -6,7 +6,6 @@ import logging
 
 from telegram import BotCommand, Update
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -19,6 +18,8 @@ from telegram.ext import (
 from messenger.bot.context import BotDeps, deps_of, reply
 from messenger.bot.handlers import buttons, enrolment, patient, staff
 from messenger.config import Settings
+from messenger.pacing.pacer import Pacer
+from messenger.pacing.telegram import PacedRateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +49,11 @@ MENU = [
 ]
 
 
-def build_telegram_application(settings: Settings) -> Application:  # type: ignore[type-arg]
+def build_telegram_application(settings: Settings, *, pacer: Pacer) -> Application:  # type: ignore[type-arg]
+    """The bot application; every request it makes (sends, replies, edits, callback answers) waits in ``pacer``."""
     assert settings.telegram_token is not None
     builder = (
-        ApplicationBuilder()
-        .token(settings.telegram_token.get_secret_value())
-        # Telegram's limits: ~30 messages/s overall, ~1/s per chat. RetryAfter is not retried
-        # here: it reaches the channel, which pauses the whole bot for the time asked.
-        .rate_limiter(AIORateLimiter(overall_max_rate=settings.telegram_max_rate, max_retries=0))
+        ApplicationBuilder().token(settings.telegram_token.get_secret_value()).rate_limiter(PacedRateLimiter(pacer))
     )
     if settings.telegram_base_url:
         base = settings.telegram_base_url.rstrip("/")

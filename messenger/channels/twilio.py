@@ -23,6 +23,7 @@ from pydantic import SecretStr
 
 from messenger.channels.base import Capabilities, Failed, Outgoing, RetryLater, SendOutcome, Sent
 from messenger.domain.enums import ChannelName
+from messenger.pacing.pacer import Pacer
 from messenger.rendering.environment import Flavour
 
 __all__ = [
@@ -40,6 +41,9 @@ DEFAULT_BASE_URL = "https://api.twilio.com"
 API_VERSION = "2010-04-01"
 # Twilio's limit on a message body, whatever the channel (error 21617 above it).
 MAX_BODY = 1600
+# Twilio's "too many requests" error; a 429 answer without a Retry-After pauses this long.
+TOO_MANY_REQUESTS = 20429
+DEFAULT_PAUSE = 1.0
 
 # Twilio error codes, as returned when creating a message or in a status callback's ErrorCode.
 OPTED_OUT_CODES = frozenset(
@@ -118,6 +122,7 @@ class TwilioChannel:
         status_callback_url: str | None = None,
         client: httpx.AsyncClient | None = None,
         timeout: float = 15.0,
+        pacer: Pacer | None = None,
     ) -> None:
         name = ChannelName(name)
         if name not in self.CAPABILITIES:
@@ -133,6 +138,8 @@ class TwilioChannel:
         self.from_number = self._channel_address(from_number)
         self.base_url = base_url.rstrip("/")
         self.status_callback_url = status_callback_url or None
+        # Messages per second from this sender number (Twilio queues, then refuses, beyond it).
+        self.pacer = pacer
         self._owns_client = client is None
         self._client = client or httpx.AsyncClient(
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
@@ -156,6 +163,8 @@ class TwilioChannel:
         return fields
 
     async def send(self, outgoing: Outgoing) -> SendOutcome:
+        if self.pacer is not None:
+            await self.pacer.acquire(None)
         try:
             response = await self._client.post(
                 self.messages_url,
@@ -168,6 +177,8 @@ class TwilioChannel:
         except httpx.RequestError as exc:  # connection refused or dropped, a mangled answer
             return RetryLater(f"could not reach Twilio ({type(exc).__name__})")
         outcome = self._outcome(response, outgoing.address)
+        if isinstance(outcome, RetryLater) and outcome.throttled and self.pacer is not None:
+            self.pacer.pause(outcome.after or DEFAULT_PAUSE)
         if not isinstance(outcome, Sent):
             log.info(
                 "Twilio %s to %s for message %s: %s",
@@ -204,9 +215,11 @@ class TwilioChannel:
             return Sent(sid if isinstance(sid, str) else None)
         code = _int(payload.get("code"))
         message = str(payload.get("message") or "")
-        if status == 429:
+        if status == 429 or code == TOO_MANY_REQUESTS:
             return RetryLater(
-                _retry_reason("Twilio is rate limiting us", code, message, address), _retry_after(response)
+                _retry_reason("Twilio is rate limiting us", code, message, address),
+                _retry_after(response),
+                throttled=True,
             )
         if status >= 500:
             return RetryLater(_retry_reason(f"Twilio HTTP {status}", code, message, address), _retry_after(response))

@@ -187,3 +187,19 @@ class AuditEvent(SQLModel, Persisted, table=True):
     action: str = Field(max_length=100)
     patient_id: int | None = Field(default=None, index=True)
     detail: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+
+
+class Worker(SQLModel, table=True):
+    """A running process's heartbeat: its claims return to the queue soon after it stops beating."""
+
+    name: str = Field(primary_key=True, max_length=100)
+    started_at: datetime = _when()
+    beat_at: datetime = _when(index=True)
+
+
+class ProviderPause(SQLModel, table=True):
+    """A provider account told to slow down (Telegram's 429): every process waits until ``until``."""
+
+    # "telegram:<bot id>" or "twilio:<sender>" as a digest: no token or number in the table.
+    account: str = Field(primary_key=True, max_length=100)
+    until: datetime = _when()
