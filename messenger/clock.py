@@ -91,7 +91,7 @@ class ManualClock:
         self._now = start.astimezone(UTC)
         self._sleepers: list[tuple[datetime, int, asyncio.Future[None]]] = []
         self._order = itertools.count()
-        self._new_sleeper: asyncio.Event | None = None
+        self._new_sleeper = asyncio.Event()
 
     def now(self) -> datetime:
         return self._now
@@ -105,14 +105,11 @@ class ManualClock:
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._sleepers, (instant, next(self._order), future))
-        if self._new_sleeper is not None:
-            self._new_sleeper.set()
+        self._new_sleeper.set()
         await future
 
     async def wait_for_sleeper(self) -> None:
-        """Return once some task starts waiting on this clock (a test drives time from there)."""
-        if self._new_sleeper is None:
-            self._new_sleeper = asyncio.Event()
+        """Return once some task has started waiting on this clock (a test drives time from there)."""
         await self._new_sleeper.wait()
         self._new_sleeper.clear()
 

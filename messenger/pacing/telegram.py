@@ -70,6 +70,8 @@ class PacedRateLimiter(BaseRateLimiter[None]):
 
     def __init__(self, pacer: Pacer) -> None:
         self.pacer = pacer
+        # Requests released by the pacer and not answered yet.
+        self.in_flight = 0
 
     async def initialize(self) -> None:
         return None
@@ -87,8 +89,11 @@ class PacedRateLimiter(BaseRateLimiter[None]):
         rate_limit_args: None,  # noqa: ARG002  (PTB's signature; nothing is passed through it)
     ) -> bool | JSONDict | list[JSONDict]:
         await self.pacer.acquire(chat_key(endpoint, data))
+        self.in_flight += 1
         try:
             return await callback(*args, **kwargs)
         except RetryAfter as exc:
             self.pacer.pause(retry_after_seconds(exc))
             raise
+        finally:
+            self.in_flight -= 1
