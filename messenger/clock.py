@@ -113,15 +113,14 @@ class ManualClock:
         await self._new_sleeper.wait()
         self._new_sleeper.clear()
 
-    @property
-    def sleepers(self) -> int:
-        """How many tasks wait for this clock to move (tests wait for this instead of sleeping)."""
-        return sum(1 for _, _, future in self._sleepers if not future.done())
+    def wake_times(self) -> list[datetime]:
+        """The instants tasks wait for this clock to reach, earliest first."""
+        return sorted(instant for instant, _, future in self._sleepers if not future.done())
 
     def next_wake(self) -> datetime | None:
         """The earliest instant a sleeper waits for, if any."""
-        waiting = [instant for instant, _, future in self._sleepers if not future.done()]
-        return min(waiting) if waiting else None
+        waiting = self.wake_times()
+        return waiting[0] if waiting else None
 
     def advance(self, delta: timedelta | float) -> datetime:
         self._now += delta if isinstance(delta, timedelta) else timedelta(seconds=delta)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -36,7 +37,7 @@ async def test_requests_leave_smoothly_at_the_rate_never_in_a_burst(clock: Manua
         await asyncio.gather(*(request(pacer, f"r{n}") for n in range(25)))
 
     times = [t for _, t in log]
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert times[0] == 0.0
     assert min(gaps) == pytest.approx(0.1)
     assert max(gaps) == pytest.approx(0.1)
@@ -74,7 +75,7 @@ async def test_one_chat_gets_one_message_a_second_while_other_chats_flow(clock: 
 
     staff = [(label, t) for label, t in log if label.startswith("staff")]
     assert [label for label, _ in staff] == ["staff-0", "staff-1", "staff-2", "staff-3"], "one chat keeps its order"
-    gaps = [b - a for (_, a), (_, b) in zip(staff, staff[1:], strict=False)]
+    gaps = [b - a for (_, a), (_, b) in itertools.pairwise(staff)]
     assert min(gaps) >= PRIVATE_CHAT_INTERVAL - 1e-9
     patients_done = max(t for label, t in log if label.startswith("patient"))
     assert patients_done < 1.0, "other chats are not held up behind the staff chat"
@@ -88,7 +89,7 @@ async def test_a_group_gets_twenty_messages_a_minute(clock: ManualClock) -> None
         await asyncio.gather(*(request(pacer, f"g{n}", "-100123") for n in range(25)))
 
     times = [t for _, t in log]
-    assert min(b - a for a, b in zip(times, times[1:], strict=False)) >= GROUP_CHAT_INTERVAL - 1e-9
+    assert min(b - a for a, b in itertools.pairwise(times)) >= GROUP_CHAT_INTERVAL - 1e-9
     assert max(sum(1 for t in times if start <= t < start + 60) for start in times) <= 20
 
 

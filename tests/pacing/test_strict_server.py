@@ -54,14 +54,14 @@ async def test_every_request_through_the_pacer_meets_the_strict_limits() -> None
 
 async def test_without_the_pacer_the_same_server_answers_429() -> None:
     clock = ManualClock(T0)
-    async with FakeBotApi(limits=TelegramLimits(), monotonic=lambda: seconds_of(clock)) as api:
-        async with ExtBot(api.token, base_url=api.base_url) as bot:
-            results = await asyncio.gather(
-                *(bot.send_message(chat_id=700_000_000 + n, text="burst") for n in range(40)),
-                bot.send_message(chat_id=STAFF_CHAT, text="one"),
-                bot.send_message(chat_id=STAFF_CHAT, text="two"),
-                return_exceptions=True,
-            )
+    api = FakeBotApi(limits=TelegramLimits(), monotonic=lambda: seconds_of(clock))
+    async with api, ExtBot(api.token, base_url=api.base_url) as bot:
+        results = await asyncio.gather(
+            *(bot.send_message(chat_id=700_000_000 + n, text="burst") for n in range(40)),
+            bot.send_message(chat_id=STAFF_CHAT, text="one"),
+            bot.send_message(chat_id=STAFF_CHAT, text="two"),
+            return_exceptions=True,
+        )
 
     refused = [r for r in results if isinstance(r, RetryAfter)]
     assert len(refused) >= 11 and api.refused_for_flood == len(refused)
