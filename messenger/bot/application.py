@@ -38,15 +38,16 @@ PATIENT_COMMANDS = {
     "start": patient.start,
     "schedule": patient.schedule,
     "stop": patient.stop,
-    "resume": patient.resume,  # with an id, from staff: resumes a paused series
+    "resume": patient.resume,  # without arguments; "/resume <id>" is the staff command
     "help": patient.help_command,
 }
-MENU = [
-    BotCommand("schedule", "Your upcoming infusions"),
-    BotCommand("stop", "Stop all messages"),
-    BotCommand("resume", "Turn messages back on"),
-    BotCommand("help", "What I can do"),
-]
+# The patient commands Telegram lists in its menu; each description is the bot string ``menu.<command>``.
+MENU = ("schedule", "stop", "resume", "help")
+
+
+def menu(deps: BotDeps) -> list[BotCommand]:
+    """The command menu in the clinic's language."""
+    return [BotCommand(command, deps.strings.plain(f"menu.{command}", deps.locale)) for command in MENU]
 
 
 def build_telegram_application(settings: Settings, *, pacer: Pacer) -> Application:  # type: ignore[type-arg]
@@ -66,6 +67,8 @@ def build_telegram_application(settings: Settings, *, pacer: Pacer) -> Applicati
 def register_handlers(application: Application) -> None:  # type: ignore[type-arg]
     private = filters.ChatType.PRIVATE
     application.add_handler(enrolment.conversation())
+    # Registered before the patient's /resume: the first matching handler of a group wins.
+    application.add_handler(CommandHandler("resume", staff.resume, filters=private, has_args=True))
     for name, callback in (STAFF_COMMANDS | PATIENT_COMMANDS).items():
         application.add_handler(CommandHandler(name, callback, filters=private))
     application.add_handler(CallbackQueryHandler(buttons.pressed))
@@ -94,6 +97,7 @@ class TelegramRuntime:
 
     def __init__(self, application: Application, *, deps: BotDeps, polling: bool = True) -> None:  # type: ignore[type-arg]
         self.application = application
+        self.deps = deps
         self.polling = polling
         application.bot_data["deps"] = deps
 
@@ -102,7 +106,7 @@ class TelegramRuntime:
         if not self.polling:  # send-only: another process receives the updates
             log.info("Telegram bot @%s: sending only, not polling", self.application.bot.username)
             return
-        await self.application.bot.set_my_commands(MENU)
+        await self.application.bot.set_my_commands(menu(self.deps))
         await self.application.start()
         assert self.application.updater is not None
         await self.application.updater.start_polling(allowed_updates=["message", "callback_query"])

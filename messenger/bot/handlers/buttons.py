@@ -12,14 +12,15 @@ from html import unescape
 from zoneinfo import ZoneInfo
 
 from telegram import CallbackQuery, Update
+from telegram import Message as TelegramMessage
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from messenger.bot.context import BotDeps, deps_of
-from messenger.bot.handlers.patient import confirm_stop
-from messenger.bot.handlers.staff import local_text, send_patient_card
-from messenger.bot.keyboards import Callback, markup, question_buttons
+from messenger.bot.keyboards import Callback, question_buttons
+from messenger.bot.steps import confirm_stop, local_text, send_patient_card
+from messenger.channels.telegram import markup
 from messenger.db import transaction
 from messenger.domain.models import Patient
 from messenger.services.answers import CheckinState, answer_checkin, respond_to_reminder
@@ -34,7 +35,8 @@ async def pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Route a button press by its callback data."""
     deps = deps_of(context)
     query = update.callback_query
-    assert query is not None
+    if query is None:  # registered as a CallbackQueryHandler: there is always one
+        return
     callback = Callback.decode(query.data)
     try:
         if callback is None:
@@ -71,15 +73,15 @@ async def _reminder(deps: BotDeps, query: CallbackQuery, patient: Patient, callb
     attending = callback.value == "y"
     async with transaction(deps.sessions) as session:
         infusion = await respond_to_reminder(
-            session=session, clock=deps.clock, message_id=callback.target, patient_id=patient.id, attending=attending
-        )  # type: ignore[arg-type]
+            session=session, clock=deps.clock, message_id=callback.target, patient_id=patient.pk, attending=attending
+        )
     key = "patient.reminder_confirmed" if attending else "patient.reminder_reschedule"
     await _edit(query, _original(query) + "\n\n" + deps.strings.get(key, patient.locale, number=infusion.number), None)
     if not attending:
         await deps.alerts.send(
             "reschedule_request",
-            patient_id=patient.id,
-            name=patient.name,  # type: ignore[arg-type]
+            patient_id=patient.pk,
+            name=patient.name,
             number=infusion.number,
             when=local_text(infusion.scheduled_at, ZoneInfo(patient.timezone)),
         )
@@ -104,9 +106,9 @@ async def _checkin(deps: BotDeps, query: CallbackQuery, patient: Patient, callba
     if state.escalations:
         await deps.alerts.send(
             "escalation",
-            patient_id=patient.id,
-            name=patient.name,  # type: ignore[arg-type]
-            reasons=", ".join(state.escalations),
+            patient_id=patient.pk,
+            name=patient.name,
+            reasons=state.escalations,
         )
 
 
@@ -140,7 +142,8 @@ async def _open_patient(update: Update, deps: BotDeps, callback: Callback) -> No
 
 def _original(query: CallbackQuery) -> str:
     message = query.message
-    return message.text_html if message is not None and message.text else ""  # type: ignore[union-attr]
+    # An inaccessible (too old) message has no text to keep.
+    return message.text_html if isinstance(message, TelegramMessage) and message.text else ""
 
 
 async def _edit(query: CallbackQuery, text: str, rows: tuple | None) -> None:  # type: ignore[type-arg]
