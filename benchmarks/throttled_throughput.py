@@ -205,6 +205,7 @@ def main() -> None:
     parser.add_argument("--baseline-chats", type=int, default=600)
     parser.add_argument("--processes", type=int, default=3)
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--skip-sqlite", action="store_true")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -217,11 +218,12 @@ def main() -> None:
     print(f"{args.chats} chats, one due message each; Telegram's limit: {TELEGRAM_LIMIT:.0f}/s", flush=True)
     runs.append(asyncio.run(baseline(args.baseline_chats)))
     print(f"  {runs[-1]}", flush=True)
-    with tempfile.TemporaryDirectory(prefix="messenger-bench-") as tmp:
-        url = f"sqlite:///{Path(tmp) / uuid.uuid4().hex}.db"
-        asyncio.run(prepare(url, args.chats))
-        runs.append(asyncio.run(one_process(url)))
-        print(f"  {runs[-1]}; left: {asyncio.run(pending(url))}", flush=True)
+    if not args.skip_sqlite:
+        with tempfile.TemporaryDirectory(prefix="messenger-bench-") as tmp:
+            url = f"sqlite:///{Path(tmp) / uuid.uuid4().hex}.db"
+            asyncio.run(prepare(url, args.chats))
+            runs.append(asyncio.run(one_process(url)))
+            print(f"  {runs[-1]}; left: {asyncio.run(pending(url))}", flush=True)
     if not args.skip_postgres:
         with PostgresServer() as server:
             url = server.create_database(f"bench_{uuid.uuid4().hex[:12]}")
