@@ -34,7 +34,7 @@ sys.path.insert(0, str(REPO))
 from telegram.error import RetryAfter  # noqa: E402
 from telegram.ext import AIORateLimiter, ExtBot  # noqa: E402
 
-from messenger.domain.enums import ChannelName  # noqa: E402
+from messenger.domain.enums import ChannelName, MessageStatus  # noqa: E402
 from tests.fakes.bot_api import FakeBotApi  # noqa: E402
 from tests.fakes.bot_limits import TelegramLimits  # noqa: E402
 
@@ -93,15 +93,24 @@ async def pending(url: str) -> dict[str, int]:
 
 
 async def drain(app) -> tuple[int, float]:  # type: ignore[no-untyped-def]
-    """Run the dispatcher until nothing is due; (messages sent, monotonic time of the last run's end)."""
-    sent = 0
+    """Run the dispatcher until no row is pending; (messages sent, monotonic time of the last send's run)."""
+    from sqlalchemy import func, select
+
+    from messenger.domain.models import Message
+
+    sent, ended = 0, time.monotonic()
     while True:
         report = await app.dispatcher.run_due()
-        sent += report.counts.get("sent", 0)
-        if report.handled == 0:
-            return sent, time.monotonic()
-        due = await app.dispatcher.next_due_at()
-        if due is not None and (wait := app.clock.real_seconds_until(due)) > 0:
+        if report.handled:
+            sent, ended = sent + report.counts.get("sent", 0), time.monotonic()
+        async with app.sessions() as session:
+            # Rows other processes hold are theirs: only pending rows keep this one going.
+            due = (
+                await session.execute(select(func.min(Message.send_at)).where(Message.status == MessageStatus.PENDING))
+            ).scalar()
+        if due is None:
+            return sent, ended
+        if (wait := app.clock.real_seconds_until(due)) > 0:
             await asyncio.sleep(wait)  # a row rescheduled after a 429: the run must end with all sent
 
 
@@ -194,9 +203,13 @@ async def child(url: str, api_base: str, token: str) -> None:
 
 
 async def beat_every(app) -> None:  # type: ignore[no-untyped-def]
+    """The alarm's heartbeat job, without the alarm (this script runs the dispatcher itself)."""
     while True:
         await asyncio.sleep(app.heartbeat.interval.total_seconds())
-        await app.heartbeat.beat()
+        try:
+            await app.heartbeat.beat()
+        except Exception as exc:  # a failed beat must not end the beating
+            print(f"heartbeat failed: {exc!r}", file=sys.stderr, flush=True)
 
 
 def main() -> None:
