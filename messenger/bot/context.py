@@ -65,6 +65,8 @@ class BotDeps:
     clinic: Clinic
     alerts: StaffAlerts
     poke: Callable[[], None]
+    # Whose claim a welcome taken for a /start reply is (this process's heartbeat covers it).
+    welcome_claimer: str = "start@unnamed"
     start_throttle: Throttle = field(default_factory=Throttle)
 
     @property

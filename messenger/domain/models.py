@@ -195,3 +195,19 @@ class BotState(SQLModel, table=True):
     key: str = Field(primary_key=True, max_length=200)
     data: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     updated_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
+
+
+class Worker(SQLModel, table=True):
+    """A running process's heartbeat: its claims return to the queue soon after it stops beating."""
+
+    name: str = Field(primary_key=True, max_length=100)
+    started_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
+    beat_at: datetime = Field(sa_type=UTCDateTime(), nullable=False, index=True)
+
+
+class ProviderPause(SQLModel, table=True):
+    """A provider account told to slow down (Telegram's 429): every process waits until ``until``."""
+
+    # "telegram:<bot id>" or "twilio:<sender>" as a digest: no token or number in the table.
+    account: str = Field(primary_key=True, max_length=100)
+    until: datetime = Field(sa_type=UTCDateTime(), nullable=False)
