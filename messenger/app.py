@@ -37,6 +37,7 @@ from messenger.scheduling.dispatcher import (
     AttachmentFactory,
     DeliveryListener,
     Dispatcher,
+    Renderer,
     RetryPolicy,
 )
 from messenger.scheduling.fallback import ReminderFallback
@@ -135,20 +136,30 @@ def build_app(
         return step_buttons(message.kind, message.id or 0, strings, locale)
 
     metrics = Metrics()
+    # Staff work from Telegram: without it there is nobody to alert.
+    alerts = (
+        StaffAlerts(strings=strings, locale=settings.default_locale, staff_chat_id=settings.staff_chat_id)
+        if telegram_app is not None
+        else None
+    )
+    renderer = Renderer(
+        composer=composer,
+        clinic=clinic,
+        buttons=buttons,
+        attachments=calendar_attachments(strings, clock),
+        staff=alerts,
+    )
     dispatcher = Dispatcher(
         sessions=sessions,
         clock=clock,
         channels=wired,
-        composer=composer,
+        renderer=renderer,
         catalog=catalog,
-        clinic=clinic,
         quiet_hours=quiet_hours,
         retry=RetryPolicy(max_attempts=settings.max_attempts),
         batch_size=settings.dispatch_batch_size,
         listeners=[metrics.on_delivery, *listeners],
-        buttons=buttons,
         lease=timedelta(seconds=settings.claim_lease_seconds),
-        attachments=calendar_attachments(strings, clock),
     )
     alarm = Alarm(dispatcher=dispatcher, clock=clock, sweep_seconds=settings.sweep_seconds)
     if settings.reminder_fallback_minutes:
@@ -156,16 +167,8 @@ def build_app(
         dispatcher.listeners.append(fallback.on_delivery)
     metrics.watch_queue(sessions, clock)
     metrics.watch_scheduler(lambda: alarm.running)
-    telegram, alerts = None, None
-    if telegram_app is not None:
-        alerts = StaffAlerts(
-            bot=telegram_app.bot,
-            sessions=sessions,
-            strings=strings,
-            locale=settings.default_locale,
-            staff_chat_id=settings.staff_chat_id,
-        )
-        dispatcher.listeners.append(alerts.on_delivery)
+    telegram = None
+    if telegram_app is not None and alerts is not None:
         telegram = TelegramRuntime(
             telegram_app,
             polling=settings.telegram_updates == "polling",

@@ -66,6 +66,8 @@ class Sent:
 class RetryLater:
     reason: str
     after: float = 0.0  # seconds the provider asked us to wait, if it said
+    # The provider said "slow down" (Telegram 429, Twilio 429/20429): not a failed attempt.
+    throttled: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,7 +52,7 @@ class TelegramChannel:
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
         except RetryAfter as exc:
-            return RetryLater("Telegram flood control", after=retry_after_seconds(exc))
+            return RetryLater("Telegram flood control", after=retry_after_seconds(exc), throttled=True)
         except Forbidden as exc:
             return Failed(f"Telegram refused: {exc.message}", unreachable=True)
         except ChatMigrated:

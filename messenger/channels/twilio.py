@@ -204,9 +204,11 @@ class TwilioChannel:
             return Sent(sid if isinstance(sid, str) else None)
         code = _int(payload.get("code"))
         message = str(payload.get("message") or "")
-        if status == 429:
+        if status == 429 or code == 20429:
             return RetryLater(
-                _retry_reason("Twilio is rate limiting us", code, message, address), _retry_after(response)
+                _retry_reason("Twilio is rate limiting us", code, message, address),
+                _retry_after(response),
+                throttled=True,
             )
         if status >= 500:
             return RetryLater(_retry_reason(f"Twilio HTTP {status}", code, message, address), _retry_after(response))

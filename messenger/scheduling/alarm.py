@@ -43,6 +43,7 @@ class Alarm:
         self._idle = asyncio.Event()
         self._idle.set()
         self._first_run = asyncio.Event()
+        self._pokes: set[asyncio.Task[None]] = set()
 
     @property
     def running(self) -> bool:
@@ -64,8 +65,18 @@ class Alarm:
         self.poke()
 
     def poke(self) -> None:
-        """Wake now: something was written that may be due."""
-        self._schedule_wake(datetime.now(UTC))
+        """Wake now: something was written that may be due (an alert, a welcome)."""
+        if not self._accepting:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # called from outside the event loop: let the scheduler do it
+            self._schedule_wake(datetime.now(UTC))
+            return
+        # At once, not through the scheduler: the person who just acted is waiting for it.
+        task = loop.create_task(self._wake())
+        self._pokes.add(task)
+        task.add_done_callback(self._pokes.discard)
 
     async def stop(self, timeout: float = 30.0) -> None:
         """Stop claiming, let the run in progress finish (within ``timeout``), stop the scheduler.

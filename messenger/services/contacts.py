@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -73,59 +71,22 @@ async def release_waiting(*, session: AsyncSession, clock: Clock, patient_id: in
     return int(result.rowcount or 0)
 
 
-# Who holds a welcome claimed by the bot itself (see claim_welcome).
-BOT_CLAIM = "bot:start"
+async def welcome_due_now(*, session: AsyncSession, clock: Clock, patient_id: int, channel: ChannelName) -> bool:
+    """The patient just opened their invite on ``channel``: their welcome, if not sent yet, goes there at once.
 
-
-async def claim_welcome(*, session: AsyncSession, clock: Clock, patient_id: int) -> int | None:
-    """Take the patient's pending welcome, as a dispatcher would, to send it in reply to /start.
-
-    Returns its id, or None if it is not pending (already sent, or a dispatcher holds it and
-    will send it): either way the welcome goes out once.
+    The dispatcher sends it. Returns False if it already went (on another channel, say): the
+    patient gets their schedule instead.
     """
     now = clock.now()
-    pending = (
-        select(Message.id)
-        .where(
-            Message.patient_id == patient_id, Message.kind == StepKind.WELCOME, Message.status == MessageStatus.PENDING
-        )
-        .limit(1)
-    )
+    # A welcome a dispatcher holds right now goes where it is going: it is not redirected.
     result = await session.exec(  # type: ignore[call-overload]
         update(Message)
-        .where(col(Message.id).in_(pending.scalar_subquery()), col(Message.status) == MessageStatus.PENDING)
-        .values(
-            status=MessageStatus.SENDING,
-            claimed_by=BOT_CLAIM,
-            attempts=Message.attempts + 1,
-            lease_until=now + timedelta(minutes=5),
-            updated_at=now,
+        .where(
+            col(Message.patient_id) == patient_id,
+            col(Message.kind) == StepKind.WELCOME,
+            col(Message.status) == MessageStatus.PENDING,
         )
+        .values(send_at=now, only_channel=channel, updated_at=now)
         .returning(Message.id)
     )
-    return result.scalars().first()
-
-
-async def record_welcome(
-    *, session: AsyncSession, clock: Clock, message_id: int, channel: ChannelName, provider_id: str | None
-) -> None:
-    """The claimed welcome was sent by the bot in its reply."""
-    now = clock.now()
-    await session.exec(  # type: ignore[call-overload]
-        update(Message)
-        .where(
-            col(Message.id) == message_id,
-            col(Message.claimed_by) == BOT_CLAIM,
-            col(Message.status) == MessageStatus.SENDING,
-        )
-        .values(
-            status=MessageStatus.SENT,
-            sent_at=now,
-            channel=channel,
-            provider_id=provider_id,
-            claimed_by=None,
-            lease_until=None,
-            last_error=None,
-            updated_at=now,
-        )
-    )
+    return result.first() is not None
