@@ -111,13 +111,15 @@ class Alarm:
         self._running = True
         self._idle.clear()
         try:
-            again = True
-            while again:
+            while True:
                 self._again = False
-                run = await self.dispatcher.run_due()
-                self._merge(run)
-                again = self._again
-            self.next_due = await self.dispatcher.next_due_at()
+                self._merge(await self.dispatcher.run_due())
+                if self._again:
+                    continue
+                self.next_due = await self.dispatcher.next_due_at()
+                # A poke while the next due time was read must not be lost.
+                if not self._again:
+                    break
         except Exception:
             log.exception("dispatch run failed; the sweep will try again")
             self.next_due = None
