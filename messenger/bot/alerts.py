@@ -17,6 +17,7 @@ from messenger.bot.keyboards import Callback
 from messenger.channels.base import Button, Content
 from messenger.domain.enums import Priority, QuietPolicy, StepKind
 from messenger.domain.models import Message, Patient
+from messenger.domain.wording import Phrase
 from messenger.rendering.strings import BotStrings
 from messenger.services.staff import list_staff
 
@@ -52,7 +53,7 @@ class StaffAlerts:
                     send_at=now,
                     updated_at=now,
                     staff_chat_id=chat_id,
-                    params={k: v if isinstance(v, int | float | bool) else str(v) for k, v in params.items()},
+                    params={k: _stored(v) for k, v in params.items()},
                 )
             )
         return len(chats)
@@ -92,8 +93,26 @@ class StaffAlerts:
         return Content(body="\n".join(lines), buttons=buttons)
 
     def _params(self, message: Message, patient: Patient) -> dict[str, Any]:
-        return {**(message.params or {}), "patient_id": patient.pk, "name": patient.name}
+        stored = {k: _loaded(v) for k, v in (message.params or {}).items()}
+        return {**stored, "patient_id": patient.pk, "name": patient.name}
 
     def _open(self, patient: Patient, key: str) -> Button:
         label = self.strings.plain(key, self.locale, name=patient.name, patient_id=patient.pk)
         return Button(label, Callback("o", patient.pk, "card").encode())
+
+
+def _stored(value: Any) -> Any:
+    """An alert's parameter as JSON: phrases (the reasons for an escalation) keep their key and facts."""
+    if isinstance(value, Phrase):
+        return {"phrase": value.key, "params": {k: _stored(v) for k, v in value.params.items()}}
+    if isinstance(value, list | tuple):
+        return [_stored(item) for item in value]
+    return value if isinstance(value, int | float | bool | str) or value is None else str(value)
+
+
+def _loaded(value: Any) -> Any:
+    if isinstance(value, dict) and "phrase" in value:
+        return Phrase(value["phrase"], {k: _loaded(v) for k, v in value.get("params", {}).items()})
+    if isinstance(value, list):
+        return [_loaded(item) for item in value]
+    return value

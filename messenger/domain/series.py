@@ -13,6 +13,7 @@ import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from messenger.domain.enums import QuietPolicy, StepKind
 from messenger.domain.timing import Offset, QuietHours, apply_offset, local_wall
+from messenger.domain.wording import Phrase
 
 SHIPPED_SERIES_DIR = Path(__file__).resolve().parent.parent / "series"
 _ANCHOR = re.compile(r"^(enrolment|each infusion|infusion ([1-9]\d*))$")
@@ -157,16 +159,16 @@ class SeriesDefinition(_Strict):
         """Infusion times from the first one and the default spacing, same local time of day."""
         return [apply_offset(first, Offset(days=days), zone) for days in self.infusions.default_days]
 
-    def course_problem(self, infusions: Sequence[datetime], zone: ZoneInfo) -> str | None:
-        """Why these infusion times do not make a valid course, or None (spans count local days)."""
+    def course_problem(self, infusions: Sequence[datetime], zone: ZoneInfo) -> Phrase | None:
+        """Why these infusion times do not make a valid course (``course.*``), or None; spans count local days."""
         plan = self.infusions
         if len(infusions) != plan.count:
-            return f"the series has {plan.count} infusions, {len(infusions)} were given"
-        if any(b <= a for a, b in zip(infusions, infusions[1:], strict=False)):
-            return "the infusions must be in order, each after the one before"
+            return Phrase("course.count", {"expected": plan.count, "given": len(infusions)})
+        if any(b <= a for a, b in pairwise(infusions)):
+            return Phrase("course.order")
         span = local_wall(infusions[-1], zone) - local_wall(infusions[0], zone)
         if span > timedelta(days=plan.max_span_days):
-            return f"the course spans {span.days} days; the series allows at most {plan.max_span_days}"
+            return Phrase("course.span", {"days": span.days, "max_days": plan.max_span_days})
         return None
 
 

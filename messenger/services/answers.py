@@ -11,6 +11,7 @@ from messenger.clock import Clock
 from messenger.domain.enums import InfusionStatus, MessageStatus, StepKind
 from messenger.domain.models import Answer, Infusion, Message, Series
 from messenger.domain.series import Escalation, SeriesCatalog
+from messenger.domain.wording import Phrase
 from messenger.services import audit
 from messenger.services.errors import ServiceError
 
@@ -24,8 +25,8 @@ class CheckinState:
     answers: dict[str, str]
     # The question to ask next, or None when the check-in is complete.
     next_question: str | None
-    # Why this answer needs a call from the clinic (empty if it does not).
-    escalations: list[str] = field(default_factory=list)
+    # Why this answer needs a call from the clinic, as ``escalation.*`` phrases (empty if it does not).
+    escalations: list[Phrase] = field(default_factory=list)
     duplicate: bool = False
 
 
@@ -127,13 +128,13 @@ async def open_checkin(session: AsyncSession, patient_id: int) -> tuple[Message,
     return None if message is None or question is None else (message, question)
 
 
-def escalations(rule: Escalation, question: str, value: str) -> list[str]:
+def escalations(rule: Escalation, question: str, value: str) -> list[Phrase]:
     if question == "pain" and int(value) >= rule.pain_at_least:
-        return [f"pain {value}/10"]
+        return [Phrase("escalation.pain", {"value": int(value)})]
     if question == "mood" and int(value) <= rule.mood_at_most:
-        return [f"mood {value}/5"]
+        return [Phrase("escalation.mood", {"value": int(value)})]
     if question == "contact" and value == "yes" and rule.contact_requested:
-        return ["asked to be contacted"]
+        return [Phrase("escalation.contact")]
     return []
 
 

@@ -72,17 +72,17 @@ async def handle_inbound(
             session=session,
             clock=clock,
             catalog=catalog,
-            message_id=checkin.id,  # type: ignore[arg-type]
-            patient_id=patient.id,
+            message_id=checkin.pk,
+            patient_id=patient.pk,
             question=question,
             value=_ANSWERS[question][word],
-        )  # type: ignore[arg-type]
+        )
         if state.next_question:
             result.reply = f"question_{state.next_question}"
         else:
             result.reply = "checkin_thanks_contact" if state.answers.get("contact") == "yes" else "checkin_thanks"
         if state.escalations:
-            result.alert, result.alert_params = "escalation", {"reasons": ", ".join(state.escalations)}
+            result.alert, result.alert_params = "escalation", {"reasons": state.escalations}
     elif checkin is not None and question in ("pain", "mood") and word.isdigit() and len(word) <= 2:
         # A number out of range is a mistaken answer, not a message for staff: ask again.
         result.reply, result.reply_params = "invalid_answer", {"question": question}
@@ -92,8 +92,8 @@ async def handle_inbound(
     audit.record(
         session,
         at=clock.now(),
-        actor=audit.patient_actor(patient.id),
-        patient_id=patient.id,  # type: ignore[arg-type]
+        actor=audit.patient_actor(patient.pk),
+        patient_id=patient.pk,
         action="inbound",
         channel=channel.value,
         kind=result.reply or "none",
@@ -137,7 +137,7 @@ async def apply_delivery_status(
         contact.opted_out = contact.opted_out or failure.opted_out
         contact.status_reason, lost = failure.reason, contact if newly else None
         # The step was not delivered: back to the queue, for the patient's next contact.
-        await session.exec(  # type: ignore[call-overload]
+        await session.exec(
             update(Message)
             .where(col(Message.id) == message.id, col(Message.status) == MessageStatus.SENT)
             .values(

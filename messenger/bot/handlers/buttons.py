@@ -12,6 +12,7 @@ from html import unescape
 from zoneinfo import ZoneInfo
 
 from telegram import CallbackQuery, Update
+from telegram import Message as TelegramMessage
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
@@ -95,7 +96,7 @@ async def _checkin(deps: BotDeps, query: CallbackQuery, patient: Patient, callba
         )
         # Committed with the answer, before any edit: a failed edit cannot lose the escalation.
         if state.escalations:
-            await deps.alert(session, "escalation", patient, reasons=", ".join(state.escalations))
+            await deps.alert(session, "escalation", patient, reasons=state.escalations)
     if state.duplicate:
         return
     deps.poke()
@@ -137,7 +138,8 @@ async def _open_patient(update: Update, deps: BotDeps, callback: Callback) -> No
 
 def _original(query: CallbackQuery) -> str:
     message = query.message
-    return message.text_html if message is not None and message.text else ""  # type: ignore[union-attr]
+    # An inaccessible (too old) message has no text to keep.
+    return message.text_html if isinstance(message, TelegramMessage) and message.text else ""
 
 
 async def _edit(query: CallbackQuery, text: str, rows: tuple | None) -> None:  # type: ignore[type-arg]

@@ -41,7 +41,7 @@ def enrolment_request(deps: BotDeps, fields: dict[str, str]) -> EnrolmentRequest
     series_key = fields.get("series") or deps.settings.default_series
     given = parsing.datetimes(fields["infusions"], zone) if fields.get("infusions") else None
     first = parsing.local_datetime(fields["first"], zone) if fields.get("first") else None
-    contacts = []
+    contacts: list[ContactBase] = []
     for key, value in fields.items():
         if key in _CONTACT_KEYS and value:
             address = parsing.email(value) if key == "email" else parsing.phone(value)
@@ -114,7 +114,7 @@ async def patients(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: Bot
         {
             "id": line.patient.id,
             "name": line.patient.name,
-            "status": line.series.status.value if line.series else "—",
+            "status": line.series.status.value if line.series else None,
             "next": _next_infusion(line),
         }
         for line in lines
@@ -329,8 +329,8 @@ def local_text(instant: datetime, zone: ZoneInfo) -> str:
     return f"{local:%a} {local.day} {local:%b %Y, %H:%M} {local.tzname()}"
 
 
-def _next_infusion(line: reports.PatientLine) -> str:
+def _next_infusion(line: reports.PatientLine) -> str | None:
     if line.next_infusion is None:
-        return "—"
+        return None
     zone = ZoneInfo(line.patient.timezone)
     return f"#{line.next_infusion.number} {local_text(line.next_infusion.scheduled_at, zone)}"
