@@ -74,11 +74,10 @@ async def release_waiting(*, session: AsyncSession, clock: Clock, patient_id: in
 async def welcome_due_now(*, session: AsyncSession, clock: Clock, patient_id: int, channel: ChannelName) -> bool:
     """The patient just opened their invite on ``channel``: their welcome, if not sent yet, goes there at once.
 
-    The dispatcher sends it. Returns False if it already went (on another channel, say): the
-    patient gets their schedule instead.
+    The dispatcher sends it. Returns False if it went, or is going, elsewhere (by SMS, say):
+    the patient gets their schedule instead.
     """
     now = clock.now()
-    # A welcome a dispatcher holds right now goes where it is going: it is not redirected.
     result = await session.exec(  # type: ignore[call-overload]
         update(Message)
         .where(
@@ -89,4 +88,20 @@ async def welcome_due_now(*, session: AsyncSession, clock: Clock, patient_id: in
         .values(send_at=now, only_channel=channel, updated_at=now)
         .returning(Message.id)
     )
-    return result.first() is not None
+    if result.first() is not None:
+        return True
+    # A dispatcher holds it. With no other contact it can only be marking it as waiting for
+    # one, and the contact just linked makes it due at once: it comes here.
+    claimed = (
+        await session.exec(
+            select(Message.id).where(
+                Message.patient_id == patient_id,
+                Message.kind == StepKind.WELCOME,
+                Message.status == MessageStatus.SENDING,
+            )
+        )
+    ).first()
+    elsewhere = (
+        await session.exec(select(Contact.id).where(Contact.patient_id == patient_id, Contact.channel != channel))
+    ).first()
+    return claimed is not None and elsewhere is None
