@@ -8,7 +8,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from messenger.clock import Clock
 from messenger.domain.enums import ChannelName, MessageStatus, StepKind
-from messenger.domain.models import Contact, Message
+from messenger.domain.models import Contact, Message, Patient
 from messenger.services import audit
 
 # The dispatcher's reason for holding back a message of a patient with no contact yet.
@@ -58,6 +58,9 @@ async def set_opted_out(*, session: AsyncSession, clock: Clock, contact: Contact
 async def release_waiting(*, session: AsyncSession, clock: Clock, patient_id: int) -> int:
     """Messages held back for want of a contact become due now."""
     now = clock.now()
+    # The dispatcher takes this lock before marking a row as waiting (outbox._wait_for_contact):
+    # on PostgreSQL, without it each side could miss the other's uncommitted write.
+    await session.exec(select(Patient.id).where(col(Patient.id) == patient_id).with_for_update())
     result = await session.exec(  # type: ignore[call-overload]
         update(Message)
         .where(
@@ -78,7 +81,7 @@ async def welcome_due_now(*, session: AsyncSession, clock: Clock, patient_id: in
     the patient gets their schedule instead.
     """
     now = clock.now()
-    result = await session.exec(  # type: ignore[call-overload]
+    result = await session.exec(
         update(Message)
         .where(
             col(Message.patient_id) == patient_id,
@@ -86,7 +89,7 @@ async def welcome_due_now(*, session: AsyncSession, clock: Clock, patient_id: in
             col(Message.status) == MessageStatus.PENDING,
         )
         .values(send_at=now, only_channel=channel, updated_at=now)
-        .returning(Message.id)
+        .returning(col(Message.id))
     )
     if result.first() is not None:
         return True

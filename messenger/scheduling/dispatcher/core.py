@@ -88,18 +88,18 @@ class Dispatcher:
         self.name = name or default_worker_name()
         self.listeners = list(listeners)
         self._rng = rng or random.Random()
-        self._slots = asyncio.Semaphore(concurrency)
+        self.concurrency = concurrency
         # A provider that asked the whole account to slow down, for channels without a pacer.
         self._channel_pause: dict[ChannelName, datetime] = {}
         self._stopping = False
+        self._requeued_at: datetime | None = None
 
     # -- the queue ----------------------------------------------------------------------
 
     async def run_due(self) -> DispatchReport:
         """Deliver everything due now, batch after batch; returns what happened."""
         report = DispatchReport()
-        async with transaction(self.sessions) as session:
-            await outbox.requeue_expired(session, now=self.clock.now())
+        await self._requeue_expired()
         while not self._stopping and not self._all_paused():
             claimed = await self._claim(self.batch_size)
             if not claimed:
@@ -107,6 +107,15 @@ class Dispatcher:
             for delivery in await self._deliver_batch(claimed):
                 report.add(delivery)
         return report
+
+    async def _requeue_expired(self) -> None:
+        """Claims of dead processes back to the queue: at most every half lease, not on every wake."""
+        now = self.clock.now()
+        if self._requeued_at is not None and now - self._requeued_at < self.lease / 2:
+            return
+        async with transaction(self.sessions) as session:
+            await outbox.requeue_expired(session, now=now)
+        self._requeued_at = now
 
     async def claim(self, limit: int) -> list[int]:
         """Atomically take up to ``limit`` due rows, urgent first; returns their ids."""
@@ -138,6 +147,16 @@ class Dispatcher:
     def stop(self) -> None:
         """Stop claiming; deliveries in flight finish."""
         self._stopping = True
+
+    @property
+    def concurrency(self) -> int:
+        """How many recipients are served at once (each recipient's rows still go one at a time)."""
+        return self._concurrency
+
+    @concurrency.setter
+    def concurrency(self, value: int) -> None:
+        self._concurrency = value
+        self._slots = asyncio.Semaphore(value)
 
     @property
     def stopping(self) -> bool:

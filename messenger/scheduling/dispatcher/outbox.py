@@ -1,10 +1,10 @@
 """The outbox in SQL: claim due rows, load what they need in a few queries, record outcomes, release.
 
-Claiming is one atomic ``UPDATE … WHERE id IN (due rows) RETURNING *`` per priority class:
-on PostgreSQL the inner select takes ``FOR UPDATE SKIP LOCKED`` so several processes share
-the queue without waiting on each other; SQLite serialises writers, so the same statement is
-atomic there too. Each class is walked in due order through ``ix_message_claim``, so a row
-deferred by a retry or a pause keeps its place. Recording is guarded by the claim, so a row
+Claiming is one atomic ``UPDATE … WHERE id IN (due rows) RETURNING *``: on PostgreSQL the
+inner select takes ``FOR UPDATE SKIP LOCKED`` so several processes share the queue without
+waiting on each other; SQLite serialises writers, so the same statement is atomic there too.
+Rows are taken by priority class, then by due time (``ix_message_claim``), so a row deferred
+by a retry or a pause keeps its place in its class. Recording is guarded by the claim, so a row
 whose lease was taken over is never recorded twice.
 """
 
@@ -21,7 +21,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from messenger.channels.base import Content
-from messenger.domain.enums import ChannelName, MessageStatus, Priority, SeriesStatus
+from messenger.domain.enums import ChannelName, MessageStatus, SeriesStatus
 from messenger.domain.models import Contact, Infusion, Message, Patient, Series
 from messenger.domain.series import SeriesCatalog, SeriesDefinition
 
@@ -71,40 +71,34 @@ class Outcome:
 
 async def claim(session: AsyncSession, *, worker: str, now: datetime, lease: timedelta, limit: int) -> list[Message]:
     """Take up to ``limit`` due rows, urgent first, then by due time; returns them as claimed."""
-    claimed: list[Message] = []
-    for priority in Priority:
-        if len(claimed) >= limit:
-            break
-        due = (
-            select(Message.id)
-            .where(
-                col(Message.status) == MessageStatus.PENDING,
-                col(Message.priority) == priority,
-                # send_at is never before due_at: the index bounds the scan by due_at.
-                col(Message.due_at) <= now,
-                col(Message.send_at) <= now,
-            )
-            .order_by(col(Message.due_at), col(Message.id))
-            .limit(limit - len(claimed))
+    due = (
+        select(Message.id)
+        .where(
+            col(Message.status) == MessageStatus.PENDING,
+            col(Message.send_at) <= now,
+            # send_at is never before due_at: lets the claim index bound each class by due time.
+            col(Message.due_at) <= now,
         )
-        if session.bind.dialect.name == "postgresql":
-            due = due.with_for_update(skip_locked=True)
-        result = await session.exec(  # type: ignore[call-overload]
-            update(Message)
-            .where(col(Message.id).in_(due.scalar_subquery()))
-            .values(
-                status=MessageStatus.SENDING,
-                claimed_by=worker,
-                lease_until=now + lease,
-                attempts=Message.attempts + 1,
-                updated_at=now,
-            )
-            .returning(Message)
-            .execution_options(synchronize_session=False)
+        .order_by(col(Message.priority), col(Message.due_at), col(Message.id))
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    result = await session.exec(
+        update(Message)
+        .where(col(Message.id).in_(due.scalar_subquery()))
+        .values(
+            status=MessageStatus.SENDING,
+            claimed_by=worker,
+            lease_until=now + lease,
+            attempts=Message.attempts + 1,
+            updated_at=now,
         )
-        rows = sorted(result.scalars().all(), key=lambda m: (m.due_at, m.pk))
-        claimed.extend(rows)
-    return claimed
+        .returning(Message)
+        .execution_options(synchronize_session=False)
+    )
+    # RETURNING comes in no particular order.
+    return sorted(result.scalars().all(), key=lambda m: (m.priority, m.due_at, m.pk))
 
 
 async def load(session: AsyncSession, messages: Sequence[Message], catalog: SeriesCatalog) -> list[Job]:
@@ -146,7 +140,8 @@ async def load(session: AsyncSession, messages: Sequence[Message], catalog: Seri
 
 
 async def _rows(session: AsyncSession, statement: Any) -> Sequence[Any]:
-    return (await session.exec(statement)).all()
+    rows: Sequence[Any] = (await session.exec(statement)).all()
+    return rows
 
 
 def recorded_values(outcome: Outcome, now: datetime) -> dict[str, Any]:
@@ -227,11 +222,13 @@ async def _wait_for_contact(
 ) -> None:
     # A patient who links a contact while this runs must not wait: if a usable contact exists
     # when the row is written, the message is due at once (the linking side releases rows
-    # already marked waiting, so one of the two always sees the other).
+    # already marked waiting).
     message = outcome.job.message
+    # Linking a contact takes the same lock (release_waiting): whichever commits second sees the other.
+    await session.exec(select(Patient.id).where(col(Patient.id) == message.patient_id).with_for_update())
     linked = exists().where(col(Contact.patient_id) == message.patient_id, col(Contact.channel).in_(channels))
     send_at: ColumnElement[datetime] = case((linked, values["updated_at"]), else_=values["send_at"])
-    await session.exec(  # type: ignore[call-overload]
+    await session.exec(
         update(Message)
         .where(
             col(Message.id) == message.id,
@@ -249,7 +246,7 @@ async def mark_lost(session: AsyncSession, contact: Contact, now: datetime) -> b
     episode, however many messages (or processes) run into the same blocked chat.
     """
     was_fine = col(Contact.opted_out).is_(False) if contact.opted_out else col(Contact.reachable).is_(True)
-    result = await session.exec(  # type: ignore[call-overload]
+    result = await session.exec(
         update(Contact)
         .where(col(Contact.id) == contact.id, was_fine)
         .values(
@@ -268,7 +265,7 @@ async def complete_series(session: AsyncSession, series_ids: Iterable[int], now:
     if not ids:
         return
     still_open = exists().where(col(Message.series_id) == Series.id, col(Message.status).in_(OPEN))
-    await session.exec(  # type: ignore[call-overload]
+    await session.exec(
         update(Series)
         .where(col(Series.id).in_(ids), col(Series.status) == SeriesStatus.ACTIVE, ~still_open)
         .values(status=SeriesStatus.COMPLETED, status_changed_at=now)
@@ -278,7 +275,7 @@ async def complete_series(session: AsyncSession, series_ids: Iterable[int], now:
 
 async def renew(session: AsyncSession, ids: Sequence[int], *, worker: str, now: datetime, lease: timedelta) -> set[int]:
     """Extend this process's claims still in hand (during long sends only); returns those it still holds."""
-    result = await session.exec(  # type: ignore[call-overload]
+    result = await session.exec(
         update(Message)
         .where(
             col(Message.id).in_(ids),
@@ -287,14 +284,14 @@ async def renew(session: AsyncSession, ids: Sequence[int], *, worker: str, now: 
             col(Message.lease_until) > now,
         )
         .values(lease_until=now + lease)
-        .returning(Message.id)
+        .returning(col(Message.id))
     )
     return set(result.scalars().all())
 
 
 async def requeue_expired(session: AsyncSession, *, now: datetime) -> int:
     """Claims whose lease ran out (their process died) go back to the queue; the attempt stays counted."""
-    result = await session.exec(  # type: ignore[call-overload]
+    result = await session.exec(
         update(Message)
         .where(col(Message.status) == MessageStatus.SENDING, col(Message.lease_until) < now)
         .values(status=MessageStatus.PENDING, claimed_by=None, lease_until=None, updated_at=now)
@@ -304,7 +301,7 @@ async def requeue_expired(session: AsyncSession, *, now: datetime) -> int:
 
 async def release(session: AsyncSession, *, worker: str, now: datetime) -> int:
     """Return this process's unfinished claims to the queue, their attempt not counted."""
-    result = await session.exec(  # type: ignore[call-overload]
+    result = await session.exec(
         update(Message)
         .where(col(Message.status) == MessageStatus.SENDING, col(Message.claimed_by) == worker)
         .values(

@@ -22,7 +22,7 @@ class RetryPolicy:
 
     def delay(self, attempt: int, rng: random.Random) -> float:
         raw = min(self.cap, self.base * 2 ** max(0, attempt - 1))
-        return raw * (1 + rng.uniform(-self.jitter, self.jitter))
+        return float(raw * (1 + rng.uniform(-self.jitter, self.jitter)))
 
 
 @dataclass(frozen=True, slots=True)
