@@ -111,6 +111,7 @@ def demo(
 @templates_app.command("check")
 def templates_check() -> None:
     """Render every template of every series, channel flavour and locale with sample data."""
+    from messenger.channels.catalogue import shipped_capabilities
     from messenger.rendering.check import check_templates
     from messenger.rendering.context import Clinic
     from messenger.rendering.environment import TemplateEnvironment
@@ -123,7 +124,11 @@ def templates_check() -> None:
         errors.print(f"[red]{escape(str(exc))}")
         raise typer.Exit(1) from None
     report = check_templates(
-        environment, catalog, Clinic(settings.clinic_name, settings.clinic_phone), settings.sensitive_words
+        environment,
+        catalog,
+        Clinic(settings.clinic_name, settings.clinic_phone),
+        capabilities=shipped_capabilities(),
+        sensitive_words=settings.sensitive_words,
     )
     for problem in report.problems:
         errors.print(f"[red]✗[/] {escape(problem)}", highlight=False, soft_wrap=True)

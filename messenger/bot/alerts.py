@@ -14,7 +14,8 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from messenger.bot.keyboards import Callback
-from messenger.channels.base import Button, Content
+from messenger.channels.failures import describe_failure
+from messenger.content import Button, Content
 from messenger.domain.enums import Priority, QuietPolicy, StepKind
 from messenger.domain.models import Message, Patient
 from messenger.domain.wording import Phrase
@@ -94,6 +95,8 @@ class StaffAlerts:
 
     def _params(self, message: Message, patient: Patient) -> dict[str, Any]:
         stored = {k: _loaded(v) for k, v in (message.params or {}).items()}
+        if "reason" in stored:  # a stored failure code, read as the sentence for it
+            stored["reason"] = describe_failure(self.strings, str(stored["reason"]), self.locale)
         return {**stored, "patient_id": patient.pk, "name": patient.name}
 
     def _open(self, patient: Patient, key: str) -> Button:

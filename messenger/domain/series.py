@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from messenger.domain.enums import QuietPolicy, StepKind
-from messenger.domain.timing import Offset, QuietHours, apply_offset, local_wall
+from messenger.domain.timing import Offset, QuietHours, apply_offset, local_wall, send_time
 from messenger.domain.wording import Phrase
 
 SHIPPED_SERIES_DIR = Path(__file__).resolve().parent.parent / "series"
@@ -143,7 +143,7 @@ class SeriesDefinition(_Strict):
             for number in step.infusion_numbers(self.infusions.count):
                 if number is not None and number > self.infusions.count:
                     raise _StepProblem(step.key, f"anchored to infusion {number} of {self.infusions.count}")
-                key = step_key(step, number, self.infusions.count)
+                key = step_key(step, number)
                 if key in seen:
                     raise _StepProblem(step.key, f"duplicate step key {key!r}")
                 seen.add(key)
@@ -153,7 +153,7 @@ class SeriesDefinition(_Strict):
         """Every concrete step: ``(step key, step, infusion number or None)``."""
         for step in self.steps:
             for number in step.infusion_numbers(self.infusions.count):
-                yield step_key(step, number, self.infusions.count), step, number
+                yield step_key(step, number), step, number
 
     def default_infusion_times(self, first: datetime, zone: ZoneInfo) -> list[datetime]:
         """Infusion times from the first one and the default spacing, same local time of day."""
@@ -178,7 +178,7 @@ class _StepProblem(ValueError):
         self.step, self.problem = step, problem
 
 
-def step_key(step: Step, infusion: int | None, count: int) -> str:
+def step_key(step: Step, infusion: int | None) -> str:
     """A step's unique key: ``each infusion`` steps get the infusion number appended."""
     return f"{step.key}-{infusion}" if step.anchor == "each infusion" else step.key
 
@@ -231,7 +231,7 @@ def plan_step(
 ) -> PlannedStep:
     anchor = enrolled_at if infusion is None else infusions[infusion - 1]
     due = apply_offset(anchor, step.offset, zone, step.at)
-    send = quiet_hours.defer(due, zone) if step.quiet is QuietPolicy.DEFER else due
+    send = send_time(due=due, policy=step.quiet, zone=zone, quiet=quiet_hours, not_after=None)
     not_after = None if step.not_after is None else apply_offset(anchor, step.not_after, zone)
     return PlannedStep(key, step.kind, step.template, infusion, step.quiet, due, send, not_after)
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
 from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -9,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from messenger.clock import Clock
 from messenger.domain.enums import ChannelName, MessageStatus, StepKind
 from messenger.domain.models import Contact, Message, Patient
+from messenger.domain.timing import PAST_NOT_AFTER, QuietHours, send_time_of
 from messenger.services import audit
 
 # The dispatcher's reason for holding back a message of a patient with no contact yet.
@@ -55,23 +60,51 @@ async def set_opted_out(*, session: AsyncSession, clock: Clock, contact: Contact
     return True
 
 
-async def release_waiting(*, session: AsyncSession, clock: Clock, patient_id: int) -> int:
-    """Messages held back for want of a contact become due now."""
+async def release_waiting(*, session: AsyncSession, clock: Clock, quiet_hours: QuietHours, patient_id: int) -> int:
+    """Messages held back for want of a contact become due: now, or when quiet hours end.
+
+    Returns how many were released. A row the dispatcher has claimed meanwhile is left to it
+    (every update is guarded by the waiting state), and one that can no longer go in time is
+    skipped.
+    """
     now = clock.now()
     # The dispatcher takes this lock before marking a row as waiting (outbox._wait_for_contact):
     # on PostgreSQL, without it each side could miss the other's uncommitted write.
     await session.exec(select(Patient.id).where(col(Patient.id) == patient_id).with_for_update())
-    result = await session.exec(  # type: ignore[call-overload]
-        update(Message)
-        .where(
-            col(Message.patient_id) == patient_id,
-            col(Message.status) == MessageStatus.PENDING,
-            col(Message.last_error) == WAITING_FOR_CONTACT,
-            col(Message.send_at) > now,
+    patient = await session.get(Patient, patient_id)
+    if patient is None:
+        return 0
+    zone = ZoneInfo(patient.timezone)
+    waiting = (
+        await session.exec(
+            select(Message).where(
+                Message.patient_id == patient_id,
+                Message.status == MessageStatus.PENDING,
+                Message.last_error == WAITING_FOR_CONTACT,
+            )
         )
-        .values(send_at=now, updated_at=now)
-    )
-    return int(result.rowcount or 0)
+    ).all()
+    # Rows released together mostly share one time (now, or the morning): one UPDATE per time.
+    by_time: dict[datetime | None, list[int]] = defaultdict(list)
+    for message in waiting:
+        when = send_time_of(message, zone=zone, quiet=quiet_hours, not_before=now)
+        by_time[when].append(message.pk)
+    released = 0
+    for when, ids in by_time.items():
+        values: dict[str, object] = {"send_at": when, "updated_at": now}
+        if when is None:
+            values = {"status": MessageStatus.SKIPPED, "last_error": PAST_NOT_AFTER, "updated_at": now}
+        result = await session.exec(
+            update(Message)
+            .where(
+                col(Message.id).in_(ids),
+                col(Message.status) == MessageStatus.PENDING,
+                col(Message.last_error) == WAITING_FOR_CONTACT,
+            )
+            .values(**values)
+        )
+        released += int(result.rowcount or 0) if when is not None else 0
+    return released
 
 
 async def welcome_due_now(*, session: AsyncSession, clock: Clock, patient_id: int, channel: ChannelName) -> bool:

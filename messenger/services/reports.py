@@ -74,7 +74,7 @@ async def upcoming_infusions(session: AsyncSession, series: Series, now: datetim
     return list(rows.all())
 
 
-async def patient_card(session: AsyncSession, patient_id: int, *, now: datetime) -> PatientCard:
+async def patient_card(session: AsyncSession, patient_id: int) -> PatientCard:
     patient = await session.get(Patient, patient_id)
     if patient is None:
         raise ServiceError("unknown_patient", patient_id=patient_id)

@@ -26,6 +26,7 @@ from messenger.db import SessionFactory, transaction
 from messenger.domain.enums import ChannelName, MessageStatus
 from messenger.domain.models import Contact, Patient
 from messenger.domain.series import SeriesCatalog
+from messenger.domain.timing import QuietHours
 from messenger.rendering.environment import TemplateEnvironment
 from messenger.rendering.strings import BotStrings
 from messenger.services.contacts import set_opted_out
@@ -48,6 +49,7 @@ class WebhookDeps:
     templates: TemplateEnvironment
     alerts: StaffAlerts | None
     poke: Callable[[], None]
+    quiet_hours: QuietHours
 
     @property
     def locale(self) -> str:
@@ -125,7 +127,12 @@ def webhook_routes(deps: WebhookDeps) -> list[Route]:
         )
         async with transaction(deps.sessions) as session:
             result = await apply_delivery_status(
-                session=session, clock=deps.clock, provider_id=form.get("MessageSid", ""), status=state, failure=failure
+                session=session,
+                clock=deps.clock,
+                quiet_hours=deps.quiet_hours,
+                provider_id=form.get("MessageSid", ""),
+                status=state,
+                failure=failure,
             )
             patient = await session.get(Patient, result.message.patient_id) if result.message else None
             if result.lost is not None:

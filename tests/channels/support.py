@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from messenger.channels.base import Content, Outgoing
+from messenger.channels.base import Outgoing
+from messenger.content import Content
 from messenger.domain.enums import StepKind
 
 LA = ZoneInfo("America/Los_Angeles")

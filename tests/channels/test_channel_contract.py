@@ -15,8 +15,8 @@ from messenger.channels.base import Channel, Failed, RetryLater, Sent
 from messenger.channels.console import ConsoleChannel
 from messenger.channels.email import EmailChannel
 from messenger.channels.twilio import TwilioChannel
+from messenger.content import Flavour
 from messenger.domain.enums import ChannelName
-from messenger.rendering.environment import Flavour
 from tests.channels.support import outgoing
 from tests.fakes.smtp import FakeSmtpServer
 from tests.fakes.twilio_api import FakeTwilioApi
@@ -144,7 +144,7 @@ async def test_a_dead_address_is_failed_unreachable(harness: Harness) -> None:
 
     assert isinstance(outcome, Failed)
     assert outcome.unreachable and not outcome.opted_out
-    assert harness.dead_address not in outcome.reason
+    assert harness.dead_address not in outcome.reason and harness.dead_address not in outcome.detail
     assert harness.delivered() == 0
 
 

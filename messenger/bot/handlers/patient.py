@@ -10,8 +10,8 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from messenger.bot.context import BotDeps, deps_of, reply
-from messenger.bot.handlers import staff as staff_commands
 from messenger.bot.keyboards import Callback, choice
+from messenger.content import Flavour
 from messenger.db import transaction
 from messenger.domain.enums import ChannelName, InfusionStatus
 from messenger.domain.models import Patient
@@ -51,7 +51,9 @@ async def _redeem(update: Update, deps: BotDeps, code: str, chat_id: int, user_i
     try:
         async with transaction(deps.sessions) as session:
             patient = await redeem_invite(session=session, clock=deps.clock, code=code[:64], chat_id=chat_id)
-            await release_waiting(session=session, clock=deps.clock, patient_id=patient.pk)
+            await release_waiting(
+                session=session, clock=deps.clock, quiet_hours=deps.quiet_hours, patient_id=patient.pk
+            )
             welcome = await welcome_due_now(
                 session=session, clock=deps.clock, patient_id=patient.pk, channel=ChannelName.TELEGRAM
             )
@@ -83,18 +85,15 @@ async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if patient is None:
         return
     keyboard = choice(
-        (deps.text("buttons.stop_yes"), Callback("s", patient.id, "y")),  # type: ignore[arg-type]
-        (deps.text("buttons.stop_no"), Callback("s", patient.id, "n")),
-    )  # type: ignore[arg-type]
+        (deps.text("buttons.stop_yes"), Callback("s", patient.pk, "y")),
+        (deps.text("buttons.stop_no"), Callback("s", patient.pk, "n")),
+    )
     await reply(update, deps.text("patient.stop_confirm", clinic=deps.clinic.name), reply_markup=keyboard)
 
 
 async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Turn messages back on for this chat (a staff member with an id resumes a series instead)."""
+    """Turn messages back on for this chat (``/resume <id>`` is the staff command)."""
     deps = deps_of(context)
-    if context.args:
-        await staff_commands.resume(update, context)
-        return
     patient = await _linked_patient(update, deps)
     if patient is None:
         return
@@ -128,25 +127,6 @@ async def free_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await deps.alert(session, "free_text", patient, text=text)
     deps.poke()
     await reply(update, deps.text("patient.free_text_ack", clinic=deps.clinic.name, phone=deps.clinic.phone))
-
-
-async def confirm_stop(deps: BotDeps, patient: Patient, chat_id: int, confirmed: bool) -> str:
-    """The answer to the /stop question: opt the chat out (and tell staff), or keep things as they are."""
-    if not confirmed:
-        return deps.text("patient.stop_kept")
-    async with transaction(deps.sessions) as session:
-        contact = await find_contact(session, patient_id=patient.id, channel=ChannelName.TELEGRAM)  # type: ignore[arg-type]
-        if contact is None or contact.address != str(chat_id):
-            raise ServiceError("button_not_yours")
-        changed = await set_opted_out(
-            session=session, clock=deps.clock, contact=contact, opted_out=True, reason="patient sent /stop"
-        )
-        if changed:
-            await deps.alert(session, "opted_out", patient, channel=ChannelName.TELEGRAM.value)
-    if not changed:
-        return deps.text("patient.already_stopped")
-    deps.poke()
-    return deps.text("patient.stopped")
 
 
 async def _opt_in(session: AsyncSession, deps: BotDeps, patient: Patient) -> bool:

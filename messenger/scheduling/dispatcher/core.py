@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from messenger.channels.base import Channel, Failed, Outgoing, RetryLater, SendOutcome, Sent
+from messenger.channels.failures import FailureCode
 from messenger.clock import Clock
 from messenger.db import SessionFactory, transaction
 from messenger.domain.enums import ChannelName, MessageStatus, QuietPolicy
@@ -266,7 +267,7 @@ class Dispatcher:
             until = self.paused_until(channel)
             if until is not None:
                 seconds = (until - self.clock.now()).total_seconds()
-                return self._retry(outcome, RetryLater("the provider asked us to slow down", seconds, throttled=True))
+                return self._retry(outcome, RetryLater(FailureCode.CHANNEL_PAUSED, seconds, throttled=True))
             try:
                 outgoing = self.renderer.for_patient(job, channel, contact)
             except TemplateRenderError as exc:
@@ -295,7 +296,13 @@ class Dispatcher:
                         contact.status_reason = result.reason
                         outcome.lost.append(contact)
                         lost.add(contact.pk)
-                    log.warning("message %s failed on %s: %s", job.message.id, channel.name.value, result.reason)
+                    log.warning(
+                        "message %s failed on %s: %s %s",
+                        job.message.id,
+                        channel.name.value,
+                        result.reason,
+                        result.detail,
+                    )
         return outcome
 
     async def _deliver_to_staff(self, jobs: list[Job], chat_id: int, renewal: _Renewal) -> list[Outcome]:
@@ -340,10 +347,10 @@ class Dispatcher:
             async with asyncio.timeout(self.send_timeout):
                 result = await channel.send(outgoing)
         except TimeoutError:
-            result = RetryLater(f"{channel.name.value} did not answer within {self.send_timeout:.0f} s")
+            result = RetryLater(FailureCode.CHANNEL_TIMEOUT, params=(("seconds", f"{self.send_timeout:.0f}"),))
         except Exception as exc:  # a channel bug must not lose the message
             log.exception("channel %s raised while sending message %s", channel.name.value, outgoing.message_id)
-            result = RetryLater(f"{channel.name.value} raised {type(exc).__name__}")
+            result = RetryLater(FailureCode.CHANNEL_CRASHED, params=(("error", type(exc).__name__),))
         return result, time.perf_counter() - started
 
     def _retry(self, outcome: Outcome, result: RetryLater) -> Outcome:
