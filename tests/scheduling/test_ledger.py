@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from messenger.channels.base import RetryLater
+from messenger.channels.failures import FailureCode
 from messenger.db import transaction
 from messenger.domain.enums import MessageStatus, StepKind
 from messenger.domain.models import Message
@@ -51,7 +52,10 @@ async def test_claims_take_urgent_then_appointment_then_education_each_by_due_ti
 
 async def test_a_throttled_deferral_is_not_an_attempt_and_waits_exactly_the_pause(app, clock, channel):
     series = await enrol_patient(app)
-    channel.then(RetryLater("slow down", after=42, throttled=True), RetryLater("slow down", after=42, throttled=True))
+    channel.then(
+        RetryLater(FailureCode.TELEGRAM_FLOOD, after=42, throttled=True),
+        RetryLater(FailureCode.TELEGRAM_FLOOD, after=42, throttled=True),
+    )
 
     await app.dispatcher.run_due()
     row = (await messages_of(app, series.id))["welcome"]
