@@ -41,10 +41,11 @@ from messenger.scheduling.alarm import Alarm
 from messenger.scheduling.dispatcher import (
     DeliveryListener,
     Dispatcher,
+    Renderer,
     RetryPolicy,
 )
 from messenger.scheduling.fallback import ReminderFallback
-from messenger.scheduling.heartbeat import Heartbeat, welcome_claimer
+from messenger.scheduling.heartbeat import Heartbeat
 from messenger.services.staff import ensure_owners
 from messenger.web.app import HealthCheck, create_web_app
 from messenger.web.server import WebServer
@@ -158,20 +159,30 @@ def build_app(
         wired[ChannelName.CONSOLE] = ConsoleChannel()
 
     metrics = Metrics()
+    # Staff work from Telegram: without it there is nobody to alert.
+    alerts = (
+        StaffAlerts(strings=strings, locale=settings.default_locale, staff_chat_id=settings.staff_chat_id)
+        if telegram_app is not None
+        else None
+    )
+    renderer = Renderer(
+        composer=composer,
+        clinic=clinic,
+        buttons=message_buttons(strings),
+        attachments=calendar_attachments(strings, clock),
+        staff=alerts,
+    )
     dispatcher = Dispatcher(
         sessions=sessions,
         clock=clock,
         channels=wired,
-        composer=composer,
+        renderer=renderer,
         catalog=catalog,
-        clinic=clinic,
         quiet_hours=quiet_hours,
         retry=RetryPolicy(max_attempts=settings.max_attempts),
         batch_size=settings.dispatch_batch_size,
         listeners=[metrics.on_delivery, *listeners],
-        buttons=message_buttons(strings),
         lease=timedelta(seconds=settings.claim_lease_seconds),
-        attachments=calendar_attachments(strings, clock),
     )
     pacers = unique_pacers(wired.values())
     budget = SharedBudget(sessions=sessions, pacers=pacers)
@@ -194,16 +205,8 @@ def build_app(
     metrics.watch_scheduler(lambda: alarm.running)
     if reachability is not None:
         metrics.watch_telegram(lambda: reachability.last_ok)
-    telegram, alerts = None, None
-    if telegram_app is not None:
-        alerts = StaffAlerts(
-            bot=telegram_app.bot,
-            sessions=sessions,
-            strings=strings,
-            locale=settings.default_locale,
-            staff_chat_id=settings.staff_chat_id,
-        )
-        dispatcher.listeners.append(alerts.on_delivery)
+    telegram = None
+    if telegram_app is not None and alerts is not None:
         telegram = TelegramRuntime(
             telegram_app,
             polling=settings.telegram_updates == "polling",
@@ -219,7 +222,6 @@ def build_app(
                 clinic=clinic,
                 alerts=alerts,
                 poke=alarm.poke,
-                welcome_claimer=welcome_claimer(dispatcher.name),
             ),
         )
     web = None
