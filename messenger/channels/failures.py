@@ -60,6 +60,15 @@ class FailureCode(StrEnum):
     CHANNEL_PAUSED = "channel.paused"
     CHANNEL_TIMEOUT = "channel.timeout"
     CHANNEL_CRASHED = "channel.crashed"
+    # The dispatcher itself: nothing was handed to a provider.
+    NO_REACHABLE_CONTACT = "dispatch.no_reachable_contact"
+    TEMPLATE_ERROR = "dispatch.template_error"
+    NO_STAFF_CHANNEL = "dispatch.no_staff_channel"
+    # Skipped, not failed: sending it now would be wrong or pointless.
+    SKIP_ANSWERED = "skip.answered"
+    SKIP_NO_CONTACT_IN_TIME = "skip.no_contact_in_time"
+    SKIP_OPTED_OUT = "skip.opted_out"
+    SKIP_TOO_LATE = "skip.too_late"
 
     @property
     def key(self) -> str:
