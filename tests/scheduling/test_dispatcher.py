@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from datetime import timedelta
 
 import pytest
@@ -108,7 +109,7 @@ async def test_backoff_grows_exponentially_then_gives_up(app, clock, channel):
 
     assert row.status is MessageStatus.FAILED
     assert row.last_error.startswith(f"gave up after {attempts} attempts")
-    assert all(later > earlier * 1.3 for earlier, later in zip(delays, delays[1:5], strict=False))
+    assert all(later > earlier * 1.3 for earlier, later in itertools.pairwise(delays[:5]))
 
 
 async def test_retry_after_pauses_the_whole_channel(app, clock, channel):
