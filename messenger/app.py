@@ -38,8 +38,10 @@ from messenger.scheduling.dispatcher import (
     RetryPolicy,
 )
 from messenger.scheduling.fallback import ReminderFallback
+from messenger.services.notes import NoteLinks
 from messenger.services.staff import ensure_owners
 from messenger.web.app import HealthCheck, create_web_app
+from messenger.web.notes import NoteDeps, note_routes
 from messenger.web.server import WebServer
 from messenger.web.webhooks import WebhookDeps, unsubscribe_link, webhook_routes
 
@@ -130,6 +132,8 @@ def build_app(
         wired[ChannelName.CONSOLE] = ConsoleChannel()
 
     metrics = Metrics()
+    # Notes travel by link where a channel cannot carry them (SMS), given a public address and a secret.
+    note_links = NoteLinks.from_settings(settings)
     dispatcher = Dispatcher(
         sessions=sessions,
         clock=clock,
@@ -144,6 +148,7 @@ def build_app(
         buttons=message_buttons(strings),
         lease=timedelta(seconds=settings.claim_lease_seconds),
         attachments=calendar_attachments(strings, clock),
+        note_links=note_links.for_message if note_links else None,
     )
     alarm = Alarm(dispatcher=dispatcher, clock=clock, sweep_seconds=settings.sweep_seconds)
     if settings.reminder_fallback_minutes:
@@ -193,6 +198,18 @@ def build_app(
                 poke=alarm.poke,
             )
         )
+        if note_links is not None:
+            routes += note_routes(
+                NoteDeps(
+                    links=note_links,
+                    sessions=sessions,
+                    clock=clock,
+                    catalog=catalog,
+                    templates=templates,
+                    clinic=clinic,
+                    default_locale=settings.default_locale,
+                )
+            )
         web = WebServer(
             create_web_app(health=health, metrics=metrics, routes=routes),
             host=settings.http_host,

@@ -81,6 +81,9 @@ class Contact(ContactBase, Persisted, table=True):
     # Why the contact is unreachable or opted out, as the provider said it.
     status_reason: str | None = Field(default=None, max_length=500)
     updated_at: datetime = _when(default_now=True)
+    # When the patient last wrote from this address: WhatsApp takes free text only for 24 hours after.
+    # Last, as the migration that added it put it.
+    last_inbound_at: datetime | None = _when(nullable=True)
 
 
 class Staff(SQLModel, Persisted, table=True):
@@ -163,6 +166,8 @@ class Message(SQLModel, Persisted, table=True):
     only_channel: ChannelName | None = Field(default=None, sa_type=StrEnumType(ChannelName))
     # The provider's latest word after sending (Twilio: queued, sent, delivered, undelivered, failed).
     provider_status: str | None = Field(default=None, max_length=32)
+    # When the patient first opened the note's page through its link: the only true read receipt there is.
+    read_at: datetime | None = _when(nullable=True)
 
 
 class Answer(SQLModel, Persisted, table=True):

@@ -1,10 +1,8 @@
 """Series definitions (TOML data) and the pure planning of their steps.
 
-A definition lists the infusions and the steps. Each step names a template, a kind and
-*when*: an anchor (``enrolment``, ``infusion N`` or ``each infusion``), an offset, and
-optionally a local time of day. :func:`plan` turns a definition plus a patient's dates
-into concrete, aware send times. Nothing here touches the database.
-"""
+A definition lists the infusions and the steps. Each step names a template, a kind and *when*: an anchor
+(``enrolment``, ``infusion N`` or ``each infusion``), an offset, and optionally a local time of day. :func:`plan`
+turns a definition plus a patient's dates into concrete, aware send times. Nothing here touches the database."""
 
 from __future__ import annotations
 
@@ -22,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from messenger.domain.enums import QuietPolicy, StepKind
 from messenger.domain.timing import Offset, QuietHours, apply_offset, local_wall
+from messenger.domain.whatsapp import WhatsAppTemplate
 from messenger.domain.wording import Phrase
 
 SHIPPED_SERIES_DIR = Path(__file__).resolve().parent.parent / "series"
@@ -79,6 +78,7 @@ class Step(_Strict):
     quiet: QuietPolicy = QuietPolicy.DEFER
     # Offset from the anchor after which the step is skipped rather than sent late.
     not_after: Offset | None = None
+    whatsapp: dict[str, WhatsAppTemplate] = Field(default_factory=dict)  # by locale: see domain/whatsapp.py
 
     @field_validator("key")
     @classmethod

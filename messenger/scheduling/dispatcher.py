@@ -27,16 +27,7 @@ from sqlalchemy import ColumnElement, and_, case, exists, func, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from messenger.channels.base import (
-    Button,
-    Channel,
-    Content,
-    Failed,
-    Outgoing,
-    RetryLater,
-    SendOutcome,
-    Sent,
-)
+from messenger.channels.base import Button, Channel, Content, Failed, Outgoing, RetryLater, SendOutcome, Sent
 from messenger.channels.failures import FailureCode
 from messenger.clock import Clock
 from messenger.db import SessionFactory
@@ -47,6 +38,7 @@ from messenger.domain.timing import QuietHours
 from messenger.rendering.compose import Composer
 from messenger.rendering.context import Clinic, message_context
 from messenger.rendering.environment import TemplateRenderError
+from messenger.scheduling.whatsapp import whatsapp_content
 from messenger.services.contacts import WAITING_FOR_CONTACT
 
 log = logging.getLogger(__name__)
@@ -89,6 +81,8 @@ ButtonFactory = Callable[[Message, str], tuple[tuple[Button, ...], ...]]
 # Files a message carries on channels with rich content (an infusion's calendar invitation by e-mail):
 # (message, the series' infusion times, the patient's locale) → (file name, bytes, MIME type) tuples.
 AttachmentFactory = Callable[[Message, list[datetime], str], tuple[tuple[str, bytes, str], ...]]
+# The address of a note's own page, for channels that cannot carry the note (message, now) → link or None.
+NoteLinkFactory = Callable[[Message, datetime], str | None]
 
 
 @dataclass
@@ -153,6 +147,7 @@ class Dispatcher:
         listeners: Sequence[DeliveryListener] = (),
         buttons: ButtonFactory | None = None,
         attachments: AttachmentFactory | None = None,
+        note_links: NoteLinkFactory | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self.sessions = sessions
@@ -172,6 +167,7 @@ class Dispatcher:
         self.listeners = list(listeners)
         self.buttons = buttons
         self.attachments = attachments
+        self.note_links = note_links
         self._rng = rng or random.Random()
         self._slots = asyncio.Semaphore(concurrency)
         # A provider that asked the whole bot to slow down (Telegram's 429): no sends until then.
@@ -294,6 +290,7 @@ class Dispatcher:
             step_key=message.step_key,
             kind=message.kind,
             infusion_number=message.infusion_number,
+            note_link=self.note_links(message, now) if self.note_links else None,
         )
         if not job.contacts:
             if job.reach is Reach.NOT_LINKED:
@@ -315,6 +312,9 @@ class Dispatcher:
                     locale=job.patient.locale,
                     context=context,
                 )
+                if contact.channel is ChannelName.WHATSAPP:
+                    locales = self.composer.environment.locales_for(job.patient.locale)
+                    content = whatsapp_content(content, job.definition, message, contact, context, locales, now)
             except TemplateRenderError as exc:
                 log.error("message %s: template error: %s", message.id, exc)
                 return await self._record(job, MessageStatus.FAILED, reason=f"template error: {exc}", lost=lost)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import update
@@ -10,10 +11,12 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from messenger.channels.base import Failed
+from messenger.channels.failures import FailureCode
 from messenger.clock import Clock
 from messenger.domain.enums import ChannelName, MessageStatus
-from messenger.domain.models import Contact, Message, Patient
+from messenger.domain.models import Contact, Message, Patient, Series
 from messenger.domain.series import SeriesCatalog
+from messenger.rendering.whatsapp import step_templates
 from messenger.services import audit
 from messenger.services.answers import answer_checkin, open_checkin
 from messenger.services.contacts import contact_at, set_opted_out
@@ -48,6 +51,8 @@ async def handle_inbound(
         return InboundResult()  # an unknown number gets no answer: it may be anyone
     patient = await session.get(Patient, contact.patient_id)
     assert patient is not None
+    # Opens WhatsApp's 24-hour window for free text (messenger.scheduling.whatsapp).
+    contact.last_inbound_at = clock.now()
     text = " ".join(body.split())
     word = text.lower().strip(".!")
     result = InboundResult(patient=patient)
@@ -105,10 +110,18 @@ async def handle_inbound(
 class StatusResult:
     message: Message | None
     lost: Contact | None = None
+    # Back in the queue, to go again at once (as its WhatsApp template).
+    requeued: bool = False
 
 
 async def apply_delivery_status(
-    *, session: AsyncSession, clock: Clock, provider_id: str, status: str, failure: Failed | None
+    *,
+    session: AsyncSession,
+    clock: Clock,
+    provider_id: str,
+    status: str,
+    failure: Failed | None,
+    catalog: SeriesCatalog | None = None,
 ) -> StatusResult:
     """A provider's later word on a sent message: a dead or opted-out number sends it to the next contact."""
     message = (await session.exec(select(Message).where(Message.provider_id == provider_id))).first()
@@ -128,24 +141,17 @@ async def apply_delivery_status(
         )
         return StatusResult(message)
     contact = await session.get(Contact, message.contact_id) if message.contact_id else None
-    lost = None
-    if contact is not None and (failure.unreachable or failure.opted_out):
+    lost, requeued = None, False
+    if failure.code is FailureCode.TWILIO_OUTSIDE_WINDOW and await _has_whatsapp_template(session, catalog, message):
+        # WhatsApp refused free text after accepting it: once more, as the step's template (which 63016 never hits).
+        await _requeue(session, message, failure, now)
+        requeued = True
+    elif contact is not None and (failure.unreachable or failure.opted_out):
         contact.reachable = contact.reachable and not failure.unreachable
         contact.opted_out = contact.opted_out or failure.opted_out
         contact.status_reason, lost = failure.reason, contact
         # The step was not delivered: back to the queue, for the patient's next contact.
-        await session.exec(
-            update(Message)
-            .where(col(Message.id) == message.id, col(Message.status) == MessageStatus.SENT)
-            .values(
-                status=MessageStatus.PENDING,
-                send_at=now,
-                sent_at=None,
-                provider_id=None,
-                last_error=failure.reason,
-                updated_at=now,
-            )
-        )
+        await _requeue(session, message, failure, now)
     else:
         message.status, message.last_error, message.updated_at = MessageStatus.FAILED, failure.reason, now
     audit.record(
@@ -158,4 +164,27 @@ async def apply_delivery_status(
         status=status,
         reason=failure.reason,
     )
-    return StatusResult(message, lost)
+    return StatusResult(message, lost, requeued)
+
+
+async def _requeue(session: AsyncSession, message: Message, failure: Failed, now: datetime) -> None:
+    """A sent message the provider could not deliver goes back to the queue, due now."""
+    await session.exec(
+        update(Message)
+        .where(col(Message.id) == message.id, col(Message.status) == MessageStatus.SENT)
+        .values(
+            status=MessageStatus.PENDING,
+            send_at=now,
+            sent_at=None,
+            provider_id=None,
+            last_error=failure.reason,
+            updated_at=now,
+        )
+    )
+
+
+async def _has_whatsapp_template(session: AsyncSession, catalog: SeriesCatalog | None, message: Message) -> bool:
+    series = await session.get(Series, message.series_id)
+    if catalog is None or series is None or series.definition_key not in catalog:
+        return False
+    return bool(step_templates(catalog.get(series.definition_key), message.step_key))

@@ -17,6 +17,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from messenger.bot.alerts import StaffAlerts
+from messenger.channels.base import Failed
 from messenger.channels.signing import read_token, sign_token, valid_twilio_signature
 from messenger.channels.twilio import twilio_failure
 from messenger.clock import Clock
@@ -28,7 +29,7 @@ from messenger.domain.series import SeriesCatalog
 from messenger.rendering.environment import TemplateEnvironment
 from messenger.rendering.strings import BotStrings
 from messenger.services.contacts import set_opted_out
-from messenger.services.inbound import apply_delivery_status, handle_inbound
+from messenger.services.inbound import StatusResult, apply_delivery_status, handle_inbound
 
 log = logging.getLogger(__name__)
 
@@ -123,15 +124,15 @@ def webhook_routes(deps: WebhookDeps) -> list[Route]:
         )
         async with transaction(deps.sessions) as session:
             result = await apply_delivery_status(
-                session=session, clock=deps.clock, provider_id=form.get("MessageSid", ""), status=state, failure=failure
+                session=session,
+                clock=deps.clock,
+                provider_id=form.get("MessageSid", ""),
+                status=state,
+                failure=failure,
+                catalog=deps.catalog,
             )
             patient = await session.get(Patient, result.message.patient_id) if result.message else None
-        if result.lost is not None:
-            key = "opted_out" if result.lost.opted_out else "unreachable"
-            await deps.alert(key, patient, channel=result.lost.channel.value, reason=result.lost.status_reason or "")
-            deps.poke()
-        elif failure is not None and result.message is not None and result.message.status is MessageStatus.FAILED:
-            await deps.alert("undeliverable", patient, reason=failure.reason)
+        await _after_status(deps, result, failure, patient)
         return Response(status_code=204)
 
     async def unsubscribe(request: Request) -> Response:
@@ -161,6 +162,19 @@ def webhook_routes(deps: WebhookDeps) -> list[Route]:
         Route("/twilio/status", status, methods=["POST"]),
         Route("/unsubscribe/{token}", unsubscribe, methods=["GET", "POST"]),
     ]
+
+
+async def _after_status(
+    deps: WebhookDeps, result: StatusResult, failure: Failed | None, patient: Patient | None
+) -> None:
+    """Tell staff what a delivery report changed, and wake the dispatcher for a message back in the queue."""
+    if result.lost is not None:
+        key = "opted_out" if result.lost.opted_out else "unreachable"
+        await deps.alert(key, patient, channel=result.lost.channel.value, reason=result.lost.status_reason or "")
+    elif failure is not None and result.message is not None and result.message.status is MessageStatus.FAILED:
+        await deps.alert("undeliverable", patient, reason=failure.reason)
+    if result.lost is not None or result.requeued:
+        deps.poke()
 
 
 def _page(deps: WebhookDeps, key: str, *, status: int = 200, button: bool = False, **params: object) -> HTMLResponse:
