@@ -22,8 +22,8 @@ from messenger.channels.twilio import TwilioChannel
 from messenger.clock import Clock, SystemClock
 from messenger.config import Settings
 from messenger.db import SessionFactory, create_engine, session_factory, transaction
+from messenger.domain.catalog import SeriesCatalog
 from messenger.domain.enums import ChannelName
-from messenger.domain.series import SeriesCatalog
 from messenger.domain.timing import QuietHours
 from messenger.migrations import upgrade
 from messenger.observability.metrics import Metrics
@@ -152,7 +152,9 @@ def build_app(
     )
     alarm = Alarm(dispatcher=dispatcher, clock=clock, sweep_seconds=settings.sweep_seconds)
     if settings.reminder_fallback_minutes:
-        fallback = ReminderFallback(sessions=sessions, delay=timedelta(minutes=settings.reminder_fallback_minutes))
+        fallback = ReminderFallback(
+            sessions=sessions, delay=timedelta(minutes=settings.reminder_fallback_minutes), quiet_hours=quiet_hours
+        )
         dispatcher.listeners.append(fallback.on_delivery)
     metrics.watch_queue(sessions, clock)
     metrics.watch_scheduler(lambda: alarm.running)
@@ -196,6 +198,7 @@ def build_app(
                 templates=templates,
                 alerts=alerts,
                 poke=alarm.poke,
+                quiet_hours=quiet_hours,
             )
         )
         if note_links is not None:
@@ -252,6 +255,7 @@ def provider_channels(settings: Settings, clock: Clock) -> dict[ChannelName, Cha
                     account_sid=sid,
                     auth_token=token,
                     from_number=sender,
+                    clock=clock,
                     base_url=settings.twilio_base_url,
                     status_callback_url=callback,
                 )
@@ -261,6 +265,7 @@ def provider_channels(settings: Settings, clock: Clock) -> dict[ChannelName, Cha
             host=host,
             port=settings.smtp_port,
             from_address=sender,
+            clock=clock,
             username=settings.smtp_username,
             password=settings.smtp_password,
             use_tls=settings.smtp_use_tls,

@@ -31,9 +31,10 @@ from messenger.channels.base import Button, Channel, Content, Failed, Outgoing, 
 from messenger.channels.failures import FailureCode
 from messenger.clock import Clock
 from messenger.db import SessionFactory
+from messenger.domain.catalog import SeriesCatalog
 from messenger.domain.enums import ChannelName, MessageStatus, QuietPolicy, SeriesStatus
 from messenger.domain.models import Contact, Infusion, Message, Patient, Series
-from messenger.domain.series import SeriesCatalog, SeriesDefinition
+from messenger.domain.series import SeriesDefinition
 from messenger.domain.timing import QuietHours
 from messenger.rendering.compose import Composer
 from messenger.rendering.context import Clinic, message_context

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
 from sqlmodel import col, select
@@ -13,13 +14,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from messenger.channels.base import Failed
 from messenger.channels.failures import FailureCode
 from messenger.clock import Clock
+from messenger.domain.catalog import SeriesCatalog
 from messenger.domain.enums import ChannelName, MessageStatus
 from messenger.domain.models import Contact, Message, Patient, Series
-from messenger.domain.series import SeriesCatalog
+from messenger.domain.timing import PAST_NOT_AFTER, QuietHours, send_time_of
 from messenger.rendering.whatsapp import step_templates
 from messenger.services import audit
 from messenger.services.answers import answer_checkin, open_checkin
 from messenger.services.contacts import contact_at, set_opted_out
+from messenger.services.rows import existing
 
 # The carrier keywords (CTIA, and Twilio's defaults), matched on the whole message.
 STOP_WORDS = frozenset({"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "optout", "revoke"})
@@ -49,14 +52,13 @@ async def handle_inbound(
     contact = await contact_at(session, channel, address)
     if contact is None:
         return InboundResult()  # an unknown number gets no answer: it may be anyone
-    patient = await session.get(Patient, contact.patient_id)
-    assert patient is not None
+    patient = await existing(session, Patient, contact.patient_id)
     # Opens WhatsApp's 24-hour window for free text (messenger.scheduling.whatsapp).
     contact.last_inbound_at = clock.now()
     text = " ".join(body.split())
     word = text.lower().strip(".!")
     result = InboundResult(patient=patient)
-    checkin, question = await open_checkin(session, patient.id) or (None, None)  # type: ignore[arg-type]
+    checkin, question = await open_checkin(session, patient.pk) or (None, None)
 
     if word in STOP_WORDS:
         if await set_opted_out(
@@ -118,6 +120,7 @@ async def apply_delivery_status(
     *,
     session: AsyncSession,
     clock: Clock,
+    quiet_hours: QuietHours,
     provider_id: str,
     status: str,
     failure: Failed | None,
@@ -144,14 +147,13 @@ async def apply_delivery_status(
     lost, requeued = None, False
     if failure.code is FailureCode.TWILIO_OUTSIDE_WINDOW and await _has_whatsapp_template(session, catalog, message):
         # WhatsApp refused free text after accepting it: once more, as the step's template (which 63016 never hits).
-        await _requeue(session, message, failure, now)
+        await _reroute(session, message, failure, quiet_hours, now)
         requeued = True
     elif contact is not None and (failure.unreachable or failure.opted_out):
         contact.reachable = contact.reachable and not failure.unreachable
         contact.opted_out = contact.opted_out or failure.opted_out
         contact.status_reason, lost = failure.reason, contact
-        # The step was not delivered: back to the queue, for the patient's next contact.
-        await _requeue(session, message, failure, now)
+        await _reroute(session, message, failure, quiet_hours, now)
     else:
         message.status, message.last_error, message.updated_at = MessageStatus.FAILED, failure.reason, now
     audit.record(
@@ -167,19 +169,24 @@ async def apply_delivery_status(
     return StatusResult(message, lost, requeued)
 
 
-async def _requeue(session: AsyncSession, message: Message, failure: Failed, now: datetime) -> None:
-    """A sent message the provider could not deliver goes back to the queue, due now."""
+async def _reroute(
+    session: AsyncSession, message: Message, failure: Failed, quiet_hours: QuietHours, now: datetime
+) -> None:
+    """The step was not delivered: back to the queue for the patient's next contact, if still in time."""
+    patient = await session.get(Patient, message.patient_id)
+    when = None
+    if patient is not None:
+        when = send_time_of(message, zone=ZoneInfo(patient.timezone), quiet=quiet_hours, not_before=now)
+    values: dict[str, object] = {"status": MessageStatus.PENDING, "send_at": when, "last_error": failure.reason}
+    if when is None:
+        values = {
+            "status": MessageStatus.FAILED,
+            "last_error": f"{failure.reason}; {PAST_NOT_AFTER} for another contact",
+        }
     await session.exec(
         update(Message)
         .where(col(Message.id) == message.id, col(Message.status) == MessageStatus.SENT)
-        .values(
-            status=MessageStatus.PENDING,
-            send_at=now,
-            sent_at=None,
-            provider_id=None,
-            last_error=failure.reason,
-            updated_at=now,
-        )
+        .values(sent_at=None, provider_id=None, updated_at=now, **values)
     )
 
 

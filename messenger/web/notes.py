@@ -22,7 +22,7 @@ from starlette.routing import Route
 from messenger.clock import Clock
 from messenger.content import Flavour
 from messenger.db import SessionFactory, transaction
-from messenger.domain.series import SeriesCatalog
+from messenger.domain.catalog import SeriesCatalog
 from messenger.rendering.context import Clinic, message_context
 from messenger.rendering.environment import TemplateEnvironment, TemplateRenderError
 from messenger.services.notes import NOTE_PATH, NoteLinks, OpenedNote, open_note

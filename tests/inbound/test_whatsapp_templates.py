@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from messenger.channels.catalogue import shipped_capabilities
+from messenger.domain.catalog import SeriesCatalog, load_definition
 from messenger.domain.enums import ChannelName, MessageStatus
-from messenger.domain.series import SeriesCatalog, SeriesDefinitionError, load_definition
+from messenger.domain.series import SeriesDefinitionError
 from messenger.rendering.check import check_templates
 from messenger.rendering.context import Clinic
 from messenger.rendering.environment import TemplateEnvironment

@@ -57,7 +57,9 @@ async def _redeem(update: Update, deps: BotDeps, code: str, chat_id: int, user_i
         async with transaction(deps.sessions) as session:
             patient = await redeem_invite(session=session, clock=deps.clock, code=code[:64], chat_id=chat_id)
             welcome_id = await claim_welcome(session=session, clock=deps.clock, patient_id=patient.id)  # type: ignore[arg-type]
-            await release_waiting(session=session, clock=deps.clock, patient_id=patient.id)  # type: ignore[arg-type]
+            await release_waiting(
+                session=session, clock=deps.clock, quiet_hours=deps.quiet_hours, patient_id=patient.pk
+            )
     except ServiceError as error:
         deps.start_throttle.fail(user_id)
         log.info("an invite code was refused (%s)", error.code)
