@@ -44,8 +44,10 @@ from messenger.scheduling.dispatcher import (
 )
 from messenger.scheduling.fallback import ReminderFallback
 from messenger.scheduling.heartbeat import Heartbeat
+from messenger.services.notes import NoteLinks
 from messenger.services.staff import ensure_owners
 from messenger.web.app import HealthCheck, create_web_app
+from messenger.web.notes import NoteDeps, note_routes
 from messenger.web.server import WebServer
 from messenger.web.webhooks import WebhookDeps, unsubscribe_link, webhook_routes
 
@@ -167,12 +169,15 @@ def build_app(
         if telegram_app is not None
         else None
     )
+    # Notes travel by link where a channel cannot carry them (SMS), given a public address and a secret.
+    note_links = NoteLinks.from_settings(settings)
     renderer = Renderer(
         composer=composer,
         clinic=clinic,
         buttons=message_buttons(strings),
         attachments=calendar_attachments(strings, clock),
         staff=alerts,
+        note_links=note_links.for_message if note_links else None,
     )
     dispatcher = Dispatcher(
         sessions=sessions,
@@ -247,6 +252,18 @@ def build_app(
                 quiet_hours=quiet_hours,
             )
         )
+        if note_links is not None:
+            routes += note_routes(
+                NoteDeps(
+                    links=note_links,
+                    sessions=sessions,
+                    clock=clock,
+                    catalog=catalog,
+                    templates=templates,
+                    clinic=clinic,
+                    default_locale=settings.default_locale,
+                )
+            )
         web = WebServer(
             create_web_app(health=health, metrics=metrics, routes=routes),
             host=settings.http_host,

@@ -192,7 +192,10 @@ def templates_check() -> None:
         Clinic(settings.clinic_name, settings.clinic_phone),
         capabilities=shipped_capabilities(),
         sensitive_words=settings.sensitive_words,
+        whatsapp=settings.twilio_whatsapp_from is not None,
     )
+    for notice in report.notices:
+        console.print(f"[yellow]![/] {escape(notice)}", highlight=False, soft_wrap=True)
     for problem in report.problems:
         errors.print(f"[red]✗[/] {escape(problem)}", highlight=False, soft_wrap=True)
     longest = ", ".join(f"{flavour.value} {length}" for flavour, length in sorted(report.lengths.items()))

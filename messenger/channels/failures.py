@@ -38,6 +38,7 @@ class FailureCode(StrEnum):
     TWILIO_UNKNOWN_HANDSET = "twilio.30005"
     TWILIO_LANDLINE = "twilio.30006"
     TWILIO_NOT_WHATSAPP = "twilio.63024"
+    TWILIO_OUTSIDE_WINDOW = "twilio.63016"
     TWILIO_ERROR = "twilio.error"
     TWILIO_HTTP = "twilio.http"
     TWILIO_RATE_LIMITED = "twilio.rate_limited"

@@ -273,7 +273,7 @@ class Dispatcher:
             if until is not None:
                 return self._retry(outcome, self._waiting_out(until))
             try:
-                outgoing = self.renderer.for_patient(job, channel, contact)
+                outgoing = self.renderer.for_patient(job, channel, contact, self.clock.now())
             except TemplateRenderError as exc:
                 log.error("message %s: template error: %s", job.message.id, exc)
                 where = f"{exc.path}:{exc.line}" if exc.line else exc.path
