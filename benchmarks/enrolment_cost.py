@@ -41,9 +41,9 @@ from sqlmodel import select  # noqa: E402
 
 from messenger.clock import ManualClock  # noqa: E402
 from messenger.db import _sqlite_pragmas, create_engine, create_schema, session_factory, transaction  # noqa: E402
+from messenger.domain.catalog import SeriesCatalog  # noqa: E402
 from messenger.domain.enums import ChannelName  # noqa: E402
 from messenger.domain.models import ContactBase, Message  # noqa: E402
-from messenger.domain.series import SeriesCatalog  # noqa: E402
 from messenger.domain.timing import QuietHours  # noqa: E402
 from messenger.services.enrolment import EnrolmentRequest, enrol, enrol_many  # noqa: E402
 

@@ -129,7 +129,8 @@ class Message(SQLModel, Persisted, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    series_id: int = Field(foreign_key="series.id", index=True)
+    # Not indexed alone: uq_message_series_step (series_id first) serves every lookup by series.
+    series_id: int = Field(foreign_key="series.id")
     patient_id: int = Field(foreign_key="patient.id", index=True)
     step_key: str = Field(max_length=100)
     kind: StepKind = _enum(StepKind)
