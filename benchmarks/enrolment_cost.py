@@ -41,9 +41,9 @@ from sqlmodel import select
 
 from messenger.clock import ManualClock
 from messenger.db import _sqlite_pragmas, create_engine, create_schema, session_factory, transaction
+from messenger.domain.catalog import SeriesCatalog
 from messenger.domain.enums import ChannelName
 from messenger.domain.models import ContactBase, Message
-from messenger.domain.series import SeriesCatalog
 from messenger.domain.timing import QuietHours
 from messenger.services.enrolment import EnrolmentRequest, enrol, enrol_many
 

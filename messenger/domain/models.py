@@ -143,7 +143,8 @@ class Message(SQLModel, Persisted, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    series_id: int | None = Field(default=None, foreign_key="series.id", index=True)
+    # Not indexed alone: uq_message_series_step (series_id first) serves every lookup by series.
+    series_id: int | None = Field(default=None, foreign_key="series.id")
     # The patient the row is for, or (a staff alert) about.
     patient_id: int = Field(foreign_key="patient.id", index=True)
     step_key: str = Field(max_length=100)
