@@ -13,6 +13,7 @@ from messenger.bot.alerts import StaffAlerts
 from messenger.bot.application import TelegramRuntime, build_telegram_application
 from messenger.bot.context import BotDeps
 from messenger.bot.keyboards import message_buttons
+from messenger.bot.summaries import CourseSummaries
 from messenger.channels.base import Channel
 from messenger.channels.calendar import calendar_attachments
 from messenger.channels.console import ConsoleChannel
@@ -25,6 +26,7 @@ from messenger.db import SessionFactory, create_engine, session_factory, transac
 from messenger.domain.catalog import SeriesCatalog
 from messenger.domain.enums import ChannelName
 from messenger.domain.timing import QuietHours
+from messenger.insights.documents import Insights
 from messenger.migrations import upgrade
 from messenger.observability.metrics import Metrics
 from messenger.rendering.compose import Composer
@@ -163,6 +165,19 @@ def build_app(
             staff_chat_id=settings.staff_chat_id,
         )
         dispatcher.listeners.append(alerts.on_delivery)
+        summaries = CourseSummaries(
+            bot=telegram_app.bot,
+            alerts=alerts,
+            insights=Insights(
+                sessions=sessions,
+                strings=strings,
+                clock=clock,
+                locale=settings.default_locale,
+                clinic_name=clinic.name,
+                clinic_zone=settings.zone,
+            ),
+        )
+        dispatcher.listeners.append(summaries.on_delivery)
         telegram = TelegramRuntime(
             telegram_app,
             polling=settings.telegram_updates == "polling",
@@ -178,6 +193,7 @@ def build_app(
                 clinic=clinic,
                 alerts=alerts,
                 poke=alarm.poke,
+                summaries=summaries,
             ),
         )
     web = None

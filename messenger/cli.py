@@ -166,5 +166,45 @@ def series_validate(
         raise typer.Exit(1)
 
 
+@app.command("export")
+def export_command(
+    fmt: Annotated[str, typer.Option("--format", help="csv (a zip of CSV files) or fhir (a FHIR R4B Bundle as JSON)")],
+    output: Annotated[Path | None, typer.Option(help="Default: messenger-export-<UTC date>.zip (.json) here.")] = None,
+) -> None:
+    """Write the clinic's patients, infusions, answers, messages and audit log for use elsewhere."""
+    from messenger import cli_insights as insights_cli
+
+    if fmt not in {"csv", "fhir"}:
+        errors.print("[red]--format must be csv or fhir")
+        raise typer.Exit(2)
+    insights_cli.export(settings_or_exit(), fmt, output)
+
+
+@app.command("import")
+def import_command(
+    path: Annotated[Path, typer.Argument(help="CSV: name,phone,email,timezone,language,first_infusion,infusions")],
+    skip_invalid: Annotated[bool, typer.Option(help="Enrol the valid rows even if some are not.")] = False,
+) -> None:
+    """Enrol many patients from a CSV file; every row is checked first, and a second import enrols nobody twice."""
+    from messenger import cli_insights as insights_cli
+
+    if not path.is_file():
+        errors.print(f"[red]No such file: {escape(str(path))}")
+        raise typer.Exit(2)
+    raise typer.Exit(insights_cli.import_patients(settings_or_exit(), path, skip_invalid=skip_invalid))
+
+
+@app.command("insights")
+def insights_command(
+    patient: Annotated[int, typer.Option(help="The patient whose chart and summary to write.")] = 1,
+    days: Annotated[int, typer.Option(help="The report's period in days.")] = 30,
+    folder: Annotated[Path, typer.Option(help="Where to write the files.")] = Path("insights"),
+) -> None:
+    """Write a patient's progress chart and summary PDF and the cohort report, as staff receive them."""
+    from messenger import cli_insights as insights_cli
+
+    insights_cli.sample_files(settings_or_exit(), patient_id=patient, days=days, folder=folder)
+
+
 def main() -> None:
     app()

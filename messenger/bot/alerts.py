@@ -37,7 +37,7 @@ class StaffAlerts:
         text = self.strings.get(f"alerts.{key}", self.locale, patient_id=patient_id, name=name, **params)
         button = single(self.strings.get("buttons.open_patient", self.locale), Callback("o", patient_id, "card"))
         delivered = 0
-        for chat_id in await self._recipients():
+        for chat_id in await self.recipients():
             try:
                 await self.bot.send_message(chat_id=chat_id, text=text, parse_mode=ParseMode.HTML, reply_markup=button)
                 delivered += 1
@@ -65,7 +65,7 @@ class StaffAlerts:
                 reason=delivery.reason or "",
             )
 
-    async def _recipients(self) -> list[int]:
+    async def recipients(self) -> list[int]:
         if self.staff_chat_id is not None:
             return [self.staff_chat_id]
         async with self.sessions() as session:

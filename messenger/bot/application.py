@@ -17,7 +17,7 @@ from telegram.ext import (
 )
 
 from messenger.bot.context import BotDeps, deps_of, reply
-from messenger.bot.handlers import buttons, enrolment, patient, staff
+from messenger.bot.handlers import buttons, enrolment, insights, patient, staff
 from messenger.config import Settings
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,10 @@ STAFF_COMMANDS = {
     "preview": staff.preview,
     "stats": staff.stats,
     "staff": staff.staff_command,
+    "progress": insights.progress,
+    "report": insights.report,
+    "summary": insights.summary,
+    "export": insights.export,
 }
 PATIENT_COMMANDS = {
     "start": patient.start,

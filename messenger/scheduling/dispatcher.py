@@ -82,6 +82,8 @@ class Delivery:
     lost_contacts: tuple[Contact, ...] = ()
     # Real seconds the provider took to answer the last send attempt, if one was made.
     send_seconds: float | None = None
+    # This outcome closed the series: nothing is left to send (the end-of-course summary follows).
+    series_completed: bool = False
 
 
 DeliveryListener = Callable[[Delivery], Awaitable[None]]
@@ -546,8 +548,7 @@ class Dispatcher:
                 log.warning("message %s: claim lost before its outcome (%s) was recorded", message.id, status)
             for dead in lost:
                 await session.merge(dead)
-            if status.is_final:
-                await self._complete_if_done(session, job.series, now)
+            completed = status.is_final and await self._complete_if_done(session, job.series, now)
         recorded = message.model_copy(update={k: v for k, v in values.items() if not isinstance(v, ColumnElement)})
         delivery = Delivery(
             message=recorded,
@@ -559,6 +560,7 @@ class Dispatcher:
             content=content,
             lost_contacts=tuple(lost),
             send_seconds=send_seconds,
+            series_completed=completed,
         )
         log.info(
             "message %s (%s) → %s%s",
@@ -570,7 +572,7 @@ class Dispatcher:
         await self._notify(delivery)
         return delivery
 
-    async def _complete_if_done(self, session: AsyncSession, series: Series, now: datetime) -> None:
+    async def _complete_if_done(self, session: AsyncSession, series: Series, now: datetime) -> bool:
         open_rows = (
             await session.exec(
                 select(func.count())
@@ -581,12 +583,14 @@ class Dispatcher:
                 )
             )
         ).one()
-        if open_rows == 0:
-            await session.exec(
-                update(Series)
-                .where(col(Series.id) == series.id, col(Series.status) == SeriesStatus.ACTIVE)
-                .values(status=SeriesStatus.COMPLETED, status_changed_at=now)
-            )
+        if open_rows != 0:
+            return False
+        result = await session.exec(  # type: ignore[call-overload]
+            update(Series)
+            .where(col(Series.id) == series.id, col(Series.status) == SeriesStatus.ACTIVE)
+            .values(status=SeriesStatus.COMPLETED, status_changed_at=now)
+        )
+        return bool(result.rowcount == 1)
 
     async def _notify(self, delivery: Delivery) -> None:
         for listener in self.listeners:
