@@ -144,7 +144,7 @@ def _print_problems(plan: ImportPlan, strings: BotStrings, locale: str) -> None:
 def sample_files(settings: Settings, *, patient_id: int, days: int, folder: Path) -> None:
     """Write the progress chart, the cohort report and the summary PDF, as staff receive them."""
 
-    async def work(application: App) -> list[Path]:
+    async def work(application: App) -> list[tuple[str, bytes]]:
         insights = insights_of(application)
         progress = await insights.progress(patient_id)
         _figures, report = await insights.report(days)

@@ -131,10 +131,7 @@ async def send_patient_card(update: Update, deps: BotDeps, patient_id: int) -> N
 async def send_progress(update: Update, deps: BotDeps, staff: Staff, patient_id: int) -> None:
     """Send a patient's progress chart as a photo into the staff member's chat; audited."""
     rendered = await deps.insights.progress(patient_id)
-    if update.effective_chat is not None:
-        await update.effective_chat.send_photo(
-            InputFile(rendered.content, filename=rendered.filename), caption=rendered.caption, parse_mode=ParseMode.HTML
-        )
+    # Audited once the chart exists, before it leaves: what was shown is on record even if the send fails.
     async with transaction(deps.sessions) as session:
         audit.record(
             session,
@@ -142,6 +139,10 @@ async def send_progress(update: Update, deps: BotDeps, staff: Staff, patient_id:
             actor=staff_actor(staff.telegram_user_id),
             action="view.progress",
             patient_id=patient_id,
+        )
+    if update.effective_chat is not None:
+        await update.effective_chat.send_photo(
+            InputFile(rendered.content, filename=rendered.filename), caption=rendered.caption, parse_mode=ParseMode.HTML
         )
 
 

@@ -34,6 +34,11 @@ ATTENDANCE_STYLE = {
 SIZE, DPI, FONT = (8.0, 5.0), 150, 13
 
 
+def _num(instant: datetime) -> float:
+    """A time as matplotlib's date number (days since the epoch), the x coordinate of every point."""
+    return float(date2num(instant))  # type: ignore[no-untyped-call]
+
+
 def render_png(figure: Figure) -> bytes:
     buffer = io.BytesIO()
     FigureCanvasAgg(figure)
@@ -48,7 +53,8 @@ async def render_off_loop(build: Callable[[], Figure]) -> bytes:
 
 def _date_axis(axes: object, zone: ZoneInfo, locale: str) -> None:
     def label(value: float, _position: object) -> str:
-        return format_skeleton("MMMd", num2date(value).astimezone(zone), locale=locale)
+        instant: datetime = num2date(value)  # type: ignore[no-untyped-call]
+        return format_skeleton("MMMd", instant.astimezone(zone), locale=locale)
 
     axes.xaxis.set_major_formatter(FuncFormatter(label))  # type: ignore[attr-defined]
     axes.xaxis.set_major_locator(MaxNLocator(6))  # type: ignore[attr-defined]
@@ -65,8 +71,8 @@ def progress_figure(course: Course, text: Mapping[str, str], *, zone: ZoneInfo, 
     mood_axes = pain_axes.twinx()
     for axes in (pain_axes, mood_axes):
         axes.tick_params(labelsize=FONT)
-    pain_points = [(c.at, c.pain) for c in course.checkins if c.pain is not None]
-    mood_points = [(c.at, c.mood) for c in course.checkins if c.mood is not None]
+    pain_points = [(_num(c.at), c.pain) for c in course.checkins if c.pain is not None]
+    mood_points = [(_num(c.at), c.mood) for c in course.checkins if c.mood is not None]
     if pain_points:
         xs, ys = zip(*pain_points, strict=True)
         pain_axes.plot(xs, ys, color=BLUE, marker="o", markersize=8, linewidth=2.5, label=text["pain"], gid="pain")
@@ -83,9 +89,9 @@ def progress_figure(course: Course, text: Mapping[str, str], *, zone: ZoneInfo, 
     seen: set[Attendance] = set()
     for mark in course.infusions:
         colour, style, marker = ATTENDANCE_STYLE[mark.attendance]
-        pain_axes.axvline(mark.at, color=colour, linestyle=style, linewidth=1.5, gid=f"infusion-{mark.number}")
+        pain_axes.axvline(_num(mark.at), color=colour, linestyle=style, linewidth=1.5, gid=f"infusion-{mark.number}")
         pain_axes.plot(
-            [mark.at],
+            [_num(mark.at)],
             [10.6],
             marker=marker,
             markersize=11,
@@ -95,11 +101,9 @@ def progress_figure(course: Course, text: Mapping[str, str], *, zone: ZoneInfo, 
             label=None if mark.attendance in seen else text[mark.attendance.value],
             gid=f"infusion-marker-{mark.number}",
         )
-        pain_axes.annotate(
-            str(mark.number), (date2num(mark.at), 10.6), ha="center", va="center", fontsize=8, color="white"
-        )
+        pain_axes.annotate(str(mark.number), (_num(mark.at), 10.6), ha="center", va="center", fontsize=8, color="white")
         seen.add(mark.attendance)
-    flagged = [(c.at, c.pain if c.pain is not None else 0) for c in course.checkins if c.escalated]
+    flagged = [(_num(c.at), c.pain if c.pain is not None else 0) for c in course.checkins if c.escalated]
     if flagged:
         xs, ys = zip(*flagged, strict=True)
         pain_axes.plot(
@@ -126,7 +130,7 @@ def _pad_time_axis(axes: object, course: Course) -> None:
     if times:
         start, end = min(times), max(times)
         pad = max((end - start) / 20, timedelta(hours=6))
-        axes.set_xlim(start - pad, end + pad)  # type: ignore[attr-defined]
+        axes.set_xlim(_num(start - pad), _num(end + pad))  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)

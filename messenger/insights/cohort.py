@@ -1,6 +1,7 @@
 """The clinic's cohort over a period: the figures a clinic puts in a quality report.
 
-Each figure's definition is in its field comment; the period is ``[start, end)`` in UTC.
+Each figure's definition is in its field comment; the period is ``(start, end]`` in UTC, so
+what happens at the very moment the report is asked for is in it.
 """
 
 from __future__ import annotations
@@ -60,12 +61,12 @@ class CohortReport:
 
 async def cohort_report(session: AsyncSession, *, start: datetime, end: datetime) -> CohortReport:
     series = list((await session.exec(select(Series))).all())
-    in_period = [s for s in series if start <= s.status_changed_at < end]
+    in_period = [s for s in series if start < s.status_changed_at <= end]
     infusions = (
         await session.exec(
             select(Infusion).where(
-                col(Infusion.scheduled_at) >= start,
-                col(Infusion.scheduled_at) < end,
+                col(Infusion.scheduled_at) > start,
+                col(Infusion.scheduled_at) <= end,
                 col(Infusion.status) != InfusionStatus.CANCELLED,
             )
         )
@@ -76,7 +77,7 @@ async def cohort_report(session: AsyncSession, *, start: datetime, end: datetime
         (
             await session.exec(
                 select(AuditEvent.action, func.count())
-                .where(col(AuditEvent.at) >= start, col(AuditEvent.at) < end)
+                .where(col(AuditEvent.at) > start, col(AuditEvent.at) <= end)
                 .group_by(AuditEvent.action)
             )
         ).all()
@@ -86,7 +87,7 @@ async def cohort_report(session: AsyncSession, *, start: datetime, end: datetime
     return CohortReport(
         start=start,
         end=end,
-        enrolled=sum(1 for s in series if start <= s.enrolled_at < end),
+        enrolled=sum(1 for s in series if start < s.enrolled_at <= end),
         active=sum(1 for s in series if s.status in (SeriesStatus.ACTIVE, SeriesStatus.PAUSED)),
         completed=sum(1 for s in in_period if s.status is SeriesStatus.COMPLETED),
         cancelled=sum(1 for s in in_period if s.status is SeriesStatus.CANCELLED),
@@ -109,8 +110,8 @@ async def _response(session: AsyncSession, *, start: datetime, end: datetime) ->
             select(Message.id).where(
                 Message.kind == StepKind.CHECKIN,
                 Message.status == MessageStatus.SENT,
-                col(Message.sent_at) >= start,
-                col(Message.sent_at) < end,
+                col(Message.sent_at) > start,
+                col(Message.sent_at) <= end,
             )
         )
     ).all()
@@ -124,7 +125,7 @@ async def _escalations(session: AsyncSession, *, start: datetime, end: datetime)
     escalated = (
         await session.exec(
             select(Answer).where(
-                col(Answer.escalated).is_(True), col(Answer.answered_at) >= start, col(Answer.answered_at) < end
+                col(Answer.escalated).is_(True), col(Answer.answered_at) > start, col(Answer.answered_at) <= end
             )
         )
     ).all()
@@ -149,7 +150,7 @@ async def _escalations(session: AsyncSession, *, start: datetime, end: datetime)
 async def _pain_changes(session: AsyncSession, *, start: datetime, end: datetime) -> list[int]:
     answers = (
         await session.exec(
-            select(Answer).where(col(Answer.answered_at) < end).order_by(col(Answer.answered_at), col(Answer.id))
+            select(Answer).where(col(Answer.answered_at) <= end).order_by(col(Answer.answered_at), col(Answer.id))
         )
     ).all()
     by_series: dict[int, list[Answer]] = defaultdict(list)
@@ -159,7 +160,7 @@ async def _pain_changes(session: AsyncSession, *, start: datetime, end: datetime
     for series_answers in by_series.values():
         checkins = [c for c in checkins_of(series_answers) if c.pain is not None]
         baseline = next((c for c in checkins if c.after_infusion == 0), None)
-        if baseline is None or checkins[-1] is baseline or checkins[-1].at < start:
+        if baseline is None or checkins[-1] is baseline or checkins[-1].at <= start:
             continue
         changes.append(int(checkins[-1].pain or 0) - int(baseline.pain or 0))
     return changes

@@ -124,7 +124,7 @@ async def load_course(session: AsyncSession, *, patient_id: int, now: datetime) 
         infusions=[InfusionMark(i.number, i.scheduled_at, attendance_of(i, now)) for i in infusions],
         checkins=checkins_of(answers),
         escalations=[escalation_of(a, staff_events) for a in answers if a.escalated],
-        deliveries=dict(Counter(((c.value if c else ""), s.value) for c, s in messages)),
+        deliveries=dict(Counter(((str(c) if c else ""), str(s)) for c, s in messages)),
     )
 
 

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from messenger.domain.catalog import SeriesCatalog
@@ -147,7 +147,9 @@ def _time(line: int, column: str, text: str, zone: ZoneInfo | None, problems: li
 
 async def already_enrolled(session: AsyncSession, rows: Sequence[ImportRow]) -> set[int]:
     """The lines whose patient exists already (same name, same phone or e-mail), or repeats an earlier line."""
-    existing = await session.exec(select(Patient.name, Contact.address).join(Contact, Contact.patient_id == Patient.id))
+    existing = await session.exec(
+        select(Patient.name, Contact.address).join(Contact, col(Contact.patient_id) == col(Patient.id))
+    )
     known = {(name.casefold(), address.casefold()) for name, address in existing.all()}
     repeated = set()
     for row in rows:

@@ -585,7 +585,7 @@ class Dispatcher:
         ).one()
         if open_rows != 0:
             return False
-        result = await session.exec(  # type: ignore[call-overload]
+        result = await session.exec(
             update(Series)
             .where(col(Series.id) == series.id, col(Series.status) == SeriesStatus.ACTIVE)
             .values(status=SeriesStatus.COMPLETED, status_changed_at=now)

@@ -239,6 +239,11 @@ class FakeBotApi:
             if key in self._messages and (chat_id is None or key[0] == chat_id)
         ]
 
+    def uploaded(self, message: dict) -> tuple[bytes, str]:
+        """The bytes and file name of the photo (largest size) or document a bot message carries."""
+        file = message["document"] if "document" in message else message["photo"][-1]
+        return self._files[file["file_id"]]
+
     def calls_to(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method.lower() == method.lower()]
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pytest
+from sqlmodel import select
 
 from messenger.app import App
 from messenger.db import transaction
@@ -13,7 +14,6 @@ from messenger.domain.enums import InfusionStatus, MessageStatus, SeriesStatus
 from messenger.domain.models import Answer, AuditEvent, Infusion, Message, Series
 from messenger.insights.documents import Insights
 from messenger.services.audit import staff_actor
-from sqlmodel import select
 from tests.factories import OWNER, enrol_patient
 
 

@@ -37,8 +37,8 @@ async def report(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDe
     if days > MAX_REPORT_DAYS:
         raise InputError("insights.usage_report")
     _figures, rendered = await deps.insights.report(days)
-    await _send(update, rendered, photo=True)
     await _audit(deps, staff, "view.report", days=days)
+    await _send(update, rendered, photo=True)
 
 
 @staff_only()
@@ -46,8 +46,8 @@ async def summary(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotD
     """Send a patient's one-page course summary as a PDF."""
     patient_id = _patient_id(context, "usage_summary")
     rendered = await deps.insights.summary(patient_id)
-    await _send(update, rendered, photo=False)
     await _audit(deps, staff, "view.summary", patient_id=patient_id)
+    await _send(update, rendered, photo=False)
 
 
 @staff_only()
@@ -59,8 +59,8 @@ async def export(update: Update, _context: ContextTypes.DEFAULT_TYPE, deps: BotD
         content, counts = await export_zip(session)
     now = deps.clock.now()
     caption = deps.insights.html("export_caption", patients=counts["patients.csv"], messages=counts["messages.csv"])
-    await _send(update, Rendered(content, f"messenger-export-{now:%Y-%m-%d}.zip", caption), photo=False)
     await _audit(deps, staff, "export", format="csv", rows=counts)
+    await _send(update, Rendered(content, f"messenger-export-{now:%Y-%m-%d}.zip", caption), photo=False)
 
 
 async def _send(update: Update, rendered: Rendered, *, photo: bool) -> None:
