@@ -45,6 +45,7 @@ from messenger.domain.enums import ChannelName, MessageStatus, QuietPolicy, Seri
 from messenger.domain.models import Contact, Infusion, Message, Patient, Series
 from messenger.domain.series import SeriesDefinition
 from messenger.domain.timing import QuietHours
+from messenger.observability.log_fields import bind_log_fields, log_fields
 from messenger.rendering.compose import Composer
 from messenger.rendering.context import Clinic, message_context
 from messenger.rendering.environment import TemplateRenderError
@@ -82,8 +83,7 @@ class Delivery:
     lost_contacts: tuple[Contact, ...] = ()
     # Real seconds the provider took to answer the last send attempt, if one was made.
     send_seconds: float | None = None
-    # This outcome closed the series: nothing is left to send (the end-of-course summary follows).
-    series_completed: bool = False
+    series_completed: bool = False  # this outcome closed the series (the end-of-course summary follows)
 
 
 DeliveryListener = Callable[[Delivery], Awaitable[None]]
@@ -267,7 +267,8 @@ class Dispatcher:
     async def _deliver_slot(self, message_id: int) -> Delivery | None:
         async with self._slots:
             try:
-                return await self.deliver(message_id)
+                with log_fields(message_id=message_id):
+                    return await self.deliver(message_id)
             except Exception:
                 # Leave the row claimed: its lease expires and it is tried again.
                 log.exception("delivery of message %s crashed", message_id)
@@ -277,6 +278,7 @@ class Dispatcher:
         job = await self._load(message_id)
         if job is None:
             return None
+        bind_log_fields(message_id=message_id, patient_id=job.patient.id, series_id=job.series.id)
         message, now = job.message, self.clock.now()
         if job.series.status is SeriesStatus.PAUSED:
             return await self._record(job, MessageStatus.HELD, reason="series paused")
@@ -583,14 +585,11 @@ class Dispatcher:
                 )
             )
         ).one()
-        if open_rows != 0:
-            return False
-        result = await session.exec(
-            update(Series)
-            .where(col(Series.id) == series.id, col(Series.status) == SeriesStatus.ACTIVE)
-            .values(status=SeriesStatus.COMPLETED, status_changed_at=now)
+        done = update(Series).where(col(Series.id) == series.id, col(Series.status) == SeriesStatus.ACTIVE)
+        completed = open_rows == 0 and await session.exec(
+            done.values(status=SeriesStatus.COMPLETED, status_changed_at=now)
         )
-        return bool(result.rowcount == 1)
+        return bool(completed and completed.rowcount == 1)
 
     async def _notify(self, delivery: Delivery) -> None:
         for listener in self.listeners:

@@ -55,3 +55,17 @@ async def test_answers_record_the_infusion_they_follow(app, channel):
     async with app.sessions() as session:
         answers = (await session.exec(select(Answer).order_by(Answer.id))).all()
     assert [a.after_infusion for a in answers] == [0, 1, 2]
+
+
+async def test_the_delivery_that_closes_a_series_says_so(app):
+    series = await enrol_patient(app)
+    closing = []
+
+    async def listen(delivery):
+        closing.append(delivery.series_completed)
+
+    app.dispatcher.listeners.append(listen)
+    last = max(m.send_at for m in (await messages_of(app, series.id)).values())
+    await run_until(app, last + timedelta(days=1))
+
+    assert closing.count(True) == 1 and closing[-1] is True
