@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
+import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress
 
 from messenger.app import App, build_app
+from messenger.clock import Clock, ManualClock
 from messenger.config import Settings
 from messenger.db import transaction
 from messenger.domain.wording import Phrase
@@ -31,9 +34,9 @@ T = TypeVar("T")
 IMPORT_BATCH = 500
 
 
-def with_app(settings: Settings, work: Callable[[App], Awaitable[T]]) -> T:
+def with_app(settings: Settings, work: Callable[[App], Awaitable[T]], clock: Clock | None = None) -> T:
     async def run() -> T:
-        application = build_app(settings)
+        application = build_app(settings, clock=clock)
         try:
             return await work(application)
         finally:
@@ -55,6 +58,10 @@ def insights_of(application: App) -> Insights:
 
 
 def export(settings: Settings, fmt: str, output: Path | None) -> None:
+    if fmt not in {"csv", "fhir"}:
+        errors.print("[red]--format must be csv or fhir")
+        raise typer.Exit(2)
+
     async def work(application: App) -> tuple[Path, str]:
         now = application.clock.now()
         path = output or Path(f"messenger-export-{now:%Y-%m-%d}.{'zip' if fmt == 'csv' else 'json'}")
@@ -76,6 +83,9 @@ def export(settings: Settings, fmt: str, output: Path | None) -> None:
 
 def import_patients(settings: Settings, path: Path, *, skip_invalid: bool) -> int:
     """Check every row, then enrol; returns the exit code."""
+    if not path.is_file():
+        errors.print(f"[red]No such file: {escape(str(path))}")
+        return 2
     text = path.read_text(encoding="utf-8-sig")
 
     async def work(application: App) -> int:
@@ -141,8 +151,10 @@ def _print_problems(plan: ImportPlan, strings: BotStrings, locale: str) -> None:
         )
 
 
-def sample_files(settings: Settings, *, patient_id: int, days: int, folder: Path) -> None:
-    """Write the progress chart, the cohort report and the summary PDF, as staff receive them."""
+def sample_files(
+    settings: Settings, *, patient_id: int, days: int, folder: Path, as_of: datetime | None = None
+) -> None:
+    """Write the progress chart, the cohort report and the summary PDF, as staff receive them (at ``as_of``)."""
 
     async def work(application: App) -> list[tuple[str, bytes]]:
         insights = insights_of(application)
@@ -154,6 +166,6 @@ def sample_files(settings: Settings, *, patient_id: int, days: int, folder: Path
         ]
 
     folder.mkdir(parents=True, exist_ok=True)
-    for name, content in with_app(settings, work):
+    for name, content in with_app(settings, work, ManualClock(as_of) if as_of else None):
         (folder / name).write_bytes(content)
         console.print(f"Wrote {escape(str(folder / name))}")

@@ -143,14 +143,16 @@ class Bar:
 
 def bars_figure(groups: Sequence[tuple[str, Sequence[Bar]]]) -> Figure:
     """One horizontal bar panel per group of figures (the cohort report)."""
-    figure = Figure(figsize=(SIZE[0], 2.0 + 1.1 * sum(len(bars) for _, bars in groups)), layout="constrained")
+    # About 60 px per bar: all of a 30-day report fits one phone screen.
+    height = 0.8 + 0.4 * sum(len(bars) for _, bars in groups) + 0.5 * len(groups)
+    figure = Figure(figsize=(SIZE[0], height), layout="constrained")
     panels = figure.subplots(len(groups), 1, squeeze=False, height_ratios=[max(1, len(b)) for _, b in groups])
     palette = [BLUE, ORANGE, GREEN, PURPLE, VERMILLION, GREY]
     for (title, bars), row in zip(groups, panels, strict=True):
         axes = row[0]
         labels = [b.label for b in bars][::-1]
         values = [b.value for b in bars][::-1]
-        drawn = axes.barh(labels, values, color=[palette[i % len(palette)] for i in range(len(bars))][::-1])
+        drawn = axes.barh(labels, values, height=0.7, color=[palette[i % len(palette)] for i in range(len(bars))][::-1])
         axes.bar_label(drawn, labels=[b.shown for b in bars][::-1], padding=4, fontsize=FONT - 1)
         axes.set_title(title, loc="left", fontsize=FONT + 1, fontweight="bold")
         axes.tick_params(labelsize=FONT - 1)
