@@ -1,4 +1,8 @@
-"""The end-of-course summary PDF, sent to staff when a series completes or is cancelled."""
+"""The end-of-course summary PDF, sent to staff when a series completes or is cancelled.
+
+It goes straight to the Bot API rather than through the outbox: a document is not an
+outbox row yet. A send that fails is logged, and ``/summary <id>`` makes it again.
+"""
 
 from __future__ import annotations
 
@@ -8,24 +12,33 @@ from telegram import Bot, InputFile
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
-from messenger.bot.alerts import StaffAlerts
+from messenger.db import SessionFactory
 from messenger.insights.documents import Insights
 from messenger.scheduling.dispatcher import Delivery
+from messenger.services.staff import list_staff
 
 log = logging.getLogger(__name__)
 
 
 class CourseSummaries:
-    def __init__(self, *, bot: Bot, alerts: StaffAlerts, insights: Insights) -> None:
+    def __init__(self, *, bot: Bot, sessions: SessionFactory, insights: Insights, staff_chat_id: int | None) -> None:
         self.bot = bot
-        self.alerts = alerts
+        self.sessions = sessions
         self.insights = insights
+        self.staff_chat_id = staff_chat_id
+
+    async def recipients(self) -> list[int]:
+        """The staff chat when the clinic has one, else every active staff member's private chat."""
+        if self.staff_chat_id is not None:
+            return [self.staff_chat_id]
+        async with self.sessions() as session:
+            return [s.telegram_user_id for s in await list_staff(session)]
 
     async def send(self, patient_id: int) -> int:
-        """Send patient ``patient_id``'s summary to the staff chat or every staff member; returns how many got it."""
+        """Send patient ``patient_id``'s summary to every recipient; returns how many got it."""
         rendered = await self.insights.summary(patient_id)
         delivered = 0
-        for chat_id in await self.alerts.recipients():
+        for chat_id in await self.recipients():
             try:
                 await self.bot.send_document(
                     chat_id=chat_id,

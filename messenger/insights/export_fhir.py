@@ -19,7 +19,7 @@ from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from messenger.domain.enums import ChannelName, MessageStatus
+from messenger.domain.enums import ChannelName, MessageStatus, StepKind
 from messenger.domain.models import Answer, Contact, Infusion, Message, Patient, Series
 from messenger.insights.course import Attendance, attendance_of
 
@@ -56,7 +56,7 @@ async def fhir_bundle(session: AsyncSession, *, now: datetime) -> Bundle:
     entries += [_entry(_response(group)) for group in answers.values()]
     messages = await session.exec(
         select(Message)
-        .where(col(Message.status).in_([MessageStatus.SENT, MessageStatus.FAILED]))
+        .where(col(Message.status).in_([MessageStatus.SENT, MessageStatus.FAILED]), Message.kind != StepKind.ALERT)
         .order_by(col(Message.id))
     )
     entries += [_entry(_communication(m)) for m in messages.all()]
