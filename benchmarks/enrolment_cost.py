@@ -14,7 +14,7 @@ Each figure is wall time per scheduled message (an outbox row, or a job), and it
 the APScheduler figure; CPU time of this process (all threads) is printed beside it, as it
 moves less than wall time on a busy machine. APScheduler with SQLite's default settings
 (rollback journal, ``synchronous=FULL``: what a job store on a bare URL gets) is shown too.
-The default series has 28 steps, so 10,000 patients are 280,000 rows.
+The default series has 29 steps, so 10,000 patients are 290,000 rows.
 The requests are built before the clock starts (parsing an import is not enrolment).
 
 Run: ``.venv/bin/python benchmarks/enrolment_cost.py [--patients 10000] [--jobs 2000] [--single 200]``

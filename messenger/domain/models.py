@@ -196,6 +196,9 @@ class Answer(SQLModel, Persisted, table=True):
     score: int | None = None
     escalated: bool = False
     answered_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
+    # The infusion this check-in follows: 0 for the baseline before the first one. Last, as
+    # migration 0007 added it: both ways of building the schema give the same table.
+    after_infusion: int | None = None
 
 
 class AuditEvent(SQLModel, Persisted, table=True):
