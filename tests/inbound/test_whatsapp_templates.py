@@ -168,6 +168,7 @@ async def test_63016_reported_by_status_callback_sends_the_template_once(setting
         series, _reply = await _patient_who_wrote(app, twilio)
         _row, text = await _reminder(app, twilio, series.id)
         callback = await twilio.send_status_callback(text.sid, "undelivered", error_code=63016)
+        await app.alarm.wait_idle()  # the callback pokes the alarm, which may already be sending it
         await app.dispatcher.run_due()
         after = (await messages_of(app, series.id))["reminder-eve-1"]
         [template] = [m for m in twilio.messages if m.sid == after.provider_id]

@@ -14,10 +14,10 @@ import pytest
 
 from messenger.app import App, build_app
 from messenger.clock import ManualClock
-from messenger.domain.enums import ChannelName
+from messenger.domain.enums import ChannelName, MessageStatus
 from messenger.pacing.pacer import Pacer
 from tests.bot.conftest import STRANGER, bot_settings
-from tests.factories import enrol_patient
+from tests.factories import enrol_patient, messages_of
 from tests.fakes.bot_api import FakeBotApi
 from tests.pacing.support import TimeDriver, driven
 
@@ -72,10 +72,10 @@ def sends_to(api: FakeBotApi, chat: int) -> list[str]:
 
 
 async def test_a_429_on_a_command_reply_holds_the_dispatcher(
-    running: tuple[App, FakeBotApi, TimeDriver], pace: ManualClock
+    running: tuple[App, FakeBotApi, TimeDriver], pace: ManualClock, clock: ManualClock
 ) -> None:
     app, api, driver = running
-    await enrol_patient(app, contacts=[(ChannelName.TELEGRAM, PATIENT_CHAT)])
+    series = await enrol_patient(app, contacts=[(ChannelName.TELEGRAM, PATIENT_CHAT)])
     heard = pause_heard(pacer_of(app))
     api.fail_next("sendMessage", status=429, retry_after=7)
     api.user_sends(STRANGER, "/help")
@@ -83,15 +83,20 @@ async def test_a_429_on_a_command_reply_holds_the_dispatcher(
     until = pacer_of(app).paused_until()
     assert until is not None and until - pace.now() == timedelta(seconds=7)
 
-    dispatch = asyncio.create_task(app.dispatcher.run_due())
-    await waiting_until(pace, until)
+    held = await app.dispatcher.run_due()
+    welcome = (await messages_of(app, series.pk))["welcome"]
     assert sends_to(api, int(PATIENT_CHAT)) == [], "nothing reaches Telegram inside the pause"
+    assert held.counts["sent"] == 0
+    # While every channel is paused the dispatcher claims nothing: the welcome waits, no attempt used.
+    assert welcome.status is MessageStatus.PENDING and welcome.attempts == 0 and welcome.claimed_by is None
+
+    pace.set(until)
+    clock.advance(timedelta(seconds=7))
     driver.release()
-    report = await dispatch
+    report = await app.dispatcher.run_due()
 
     assert report.counts["sent"] >= 1
     assert sends_to(api, int(PATIENT_CHAT)), "the welcome went out once the pause ended"
-    assert pace.now() >= until
 
 
 async def test_a_429_on_a_dispatcher_send_holds_command_replies(

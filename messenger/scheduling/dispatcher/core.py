@@ -173,8 +173,11 @@ class Dispatcher:
 
     def paused_until(self, channel: Channel) -> datetime | None:
         """The end of the provider's pause on this channel's account, if it is paused now."""
+        ends = [self._channel_pause.get(channel.name)]
         pacer = getattr(channel, "pacer", None)
-        ends = [self._channel_pause.get(channel.name), pacer.paused_until() if pacer is not None else None]
+        if pacer is not None and (pacer_until := pacer.paused_until()) is not None:
+            # The pacer keeps its own clock (the same in production, a manual one in tests): carry over what is left.
+            ends.append(self.clock.now() + (pacer_until - pacer.clock.now()))
         latest = max((t for t in ends if t is not None), default=None)
         return latest if latest is not None and latest > self.clock.now() else None
 
