@@ -120,7 +120,7 @@ def build_app(
     templates = TemplateEnvironment(override_dir=settings.templates_dir, default_locale=settings.default_locale)
     composer = Composer(templates)
     quiet_hours = QuietHours(settings.quiet_hours_start, settings.quiet_hours_end)
-    clinic = Clinic(settings.clinic_name, settings.clinic_phone)
+    clinic = Clinic(settings.clinic_name, settings.clinic_phone, settings.locale)
     strings = BotStrings(templates)
     wired = dict(channels) if channels is not None else {}
     for name, channel in provider_channels(settings, clock).items():

@@ -123,7 +123,10 @@ def templates_check() -> None:
         errors.print(f"[red]{escape(str(exc))}")
         raise typer.Exit(1) from None
     report = check_templates(
-        environment, catalog, Clinic(settings.clinic_name, settings.clinic_phone), settings.sensitive_words
+        environment,
+        catalog,
+        Clinic(settings.clinic_name, settings.clinic_phone, settings.locale),
+        settings.sensitive_words,
     )
     for problem in report.problems:
         errors.print(f"[red]✗[/] {escape(problem)}", highlight=False, soft_wrap=True)

@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import phonenumbers
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from messenger.rendering.discreet import DEFAULT_SENSITIVE_WORDS
+from messenger.rendering.formats import babel_locale
 
 # The clinic the shipped article comes from; a clinic sets its own.
 DEFAULT_CLINIC_NAME = "Renew Ketamine Infusion"
@@ -72,6 +74,10 @@ class Settings(BaseSettings):
     default_series: str = "ketamine-chronic-pain"
     default_timezone: str = "America/Los_Angeles"
     default_locale: str = "en"
+    # The clinic's convention for dates and times; a patient's language takes its territory (es → es_US).
+    locale: str = "en_US"
+    # Phone numbers typed without a country code are read as numbers of this region.
+    phone_region: str = "US"
     quiet_hours_start: time = time(21, 0)
     quiet_hours_end: time = time(8, 0)
     # How often the alarm wakes even when nothing is due (a safety net for rows
@@ -173,6 +179,18 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r} (expected an IANA name such as Europe/Berlin)") from exc
         return value
+
+    @field_validator("locale")
+    @classmethod
+    def _locale(cls, value: str) -> str:
+        return str(babel_locale(value))  # raises a readable ValueError
+
+    @field_validator("phone_region")
+    @classmethod
+    def _phone_region(cls, value: str) -> str:
+        if value.upper() not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"unknown phone region {value!r} (expected a two-letter country code such as US)")
+        return value.upper()
 
     @field_validator("series_dir", "templates_dir")
     @classmethod

@@ -293,6 +293,7 @@ class Dispatcher:
             step_key=message.step_key,
             kind=message.kind,
             infusion_number=message.infusion_number,
+            language=job.patient.locale,
         )
         if not job.contacts:
             if job.reach is Reach.NOT_LINKED:
