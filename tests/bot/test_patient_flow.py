@@ -11,7 +11,7 @@ from sqlmodel import select
 from messenger.app import build_app
 from messenger.clock import ScaledClock
 from messenger.domain.enums import ChannelName, InfusionStatus, MessageStatus
-from messenger.domain.models import Answer, Contact, Infusion, Message
+from messenger.domain.models import Answer, Contact, Infusion, Message, Patient
 from tests.bot.conftest import (
     OWNER,
     PATIENT,
@@ -42,7 +42,7 @@ async def test_the_invite_links_the_chat_and_greets_with_the_schedule(bot_app, b
     texts = [m["text"] for m in bot_api.sent_messages(PATIENT)]
     assert len(texts) == 1, "the welcome carries the schedule: one message, not two"
     assert texts[0].startswith("Hi Pat")
-    assert "1 of 5: Wednesday 2 December at 10:00" in texts[0]
+    assert "1 of 5: Wednesday, December 2 at 10:00 AM" in texts[0]
     await bot_api.wait_for_message(OWNER, contains="connected on Telegram")
     rows = await messages_of(bot_app, 1)
     assert rows["welcome"].status is MessageStatus.SENT
@@ -238,7 +238,9 @@ async def test_a_forged_or_foreign_button_changes_nothing(bot_app, bot_api):
 
 async def test_the_guided_enrolment_conversation(bot_app, bot_api):
     await say(bot_api, OWNER, "/enroll", expect="full name")
-    zone_question = await say(bot_api, OWNER, "Ana Ruiz", expect="time zone")
+    language_question = await say(bot_api, OWNER, "Ana Ruiz", expect="In which language")
+    await press(bot_api, OWNER, language_question, "español")
+    zone_question = await bot_api.wait_for_message(OWNER, contains="time zone")
     await press(bot_api, OWNER, zone_question, "America/New_York")
     await bot_api.wait_for_message(OWNER, contains="When is the first infusion")
     await say(bot_api, OWNER, "yesterday", expect="not a date")
@@ -258,24 +260,27 @@ async def test_the_guided_enrolment_conversation(bot_app, bot_api):
         "2026-12-02 09:30, 2026-12-05 09:30, 2026-12-08 09:30, 2026-12-11 09:30, 2026-12-14 09:30",
         expect="mobile number",
     )
-    await say(bot_api, OWNER, "12", expect="valid phone")
+    await say(bot_api, OWNER, "12", expect="does not look like a phone number")
     await press(bot_api, OWNER, phone, "Skip")
     await bot_api.wait_for_message(OWNER, contains="e-mail address")
     summary = await say(bot_api, OWNER, "ana@example.org", expect="Please check")
-    assert "Infusion 5: Mon 14 Dec 2026, 09:30 EST" in summary["text"]
+    assert "Infusion 5: Mon, Dec 14, 2026, 9:30 AM EST" in summary["text"]
 
     await press(bot_api, OWNER, summary, "Enrol")
 
     enrolled = await bot_api.wait_for_message(OWNER, contains="Enrolled")
     assert "Ana Ruiz" in enrolled["text"] and "America/New_York" in enrolled["text"]
+    assert "español" in enrolled["text"]
     async with bot_app.sessions() as session:
         contacts = (await session.exec(select(Contact))).all()
+        patient = (await session.exec(select(Patient))).one()
     assert [(c.channel, c.address) for c in contacts] == [(ChannelName.EMAIL, "ana@example.org")]
+    assert patient.locale == "es"
 
 
 async def test_the_conversation_can_be_cancelled_and_saves_nothing(bot_app, bot_api):
     await say(bot_api, OWNER, "/enroll", expect="full name")
-    await say(bot_api, OWNER, "Ana Ruiz", expect="time zone")
+    await say(bot_api, OWNER, "Ana Ruiz", expect="In which language")
 
     reply = await say(bot_api, OWNER, "/cancel", expect="cancelled")
 

@@ -18,8 +18,9 @@ from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from messenger.bot.context import BotDeps, deps_of
+from messenger.bot.handlers import language
 from messenger.bot.handlers.patient import confirm_stop
-from messenger.bot.handlers.staff import local_text, send_patient_card
+from messenger.bot.handlers.staff import send_patient_card
 from messenger.bot.keyboards import Callback, markup, question_buttons
 from messenger.db import transaction
 from messenger.domain.models import Patient
@@ -49,6 +50,8 @@ async def pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await _reminder(deps, query, patient, callback)
         elif callback.kind == "c" and callback.question:
             await _checkin(deps, query, patient, callback)
+        elif callback.kind == language.KIND and callback.target == patient.id:
+            await _edit(query, await language.chosen(deps, patient, callback.value), None)
         elif callback.kind == "s" and callback.target == patient.id:
             text = await confirm_stop(deps, patient, query.message.chat.id, callback.value == "y")  # type: ignore[union-attr]
             await _edit(query, text, None)
@@ -82,7 +85,7 @@ async def _reminder(deps: BotDeps, query: CallbackQuery, patient: Patient, callb
             patient_id=patient.pk,
             name=patient.name,
             number=infusion.number,
-            when=local_text(infusion.scheduled_at, ZoneInfo(patient.timezone)),
+            when=deps.when(infusion.scheduled_at, ZoneInfo(patient.timezone)),
         )
 
 

@@ -9,7 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from messenger.bot.context import BotDeps, deps_of, reply
+from messenger.bot.context import BotDeps, deps_of, guest_locale, reply
 from messenger.bot.handlers import staff as staff_commands
 from messenger.bot.keyboards import Callback, choice
 from messenger.db import transaction
@@ -44,7 +44,9 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if patient is not None:
             await _opt_in(session, deps, patient)
     if patient is None:
-        await reply(update, deps.text("patient.hello_unlinked", clinic=deps.clinic.name))
+        await reply(
+            update, deps.strings.get("patient.hello_unlinked", guest_locale(update, deps), clinic=deps.clinic.name)
+        )
         return
     await reply(update, await schedule_text(deps, patient))
 
@@ -52,7 +54,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def _redeem(update: Update, deps: BotDeps, code: str, chat_id: int, user_id: int) -> None:
     clinic = {"clinic": deps.clinic.name, "phone": deps.clinic.phone}
     if deps.start_throttle.blocked(user_id):
-        await reply(update, deps.text("patient.throttled", **clinic))
+        await reply(update, deps.strings.get("patient.throttled", guest_locale(update, deps), **clinic))
         return
     try:
         async with transaction(deps.sessions) as session:
@@ -62,7 +64,7 @@ async def _redeem(update: Update, deps: BotDeps, code: str, chat_id: int, user_i
     except ServiceError as error:
         deps.start_throttle.fail(user_id)
         log.info("an invite code was refused (%s)", error.code)
-        await reply(update, deps.explain(error))
+        await reply(update, deps.explain(error, guest_locale(update, deps)))
         return
     if welcome_id is None:  # already welcomed (on another channel, or a dispatcher is at it)
         await reply(update, await schedule_text(deps, patient))
@@ -95,10 +97,11 @@ async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if patient is None:
         return
     keyboard = choice(
-        (deps.text("buttons.stop_yes"), Callback("s", patient.id, "y")),  # type: ignore[arg-type]
-        (deps.text("buttons.stop_no"), Callback("s", patient.id, "n")),
-    )  # type: ignore[arg-type]
-    await reply(update, deps.text("patient.stop_confirm", clinic=deps.clinic.name), reply_markup=keyboard)
+        (deps.strings.get("buttons.stop_yes", patient.locale), Callback("s", patient.pk, "y")),
+        (deps.strings.get("buttons.stop_no", patient.locale), Callback("s", patient.pk, "n")),
+    )
+    text = deps.strings.get("patient.stop_confirm", patient.locale, clinic=deps.clinic.name)
+    await reply(update, text, reply_markup=keyboard)
 
 
 async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -112,7 +115,7 @@ async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     async with transaction(deps.sessions) as session:
         changed = await _opt_in(session, deps, patient)
-    await reply(update, deps.text("patient.resumed" if changed else "patient.not_stopped"))
+    await reply(update, deps.strings.get("patient.resumed" if changed else "patient.not_stopped", patient.locale))
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -120,7 +123,9 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     deps = deps_of(context)
     async with deps.sessions() as session:
         staff = await active_staff(session, update.effective_user.id)  # type: ignore[union-attr]
-    await reply(update, deps.page("help-staff" if staff else "help-patient", clinic=deps.clinic))
+        patient = None if staff else await patient_for_chat(session, update.effective_chat.id)  # type: ignore[union-attr]
+    locale = patient.locale if patient else guest_locale(update, deps)
+    await reply(update, deps.page("help-staff" if staff else "help-patient", locale, clinic=deps.clinic))
 
 
 async def free_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -131,17 +136,21 @@ async def free_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         staff = await active_staff(session, update.effective_user.id)  # type: ignore[union-attr]
     if patient is None:
         if staff is None:
-            await reply(update, deps.text("patient.not_linked", clinic=deps.clinic.name, phone=deps.clinic.phone))
+            text = deps.strings.get(
+                "patient.not_linked", guest_locale(update, deps), clinic=deps.clinic.name, phone=deps.clinic.phone
+            )
+            await reply(update, text)
         return
     text = (update.effective_message.text or "")[:3000]  # type: ignore[union-attr]
     await deps.alerts.send("free_text", patient_id=patient.id, name=patient.name, text=text)  # type: ignore[arg-type]
-    await reply(update, deps.text("patient.free_text_ack", clinic=deps.clinic.name, phone=deps.clinic.phone))
+    ack = deps.strings.get("patient.free_text_ack", patient.locale, clinic=deps.clinic.name, phone=deps.clinic.phone)
+    await reply(update, ack)
 
 
 async def confirm_stop(deps: BotDeps, patient: Patient, chat_id: int, confirmed: bool) -> str:
     """The answer to the /stop question: opt the chat out (and tell staff), or keep things as they are."""
     if not confirmed:
-        return deps.text("patient.stop_kept")
+        return deps.strings.get("patient.stop_kept", patient.locale)
     async with transaction(deps.sessions) as session:
         contact = await find_contact(session, patient_id=patient.id, channel=ChannelName.TELEGRAM)  # type: ignore[arg-type]
         if contact is None or contact.address != str(chat_id):
@@ -150,14 +159,14 @@ async def confirm_stop(deps: BotDeps, patient: Patient, chat_id: int, confirmed:
             session=session, clock=deps.clock, contact=contact, opted_out=True, reason="patient sent /stop"
         )
     if not changed:
-        return deps.text("patient.already_stopped")
+        return deps.strings.get("patient.already_stopped", patient.locale)
     await deps.alerts.send(
         "opted_out",
-        patient_id=patient.id,
-        name=patient.name,  # type: ignore[arg-type]
+        patient_id=patient.pk,
+        name=patient.name,
         channel=ChannelName.TELEGRAM.value,
     )
-    return deps.text("patient.stopped")
+    return deps.strings.get("patient.stopped", patient.locale)
 
 
 async def _opt_in(session: AsyncSession, deps: BotDeps, patient: Patient) -> bool:
@@ -168,8 +177,8 @@ async def _opt_in(session: AsyncSession, deps: BotDeps, patient: Patient) -> boo
         return False
     await deps.alerts.send(
         "opted_in",
-        patient_id=patient.id,
-        name=patient.name,  # type: ignore[arg-type]
+        patient_id=patient.pk,
+        name=patient.name,
         channel=ChannelName.TELEGRAM.value,
     )
     return True
@@ -179,7 +188,10 @@ async def _linked_patient(update: Update, deps: BotDeps) -> Patient | None:
     async with deps.sessions() as session:
         patient = await patient_for_chat(session, update.effective_chat.id)  # type: ignore[union-attr]
     if patient is None:
-        await reply(update, deps.text("patient.not_linked", clinic=deps.clinic.name, phone=deps.clinic.phone))
+        text = deps.strings.get(
+            "patient.not_linked", guest_locale(update, deps), clinic=deps.clinic.name, phone=deps.clinic.phone
+        )
+        await reply(update, text)
     return patient
 
 
@@ -190,7 +202,8 @@ async def schedule_text(deps: BotDeps, patient: Patient) -> str:
         upcoming = await reports.upcoming_infusions(session, series, deps.clock.now()) if series else []
         total = len(await changes.infusions_of(session, series.id)) if series else 0  # type: ignore[arg-type]
     infusions = [
-        infusion_view(i.number, total, i.scheduled_at, zone) | {"status": i.status.value}
+        infusion_view(i.number, total, i.scheduled_at, zone, deps.clinic.formats(patient.locale))
+        | {"status": i.status.value}
         for i in upcoming
         if i.status is not InfusionStatus.CANCELLED
     ]
@@ -201,7 +214,7 @@ async def welcome_text(deps: BotDeps, patient: Patient) -> str:
     """The series' own welcome message, as the patient's first message on Telegram."""
     async with deps.sessions() as session:
         series = await reports.latest_series_of(session, patient.id)  # type: ignore[arg-type]
-        infusions = await changes.infusions_of(session, series.id) if series else []  # type: ignore[union-attr,arg-type]
+        infusions = await changes.infusions_of(session, series.id) if series else []  # type: ignore[arg-type]
     if series is None or series.definition_key not in deps.catalog:
         return deps.page("help-patient", patient.locale, clinic=deps.clinic)
     definition = deps.catalog.get(series.definition_key)
@@ -215,5 +228,6 @@ async def welcome_text(deps: BotDeps, patient: Patient) -> str:
         step_key=welcome.key,
         kind=welcome.kind,
         infusion_number=None,
+        language=patient.locale,
     )
     return deps.composer.render(welcome.template, Flavour.TELEGRAM, patient.locale, context)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -14,6 +14,7 @@ from messenger.bot import parsing
 from messenger.bot.context import BotDeps, reply, staff_only
 from messenger.bot.parsing import InputError
 from messenger.db import transaction
+from messenger.domain.addresses import fixed_lines
 from messenger.domain.enums import ChannelName, StaffRole
 from messenger.domain.models import ContactBase, Patient, Series, Staff
 from messenger.rendering.context import infusion_view, sample_context
@@ -44,13 +45,13 @@ def enrolment_request(deps: BotDeps, fields: dict[str, str]) -> EnrolmentRequest
     contacts: list[ContactBase] = []
     for key, value in fields.items():
         if key in _CONTACT_KEYS and value:
-            address = parsing.email(value) if key == "email" else parsing.phone(value)
+            address = parsing.email(value) if key == "email" else parsing.phone(value, deps.settings.phone_region).e164
             contacts.append(ContactBase(channel=_CONTACT_KEYS[key], address=address, priority=len(contacts)))
     return EnrolmentRequest(
         name=fields["name"],
         timezone=zone.key,
         series_key=series_key,
-        locale=parsing.locale(fields["lang"]) if fields.get("lang") else deps.locale,
+        locale=parsing.language(fields["lang"], deps.languages) if fields.get("lang") else deps.locale,
         first_infusion=first,
         infusions=given,
         contacts=contacts,
@@ -77,7 +78,7 @@ async def enrol_and_invite(
         )
         infusions = await changes.infusions_of(session, series.id)  # type: ignore[arg-type]
     deps.poke()
-    zone = ZoneInfo(request.timezone)
+    zone, formats = ZoneInfo(request.timezone), deps.staff_formats
     await reply(
         update,
         deps.page(
@@ -85,11 +86,18 @@ async def enrol_and_invite(
             name=request.name,
             patient_id=series.patient_id,
             timezone=zone.key,
-            infusions=[infusion_view(i.number, len(infusions), i.scheduled_at, zone) for i in infusions],
+            infusions=[infusion_view(i.number, len(infusions), i.scheduled_at, zone, formats) for i in infusions],
             link=invite_link(context, code),
-            expires=local_text(deps.clock.now() + ttl, zone),
+            expires=deps.when(deps.clock.now() + ttl, zone),
+            language=deps.strings.plain(f"language.{request.locale.split('_')[0]}", request.locale),
+            landlines=landlines(request.contacts, deps.settings.phone_region),
         ),
     )
+
+
+def landlines(contacts: list[ContactBase], region: str) -> list[str]:
+    """SMS numbers typed as fixed lines: staff check them with the patient before the first text."""
+    return fixed_lines((c.address for c in contacts if c.channel is ChannelName.SMS), region)
 
 
 @staff_only()
@@ -115,7 +123,7 @@ async def patients(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: Bot
             "id": line.patient.id,
             "name": line.patient.name,
             "status": line.series.status.value if line.series else None,
-            "next": _next_infusion(line),
+            "next": _next_infusion(line, deps),
         }
         for line in lines
     ]
@@ -140,18 +148,18 @@ async def send_patient_card(update: Update, deps: BotDeps, patient_id: int) -> N
             series=card.series,
             contacts=card.contacts,
             infusions=[
-                {"number": i.number, "when": local_text(i.scheduled_at, zone), "status": i.status.value}
+                {"number": i.number, "when": deps.when(i.scheduled_at, zone), "status": i.status.value}
                 for i in card.infusions
             ],
             next_messages=[
-                {"step": m.step_key, "when": local_text(m.send_at, zone), "status": m.status.value}
+                {"step": m.step_key, "when": deps.when(m.send_at, zone), "status": m.status.value}
                 for m in card.next_messages
             ],
             answers=[
                 {
                     "question": a.question,
                     "value": a.value,
-                    "when": local_text(a.answered_at, zone),
+                    "when": deps.when(a.answered_at, zone),
                     "escalated": a.escalated,
                 }
                 for a in card.answers
@@ -183,9 +191,8 @@ async def reschedule(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: B
             actor=staff_actor(staff.telegram_user_id),
         )
     deps.poke()
-    text = deps.text(
-        "staff.rescheduled", number=number, patient_id=patient_id, when=local_text(at, zone), moved=result.moved
-    )
+    when = deps.when(at, zone)
+    text = deps.text("staff.rescheduled", number=number, patient_id=patient_id, when=when, moved=result.moved)
     if result.warning:
         text += "\n" + deps.text("staff.window_warning", problem=result.warning)
     await reply(update, text)
@@ -249,7 +256,7 @@ async def invite(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDe
             "staff.invite",
             name=card.patient.name,
             patient_id=patient_id,
-            expires=local_text(deps.clock.now() + ttl, zone),
+            expires=deps.when(deps.clock.now() + ttl, zone),
             link=invite_link(context, code),
         ),
     )
@@ -267,12 +274,10 @@ async def preview(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotD
         raise InputError("unknown_step", step=args[0], steps=", ".join(steps))
     locale = parsing.locale(args[1]) if len(args) > 1 else deps.locale
     step, number = steps[args[0]]
-    body = deps.templates.render(
-        step.template,
-        Flavour.TELEGRAM,
-        locale,
-        sample_context(definition, clinic=deps.clinic, step_key=args[0], kind=step.kind, infusion_number=number),
+    sample = sample_context(
+        definition, clinic=deps.clinic, step_key=args[0], kind=step.kind, infusion_number=number, language=locale
     )
+    body = deps.templates.render(step.template, Flavour.TELEGRAM, locale, sample)
     await reply(update, deps.text("staff.preview_header", step=args[0], lang=locale) + "\n\n" + body)
 
 
@@ -323,14 +328,8 @@ async def _patient_zone(session: AsyncSession, series: Series) -> str:
     return patient.timezone
 
 
-def local_text(instant: datetime, zone: ZoneInfo) -> str:
-    """A time as staff read it: 'Tue 1 Dec 2026, 10:00 PST'."""
-    local = instant.astimezone(zone)
-    return f"{local:%a} {local.day} {local:%b %Y, %H:%M} {local.tzname()}"
-
-
-def _next_infusion(line: reports.PatientLine) -> str | None:
+def _next_infusion(line: reports.PatientLine, deps: BotDeps) -> str | None:
     if line.next_infusion is None:
         return None
     zone = ZoneInfo(line.patient.timezone)
-    return f"#{line.next_infusion.number} {local_text(line.next_infusion.scheduled_at, zone)}"
+    return f"#{line.next_infusion.number} {deps.when(line.next_infusion.scheduled_at, zone)}"
