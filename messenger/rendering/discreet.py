@@ -1,18 +1,19 @@
 """Words a lock-screen preview must not show: an SMS, or an e-mail's subject, is read by whoever
 holds the phone.
 
-Matching is case-insensitive and by whole word or phrase, allowing a plural ending: "Infusions"
-and "opioids" are caught, "confusion" is not. A phrase matches across any run
+Matching is case- and accent-insensitive ("INFUSIÓN" is "infusion") and by whole word or phrase,
+allowing a plural ending: "Infusions", "infusiones" and "opioids" are caught, "confusion" is not. A phrase matches across any run
 of spaces or hyphens ("chronic  pain", "chronic-pain").
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
 
-__all__ = ["DEFAULT_SENSITIVE_WORDS", "sensitive_words_in"]
+__all__ = ["DEFAULT_SENSITIVE_WORDS", "fold_accents", "sensitive_words_in"]
 
 DEFAULT_SENSITIVE_WORDS: tuple[str, ...] = (
     "ketamine",
@@ -28,6 +29,18 @@ DEFAULT_SENSITIVE_WORDS: tuple[str, ...] = (
     "psychotherapy",
     "NMDA",
     "opioid",
+    # Spanish; accents are folded on both sides, so "infusion" also stands for "infusión".
+    "ketamina",
+    "dolor cronico",
+    "fibromialgia",
+    "SDRC",
+    "neuropatico",
+    "neuropatica",
+    "depresion",
+    "ansiedad",
+    "TEPT",
+    "psicoterapia",
+    "opioide",
 )
 
 
@@ -37,11 +50,18 @@ def sensitive_words_in(text: str, words: Iterable[str] = DEFAULT_SENSITIVE_WORDS
     Entries are returned as given in ``words`` (so ``"CRPS"``, whatever the text's case).
     """
     found: list[tuple[int, int, str]] = []
+    folded = fold_accents(text)
     for index, word in enumerate(dict.fromkeys(words)):
-        match = _pattern(word).search(text)
+        match = _pattern(fold_accents(word)).search(folded)
         if match:
             found.append((match.start(), index, word))
     return [word for _, _, word in sorted(found)]
+
+
+def fold_accents(text: str) -> str:
+    """``text`` without combining accents ("infusión" → "infusion"); other characters are kept."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return unicodedata.normalize("NFC", "".join(ch for ch in decomposed if not unicodedata.combining(ch)))
 
 
 @lru_cache(maxsize=256)
