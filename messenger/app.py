@@ -129,7 +129,7 @@ def build_app(
     if telegram_app is not None:
         wired.setdefault(ChannelName.TELEGRAM, TelegramChannel(telegram_app.bot))
     if not wired:
-        wired[ChannelName.CONSOLE] = ConsoleChannel()
+        wired[ChannelName.CONSOLE] = ConsoleChannel(formats=clinic.formats(settings.default_locale))
 
     def buttons(message: Message, locale: str) -> tuple[tuple[Button, ...], ...]:
         return step_buttons(message.kind, message.id or 0, strings, locale)
