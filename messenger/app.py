@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from messenger.bot.alerts import StaffAlerts
 from messenger.bot.application import TelegramRuntime, build_telegram_application
 from messenger.bot.context import BotDeps
-from messenger.bot.keyboards import step_buttons
-from messenger.channels.base import Button, Channel
-from messenger.channels.calendar import CalendarEvent, ics_bytes
+from messenger.bot.keyboards import message_buttons
+from messenger.channels.base import Channel
+from messenger.channels.calendar import calendar_attachments
 from messenger.channels.console import ConsoleChannel
 from messenger.channels.email import EmailChannel
 from messenger.channels.telegram import TelegramChannel
@@ -22,9 +22,8 @@ from messenger.channels.twilio import TwilioChannel
 from messenger.clock import Clock, SystemClock
 from messenger.config import Settings
 from messenger.db import SessionFactory, create_engine, session_factory, transaction
-from messenger.domain.enums import ChannelName, StepKind
-from messenger.domain.models import Message
-from messenger.domain.series import SeriesCatalog
+from messenger.domain.catalog import SeriesCatalog
+from messenger.domain.enums import ChannelName
 from messenger.domain.timing import QuietHours
 from messenger.migrations import upgrade
 from messenger.observability.metrics import Metrics
@@ -34,7 +33,6 @@ from messenger.rendering.environment import TemplateEnvironment
 from messenger.rendering.strings import BotStrings
 from messenger.scheduling.alarm import Alarm
 from messenger.scheduling.dispatcher import (
-    AttachmentFactory,
     DeliveryListener,
     Dispatcher,
     RetryPolicy,
@@ -131,9 +129,6 @@ def build_app(
     if not wired:
         wired[ChannelName.CONSOLE] = ConsoleChannel(formats=clinic.formats(settings.default_locale))
 
-    def buttons(message: Message, locale: str) -> tuple[tuple[Button, ...], ...]:
-        return step_buttons(message.kind, message.id or 0, strings, locale)
-
     metrics = Metrics()
     dispatcher = Dispatcher(
         sessions=sessions,
@@ -146,13 +141,15 @@ def build_app(
         retry=RetryPolicy(max_attempts=settings.max_attempts),
         batch_size=settings.dispatch_batch_size,
         listeners=[metrics.on_delivery, *listeners],
-        buttons=buttons,
+        buttons=message_buttons(strings),
         lease=timedelta(seconds=settings.claim_lease_seconds),
         attachments=calendar_attachments(strings, clock),
     )
     alarm = Alarm(dispatcher=dispatcher, clock=clock, sweep_seconds=settings.sweep_seconds)
     if settings.reminder_fallback_minutes:
-        fallback = ReminderFallback(sessions=sessions, delay=timedelta(minutes=settings.reminder_fallback_minutes))
+        fallback = ReminderFallback(
+            sessions=sessions, delay=timedelta(minutes=settings.reminder_fallback_minutes), quiet_hours=quiet_hours
+        )
         dispatcher.listeners.append(fallback.on_delivery)
     metrics.watch_queue(sessions, clock)
     metrics.watch_scheduler(lambda: alarm.running)
@@ -196,6 +193,7 @@ def build_app(
                 templates=templates,
                 alerts=alerts,
                 poke=alarm.poke,
+                quiet_hours=quiet_hours,
             )
         )
         web = WebServer(
@@ -227,7 +225,8 @@ def provider_channels(settings: Settings, clock: Clock) -> dict[ChannelName, Cha
     """SMS and WhatsApp (Twilio) and e-mail (SMTP), where the settings configure them."""
     channels: dict[ChannelName, Channel] = {}
     public = settings.public_url
-    if settings.twilio_configured:
+    sid, token = settings.twilio_account_sid, settings.twilio_auth_token
+    if settings.twilio_configured and sid and token is not None:
         callback = f"{public}/twilio/status" if public else None
         for name, sender in (
             (ChannelName.SMS, settings.twilio_sms_from),
@@ -236,46 +235,23 @@ def provider_channels(settings: Settings, clock: Clock) -> dict[ChannelName, Cha
             if sender:
                 channels[name] = TwilioChannel(
                     name=name,
-                    account_sid=settings.twilio_account_sid or "",
-                    auth_token=settings.twilio_auth_token,  # type: ignore[arg-type]
+                    account_sid=sid,
+                    auth_token=token,
                     from_number=sender,
+                    clock=clock,
                     base_url=settings.twilio_base_url,
                     status_callback_url=callback,
                 )
-    if settings.email_configured:
+    host, sender = settings.smtp_host, settings.email_from
+    if host and sender:  # what Settings.email_configured checks, spelled out for the types
         channels[ChannelName.EMAIL] = EmailChannel(
-            host=settings.smtp_host,
+            host=host,
             port=settings.smtp_port,
-            from_address=settings.email_from,  # type: ignore[arg-type]
+            from_address=sender,
+            clock=clock,
             username=settings.smtp_username,
             password=settings.smtp_password,
             use_tls=settings.smtp_use_tls,
             unsubscribe_url=lambda o: unsubscribe_link(settings, o.contact_id, clock.now()) if o.contact_id else None,
         )
     return channels
-
-
-# Calendar sequence numbers only need to grow: seconds since this instant, at each sending
-# (32-bit safe until 2088).
-_SEQUENCE_EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
-
-
-def calendar_attachments(strings: BotStrings, clock: Clock) -> AttachmentFactory:
-    """Reminders sent by e-mail carry the infusion as a calendar invitation (same UID when it moves)."""
-
-    def attach(message: Message, infusion_times: list[datetime], locale: str) -> tuple[tuple[str, bytes, str], ...]:
-        if message.kind is not StepKind.REMINDER or not message.infusion_number:
-            return ()
-        number, now = message.infusion_number, clock.now()
-        event = CalendarEvent(
-            uid=f"infusion-{message.series_id}-{number}@messenger",
-            sequence=int((now - _SEQUENCE_EPOCH).total_seconds()),
-            start=infusion_times[number - 1],
-            duration=timedelta(hours=2),
-            summary=strings.plain("sms.calendar_summary", locale, number=number, total=len(infusion_times)),
-            location=None,
-            description=None,
-        )
-        return (("appointment.ics", ics_bytes(event, now=now), "text/calendar"),)
-
-    return attach

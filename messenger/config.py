@@ -17,7 +17,6 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from messenger.rendering.discreet import DEFAULT_SENSITIVE_WORDS
 from messenger.rendering.formats import babel_locale
 
 # The clinic the shipped article comes from; a clinic sets its own.
@@ -119,8 +118,9 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_use_tls: bool = False
     email_from: str | None = None
-    # Words a discreet channel (SMS, e-mail subjects) must never show on a lock screen.
-    sensitive_words: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_SENSITIVE_WORDS))
+    # Words a discreet channel (SMS, e-mail subjects) must never show on a lock screen;
+    # None keeps the shipped list (templates/sensitive-words.txt).
+    sensitive_words: Annotated[list[str] | None, NoDecode] = None
     log_level: str = "INFO"
     # One JSON object per log line (for log shippers) instead of plain text.
     log_json: bool = False

@@ -11,8 +11,6 @@ MAX_LINES = 300
 PENDING = {
     # Claim → render → send → record is being split into its parts.
     "scheduling/dispatcher.py": 600,
-    # Enrolment and shared handler steps are moving to their own module (issue 8, point 1).
-    "bot/handlers/staff.py": 340,
 }
 
 

@@ -10,6 +10,7 @@ from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
 from messenger.bot.keyboards import Callback, single
+from messenger.channels.failures import describe_failure
 from messenger.db import SessionFactory
 from messenger.domain.enums import MessageStatus
 from messenger.rendering.strings import BotStrings
@@ -31,6 +32,8 @@ class StaffAlerts:
 
     async def send(self, key: str, *, patient_id: int, name: str, **params: Any) -> int:
         """Send alert ``alerts.<key>`` to the staff chat or every active staff member; returns how many got it."""
+        if "reason" in params:  # a stored failure code, read as the sentence for it
+            params["reason"] = describe_failure(self.strings, str(params["reason"]), self.locale)
         text = self.strings.get(f"alerts.{key}", self.locale, patient_id=patient_id, name=name, **params)
         button = single(self.strings.get("buttons.open_patient", self.locale), Callback("o", patient_id, "card"))
         delivered = 0

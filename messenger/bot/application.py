@@ -37,7 +37,7 @@ PATIENT_COMMANDS = {
     "start": patient.start,
     "schedule": patient.schedule,
     "stop": patient.stop,
-    "resume": patient.resume,  # with an id, from staff: resumes a paused series
+    "resume": patient.resume,  # without arguments; "/resume <id>" is the staff command
     "help": patient.help_command,
     "language": language.language,
 }
@@ -70,6 +70,8 @@ def build_telegram_application(settings: Settings) -> Application:  # type: igno
 def register_handlers(application: Application) -> None:  # type: ignore[type-arg]
     private = filters.ChatType.PRIVATE
     application.add_handler(enrolment.conversation())
+    # Registered before the patient's /resume: the first matching handler of a group wins.
+    application.add_handler(CommandHandler("resume", staff.resume, filters=private, has_args=True))
     for name, callback in (STAFF_COMMANDS | PATIENT_COMMANDS).items():
         application.add_handler(CommandHandler(name, callback, filters=private))
     application.add_handler(CallbackQueryHandler(buttons.pressed))

@@ -2,8 +2,8 @@
 holds the phone.
 
 Matching is case- and accent-insensitive ("INFUSIÓN" is "infusion") and by whole word or phrase,
-allowing a plural ending: "Infusions", "infusiones" and "opioids" are caught, "confusion" is not. A phrase matches across any run
-of spaces or hyphens ("chronic  pain", "chronic-pain").
+allowing a plural ending: "Infusions", "infusiones" and "opioids" are caught, "confusion" is not.
+A phrase matches across any run of spaces or hyphens ("chronic  pain", "chronic-pain").
 """
 
 from __future__ import annotations
@@ -13,45 +13,30 @@ import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
 
-__all__ = ["DEFAULT_SENSITIVE_WORDS", "fold_accents", "sensitive_words_in"]
+from messenger.rendering.environment import shipped_templates_dir
 
-DEFAULT_SENSITIVE_WORDS: tuple[str, ...] = (
-    "ketamine",
-    "infusion",
-    "chronic pain",
-    "fibromyalgia",
-    "CRPS",
-    "neuralgia",
-    "neuropathic",
-    "depression",
-    "anxiety",
-    "PTSD",
-    "psychotherapy",
-    "NMDA",
-    "opioid",
-    # Spanish; accents are folded on both sides, so "infusion" also stands for "infusión".
-    "ketamina",
-    "dolor cronico",
-    "fibromialgia",
-    "SDRC",
-    "neuropatico",
-    "neuropatica",
-    "depresion",
-    "ansiedad",
-    "TEPT",
-    "psicoterapia",
-    "opioide",
-)
+__all__ = ["default_sensitive_words", "fold_accents", "sensitive_words_in"]
+
+# One word or phrase a line; "#" starts a comment.
+_WORDS_FILE = "sensitive-words.txt"
 
 
-def sensitive_words_in(text: str, words: Iterable[str] = DEFAULT_SENSITIVE_WORDS) -> list[str]:
-    """The entries of ``words`` that occur in ``text``, each once, in order of first occurrence.
+@lru_cache(maxsize=1)
+def default_sensitive_words() -> tuple[str, ...]:
+    """The shipped list of sensitive words (``templates/sensitive-words.txt``)."""
+    text = (shipped_templates_dir() / _WORDS_FILE).read_text(encoding="utf-8")
+    lines = (line.split("#", 1)[0].strip() for line in text.splitlines())
+    return tuple(line for line in lines if line)
+
+
+def sensitive_words_in(text: str, words: Iterable[str] | None = None) -> list[str]:
+    """The entries of ``words`` (the shipped list if None) in ``text``, each once, by first occurrence.
 
     Entries are returned as given in ``words`` (so ``"CRPS"``, whatever the text's case).
     """
     found: list[tuple[int, int, str]] = []
     folded = fold_accents(text)
-    for index, word in enumerate(dict.fromkeys(words)):
+    for index, word in enumerate(dict.fromkeys(default_sensitive_words() if words is None else words)):
         match = _pattern(fold_accents(word)).search(folded)
         if match:
             found.append((match.start(), index, word))

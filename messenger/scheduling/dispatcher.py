@@ -37,11 +37,13 @@ from messenger.channels.base import (
     SendOutcome,
     Sent,
 )
+from messenger.channels.failures import FailureCode
 from messenger.clock import Clock
 from messenger.db import SessionFactory
+from messenger.domain.catalog import SeriesCatalog
 from messenger.domain.enums import ChannelName, MessageStatus, QuietPolicy, SeriesStatus
 from messenger.domain.models import Contact, Infusion, Message, Patient, Series
-from messenger.domain.series import SeriesCatalog, SeriesDefinition
+from messenger.domain.series import SeriesDefinition
 from messenger.domain.timing import QuietHours
 from messenger.rendering.compose import Composer
 from messenger.rendering.context import Clinic, message_context
@@ -306,9 +308,7 @@ class Dispatcher:
             channel = self.channels[contact.channel]
             paused_until = self._channel_pause.get(channel.name)
             if paused_until is not None and paused_until > now:
-                outcome: SendOutcome = RetryLater(
-                    "the provider asked us to slow down", (paused_until - now).total_seconds()
-                )
+                outcome: SendOutcome = RetryLater(FailureCode.CHANNEL_PAUSED, (paused_until - now).total_seconds())
                 return await self._retry(job, outcome, lost)
             try:
                 content = self.composer.compose(
@@ -365,17 +365,19 @@ class Dispatcher:
                         contact.opted_out = contact.opted_out or outcome.opted_out
                         contact.status_reason = outcome.reason
                         lost.append(contact)
-                    log.warning("message %s failed on %s: %s", message.id, channel.name.value, outcome.reason)
+                    log.warning(
+                        "message %s failed on %s: %s %s", message.id, channel.name.value, outcome.reason, outcome.detail
+                    )
         return await self._record(job, MessageStatus.FAILED, reason=reason, lost=lost)
 
     async def _send(self, channel: Channel, outgoing: Outgoing) -> SendOutcome:
         try:
             return await asyncio.wait_for(channel.send(outgoing), timeout=self.send_timeout)
         except TimeoutError:
-            return RetryLater(f"{channel.name.value} did not answer within {self.send_timeout:.0f} s")
+            return RetryLater(FailureCode.CHANNEL_TIMEOUT, params=(("seconds", f"{self.send_timeout:.0f}"),))
         except Exception as exc:  # a channel bug must not lose the message
             log.exception("channel %s raised while sending message %s", channel.name.value, outgoing.message_id)
-            return RetryLater(f"{channel.name.value} raised {type(exc).__name__}")
+            return RetryLater(FailureCode.CHANNEL_CRASHED, params=(("error", type(exc).__name__),))
 
     async def _wait_for_contact(self, job: _Job) -> Delivery:
         """The patient has not linked any contact yet: look again later, without using up attempts."""

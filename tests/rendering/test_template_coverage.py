@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from messenger.domain.series import SeriesCatalog
+from messenger.channels.catalogue import shipped_capabilities
+from messenger.domain.catalog import SeriesCatalog
 from messenger.rendering.check import check_templates
 from messenger.rendering.context import Clinic
 from messenger.rendering.environment import TemplateEnvironment
@@ -13,11 +14,12 @@ CLINIC = Clinic("Renew Ketamine Infusion", "949-503-1414")
 
 
 def _problems(override: Path) -> list[str]:
-    return check_templates(TemplateEnvironment(override_dir=override), SeriesCatalog.load(), CLINIC).problems
+    environment = TemplateEnvironment(override_dir=override)
+    return check_templates(environment, SeriesCatalog.load(), CLINIC, capabilities=shipped_capabilities()).problems
 
 
 def test_the_shipped_spanish_lacks_nothing_english_has() -> None:
-    report = check_templates(TemplateEnvironment(), SeriesCatalog.load(), CLINIC)
+    report = check_templates(TemplateEnvironment(), SeriesCatalog.load(), CLINIC, capabilities=shipped_capabilities())
 
     assert not [p for p in report.problems if "missing" in p or "bot.toml" in p]
     assert report.ok

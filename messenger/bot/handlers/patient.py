@@ -10,13 +10,12 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from messenger.bot.context import BotDeps, deps_of, guest_locale, reply
-from messenger.bot.handlers import staff as staff_commands
 from messenger.bot.keyboards import Callback, choice
+from messenger.content import Flavour
 from messenger.db import transaction
 from messenger.domain.enums import ChannelName, InfusionStatus
 from messenger.domain.models import Patient
 from messenger.rendering.context import infusion_view, message_context
-from messenger.rendering.environment import Flavour
 from messenger.services import changes, reports
 from messenger.services.contacts import (
     claim_welcome,
@@ -60,7 +59,9 @@ async def _redeem(update: Update, deps: BotDeps, code: str, chat_id: int, user_i
         async with transaction(deps.sessions) as session:
             patient = await redeem_invite(session=session, clock=deps.clock, code=code[:64], chat_id=chat_id)
             welcome_id = await claim_welcome(session=session, clock=deps.clock, patient_id=patient.id)  # type: ignore[arg-type]
-            await release_waiting(session=session, clock=deps.clock, patient_id=patient.id)  # type: ignore[arg-type]
+            await release_waiting(
+                session=session, clock=deps.clock, quiet_hours=deps.quiet_hours, patient_id=patient.pk
+            )
     except ServiceError as error:
         deps.start_throttle.fail(user_id)
         log.info("an invite code was refused (%s)", error.code)
@@ -105,11 +106,8 @@ async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Turn messages back on for this chat (a staff member with an id resumes a series instead)."""
+    """Turn messages back on for this chat (``/resume <id>`` is the staff command)."""
     deps = deps_of(context)
-    if context.args:
-        await staff_commands.resume(update, context)
-        return
     patient = await _linked_patient(update, deps)
     if patient is None:
         return
@@ -145,28 +143,6 @@ async def free_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await deps.alerts.send("free_text", patient_id=patient.id, name=patient.name, text=text)  # type: ignore[arg-type]
     ack = deps.strings.get("patient.free_text_ack", patient.locale, clinic=deps.clinic.name, phone=deps.clinic.phone)
     await reply(update, ack)
-
-
-async def confirm_stop(deps: BotDeps, patient: Patient, chat_id: int, confirmed: bool) -> str:
-    """The answer to the /stop question: opt the chat out (and tell staff), or keep things as they are."""
-    if not confirmed:
-        return deps.strings.get("patient.stop_kept", patient.locale)
-    async with transaction(deps.sessions) as session:
-        contact = await find_contact(session, patient_id=patient.id, channel=ChannelName.TELEGRAM)  # type: ignore[arg-type]
-        if contact is None or contact.address != str(chat_id):
-            raise ServiceError("button_not_yours")
-        changed = await set_opted_out(
-            session=session, clock=deps.clock, contact=contact, opted_out=True, reason="patient sent /stop"
-        )
-    if not changed:
-        return deps.strings.get("patient.already_stopped", patient.locale)
-    await deps.alerts.send(
-        "opted_out",
-        patient_id=patient.pk,
-        name=patient.name,
-        channel=ChannelName.TELEGRAM.value,
-    )
-    return deps.strings.get("patient.stopped", patient.locale)
 
 
 async def _opt_in(session: AsyncSession, deps: BotDeps, patient: Patient) -> bool:
@@ -213,8 +189,8 @@ async def schedule_text(deps: BotDeps, patient: Patient) -> str:
 async def welcome_text(deps: BotDeps, patient: Patient) -> str:
     """The series' own welcome message, as the patient's first message on Telegram."""
     async with deps.sessions() as session:
-        series = await reports.latest_series_of(session, patient.id)  # type: ignore[arg-type]
-        infusions = await changes.infusions_of(session, series.id) if series else []  # type: ignore[arg-type]
+        series = await reports.latest_series_of(session, patient.pk)
+        infusions = await changes.infusions_of(session, series.pk) if series else []
     if series is None or series.definition_key not in deps.catalog:
         return deps.page("help-patient", patient.locale, clinic=deps.clinic)
     definition = deps.catalog.get(series.definition_key)

@@ -13,103 +13,23 @@ from telegram.ext import ContextTypes
 from messenger.bot import parsing
 from messenger.bot.context import BotDeps, reply, staff_only
 from messenger.bot.parsing import InputError
+from messenger.bot.steps import invite_link, send_patient_card
+from messenger.content import Flavour
 from messenger.db import transaction
-from messenger.domain.addresses import fixed_lines
-from messenger.domain.enums import ChannelName, StaffRole
-from messenger.domain.models import ContactBase, Patient, Series, Staff
-from messenger.rendering.context import infusion_view, sample_context
-from messenger.rendering.environment import Flavour
+from messenger.domain.enums import StaffRole
+from messenger.domain.models import Patient, Series, Staff
+from messenger.rendering.context import sample_context
 from messenger.services import changes, reports
 from messenger.services.audit import staff_actor
-from messenger.services.enrolment import EnrolmentRequest, enrol, zone_of
+from messenger.services.errors import ServiceError
 from messenger.services.invites import create_invite
 from messenger.services.staff import add_staff, list_staff, remove_staff
 
 PAGE_SIZE = 10
-_CONTACT_KEYS = {"phone": ChannelName.SMS, "whatsapp": ChannelName.WHATSAPP, "email": ChannelName.EMAIL}
-
-
-def invite_link(context: ContextTypes.DEFAULT_TYPE, code: str) -> str:
-    return f"https://t.me/{context.bot.username}?start={code}"
-
-
-def enrolment_request(deps: BotDeps, fields: dict[str, str]) -> EnrolmentRequest:
-    """An enrolment from ``/enroll`` fields (one line or the conversation's answers)."""
-    for key in ("name", "tz"):
-        if not fields.get(key):
-            raise InputError("missing_key", key=key)
-    zone = zone_of(fields["tz"])
-    series_key = fields.get("series") or deps.settings.default_series
-    given = parsing.datetimes(fields["infusions"], zone) if fields.get("infusions") else None
-    first = parsing.local_datetime(fields["first"], zone) if fields.get("first") else None
-    contacts: list[ContactBase] = []
-    for key, value in fields.items():
-        if key in _CONTACT_KEYS and value:
-            address = parsing.email(value) if key == "email" else parsing.phone(value, deps.settings.phone_region).e164
-            contacts.append(ContactBase(channel=_CONTACT_KEYS[key], address=address, priority=len(contacts)))
-    return EnrolmentRequest(
-        name=fields["name"],
-        timezone=zone.key,
-        series_key=series_key,
-        locale=parsing.language(fields["lang"], deps.languages) if fields.get("lang") else deps.locale,
-        first_infusion=first,
-        infusions=given,
-        contacts=contacts,
-    )
-
-
-async def enrol_and_invite(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, staff: Staff, request: EnrolmentRequest
-) -> None:
-    """Enrol, make an invite, reply with the patient's id, infusion times and link."""
-    actor = staff_actor(staff.telegram_user_id)
-    ttl = timedelta(days=deps.settings.invite_ttl_days)
-    async with transaction(deps.sessions) as session:
-        series = await enrol(
-            session=session,
-            catalog=deps.catalog,
-            clock=deps.clock,
-            quiet_hours=deps.quiet_hours,
-            request=request,
-            actor=actor,
-        )
-        code = await create_invite(
-            session=session, clock=deps.clock, patient_id=series.patient_id, ttl=ttl, actor=actor
-        )
-        infusions = await changes.infusions_of(session, series.id)  # type: ignore[arg-type]
-    deps.poke()
-    zone, formats = ZoneInfo(request.timezone), deps.staff_formats
-    await reply(
-        update,
-        deps.page(
-            "enrolled",
-            name=request.name,
-            patient_id=series.patient_id,
-            timezone=zone.key,
-            infusions=[infusion_view(i.number, len(infusions), i.scheduled_at, zone, formats) for i in infusions],
-            link=invite_link(context, code),
-            expires=deps.when(deps.clock.now() + ttl, zone),
-            language=deps.strings.plain(f"language.{request.locale.split('_')[0]}", request.locale),
-            landlines=landlines(request.contacts, deps.settings.phone_region),
-        ),
-    )
-
-
-def landlines(contacts: list[ContactBase], region: str) -> list[str]:
-    """SMS numbers typed as fixed lines: staff check them with the patient before the first text."""
-    return fixed_lines((c.address for c in contacts if c.channel is ChannelName.SMS), region)
-
-
-@staff_only()
-async def enroll_one_line(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, staff: Staff) -> None:
-    """Enrol a patient from ``key=value`` pairs."""
-    text = update.effective_message.text.partition(" ")[2]  # type: ignore[union-attr]
-    fields = parsing.key_values(text, parsing.ENROL_KEYS)
-    await enrol_and_invite(update, context, deps, staff, enrolment_request(deps, fields))
 
 
 @staff_only(audit_as="view.patients")
-async def patients(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, staff: Staff) -> None:
+async def patients(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, _staff: Staff) -> None:
     """List patients, newest first, a page at a time."""
     page = parsing.positive_int(context.args[0]) if context.args else 1
     async with deps.sessions() as session:
@@ -131,41 +51,9 @@ async def patients(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: Bot
 
 
 @staff_only(audit_as="view.patient")
-async def patient(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, staff: Staff) -> None:
+async def patient(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, _staff: Staff) -> None:
     """Show one patient's card."""
     await send_patient_card(update, deps, _patient_id(context, "patient"))
-
-
-async def send_patient_card(update: Update, deps: BotDeps, patient_id: int) -> None:
-    async with deps.sessions() as session:
-        card = await reports.patient_card(session, patient_id, now=deps.clock.now())
-    zone = ZoneInfo(card.patient.timezone)
-    await reply(
-        update,
-        deps.page(
-            "patient",
-            patient=card.patient,
-            series=card.series,
-            contacts=card.contacts,
-            infusions=[
-                {"number": i.number, "when": deps.when(i.scheduled_at, zone), "status": i.status.value}
-                for i in card.infusions
-            ],
-            next_messages=[
-                {"step": m.step_key, "when": deps.when(m.send_at, zone), "status": m.status.value}
-                for m in card.next_messages
-            ],
-            answers=[
-                {
-                    "question": a.question,
-                    "value": a.value,
-                    "when": deps.when(a.answered_at, zone),
-                    "escalated": a.escalated,
-                }
-                for a in card.answers
-            ],
-        ),
-    )
 
 
 @staff_only()
@@ -245,7 +133,7 @@ async def invite(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDe
     patient_id = _patient_id(context, "invite")
     ttl = timedelta(days=deps.settings.invite_ttl_days)
     async with transaction(deps.sessions) as session:
-        card = await reports.patient_card(session, patient_id, now=deps.clock.now())
+        card = await reports.patient_card(session, patient_id)
         code = await create_invite(
             session=session, clock=deps.clock, patient_id=patient_id, ttl=ttl, actor=staff_actor(staff.telegram_user_id)
         )
@@ -263,7 +151,7 @@ async def invite(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDe
 
 
 @staff_only(audit_as="view.preview")
-async def preview(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, staff: Staff) -> None:
+async def preview(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, _staff: Staff) -> None:
     """Render a step's Telegram message with sample data."""
     args = context.args or []
     if not args:
@@ -282,7 +170,7 @@ async def preview(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotD
 
 
 @staff_only(audit_as="view.stats")
-async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, staff: Staff) -> None:
+async def stats(update: Update, _context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, _staff: Staff) -> None:
     """Patients by status and today's messages."""
     async with deps.sessions() as session:
         figures = await reports.stats(session, now=deps.clock.now(), zone=deps.clinic_zone)
@@ -324,7 +212,8 @@ def _patient_id(context: ContextTypes.DEFAULT_TYPE, command: str) -> int:
 
 async def _patient_zone(session: AsyncSession, series: Series) -> str:
     patient = await session.get(Patient, series.patient_id)
-    assert patient is not None
+    if patient is None:
+        raise ServiceError("unknown_patient", patient_id=series.patient_id)
     return patient.timezone
 
 

@@ -1,0 +1,155 @@
+"""Steps that more than one handler module takes: enrol and invite, a patient's card, /stop confirmed.
+
+Handler modules import these instead of each other's handlers, so each handler module depends
+only on what is below it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from messenger.bot import parsing
+from messenger.bot.context import BotDeps, reply
+from messenger.bot.parsing import InputError
+from messenger.db import transaction
+from messenger.domain.addresses import fixed_lines
+from messenger.domain.enums import ChannelName
+from messenger.domain.models import ContactBase, Patient, Staff
+from messenger.rendering.context import infusion_view
+from messenger.services import changes, reports
+from messenger.services.audit import staff_actor
+from messenger.services.contacts import find_contact, set_opted_out
+from messenger.services.enrolment import EnrolmentRequest, enrol, zone_of
+from messenger.services.errors import ServiceError
+from messenger.services.invites import create_invite
+
+_CONTACT_KEYS = {"phone": ChannelName.SMS, "whatsapp": ChannelName.WHATSAPP, "email": ChannelName.EMAIL}
+
+
+def invite_link(context: ContextTypes.DEFAULT_TYPE, code: str) -> str:
+    return f"https://t.me/{context.bot.username}?start={code}"
+
+
+def enrolment_request(deps: BotDeps, fields: dict[str, str]) -> EnrolmentRequest:
+    """An enrolment from ``/enroll`` fields (one line or the conversation's answers)."""
+    for key in ("name", "tz"):
+        if not fields.get(key):
+            raise InputError("missing_key", key=key)
+    zone = zone_of(fields["tz"])
+    series_key = fields.get("series") or deps.settings.default_series
+    given = parsing.datetimes(fields["infusions"], zone) if fields.get("infusions") else None
+    first = parsing.local_datetime(fields["first"], zone) if fields.get("first") else None
+    contacts: list[ContactBase] = []
+    for key, value in fields.items():
+        if key in _CONTACT_KEYS and value:
+            address = parsing.email(value) if key == "email" else parsing.phone(value, deps.settings.phone_region).e164
+            contacts.append(ContactBase(channel=_CONTACT_KEYS[key], address=address, priority=len(contacts)))
+    return EnrolmentRequest(
+        name=fields["name"],
+        timezone=zone.key,
+        series_key=series_key,
+        locale=parsing.language(fields["lang"], deps.languages) if fields.get("lang") else deps.locale,
+        first_infusion=first,
+        infusions=given,
+        contacts=contacts,
+    )
+
+
+async def enrol_and_invite(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, staff: Staff, request: EnrolmentRequest
+) -> None:
+    """Enrol, make an invite, reply with the patient's id, infusion times and link."""
+    actor = staff_actor(staff.telegram_user_id)
+    ttl = timedelta(days=deps.settings.invite_ttl_days)
+    async with transaction(deps.sessions) as session:
+        series = await enrol(
+            session=session,
+            catalog=deps.catalog,
+            clock=deps.clock,
+            quiet_hours=deps.quiet_hours,
+            request=request,
+            actor=actor,
+        )
+        code = await create_invite(
+            session=session, clock=deps.clock, patient_id=series.patient_id, ttl=ttl, actor=actor
+        )
+        infusions = await changes.infusions_of(session, series.id)  # type: ignore[arg-type]
+    deps.poke()
+    zone, formats = ZoneInfo(request.timezone), deps.staff_formats
+    await reply(
+        update,
+        deps.page(
+            "enrolled",
+            name=request.name,
+            patient_id=series.patient_id,
+            timezone=zone.key,
+            infusions=[infusion_view(i.number, len(infusions), i.scheduled_at, zone, formats) for i in infusions],
+            link=invite_link(context, code),
+            expires=deps.when(deps.clock.now() + ttl, zone),
+            language=deps.strings.plain(f"language.{request.locale.split('_')[0]}", request.locale),
+            landlines=landlines(request.contacts, deps.settings.phone_region),
+        ),
+    )
+
+
+def landlines(contacts: list[ContactBase], region: str) -> list[str]:
+    """SMS numbers typed as fixed lines: staff check them with the patient before the first text."""
+    return fixed_lines((c.address for c in contacts if c.channel is ChannelName.SMS), region)
+
+
+async def send_patient_card(update: Update, deps: BotDeps, patient_id: int) -> None:
+    async with deps.sessions() as session:
+        card = await reports.patient_card(session, patient_id)
+    zone = ZoneInfo(card.patient.timezone)
+    await reply(
+        update,
+        deps.page(
+            "patient",
+            patient=card.patient,
+            series=card.series,
+            contacts=card.contacts,
+            infusions=[
+                {"number": i.number, "when": deps.when(i.scheduled_at, zone), "status": i.status.value}
+                for i in card.infusions
+            ],
+            next_messages=[
+                {"step": m.step_key, "when": deps.when(m.send_at, zone), "status": m.status.value}
+                for m in card.next_messages
+            ],
+            answers=[
+                {
+                    "question": a.question,
+                    "value": a.value,
+                    "when": deps.when(a.answered_at, zone),
+                    "escalated": a.escalated,
+                }
+                for a in card.answers
+            ],
+        ),
+    )
+
+
+async def confirm_stop(deps: BotDeps, patient: Patient, chat_id: int, confirmed: bool) -> str:
+    """The answer to the /stop question: opt the chat out (and tell staff), or keep things as they are."""
+    if not confirmed:
+        return deps.strings.get("patient.stop_kept", patient.locale)
+    async with transaction(deps.sessions) as session:
+        contact = await find_contact(session, patient_id=patient.id, channel=ChannelName.TELEGRAM)  # type: ignore[arg-type]
+        if contact is None or contact.address != str(chat_id):
+            raise ServiceError("button_not_yours")
+        changed = await set_opted_out(
+            session=session, clock=deps.clock, contact=contact, opted_out=True, reason="patient sent /stop"
+        )
+    if not changed:
+        return deps.strings.get("patient.already_stopped", patient.locale)
+    await deps.alerts.send(
+        "opted_out",
+        patient_id=patient.pk,
+        name=patient.name,
+        channel=ChannelName.TELEGRAM.value,
+    )
+    return deps.strings.get("patient.stopped", patient.locale)
