@@ -13,6 +13,8 @@ from messenger.bot.alerts import StaffAlerts
 from messenger.bot.application import TelegramRuntime, build_telegram_application
 from messenger.bot.context import BotDeps
 from messenger.bot.keyboards import message_buttons
+from messenger.bot.persistence import DatabasePersistence
+from messenger.bot.reachability import TelegramReachability
 from messenger.channels.base import Channel
 from messenger.channels.calendar import calendar_attachments
 from messenger.channels.console import ConsoleChannel
@@ -123,7 +125,13 @@ def build_app(
     wired = dict(channels) if channels is not None else {}
     for name, channel in provider_channels(settings, clock).items():
         wired.setdefault(name, channel)
-    telegram_app = build_telegram_application(settings) if settings.telegram_token else None
+    reachability = TelegramReachability(clock) if settings.telegram_token else None
+    telegram_app = None
+    if reachability is not None:
+        # Only the process that receives updates holds conversations.
+        receives = settings.telegram_updates != "none"
+        persistence = DatabasePersistence(sessions=sessions, clock=clock) if receives else None
+        telegram_app = build_telegram_application(settings, reachability=reachability, persistence=persistence)
     if telegram_app is not None:
         wired.setdefault(ChannelName.TELEGRAM, TelegramChannel(telegram_app.bot))
     if not wired:
@@ -153,6 +161,8 @@ def build_app(
         dispatcher.listeners.append(fallback.on_delivery)
     metrics.watch_queue(sessions, clock)
     metrics.watch_scheduler(lambda: alarm.running)
+    if reachability is not None:
+        metrics.watch_telegram(lambda: reachability.last_ok)
     telegram, alerts = None, None
     if telegram_app is not None:
         alerts = StaffAlerts(
@@ -182,7 +192,12 @@ def build_app(
         )
     web = None
     if serve_http:
-        health = HealthCheck(sessions=sessions, scheduler_running=lambda: alarm.running)
+        health = HealthCheck(
+            sessions=sessions,
+            scheduler_running=lambda: alarm.running,
+            telegram=reachability,
+            telegram_grace=timedelta(seconds=settings.telegram_health_seconds),
+        )
         routes = webhook_routes(
             WebhookDeps(
                 settings=settings,

@@ -181,3 +181,17 @@ class AuditEvent(SQLModel, Persisted, table=True):
     action: str = Field(max_length=100)
     patient_id: int | None = Field(default=None, index=True)
     detail: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+
+
+class BotState(SQLModel, table=True):
+    """What the Telegram bot keeps between updates (an /enroll conversation's step and answers),
+    so a restart in the middle of a conversation loses nothing."""
+
+    __tablename__ = "bot_state"
+
+    # "user_data", or "conversation:<name>".
+    namespace: str = Field(primary_key=True, max_length=64)
+    # A Telegram user id, or a conversation's key (chat and user ids) as a JSON list.
+    key: str = Field(primary_key=True, max_length=200)
+    data: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    updated_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
