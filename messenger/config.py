@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from dotenv import dotenv_values
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -102,9 +102,15 @@ class Settings(BaseSettings):
     # "polling": this process receives Telegram updates. "none": it only sends; with several
     # processes on one database exactly one polls (Telegram allows one getUpdates consumer).
     telegram_updates: Literal["polling", "none"] = "polling"
-    # Messages per second this process sends on Telegram (Telegram allows about 30 per bot in all:
-    # with several processes, divide it between them).
-    telegram_max_rate: float = Field(default=30.0, gt=0)
+    # Requests per second to Telegram for the whole bot (Telegram allows 30): processes on one
+    # database divide it between them through their heartbeats.
+    telegram_max_rate: float = Field(default=29.0, gt=0, le=30)
+    # Messages per second from each Twilio sender number, shared the same way (a US long code: 1).
+    twilio_max_rate: float = Field(default=1.0, gt=0, le=1000)
+    # Each process writes a heartbeat this often; one silent for the ttl is taken as dead and
+    # its claimed messages return to the queue.
+    heartbeat_seconds: float = Field(default=5.0, gt=0)
+    heartbeat_ttl_seconds: float = Field(default=15.0, gt=0)
     # Invite links expire after this many days.
     invite_ttl_days: int = Field(default=7, gt=0, le=90)
     # Alerts go to this chat (a staff group) instead of each staff member's private chat.
@@ -141,6 +147,15 @@ class Settings(BaseSettings):
     enrolment_timeout_minutes: float = Field(default=30.0, gt=0)
     # /healthz reports Telegram unreachable once its calls have failed for this long.
     telegram_health_seconds: float = Field(default=120.0, gt=0)
+
+    @model_validator(mode="after")
+    def _heartbeat(self) -> Settings:
+        if self.heartbeat_ttl_seconds < 2 * self.heartbeat_seconds:
+            raise ValueError(
+                "heartbeat_ttl_seconds must be at least twice heartbeat_seconds, "
+                "or one late heartbeat would make a live process look dead"
+            )
+        return self
 
     @field_validator("log_level")
     @classmethod

@@ -11,19 +11,12 @@ from telegram.ext import ContextTypes
 
 from messenger.bot.context import BotDeps, deps_of, guest_locale, reply
 from messenger.bot.keyboards import Callback, choice
-from messenger.content import Flavour
 from messenger.db import transaction
 from messenger.domain.enums import ChannelName, InfusionStatus
 from messenger.domain.models import Patient
-from messenger.rendering.context import infusion_view, message_context
+from messenger.rendering.context import infusion_view
 from messenger.services import changes, reports
-from messenger.services.contacts import (
-    claim_welcome,
-    find_contact,
-    record_welcome,
-    release_waiting,
-    set_opted_out,
-)
+from messenger.services.contacts import find_contact, release_waiting, set_opted_out, welcome_due_now
 from messenger.services.errors import ServiceError
 from messenger.services.invites import patient_for_chat, redeem_invite
 from messenger.services.staff import active_staff
@@ -42,6 +35,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         patient = await patient_for_chat(session, chat_id)
         if patient is not None:
             await _opt_in(session, deps, patient)
+    deps.poke()
     if patient is None:
         await reply(
             update, deps.strings.get("patient.hello_unlinked", guest_locale(update, deps), clinic=deps.clinic.name)
@@ -58,29 +52,23 @@ async def _redeem(update: Update, deps: BotDeps, code: str, chat_id: int, user_i
     try:
         async with transaction(deps.sessions) as session:
             patient = await redeem_invite(session=session, clock=deps.clock, code=code[:64], chat_id=chat_id)
-            welcome_id = await claim_welcome(session=session, clock=deps.clock, patient_id=patient.id)  # type: ignore[arg-type]
             await release_waiting(
                 session=session, clock=deps.clock, quiet_hours=deps.quiet_hours, patient_id=patient.pk
             )
+            welcome = await welcome_due_now(
+                session=session, clock=deps.clock, patient_id=patient.pk, channel=ChannelName.TELEGRAM
+            )
+            await deps.alert(session, "linked", patient)
     except ServiceError as error:
         deps.start_throttle.fail(user_id)
         log.info("an invite code was refused (%s)", error.code)
         await reply(update, deps.explain(error, guest_locale(update, deps)))
         return
-    if welcome_id is None:  # already welcomed (on another channel, or a dispatcher is at it)
-        await reply(update, await schedule_text(deps, patient))
-    else:  # the series' welcome lists the infusions itself
-        sent = await update.effective_message.reply_html(await welcome_text(deps, patient))  # type: ignore[union-attr]
-        async with transaction(deps.sessions) as session:
-            await record_welcome(
-                session=session,
-                clock=deps.clock,
-                message_id=welcome_id,
-                channel=ChannelName.TELEGRAM,
-                provider_id=str(sent.message_id),
-            )
     deps.poke()
-    await deps.alerts.send("linked", patient_id=patient.id, name=patient.name)  # type: ignore[arg-type]
+    # The series' welcome lists the infusions itself, and the dispatcher sends it now;
+    # a patient welcomed already (on another channel) gets their schedule.
+    if not welcome:
+        await reply(update, await schedule_text(deps, patient))
 
 
 async def schedule(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -113,6 +101,7 @@ async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     async with transaction(deps.sessions) as session:
         changed = await _opt_in(session, deps, patient)
+    deps.poke()
     await reply(update, deps.strings.get("patient.resumed" if changed else "patient.not_stopped", patient.locale))
 
 
@@ -140,7 +129,10 @@ async def free_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await reply(update, text)
         return
     text = (update.effective_message.text or "")[:3000]  # type: ignore[union-attr]
-    await deps.alerts.send("free_text", patient_id=patient.id, name=patient.name, text=text)  # type: ignore[arg-type]
+    # Committed before the patient is told: "passed to your care team" is true when it is said.
+    async with transaction(deps.sessions) as session:
+        await deps.alert(session, "free_text", patient, text=text)
+    deps.poke()
     ack = deps.strings.get("patient.free_text_ack", patient.locale, clinic=deps.clinic.name, phone=deps.clinic.phone)
     await reply(update, ack)
 
@@ -151,12 +143,7 @@ async def _opt_in(session: AsyncSession, deps: BotDeps, patient: Patient) -> boo
         session=session, clock=deps.clock, contact=contact, opted_out=False, reason="patient opted back in"
     ):
         return False
-    await deps.alerts.send(
-        "opted_in",
-        patient_id=patient.pk,
-        name=patient.name,
-        channel=ChannelName.TELEGRAM.value,
-    )
+    await deps.alert(session, "opted_in", patient, channel=ChannelName.TELEGRAM.value)
     return True
 
 
@@ -184,26 +171,3 @@ async def schedule_text(deps: BotDeps, patient: Patient) -> str:
         if i.status is not InfusionStatus.CANCELLED
     ]
     return deps.page("schedule", patient.locale, infusions=infusions, timezone=zone.key, clinic=deps.clinic)
-
-
-async def welcome_text(deps: BotDeps, patient: Patient) -> str:
-    """The series' own welcome message, as the patient's first message on Telegram."""
-    async with deps.sessions() as session:
-        series = await reports.latest_series_of(session, patient.pk)
-        infusions = await changes.infusions_of(session, series.pk) if series else []
-    if series is None or series.definition_key not in deps.catalog:
-        return deps.page("help-patient", patient.locale, clinic=deps.clinic)
-    definition = deps.catalog.get(series.definition_key)
-    welcome = next(step for step in definition.steps if step.kind.value == "welcome")
-    context = message_context(
-        patient_name=patient.name,
-        zone=ZoneInfo(patient.timezone),
-        clinic=deps.clinic,
-        definition=definition,
-        infusion_times=[i.scheduled_at for i in infusions],
-        step_key=welcome.key,
-        kind=welcome.kind,
-        infusion_number=None,
-        language=patient.locale,
-    )
-    return deps.composer.render(welcome.template, Flavour.TELEGRAM, patient.locale, context)
