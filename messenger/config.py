@@ -7,20 +7,22 @@ Nothing here is built at import time: call :func:`load_settings` (or construct
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 from datetime import time
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import phonenumbers
 from dotenv import dotenv_values
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from messenger.rendering.formats import babel_locale
+from messenger.domain.addresses import PhoneRegion
+from messenger.rendering.formats import ClinicLocale
 
 # The clinic the shipped article comes from; a clinic sets its own.
 DEFAULT_CLINIC_NAME = "Renew Ketamine Infusion"
@@ -82,9 +84,9 @@ class Settings(BaseSettings):
     default_timezone: str = "America/Los_Angeles"
     default_locale: str = "en"
     # The clinic's convention for dates and times; a patient's language takes its territory (es → es_US).
-    locale: str = "en_US"
+    locale: ClinicLocale = "en_US"
     # Phone numbers typed without a country code are read as numbers of this region.
-    phone_region: str = "US"
+    phone_region: PhoneRegion = "US"
     quiet_hours_start: time = time(21, 0)
     quiet_hours_end: time = time(8, 0)
     # How often the alarm wakes even when nothing is due (a safety net for rows
@@ -117,8 +119,10 @@ class Settings(BaseSettings):
     staff_chat_id: int | None = None
     # The address this app is reached at from outside (Twilio webhooks, unsubscribe links).
     public_url: str | None = None
-    # Signs unsubscribe links; at least 32 characters.
+    # Signs unsubscribe links and links to notes; at least 32 characters.
     signing_secret: SecretStr | None = None
+    # A link to a note (sent where the channel cannot carry the note itself) works this many days.
+    note_link_days: int = Field(default=30, gt=0, le=365)
     # SMS and WhatsApp through Twilio.
     twilio_account_sid: str | None = None
     twilio_auth_token: SecretStr | None = None
@@ -191,9 +195,14 @@ class Settings(BaseSettings):
     @field_validator("public_url")
     @classmethod
     def _public_url(cls, value: str | None) -> str | None:
-        if value and not value.startswith(("https://", "http://")):
+        if not value:
+            return None
+        if value.startswith("http://") and not _loopback(value):
+            # Links to notes travel in texts: only a loopback address (trying it locally) may go unencrypted.
+            raise ValueError("must start with https:// (http:// only for a loopback address such as 127.0.0.1)")
+        if not value.startswith(("https://", "http://")):
             raise ValueError("must start with https:// (the address Twilio and e-mail links reach)")
-        return value.rstrip("/") if value else None
+        return value.rstrip("/")
 
     @field_validator("owner_ids", "sensitive_words", mode="before")
     @classmethod
@@ -208,18 +217,6 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r} (expected an IANA name such as Europe/Berlin)") from exc
         return value
-
-    @field_validator("locale")
-    @classmethod
-    def _locale(cls, value: str) -> str:
-        return str(babel_locale(value))  # raises a readable ValueError
-
-    @field_validator("phone_region")
-    @classmethod
-    def _phone_region(cls, value: str) -> str:
-        if value.upper() not in phonenumbers.SUPPORTED_REGIONS:
-            raise ValueError(f"unknown phone region {value!r} (expected a two-letter country code such as US)")
-        return value.upper()
 
     @field_validator("series_dir", "templates_dir")
     @classmethod
@@ -243,6 +240,16 @@ class Settings(BaseSettings):
     @property
     def email_configured(self) -> bool:
         return bool(self.smtp_host and self.email_from)
+
+
+def _loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 # The test suite's own variables (MESSENGER_TEST_POSTGRES_URL) are not settings of the app.

@@ -77,6 +77,9 @@ class Contact(ContactBase, Persisted, table=True):
     # Why the contact is unreachable or opted out, as the provider said it.
     status_reason: str | None = Field(default=None, max_length=500)
     updated_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
+    # When the patient last wrote from this address: WhatsApp takes free text only for 24 hours after.
+    # Last, as the migration that added it put it.
+    last_inbound_at: datetime | None = _optional_when()
 
 
 class Staff(SQLModel, Persisted, table=True):
@@ -176,6 +179,8 @@ class Message(SQLModel, Persisted, table=True):
     )
     staff_chat_id: int | None = Field(default=None, sa_type=BigInteger)
     params: dict[str, Any] | None = Field(default=None, sa_type=JSON(none_as_null=True))
+    # When the patient first opened the note's page through its link: the only true read receipt there is.
+    read_at: datetime | None = _optional_when()
 
 
 class Answer(SQLModel, Persisted, table=True):

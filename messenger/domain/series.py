@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from messenger.domain.enums import QuietPolicy, StepKind
 from messenger.domain.timing import Offset, QuietHours, apply_offset, local_wall, send_time
+from messenger.domain.whatsapp import WhatsAppTemplate
 from messenger.domain.wording import Phrase
 
 _ANCHOR = re.compile(r"^(enrolment|each infusion|infusion ([1-9]\d*))$")
@@ -76,6 +77,8 @@ class Step(_Strict):
     quiet: QuietPolicy = QuietPolicy.DEFER
     # Offset from the anchor after which the step is skipped rather than sent late.
     not_after: Offset | None = None
+    # WhatsApp templates by locale, sent outside WhatsApp's 24-hour window (messenger.domain.whatsapp).
+    whatsapp: dict[str, WhatsAppTemplate] = Field(default_factory=dict)
 
     @field_validator("key")
     @classmethod

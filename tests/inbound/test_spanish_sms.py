@@ -62,7 +62,9 @@ async def test_parar_then_comenzar_by_sms_in_spanish(database_url, clock, twilio
     assert after_start.opted_out is False
     assert [by_provider[m.sid].step_key for m in twilio.messages] == ["welcome", "edu-imaging"]
     note = twilio.messages[-1].body
-    assert note.startswith("Hay una nota nueva sobre su tratamiento.") and sms_segments(note).encoding == "GSM-7"
+    # Without a public address there is no note link: the text says how to hear the note instead.
+    assert note.startswith("Su equipo de cuidado tiene una nota nueva para usted.")
+    assert sms_segments(note).encoding == "GSM-7"
 
 
 async def test_a_spanish_reminder_by_sms_carries_the_clinics_words_in_spanish(database_url, clock, twilio):
