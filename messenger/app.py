@@ -15,6 +15,7 @@ from messenger.bot.context import BotDeps
 from messenger.bot.keyboards import message_buttons
 from messenger.bot.persistence import DatabasePersistence
 from messenger.bot.reachability import TelegramReachability
+from messenger.bot.summaries import CourseSummaries
 from messenger.channels.base import Channel, Outgoing
 from messenger.channels.calendar import calendar_attachments
 from messenger.channels.console import ConsoleChannel
@@ -26,6 +27,7 @@ from messenger.db import SessionFactory, create_engine, session_factory, transac
 from messenger.domain.catalog import SeriesCatalog
 from messenger.domain.enums import ChannelName
 from messenger.domain.timing import QuietHours
+from messenger.insights.documents import Insights
 from messenger.migrations import upgrade
 from messenger.observability.metrics import Metrics
 from messenger.pacing.pacer import Pacer
@@ -212,8 +214,22 @@ def build_app(
     metrics.watch_scheduler(lambda: alarm.running)
     if reachability is not None:
         metrics.watch_telegram(lambda: reachability.last_ok)
-    telegram = None
+    telegram, summaries = None, None
     if telegram_app is not None and alerts is not None:
+        summaries = CourseSummaries(
+            bot=telegram_app.bot,
+            sessions=sessions,
+            staff_chat_id=settings.staff_chat_id,
+            insights=Insights(
+                sessions=sessions,
+                strings=strings,
+                clock=clock,
+                locale=settings.default_locale,
+                clinic_name=clinic.name,
+                clinic_zone=settings.zone,
+            ),
+        )
+        dispatcher.listeners.append(summaries.on_delivery)
         telegram = TelegramRuntime(
             telegram_app,
             polling=settings.telegram_updates == "polling",
@@ -229,6 +245,7 @@ def build_app(
                 clinic=clinic,
                 alerts=alerts,
                 poke=alarm.poke,
+                summaries=summaries,
             ),
         )
     web = None

@@ -18,7 +18,7 @@ from telegram.ext import (
 )
 
 from messenger.bot.context import BotDeps, deps_of, reply
-from messenger.bot.handlers import buttons, enrolment, language, patient, staff
+from messenger.bot.handlers import buttons, enrolment, insights, language, patient, staff
 from messenger.bot.reachability import TelegramReachability, TrackedRequest
 from messenger.config import Settings
 from messenger.pacing.pacer import Pacer
@@ -36,6 +36,10 @@ STAFF_COMMANDS = {
     "preview": staff.preview,
     "stats": staff.stats,
     "staff": staff.staff_command,
+    "progress": insights.progress,
+    "report": insights.report,
+    "summary": insights.summary,
+    "export": insights.export,
 }
 PATIENT_COMMANDS = {
     "start": patient.start,

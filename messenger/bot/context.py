@@ -19,6 +19,7 @@ from telegram.ext import ContextTypes
 
 from messenger.bot.alerts import StaffAlerts
 from messenger.bot.parsing import InputError
+from messenger.bot.summaries import CourseSummaries
 from messenger.clock import Clock
 from messenger.config import Settings
 from messenger.content import Flavour
@@ -26,6 +27,7 @@ from messenger.db import SessionFactory, transaction
 from messenger.domain.catalog import SeriesCatalog
 from messenger.domain.models import Patient, Staff
 from messenger.domain.timing import QuietHours
+from messenger.insights.documents import Insights
 from messenger.rendering.compose import Composer
 from messenger.rendering.context import Clinic
 from messenger.rendering.environment import TemplateEnvironment
@@ -69,6 +71,8 @@ class BotDeps:
     alerts: StaffAlerts
     poke: Callable[[], None]
     start_throttle: Throttle = field(default_factory=Throttle)
+    # Sends the end-of-course PDF to staff (a cancelled series gets one too).
+    summaries: CourseSummaries | None = None
 
     @property
     def locale(self) -> str:
@@ -91,6 +95,17 @@ class BotDeps:
     @property
     def clinic_zone(self) -> ZoneInfo:
         return self.settings.zone
+
+    @property
+    def insights(self) -> Insights:
+        return Insights(
+            sessions=self.sessions,
+            strings=self.strings,
+            clock=self.clock,
+            locale=self.locale,
+            clinic_name=self.clinic.name,
+            clinic_zone=self.clinic_zone,
+        )
 
     def text(self, key: str, **params: Any) -> str:
         return self.strings.get(key, self.locale, **params)

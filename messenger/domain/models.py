@@ -143,7 +143,8 @@ class Message(SQLModel, Persisted, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    series_id: int | None = Field(default=None, foreign_key="series.id", index=True)
+    # Not indexed alone: uq_message_series_step (series_id first) serves every lookup by series.
+    series_id: int | None = Field(default=None, foreign_key="series.id")
     # The patient the row is for, or (a staff alert) about.
     patient_id: int = Field(foreign_key="patient.id", index=True)
     step_key: str = Field(max_length=100)
@@ -195,6 +196,9 @@ class Answer(SQLModel, Persisted, table=True):
     score: int | None = None
     escalated: bool = False
     answered_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
+    # The infusion this check-in follows: 0 for the baseline before the first one. Last, as
+    # migration 0007 added it: both ways of building the schema give the same table.
+    after_infusion: int | None = None
 
 
 class AuditEvent(SQLModel, Persisted, table=True):
