@@ -140,7 +140,7 @@ def build_app(
     templates = TemplateEnvironment(override_dir=settings.templates_dir, default_locale=settings.default_locale)
     composer = Composer(templates)
     quiet_hours = QuietHours(settings.quiet_hours_start, settings.quiet_hours_end)
-    clinic = Clinic(settings.clinic_name, settings.clinic_phone)
+    clinic = Clinic(settings.clinic_name, settings.clinic_phone, settings.locale)
     strings = BotStrings(templates)
     wired = dict(channels) if channels is not None else {}
 
@@ -162,7 +162,7 @@ def build_app(
         )
         wired.setdefault(ChannelName.TELEGRAM, TelegramChannel(telegram_app.bot))
     if not wired:
-        wired[ChannelName.CONSOLE] = ConsoleChannel()
+        wired[ChannelName.CONSOLE] = ConsoleChannel(formats=clinic.formats(settings.default_locale))
 
     metrics = Metrics()
     # Staff work from Telegram: without it there is nobody to alert.

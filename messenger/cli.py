@@ -152,10 +152,14 @@ def demo(
     minutes: Annotated[float | None, typer.Option(help="The same budget in minutes (overrides --seconds).")] = None,
     speed: Annotated[float | None, typer.Option(help="Story seconds per real second (overrides the budget).")] = None,
     timezone: Annotated[str | None, typer.Option(help="The demo patient's IANA time zone.")] = None,
+    locale: Annotated[
+        str | None, typer.Option(help="The demo patient's language, e.g. es (default: the clinic's).")
+    ] = None,
     database: Annotated[str, typer.Option(help="A fresh SQLite file is made for each demo.")] = "messenger-demo.db",
 ) -> None:
     """Enrol a demo patient and show every message of the series, compressed into about a minute."""
     from messenger.demo import run_demo
+    from messenger.rendering.environment import TemplateEnvironment
 
     Path(database).unlink(missing_ok=True)
     for suffix in ("-wal", "-shm"):
@@ -164,11 +168,19 @@ def demo(
         database_url=f"sqlite:///{database}", **({"default_timezone": timezone} if timezone else {})
     )
     budget = minutes * 60 if minutes is not None else seconds
+    languages = TemplateEnvironment(
+        override_dir=settings.templates_dir, default_locale=settings.default_locale
+    ).locales()
+    if locale is not None and locale not in languages:
+        errors.print(f"[red]--locale {escape(locale)}: the templates speak {', '.join(languages)}")
+        raise typer.Exit(2)
     if budget <= 0 or (speed is not None and speed <= 0):
         errors.print("[red]--seconds, --minutes and --speed must be positive")
         raise typer.Exit(2)
     configure_logging(level="WARNING")
-    summary = asyncio.run(run_demo(settings, now=SystemClock().now(), seconds=budget, speed=speed, console=console))
+    summary = asyncio.run(
+        run_demo(settings, now=SystemClock().now(), seconds=budget, speed=speed, console=console, language=locale)
+    )
     raise typer.Exit(0 if summary.finished else 1)
 
 
@@ -190,7 +202,7 @@ def templates_check() -> None:
     report = check_templates(
         environment,
         catalog,
-        Clinic(settings.clinic_name, settings.clinic_phone),
+        Clinic(settings.clinic_name, settings.clinic_phone, settings.locale),
         capabilities=shipped_capabilities(),
         sensitive_words=settings.sensitive_words,
         whatsapp=settings.twilio_whatsapp_from is not None,

@@ -21,6 +21,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from messenger.domain.addresses import PhoneRegion
+from messenger.rendering.formats import ClinicLocale
+
 # The clinic the shipped article comes from; a clinic sets its own.
 DEFAULT_CLINIC_NAME = "Renew Ketamine Infusion"
 DEFAULT_CLINIC_PHONE = "949-503-1414"
@@ -80,6 +83,10 @@ class Settings(BaseSettings):
     default_series: str = "ketamine-chronic-pain"
     default_timezone: str = "America/Los_Angeles"
     default_locale: str = "en"
+    # The clinic's convention for dates and times; a patient's language takes its territory (es → es_US).
+    locale: ClinicLocale = "en_US"
+    # Phone numbers typed without a country code are read as numbers of this region.
+    phone_region: PhoneRegion = "US"
     quiet_hours_start: time = time(21, 0)
     quiet_hours_end: time = time(8, 0)
     # How often the alarm wakes even when nothing is due (a safety net for rows

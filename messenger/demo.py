@@ -24,6 +24,7 @@ from messenger.domain.enums import ChannelName, MessageStatus
 from messenger.domain.models import Message
 from messenger.domain.series import plan
 from messenger.domain.timing import QuietHours, from_wall, local_wall
+from messenger.rendering.formats import formats_for
 from messenger.scheduling.dispatcher import Delivery
 from messenger.services.audit import SYSTEM
 from messenger.services.enrolment import EnrolmentRequest, console_contact, enrol
@@ -85,6 +86,7 @@ async def run_demo(
     speed: float | None = None,
     console: Console | None = None,
     patient: str = DEMO_PATIENT,
+    language: str | None = None,
 ) -> DemoSummary:
     """Enrol a demo patient (in ``settings.default_timezone``) and deliver their whole series in about
     ``seconds`` of real time; the story begins on the day of ``now``.
@@ -97,6 +99,7 @@ async def run_demo(
     start = story_start(zone, now)
     first = from_wall(datetime.combine(local_wall(start, zone).date() + timedelta(days=2), time(10, 0)), zone)
     summary = DemoSummary()
+    formats = formats_for(settings.default_locale, settings.locale)  # the operator's narration
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -121,7 +124,7 @@ async def run_demo(
             task,
             completed=summary.delivered,
             description=f"series day {(story_now.date() - start.astimezone(zone).date()).days:>2}"
-            f" · {story_now:%a %d %b %H:%M}",
+            f" · {formats.stamp(story_now)}",
         )
         if summary.expected and summary.delivered >= summary.expected:
             done.set()
@@ -133,9 +136,10 @@ async def run_demo(
     # Leases and retries are story time: a lease of a minute of real time is days of story time.
     scaled = settings.model_copy(update={"claim_lease_seconds": REAL_LEASE_SECONDS * summary.speed})
     app = build_app(
-        scaled, clock=clock, channels={ChannelName.CONSOLE: ConsoleChannel(console)}, listeners=[on_delivery]
+        scaled, clock=clock, channels={ChannelName.CONSOLE: ConsoleChannel(console, formats)}, listeners=[on_delivery]
     )
-    console.rule(f"[bold]{settings.clinic_name}[/] · demo series for {patient} ({zone.key})")
+    reads = language or settings.default_locale
+    console.rule(f"[bold]{settings.clinic_name}[/] · demo series for {patient} ({zone.key}, {reads})")
     console.print(
         f"Story time runs {summary.speed:,.0f}× faster than real time: the whole series in about {seconds:.0f} s.\n"
     )
@@ -152,7 +156,7 @@ async def run_demo(
                     name=patient,
                     timezone=zone.key,
                     series_key=settings.default_series,
-                    locale=settings.default_locale,
+                    locale=language or settings.default_locale,
                     first_infusion=first,
                     contacts=[console_contact(patient)],
                 ),

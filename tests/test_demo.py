@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 from rich.console import Console
+from typer.testing import CliRunner
 
+from messenger.cli import app as cli
 from messenger.config import Settings
 from messenger.demo import run_demo
 
@@ -41,3 +43,26 @@ async def test_the_demo_delivers_the_whole_series_in_order(tmp_path):
     assert "Infusion 3 of 5" in text or "infusion 3 of 5" in text
     assert "Demo summary" in text and "Worst lateness" in text
     assert re.search(r"\b(3 March|March 3)\b", text), "the first infusion is two days after the story's first day"
+
+
+@pytest.mark.slow
+async def test_the_demo_shows_the_spanish_series(tmp_path):
+    settings = Settings(_env_file=None, database_url=f"sqlite:///{tmp_path / 'demo.db'}")  # type: ignore[call-arg]
+    output = io.StringIO()
+
+    summary = await run_demo(settings, now=STORY_DAY, seconds=8, console=Console(file=output, width=200), language="es")
+
+    text = output.getvalue()
+    assert summary.finished and summary.delivered == 28
+    assert "Mañana: infusión 3 de 5" in text
+    assert "jueves, 3 de marzo" in text
+    assert "¿Por qué cinco infusiones?" in text
+    assert "Gracias, Alex." in text
+    assert "Tomorrow" not in text and "Thank you" not in text
+
+
+def test_the_demo_refuses_a_language_the_templates_do_not_speak(tmp_path):
+    result = CliRunner().invoke(cli, ["demo", "--locale", "fr", "--database", str(tmp_path / "demo.db")])
+
+    assert result.exit_code == 2
+    assert "--locale fr: the templates speak en, es" in result.output

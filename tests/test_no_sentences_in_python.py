@@ -41,6 +41,7 @@ OPERATOR_MODULES = {
     "observability/metrics.py": "metric descriptions for the monitoring stack",
     # `messenger templates check` reports template problems to the template author.
     "rendering/check.py": "template-check report for the template author",
+    "rendering/coverage.py": "template-check report for the template author",
 }
 
 # PENDING: why a send failed or a message was skipped is stored as English (``last_error``,

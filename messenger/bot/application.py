@@ -18,7 +18,7 @@ from telegram.ext import (
 )
 
 from messenger.bot.context import BotDeps, deps_of, reply
-from messenger.bot.handlers import buttons, enrolment, insights, patient, staff
+from messenger.bot.handlers import buttons, enrolment, insights, language, patient, staff
 from messenger.bot.reachability import TelegramReachability, TrackedRequest
 from messenger.config import Settings
 from messenger.pacing.pacer import Pacer
@@ -47,14 +47,15 @@ PATIENT_COMMANDS = {
     "stop": patient.stop,
     "resume": patient.resume,  # without arguments; "/resume <id>" is the staff command
     "help": patient.help_command,
+    "language": language.language,
 }
 # The patient commands Telegram lists in its menu; each description is the bot string ``menu.<command>``.
-MENU = ("schedule", "stop", "resume", "help")
+MENU = ("schedule", "language", "stop", "resume", "help")
 
 
-def menu(deps: BotDeps) -> list[BotCommand]:
-    """The command menu in the clinic's language."""
-    return [BotCommand(command, deps.strings.plain(f"menu.{command}", deps.locale)) for command in MENU]
+def menu(deps: BotDeps, locale: str | None = None) -> list[BotCommand]:
+    """The command menu in the clinic's language (or ``locale``)."""
+    return [BotCommand(command, deps.strings.plain(f"menu.{command}", locale or deps.locale)) for command in MENU]
 
 
 def build_telegram_application(
@@ -132,6 +133,10 @@ class TelegramRuntime:
             log.info("Telegram bot @%s: sending only, not polling", self.application.bot.username)
             return
         await self.application.bot.set_my_commands(menu(self.deps))
+        for code in self.deps.languages:
+            # Telegram shows this menu to people whose app is set to that language.
+            if code != self.deps.locale:
+                await self.application.bot.set_my_commands(menu(self.deps, code), language_code=code)
         await self.application.start()
         if self.application.updater is None:  # PTB builds one unless told not to; this build never is
             raise RuntimeError("the Telegram application has no updater to poll with")

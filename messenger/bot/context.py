@@ -8,6 +8,7 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Concatenate, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -30,6 +31,7 @@ from messenger.insights.documents import Insights
 from messenger.rendering.compose import Composer
 from messenger.rendering.context import Clinic
 from messenger.rendering.environment import TemplateEnvironment
+from messenger.rendering.formats import LocalFormats
 from messenger.rendering.strings import BotStrings
 from messenger.services import audit
 from messenger.services.errors import ServiceError
@@ -77,6 +79,20 @@ class BotDeps:
         return self.settings.default_locale
 
     @property
+    def languages(self) -> list[str]:
+        """The languages patients can choose: every locale folder of the templates."""
+        return self.templates.locales()
+
+    @property
+    def staff_formats(self) -> LocalFormats:
+        """Staff read dates in the clinic's own convention."""
+        return self.clinic.formats(self.locale)
+
+    def when(self, instant: datetime, zone: ZoneInfo) -> str:
+        """A time as staff read it, in the clinic's convention: 'Tue, Dec 1, 2026, 10:00 AM PST'."""
+        return self.staff_formats.stamp(instant.astimezone(zone))
+
+    @property
     def clinic_zone(self) -> ZoneInfo:
         return self.settings.zone
 
@@ -105,6 +121,13 @@ class BotDeps:
     def explain(self, error: ServiceError, locale: str | None = None) -> str:
         prefix = "staff" if isinstance(error, InputError) else "errors"
         return self.strings.get(f"{prefix}.{error.code}", locale or self.locale, **error.params)
+
+
+def guest_locale(update: Update, deps: BotDeps) -> str:
+    """For someone not (yet) linked to a patient: their Telegram app's language, if the clinic speaks it."""
+    code = (update.effective_user.language_code or "") if update.effective_user else ""
+    language = code.replace("-", "_").split("_")[0].lower()
+    return language if language in deps.languages else deps.locale
 
 
 def deps_of(context: ContextTypes.DEFAULT_TYPE) -> BotDeps:

@@ -7,12 +7,11 @@ import shlex
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from messenger.domain.addresses import Phone, normal_email, parse_phone
 from messenger.domain.timing import from_wall
 from messenger.services.errors import ServiceError
 
 ENROL_KEYS = ("name", "first", "tz", "series", "lang", "phone", "email", "whatsapp", "infusions")
-_PHONE = re.compile(r"^\+[1-9]\d{7,14}$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _LOCALE = re.compile(r"^[a-z]{2}(?:[-_][A-Za-z]{2})?$")
 DATETIME_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S")
 
@@ -60,20 +59,30 @@ def positive_int(text: str) -> int:
     return int(value)
 
 
-def phone(text: str) -> str:
-    number = re.sub(r"[\s().-]", "", text)
-    if not _PHONE.match(number):
+def phone(text: str, region: str) -> Phone:
+    """A number as staff type it, national formats read in the clinic's ``region``."""
+    number = parse_phone(text, region)
+    if number is None:
         raise InputError("bad_phone", value=text)
     return number
 
 
 def email(text: str) -> str:
-    if not _EMAIL.match(text.strip()) or len(text) > 320:
+    address = normal_email(text)
+    if address is None:
         raise InputError("bad_email", value=text)
-    return text.strip()
+    return address
 
 
 def locale(text: str) -> str:
     if not _LOCALE.match(text):
         raise InputError("bad_locale", value=text)
     return text
+
+
+def language(text: str, known: list[str]) -> str:
+    """A language the templates speak (``es``, ``es-US`` → ``es``)."""
+    base = locale(text.strip()).replace("-", "_").split("_")[0].lower()
+    if base not in known:
+        raise InputError("unknown_language", value=text, known=", ".join(known))
+    return base

@@ -6,7 +6,7 @@ only on what is below it.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from telegram import InputFile, Update
@@ -18,6 +18,7 @@ from messenger.bot.context import BotDeps, reply
 from messenger.bot.keyboards import Callback, single
 from messenger.bot.parsing import InputError
 from messenger.db import transaction
+from messenger.domain.addresses import fixed_lines
 from messenger.domain.enums import ChannelName
 from messenger.domain.models import ContactBase, Patient, Staff
 from messenger.rendering.context import infusion_view
@@ -47,13 +48,13 @@ def enrolment_request(deps: BotDeps, fields: dict[str, str]) -> EnrolmentRequest
     contacts: list[ContactBase] = []
     for key, value in fields.items():
         if key in _CONTACT_KEYS and value:
-            address = parsing.email(value) if key == "email" else parsing.phone(value)
+            address = parsing.email(value) if key == "email" else parsing.phone(value, deps.settings.phone_region).e164
             contacts.append(ContactBase(channel=_CONTACT_KEYS[key], address=address, priority=len(contacts)))
     return EnrolmentRequest(
         name=fields["name"],
         timezone=zone.key,
         series_key=series_key,
-        locale=parsing.locale(fields["lang"]) if fields.get("lang") else deps.locale,
+        locale=parsing.language(fields["lang"], deps.languages) if fields.get("lang") else deps.locale,
         first_infusion=first,
         infusions=given,
         contacts=contacts,
@@ -80,7 +81,7 @@ async def enrol_and_invite(
         )
         infusions = await changes.infusions_of(session, series.id)  # type: ignore[arg-type]
     deps.poke()
-    zone = ZoneInfo(request.timezone)
+    zone, formats = ZoneInfo(request.timezone), deps.staff_formats
     await reply(
         update,
         deps.page(
@@ -88,11 +89,18 @@ async def enrol_and_invite(
             name=request.name,
             patient_id=series.patient_id,
             timezone=zone.key,
-            infusions=[infusion_view(i.number, len(infusions), i.scheduled_at, zone) for i in infusions],
+            infusions=[infusion_view(i.number, len(infusions), i.scheduled_at, zone, formats) for i in infusions],
             link=invite_link(context, code),
-            expires=local_text(deps.clock.now() + ttl, zone),
+            expires=deps.when(deps.clock.now() + ttl, zone),
+            language=deps.strings.plain(f"language.{request.locale.split('_')[0]}", request.locale),
+            landlines=landlines(request.contacts, deps.settings.phone_region),
         ),
     )
+
+
+def landlines(contacts: list[ContactBase], region: str) -> list[str]:
+    """SMS numbers typed as fixed lines: staff check them with the patient before the first text."""
+    return fixed_lines((c.address for c in contacts if c.channel is ChannelName.SMS), region)
 
 
 async def send_patient_card(update: Update, deps: BotDeps, patient_id: int) -> None:
@@ -107,18 +115,18 @@ async def send_patient_card(update: Update, deps: BotDeps, patient_id: int) -> N
             series=card.series,
             contacts=card.contacts,
             infusions=[
-                {"number": i.number, "when": local_text(i.scheduled_at, zone), "status": i.status.value}
+                {"number": i.number, "when": deps.when(i.scheduled_at, zone), "status": i.status.value}
                 for i in card.infusions
             ],
             next_messages=[
-                {"step": m.step_key, "when": local_text(m.send_at, zone), "status": m.status.value}
+                {"step": m.step_key, "when": deps.when(m.send_at, zone), "status": m.status.value}
                 for m in card.next_messages
             ],
             answers=[
                 {
                     "question": a.question,
                     "value": a.value,
-                    "when": local_text(a.answered_at, zone),
+                    "when": deps.when(a.answered_at, zone),
                     "escalated": a.escalated,
                 }
                 for a in card.answers
@@ -149,7 +157,7 @@ async def send_progress(update: Update, deps: BotDeps, staff: Staff, patient_id:
 async def confirm_stop(deps: BotDeps, patient: Patient, chat_id: int, confirmed: bool) -> str:
     """The answer to the /stop question: opt the chat out (and tell staff), or keep things as they are."""
     if not confirmed:
-        return deps.text("patient.stop_kept")
+        return deps.strings.get("patient.stop_kept", patient.locale)
     async with transaction(deps.sessions) as session:
         contact = await find_contact(session, patient_id=patient.id, channel=ChannelName.TELEGRAM)  # type: ignore[arg-type]
         if contact is None or contact.address != str(chat_id):
@@ -160,12 +168,6 @@ async def confirm_stop(deps: BotDeps, patient: Patient, chat_id: int, confirmed:
         if changed:
             await deps.alert(session, "opted_out", patient, channel=ChannelName.TELEGRAM.value)
     if not changed:
-        return deps.text("patient.already_stopped")
+        return deps.strings.get("patient.already_stopped", patient.locale)
     deps.poke()
-    return deps.text("patient.stopped")
-
-
-def local_text(instant: datetime, zone: ZoneInfo) -> str:
-    """A time as staff read it: 'Tue 1 Dec 2026, 10:00 PST'."""
-    local = instant.astimezone(zone)
-    return f"{local:%a} {local.day} {local:%b %Y, %H:%M} {local.tzname()}"
+    return deps.strings.get("patient.stopped", patient.locale)

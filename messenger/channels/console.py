@@ -11,6 +11,7 @@ from rich.text import Text
 from messenger.channels.base import Outgoing, SendOutcome, Sent
 from messenger.content import Capabilities, Flavour
 from messenger.domain.enums import ChannelName, StepKind
+from messenger.rendering.formats import LocalFormats, formats_for
 
 KIND_STYLES = {
     StepKind.WELCOME: "bold green",
@@ -25,8 +26,10 @@ class ConsoleChannel:
     name = ChannelName.CONSOLE
     capabilities = Capabilities(body=Flavour.TEXT, max_length=4096)
 
-    def __init__(self, console: Console | None = None) -> None:
+    def __init__(self, console: Console | None = None, formats: LocalFormats | None = None) -> None:
         self.console = console or Console()
+        # The operator reads the send time in the clinic's convention (the message itself is the patient's).
+        self.formats = formats or formats_for("en", "en_US")
         self._ids = itertools.count(1)
         self.delivered: list[Outgoing] = []
 
@@ -34,7 +37,7 @@ class ConsoleChannel:
         local = outgoing.scheduled_for.astimezone(outgoing.zone)
         style = KIND_STYLES.get(outgoing.kind, "white")
         title = Text.assemble(
-            (f"{local:%a %d %b %H:%M} {local.tzname()}", "bold"),
+            (self.formats.stamp(local), "bold"),
             "  ",
             (outgoing.kind.value, style),
             "  ",

@@ -136,8 +136,8 @@ class SeriesDefinition(_Strict):
     locale: str = "en"
     infusions: InfusionPlan
     escalation: Escalation = Escalation()
-    # Clinic-configured text passed to every template as ``series.vars``.
-    vars: dict[str, str] = Field(default_factory=dict)
+    # Clinic-configured text passed to every template as ``series.vars``; a table such as ``[vars.es]`` translates it.
+    vars: dict[str, str | dict[str, str]] = Field(default_factory=dict)
     steps: list[Step]
 
     @model_validator(mode="after")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from messenger.content import Capabilities, Flavour
@@ -13,14 +12,20 @@ from messenger.domain.catalog import SeriesCatalog
 from messenger.domain.enums import StepKind
 from messenger.domain.series import Step
 from messenger.rendering.context import SAMPLE_NOTE_LINK, Clinic, sample_context
+from messenger.rendering.coverage import REMINDER_VARS, hard_coded_vars, missing_translations, sentinel_vars
 from messenger.rendering.discreet import sensitive_words_in
 from messenger.rendering.environment import TemplateEnvironment, TemplateRenderError
-from messenger.rendering.sms import sms_segments
+from messenger.rendering.sms import non_gsm7_characters, sms_segments
+from messenger.rendering.strings import BotStrings
 from messenger.rendering.whatsapp import provider_template
 
 # Every step needs these in the default locale; the other flavours fall back or are optional.
 REQUIRED = (Flavour.TEXT, Flavour.TELEGRAM)
 MAX_SMS_SEGMENTS = 2
+# A reminder carries the clinic's three instructions (bring, arrange, before) in full: it may take three.
+SMS_SEGMENT_BUDGET = {StepKind.REMINDER: 3}
+# The reminders before an infusion: each flavour but the e-mail subject shows the series' bring / arrange / before.
+CLINIC_TEXT_TEMPLATES = frozenset({"reminder/day-before", "reminder/same-day"})
 # Templates the app sends outside any series definition, with the kind of step they stand for.
 SYSTEM_TEMPLATES = {"reminder/moved": StepKind.REMINDER}
 
@@ -41,8 +46,7 @@ class CheckReport:
 
 
 def locales(environment: TemplateEnvironment) -> list[str]:
-    found = {Path(name).parts[0] for name in environment.template_files()}
-    return sorted(found | {environment.default_locale})
+    return environment.locales()
 
 
 def check_templates(
@@ -53,13 +57,16 @@ def check_templates(
     capabilities: Iterable[Capabilities],
     sensitive_words: Sequence[str] | None = None,
     whatsapp: bool = False,
+    strings: BotStrings | None = None,
 ) -> CheckReport:
     """Check every template against what the channels in ``capabilities`` carry.
 
     A flavour is held to the shortest ``max_length`` of the channels whose body it is, and what a
     discreet channel shows on a lock screen must not contain ``sensitive_words`` (the shipped list
     if None). Steps that would go to WhatsApp without a template are problems with ``whatsapp`` (the
-    clinic sends on WhatsApp), notices without it.
+    clinic sends on WhatsApp), notices without it. Every other locale must have the patient-facing
+    templates and bot strings the default locale has, and the reminders must show the series' own
+    bring / arrange / before.
     """
     rules = _Rules.of(capabilities, sensitive_words)
     problems: list[str] = []
@@ -72,13 +79,13 @@ def check_templates(
             environment.compile(name)
         except TemplateRenderError as exc:
             problems.append(str(exc))
+    problems.extend(missing_translations(environment, strings or BotStrings(environment)))
     for definition in catalog:
         extra = [
             (f"system:{template}", Step(key="system", kind=kind, template=template), 1)
             for template, kind in SYSTEM_TEMPLATES.items()
         ]
         for key, step, number in [*definition.expanded_steps(), *extra]:
-            context = sample_context(definition, clinic=clinic, step_key=key, kind=step.kind, infusion_number=number)
             problems.extend(
                 f"{environment.default_locale}/{step.template}.{flavour.value}.j2: "
                 f"missing (series {definition.key!r}, step {key!r})"
@@ -86,6 +93,9 @@ def check_templates(
                 if not environment.has(step.template, flavour, environment.default_locale)
             )
             for locale in locales(environment):
+                context = sample_context(
+                    definition, clinic=clinic, step_key=key, kind=step.kind, infusion_number=number, language=locale
+                )
                 for flavour in Flavour:
                     ref = _exact_file(environment, step.template, flavour, locale)
                     if ref is None:
@@ -97,11 +107,13 @@ def check_templates(
                         continue
                     rendered += 1
                     lengths[flavour] = max(lengths.get(flavour, 0), len(text))
-                    problems.extend(rules.problems(environment.source_path(ref), flavour, text, sms))
+                    path = environment.source_path(ref)
+                    problems.extend(rules.problems(path, flavour, step.kind, text, sms))
+                    if step.template in CLINIC_TEXT_TEMPLATES and flavour is not Flavour.EMAIL_SUBJECT:
+                        problems.extend(f"{path}: {p}" for p in _clinic_words(environment, ref, context))
                     if flavour is Flavour.SMS and step.kind is StepKind.EDUCATION and SAMPLE_NOTE_LINK not in text:
                         problems.append(
-                            f"{environment.source_path(ref)}: carries no {{{{ note_link }}}}, the only way an SMS "
-                            "patient can read the note"
+                            f"{path}: carries no {{{{ note_link }}}}, the only way an SMS patient can read the note"
                         )
             problems.extend(_whatsapp_problems(definition.key, key, step, context))
         without = _without_whatsapp(definition.key, definition.steps, locales(environment))
@@ -135,6 +147,14 @@ def _without_whatsapp(series: str, steps: Iterable[Step], all_locales: Sequence[
     return found
 
 
+def _clinic_words(environment: TemplateEnvironment, ref: str, context: dict[str, Any]) -> list[str]:
+    """Render ``ref`` with markers for the series' words: each must show, none may be typed out."""
+    real = context["series"]["vars"]
+    sentinels = sentinel_vars(name for name in REMINDER_VARS if name in real)
+    marked = {**context, "series": {**context["series"], "vars": {**real, **sentinels}}}
+    return hard_coded_vars(environment.render_file(ref, marked), sentinels, real)
+
+
 def _exact_file(environment: TemplateEnvironment, template: str, flavour: Flavour, locale: str) -> str | None:
     """The file for exactly this locale (no fallback), if it exists."""
     ref = environment.resolve(template, flavour, locale)
@@ -162,7 +182,7 @@ class _Rules:
                 discreet.add(capability.lock_screen)
         return cls(max_length, frozenset(discreet), sensitive_words)
 
-    def problems(self, path: str, flavour: Flavour, text: str, sms: Counter[str]) -> list[str]:
+    def problems(self, path: str, flavour: Flavour, kind: StepKind, text: str, sms: Counter[str]) -> list[str]:
         """What is wrong with ``text``, the rendering of ``path``; counts SMS texts into ``sms``."""
         found: list[str] = []
         limit = self.max_length.get(flavour)
@@ -175,9 +195,12 @@ class _Rules:
         if flavour is Flavour.SMS:
             segments = sms_segments(text)
             sms[f"{segments.encoding}, {segments.segments} segment(s)"] += 1
-            if segments.segments > MAX_SMS_SEGMENTS:
+            budget = SMS_SEGMENT_BUDGET.get(kind, MAX_SMS_SEGMENTS)
+            if segments.segments > budget:
+                forcing = "".join(non_gsm7_characters(text)) if segments.encoding == "UCS-2" else ""
+                hint = f"; {forcing!r} force UCS-2: reword to stay in GSM-7" if forcing else ""
                 found.append(
                     f"{path}: {segments.segments} SMS segments ({segments.encoding}, "
-                    f"{segments.length} characters); keep it to {MAX_SMS_SEGMENTS}"
+                    f"{segments.length} characters); keep it to {budget}{hint}"
                 )
         return found

@@ -10,24 +10,45 @@ from zoneinfo import ZoneInfo
 
 from messenger.domain.enums import StepKind
 from messenger.domain.series import SeriesDefinition
+from messenger.rendering.formats import LocalFormats, formats_for
 
 
 @dataclass(frozen=True, slots=True)
 class Clinic:
     name: str
     phone: str
+    # The clinic's convention for dates and times (``MESSENGER_LOCALE``); a patient's language takes its territory.
+    locale: str = "en_US"
+
+    def formats(self, language: str) -> LocalFormats:
+        return formats_for(language, self.locale)
 
 
-def infusion_view(number: int, total: int, at: datetime, zone: ZoneInfo) -> dict[str, Any]:
+def infusion_view(number: int, total: int, at: datetime, zone: ZoneInfo, formats: LocalFormats) -> dict[str, Any]:
     local = at.astimezone(zone)
+    time_text = formats.time(local)
     return {
         "number": number,
         "total": total,
         "at": local,
-        "date": f"{local:%A} {local.day} {local:%B}",
-        "time": f"{local:%H:%M}",
-        "weekday": f"{local:%A}",
+        "date": formats.date(local),
+        "short_date": formats.short_date(local),
+        "time": time_text,
+        "weekday": formats.weekday(local),
+        # The hour as the clock shows it: Spanish says "a la 1:00" but "a las 10:00".
+        "hour": int(time_text.split(":")[0]) if time_text[:1].isdigit() else local.hour,
     }
+
+
+def series_vars(definition: SeriesDefinition, language: str) -> dict[str, str]:
+    """The clinic's own words for a series (what to bring, arrange, do before), in ``language`` where translated."""
+    base = language.replace("-", "_").split("_")[0]
+    words = {name: value for name, value in definition.vars.items() if isinstance(value, str)}
+    for code in dict.fromkeys((base, language)):
+        translated = definition.vars.get(code)
+        if isinstance(translated, dict):
+            words |= translated
+    return words
 
 
 def message_context(
@@ -40,15 +61,17 @@ def message_context(
     step_key: str,
     kind: StepKind,
     infusion_number: int | None,
+    language: str,
     note_link: str | None = None,
 ) -> dict[str, Any]:
     """``note_link`` is the address of the note's own page, for channels that cannot carry the note."""
     total = definition.infusions.count
-    infusions = [infusion_view(n, total, at, zone) for n, at in enumerate(infusion_times, start=1)]
+    formats = clinic.formats(language)
+    infusions = [infusion_view(n, total, at, zone, formats) for n, at in enumerate(infusion_times, start=1)]
     return {
         "patient": {"name": patient_name, "first_name": patient_name.split()[0] if patient_name.split() else ""},
         "clinic": {"name": clinic.name, "phone": clinic.phone},
-        "series": {"title": definition.title, "vars": dict(definition.vars)},
+        "series": {"title": definition.title, "vars": series_vars(definition, language)},
         "infusions": infusions,
         "infusion": infusions[infusion_number - 1] if infusion_number else None,
         "step": {"key": step_key, "kind": kind.value},
@@ -64,7 +87,13 @@ SAMPLE_NOTE_LINK = "https://care.example-clinic.org/n/bjEyMzQ1Ng.1798761600.AAAA
 
 
 def sample_context(
-    definition: SeriesDefinition, *, clinic: Clinic, step_key: str, kind: StepKind, infusion_number: int | None
+    definition: SeriesDefinition,
+    *,
+    clinic: Clinic,
+    step_key: str,
+    kind: StepKind,
+    infusion_number: int | None,
+    language: str = "en",
 ) -> dict[str, Any]:
     """A realistic context for rendering a step without a patient (template checks, previews)."""
     first = datetime(2026, 12, 1, 18, 0, tzinfo=UTC)  # 10:00 in Los Angeles
@@ -79,5 +108,6 @@ def sample_context(
         step_key=step_key,
         kind=kind,
         infusion_number=number,
+        language=language,
         note_link=SAMPLE_NOTE_LINK if kind is StepKind.EDUCATION else None,
     )

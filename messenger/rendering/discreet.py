@@ -1,20 +1,21 @@
 """Words a lock-screen preview must not show: an SMS, or an e-mail's subject, is read by whoever
 holds the phone.
 
-Matching is case-insensitive and by whole word or phrase, allowing a plural ending: "Infusions"
-and "opioids" are caught, "confusion" is not. A phrase matches across any run
-of spaces or hyphens ("chronic  pain", "chronic-pain").
+Matching is case- and accent-insensitive ("INFUSIÓN" is "infusion") and by whole word or phrase,
+allowing a plural ending: "Infusions", "infusiones" and "opioids" are caught, "confusion" is not.
+A phrase matches across any run of spaces or hyphens ("chronic  pain", "chronic-pain").
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
 
 from messenger.rendering.environment import shipped_templates_dir
 
-__all__ = ["default_sensitive_words", "sensitive_words_in"]
+__all__ = ["default_sensitive_words", "fold_accents", "sensitive_words_in"]
 
 # One word or phrase a line; "#" starts a comment.
 _WORDS_FILE = "sensitive-words.txt"
@@ -34,11 +35,18 @@ def sensitive_words_in(text: str, words: Iterable[str] | None = None) -> list[st
     Entries are returned as given in ``words`` (so ``"CRPS"``, whatever the text's case).
     """
     found: list[tuple[int, int, str]] = []
+    folded = fold_accents(text)
     for index, word in enumerate(dict.fromkeys(default_sensitive_words() if words is None else words)):
-        match = _pattern(word).search(text)
+        match = _pattern(fold_accents(word)).search(folded)
         if match:
             found.append((match.start(), index, word))
     return [word for _, _, word in sorted(found)]
+
+
+def fold_accents(text: str) -> str:
+    """``text`` without combining accents ("infusión" → "infusion"); other characters are kept."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return unicodedata.normalize("NFC", "".join(ch for ch in decomposed if not unicodedata.combining(ch)))
 
 
 @lru_cache(maxsize=256)

@@ -80,6 +80,11 @@ class TemplateEnvironment:
                 return ref
         return None
 
+    def localized_file(self, path: str, locale: str) -> str:
+        """``<locale>/<path>`` for the first locale of the fallback chain that has the file."""
+        chain = self.locales_for(locale)
+        return next((f"{code}/{path}" for code in chain if self._exists(f"{code}/{path}")), f"{chain[-1]}/{path}")
+
     def has(self, template: str, flavour: Flavour, locale: str) -> bool:
         return self.resolve(template, flavour, locale) is not None
 
@@ -118,6 +123,11 @@ class TemplateEnvironment:
     def template_files(self) -> Iterable[str]:
         """Every template name, each once (an override hides the shipped file of that name)."""
         return sorted(self._env.list_templates(filter_func=lambda name: name.endswith(".j2")))
+
+    def locales(self) -> list[str]:
+        """Every locale that has templates, and the default one."""
+        found = {Path(name).parts[0] for name in self.template_files()}
+        return sorted(found | {self.default_locale})
 
     def source_path(self, name: str) -> str:
         for directory in self.search_path:

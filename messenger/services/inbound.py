@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -24,15 +25,27 @@ from messenger.services.answers import answer_checkin, open_checkin
 from messenger.services.contacts import contact_at, set_opted_out
 from messenger.services.rows import existing
 
-# The carrier keywords (CTIA, and Twilio's defaults), matched on the whole message.
-STOP_WORDS = frozenset({"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "optout", "revoke"})
-START_WORDS = frozenset({"start", "unstop", "yes"})
-HELP_WORDS = frozenset({"help", "info"})
+# The carrier keywords (CTIA, and Twilio's defaults) and their Spanish counterparts, matched on the whole
+# message with accents folded ("SÍ" is "si").
+STOP_WORDS = frozenset(
+    {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "optout", "revoke"}
+    | {"parar", "para", "cancelar", "detener", "alto", "baja", "darse de baja"}
+)
+START_WORDS = frozenset({"start", "unstop", "yes"} | {"comenzar", "iniciar", "reanudar", "si"})
+HELP_WORDS = frozenset({"help", "info"} | {"ayuda", "informacion"})
+# "YES" / "SI" answer an open contact question before they mean START.
+_YES_WORDS = frozenset({"yes", "si"})
 _ANSWERS = {
     "pain": {str(n): str(n) for n in range(11)},
     "mood": {str(n): str(n) for n in range(1, 6)},
-    "contact": {"yes": "yes", "y": "yes", "no": "no", "n": "no"},
+    "contact": {"yes": "yes", "y": "yes", "si": "yes", "s": "yes", "no": "no", "n": "no"},
 }
+
+
+def keyword(body: str) -> str:
+    """A reply as one comparable word: spaces collapsed, lower case, accents folded, end punctuation dropped."""
+    folded = unicodedata.normalize("NFKD", " ".join(body.split()).lower())
+    return "".join(ch for ch in folded if not unicodedata.combining(ch)).strip(".!¡?¿")
 
 
 @dataclass
@@ -56,7 +69,7 @@ async def handle_inbound(
     # Opens WhatsApp's 24-hour window for free text (messenger.scheduling.whatsapp).
     contact.last_inbound_at = clock.now()
     text = " ".join(body.split())
-    word = text.lower().strip(".!")
+    word = keyword(text)
     result = InboundResult(patient=patient)
     checkin, question = await open_checkin(session, patient.pk) or (None, None)
 
@@ -66,7 +79,7 @@ async def handle_inbound(
         ):
             result.alert, result.alert_params = "opted_out", {"channel": channel.value}
         result.reply = "stopped"
-    elif word in START_WORDS and not (word == "yes" and question == "contact"):
+    elif word in START_WORDS and not (word in _YES_WORDS and question == "contact"):
         if await set_opted_out(
             session=session, clock=clock, contact=contact, opted_out=False, reason=f"replied {word.upper()}"
         ):

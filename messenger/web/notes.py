@@ -118,6 +118,7 @@ def _note_html(deps: NoteDeps, opened: OpenedNote) -> Markup:
         step_key=message.step_key,
         kind=message.kind,
         infusion_number=message.infusion_number,
+        language=patient.locale,
     )
     templates, locale = deps.templates, patient.locale
     if templates.has(message.template, Flavour.EMAIL_HTML, locale):

@@ -177,9 +177,13 @@ async def _unsubscribe(deps: WebhookDeps, request: Request) -> Response:
     )
     phone = deps.settings.clinic_phone
     if payload is None or not payload.startswith("c") or not payload[1:].isdigit():
-        return _page(deps, "web.unsubscribe_invalid", status=400, phone=phone)
+        return _page(deps, "web.unsubscribe_invalid", locale=deps.locale, status=400, phone=phone)
+    async with deps.sessions() as session:
+        found = await session.get(Contact, int(payload[1:]))
+        reader = await session.get(Patient, found.patient_id) if found else None
+    locale = reader.locale if reader else deps.locale  # the page speaks the patient's language
     if request.method == "GET":  # link scanners fetch links: only a POST unsubscribes
-        return _page(deps, "web.unsubscribe_question", button=True)
+        return _page(deps, "web.unsubscribe_question", locale=locale, button=True)
     async with transaction(deps.sessions) as session:
         contact = await session.get(Contact, int(payload[1:]))
         changed = contact is not None and await set_opted_out(
@@ -190,13 +194,16 @@ async def _unsubscribe(deps: WebhookDeps, request: Request) -> Response:
             await deps.alert(session, "opted_out", patient, channel=ChannelName.EMAIL.value)
     if changed:
         deps.poke()
-    return _page(deps, "web.unsubscribed", phone=phone)
+    return _page(deps, "web.unsubscribed", locale=locale, phone=phone)
 
 
-def _page(deps: WebhookDeps, key: str, *, status: int = 200, button: bool = False, **params: object) -> HTMLResponse:
-    strings, locale = deps.strings, deps.locale
+def _page(
+    deps: WebhookDeps, key: str, *, locale: str, status: int = 200, button: bool = False, **params: object
+) -> HTMLResponse:
+    """The page in the reader's language (its own template, for the document's ``lang``)."""
+    strings = deps.strings
     html = deps.templates.render_file(
-        f"{deps.templates.default_locale}/web/page.html.j2",
+        deps.templates.localized_file("web/page.html.j2", locale),
         {
             "title": strings.plain("web.unsubscribe_title", locale),
             "text": strings.plain(key, locale, **params),

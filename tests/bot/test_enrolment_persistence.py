@@ -35,7 +35,9 @@ async def test_a_restart_in_the_middle_of_enrolment_loses_nothing(
     first = await started(bot_api, database_url, clock)
     try:
         await say(bot_api, OWNER, "/enroll", expect="full name")
-        await say(bot_api, OWNER, "Ana Ruiz", expect="time zone")
+        language = await say(bot_api, OWNER, "Ana Ruiz", expect="In which language")
+        await press(bot_api, OWNER, language, "español")
+        await bot_api.wait_for_message(OWNER, contains="time zone")
     finally:
         await first.stop()
 
@@ -61,8 +63,9 @@ async def test_a_restart_in_the_middle_of_enrolment_loses_nothing(
 
     assert kept == {"conversation:enrolment", "user_data"}
     assert left == []  # a finished conversation leaves nothing behind
-    assert summary["text"].startswith("Please check:\nAna Ruiz, America/Los_Angeles\n")  # named before the restart
-    assert [(p.name, p.timezone) for p in patients] == [("Ana Ruiz", "America/Los_Angeles")]
+    # Named, and her language chosen, before the restart.
+    assert summary["text"].startswith("Please check:\nAna Ruiz, America/Los_Angeles, español\n")
+    assert [(p.name, p.timezone, p.locale) for p in patients] == [("Ana Ruiz", "America/Los_Angeles", "es")]
 
 
 async def test_an_unanswered_enrolment_ends_and_the_staff_member_is_told(
@@ -71,7 +74,7 @@ async def test_an_unanswered_enrolment_ends_and_the_staff_member_is_told(
     app = await started(bot_api, database_url, clock, enrolment_timeout_minutes=0.02)
     try:
         await say(bot_api, OWNER, "/enroll", expect="full name")
-        await say(bot_api, OWNER, "Ana Ruiz", expect="time zone")
+        await say(bot_api, OWNER, "Ana Ruiz", expect="In which language")
         expired = await bot_api.wait_for_message(OWNER, contains="got no answer")
         # A new /enroll starts afresh: the expired conversation no longer holds the chat.
         again = await say(bot_api, OWNER, "/enroll", expect="full name")

@@ -12,6 +12,7 @@ from tests.fakes.bot_api import FakeBotApi
 OVERRIDE = """
 [menu]
 schedule = "When my infusions are"
+language = "Language"
 stop = "No more messages"
 resume = "Messages again"
 help = "Help"
@@ -27,15 +28,22 @@ async def test_the_menu_is_set_from_the_strings_at_start(
     await app.start()
     app.alarm.scheduler.pause()
     try:
-        menus = list(bot_api.commands.values())
+        menus = {key.rpartition("|")[2]: commands for key, commands in bot_api.commands.items()}
     finally:
         await app.stop()
 
-    assert menus == [
-        [
-            {"command": "schedule", "description": "When my infusions are"},
-            {"command": "stop", "description": "No more messages"},
-            {"command": "resume", "description": "Messages again"},
-            {"command": "help", "description": "Help"},
-        ]
+    assert menus[""] == [
+        {"command": "schedule", "description": "When my infusions are"},
+        {"command": "language", "description": "Language"},
+        {"command": "stop", "description": "No more messages"},
+        {"command": "resume", "description": "Messages again"},
+        {"command": "help", "description": "Help"},
+    ]
+    # People whose Telegram app speaks Spanish see the shipped Spanish menu.
+    assert [c["description"] for c in menus["es"]] == [
+        "Sus próximas infusiones",
+        "Cambiar el idioma",
+        "Dejar de recibir mensajes",
+        "Volver a recibir mensajes",
+        "Lo que puedo hacer",
     ]

@@ -11,7 +11,7 @@ from sqlmodel import select
 from messenger.app import build_app
 from messenger.clock import ManualClock, ScaledClock
 from messenger.domain.enums import ChannelName, InfusionStatus, MessageStatus
-from messenger.domain.models import Answer, Contact, Infusion, Message
+from messenger.domain.models import Answer, Contact, Infusion, Message, Patient
 from tests.bot.conftest import (
     OWNER,
     PATIENT,
@@ -43,7 +43,7 @@ async def test_the_invite_links_the_chat_and_greets_with_the_schedule(bot_app, b
     texts = [m["text"] for m in bot_api.sent_messages(PATIENT)]
     assert len(texts) == 1, "the welcome carries the schedule: one message, not two"
     assert texts[0].startswith("Hi Pat")
-    assert "1 of 5: Wednesday 2 December at 10:00" in texts[0]
+    assert "1 of 5: Wednesday, December 2 at 10:00 AM" in texts[0]
     await bot_api.wait_for_message(OWNER, contains="connected on Telegram")
     await bot_app.alarm.wait_idle()  # the dispatcher sent both; its outcomes are being recorded
     rows = await messages_of(bot_app, 1)
@@ -83,8 +83,9 @@ async def test_repeated_failures_are_throttled_even_for_a_good_code(bot_app, bot
 
 @pytest.mark.slow
 async def test_a_compressed_series_arrives_in_order_and_answers_reach_staff(bot_api, database_url):
-    # The compact series: infusions at 12:02 and 12:05 story time; at 30x a story minute lasts two real seconds.
-    clock = ScaledClock(T0, speed=30, running=False)
+    # The compact series: infusions at 12:02 and 12:05 story time; at 15x a story minute lasts four real seconds,
+    # room for a button press before the infusion starts on a busy machine.
+    clock = ScaledClock(T0, speed=15, running=False)
     settings = bot_settings(bot_api, database_url, series_dir=COMPACT, default_series="compact")
     app = build_app(settings, clock=clock)
     await app.start()
@@ -112,7 +113,7 @@ async def test_a_compressed_series_arrives_in_order_and_answers_reach_staff(bot_
         await press(bot_api, PATIENT, _current(bot_api, checkin_1), "Yes")
         reminder_2 = await bot_api.wait_for_message(PATIENT, contains="Today at 12:05")
         await press(bot_api, PATIENT, reminder_2, "I need to reschedule")
-        await bot_api.wait_for_message(PATIENT, contains="infusions are now complete", timeout=20)
+        await bot_api.wait_for_message(PATIENT, contains="infusions are now complete", timeout=40)
         await app.alarm.wait_idle()  # the completion is recorded after Telegram accepted it
 
         async with app.sessions() as session:
@@ -256,7 +257,9 @@ async def test_a_forged_or_foreign_button_changes_nothing(bot_app, bot_api):
 
 async def test_the_guided_enrolment_conversation(bot_app, bot_api):
     await say(bot_api, OWNER, "/enroll", expect="full name")
-    zone_question = await say(bot_api, OWNER, "Ana Ruiz", expect="time zone")
+    language_question = await say(bot_api, OWNER, "Ana Ruiz", expect="In which language")
+    await press(bot_api, OWNER, language_question, "español")
+    zone_question = await bot_api.wait_for_message(OWNER, contains="time zone")
     await press(bot_api, OWNER, zone_question, "America/New_York")
     await bot_api.wait_for_message(OWNER, contains="When is the first infusion")
     await say(bot_api, OWNER, "yesterday", expect="not a date")
@@ -276,24 +279,27 @@ async def test_the_guided_enrolment_conversation(bot_app, bot_api):
         "2026-12-02 09:30, 2026-12-05 09:30, 2026-12-08 09:30, 2026-12-11 09:30, 2026-12-14 09:30",
         expect="mobile number",
     )
-    await say(bot_api, OWNER, "12", expect="valid phone")
+    await say(bot_api, OWNER, "12", expect="does not look like a phone number")
     await press(bot_api, OWNER, phone, "Skip")
     await bot_api.wait_for_message(OWNER, contains="e-mail address")
     summary = await say(bot_api, OWNER, "ana@example.org", expect="Please check")
-    assert "Infusion 5: Mon 14 Dec 2026, 09:30 EST" in summary["text"]
+    assert "Infusion 5: Mon, Dec 14, 2026, 9:30 AM EST" in summary["text"]
 
     await press(bot_api, OWNER, summary, "Enrol")
 
     enrolled = await bot_api.wait_for_message(OWNER, contains="Enrolled")
     assert "Ana Ruiz" in enrolled["text"] and "America/New_York" in enrolled["text"]
+    assert "español" in enrolled["text"]
     async with bot_app.sessions() as session:
         contacts = (await session.exec(select(Contact))).all()
+        patient = (await session.exec(select(Patient))).one()
     assert [(c.channel, c.address) for c in contacts] == [(ChannelName.EMAIL, "ana@example.org")]
+    assert patient.locale == "es"
 
 
 async def test_the_conversation_can_be_cancelled_and_saves_nothing(bot_app, bot_api):
     await say(bot_api, OWNER, "/enroll", expect="full name")
-    await say(bot_api, OWNER, "Ana Ruiz", expect="time zone")
+    await say(bot_api, OWNER, "Ana Ruiz", expect="In which language")
 
     reply = await say(bot_api, OWNER, "/cancel", expect="cancelled")
 

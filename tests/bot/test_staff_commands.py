@@ -25,13 +25,13 @@ async def test_an_owner_enrols_a_patient_in_one_line(bot_app, bot_api):
     text = reply["text"]
     assert "Jane O'Hara" in text and "#1" in text
     for day in (
-        "Wednesday 2 December",
-        "Saturday 5 December",
-        "Tuesday 8 December",
-        "Friday 11 December",
-        "Monday 14 December",
+        "Wednesday, December 2",
+        "Saturday, December 5",
+        "Tuesday, December 8",
+        "Friday, December 11",
+        "Monday, December 14",
     ):
-        assert f"{day} at 10:00" in text
+        assert f"{day} at 10:00 AM" in text
     assert len(invite_code(text)) >= 32
     async with bot_app.sessions() as session:
         series = (await session.exec(select(Series))).one()
@@ -57,7 +57,7 @@ async def test_reschedule_moves_the_infusion_and_warns_outside_the_window(bot_ap
     moved = await say(bot_api, OWNER, "/reschedule 1 2 2026-12-06 14:30", expect="moved")
     stretched = await say(bot_api, OWNER, "/reschedule 1 5 2026-12-20 10:00", expect="moved")
 
-    assert "Sun 6 Dec 2026, 14:30 PST" in moved["text"]
+    assert "Sun, Dec 6, 2026, 2:30 PM PST" in moved["text"]
     assert "no longer fits" not in moved["text"]
     assert "no longer fits" in stretched["text"] and "14" in stretched["text"]
 
@@ -93,7 +93,7 @@ async def test_preview_renders_a_step_for_staff(bot_app, bot_api):
     reply = await say(bot_api, OWNER, "/preview reminder-eve-2", expect="Preview")
 
     assert "infusion 2 of 5" in reply["text"].lower()
-    assert "Friday 4 December" in reply["text"]  # the sample course: infusion 2 three days after 1 December
+    assert "Friday, December 4" in reply["text"]  # the sample course: infusion 2 three days after 1 December
 
 
 async def test_owners_manage_staff_and_staff_cannot(bot_app, bot_api):
@@ -169,7 +169,13 @@ MALFORMED = [
         id="course-too-long",
     ),
     pytest.param('/enroll tz=UTC first="2026-12-02 10:00"', "Please give name.", id="missing-name"),
-    pytest.param('/enroll name=Jane tz=UTC first="2026-12-02 10:00" phone=12345', "valid phone", id="bad-phone"),
+    pytest.param(
+        '/enroll name=Jane tz=UTC first="2026-12-02 10:00" phone=12345', "does not look like a phone", id="bad-phone"
+    ),
+    pytest.param(
+        '/enroll name=Jane tz=UTC first="2026-12-02 10:00" email=jane@', "not look like a valid e-mail", id="bad-email"
+    ),
+    pytest.param('/enroll name=Jane tz=UTC first="2026-12-02 10:00" lang=fr', "Patients can read", id="unknown-lang"),
     pytest.param('/enroll name=Jane tz=UTC first="2026-12-02 10:00" series=nope', "no series", id="unknown-series"),
     pytest.param("/patient", "Usage", id="patient-without-id"),
     pytest.param("/patient abc", "not a number", id="patient-bad-id"),

@@ -54,8 +54,34 @@ def test_the_default_list() -> None:
         "psychotherapy",
         "NMDA",
         "opioid",
+        "ketamina",
+        "dolor cronico",
+        "fibromialgia",
+        "SDRC",
+        "neuropatico",
+        "neuropatica",
+        "depresion",
+        "ansiedad",
+        "TEPT",
+        "psicoterapia",
+        "opioide",
     }
     assert sensitive_words_in("ketamine infusion") == ["ketamine", "infusion"]
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        pytest.param("Su INFUSIÓN de mañana", ["infusion"], id="accented-upper-case"),
+        pytest.param("tres infusiones de ketamina", ["infusion", "ketamina"], id="spanish-plural"),
+        pytest.param("Dolor crónico y depresión", ["dolor cronico", "depresion"], id="accents-in-a-phrase"),
+        pytest.param("la ansiedad, el TEPT", ["ansiedad", "TEPT"], id="spanish-words"),
+        pytest.param("una confusión", [], id="a-longer-word-is-not-caught"),
+        pytest.param("su visita de mañana a las 10:00 a.m.", [], id="a-discreet-reminder"),
+    ],
+)
+def test_spanish_words_are_caught_with_or_without_accents(text: str, found: list[str]) -> None:
+    assert sensitive_words_in(text) == found
 
 
 def test_a_clinic_list() -> None:

@@ -18,8 +18,9 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
 from messenger.bot.context import BotDeps, deps_of
+from messenger.bot.handlers import language
 from messenger.bot.keyboards import Callback, question_buttons
-from messenger.bot.steps import confirm_stop, local_text, send_patient_card, send_progress
+from messenger.bot.steps import confirm_stop, send_patient_card, send_progress
 from messenger.channels.telegram import markup
 from messenger.db import transaction
 from messenger.domain.models import Patient
@@ -50,6 +51,8 @@ async def pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await _reminder(deps, query, patient, callback)
         elif callback.kind == "c" and callback.question:
             await _checkin(deps, query, patient, callback)
+        elif callback.kind == language.KIND and callback.target == patient.id:
+            await _edit(query, await language.chosen(deps, patient, callback.value), None)
         elif callback.kind == "s" and callback.target == patient.id:
             text = await confirm_stop(deps, patient, query.message.chat.id, callback.value == "y")  # type: ignore[union-attr]
             await _edit(query, text, None)
@@ -76,7 +79,7 @@ async def _reminder(deps: BotDeps, query: CallbackQuery, patient: Patient, callb
             session=session, clock=deps.clock, message_id=callback.target, patient_id=patient.pk, attending=attending
         )
         if not attending:
-            when = local_text(infusion.scheduled_at, ZoneInfo(patient.timezone))
+            when = deps.when(infusion.scheduled_at, ZoneInfo(patient.timezone))
             await deps.alert(session, "reschedule_request", patient, number=infusion.number, when=when)
     deps.poke()
     key = "patient.reminder_confirmed" if attending else "patient.reminder_reschedule"

@@ -27,12 +27,14 @@ from telegram.warnings import PTBUserWarning
 from messenger.bot import parsing
 from messenger.bot.context import BotDeps, deps_of, reply, staff_only
 from messenger.bot.keyboards import Callback, choice
-from messenger.bot.steps import enrol_and_invite, enrolment_request, local_text
+from messenger.bot.steps import enrol_and_invite, enrolment_request, landlines
 from messenger.domain.models import Staff
 from messenger.services.enrolment import infusion_times, zone_of
 from messenger.services.errors import ServiceError
 
 NAME, TIMEZONE, FIRST, SPACING, ALL_TIMES, PHONE, EMAIL, CONFIRM = range(8)
+# Numbered after the others: a conversation kept in bot_state across an upgrade resumes where it was.
+LANGUAGE = 8
 END = ConversationHandler.END
 COMMON_ZONES = ("America/Los_Angeles", "America/Denver", "America/Chicago", "America/New_York")
 
@@ -70,8 +72,27 @@ async def got_name(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
         await _ask(update, deps.text("conversation.ask_name"))
         return NAME
     _answers(context)["name"] = name
+    languages = [(deps.strings.get(f"language.{code}", code), _button(f"lang-{code}")) for code in deps.languages]
+    await _ask(update, deps.text("conversation.ask_language", name=name), reply_markup=choice(*languages))
+    return LANGUAGE
+
+
+async def got_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+    """Take the patient's language (a button), ask the time zone."""
+    deps = deps_of(context)
+    query = update.callback_query
+    if query is None:
+        return LANGUAGE
+    await query.answer()
+    code = (Callback.decode(query.data) or _button("")).value.removeprefix("lang-")
+    if code not in deps.languages:
+        return LANGUAGE
+    answers = _answers(context)
+    answers["lang"] = code
     zones = [(zone, _button(f"tz{i}")) for i, zone in enumerate(COMMON_ZONES)]
-    await _ask(update, deps.text("conversation.ask_timezone", name=name), reply_markup=choice(*zones, per_row=2))
+    await _ask(
+        update, deps.text("conversation.ask_timezone", name=answers["name"]), reply_markup=choice(*zones, per_row=2)
+    )
     return TIMEZONE
 
 
@@ -155,7 +176,10 @@ async def _ask_phone(update: Update, deps: BotDeps) -> int:
 
 async def got_phone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     """Take a mobile number (or skip), ask the e-mail address."""
-    return await _got_contact(update, context, "phone", parsing.phone, PHONE, "conversation.ask_email", EMAIL)
+    region = deps_of(context).settings.phone_region
+    return await _got_contact(
+        update, context, "phone", lambda text: parsing.phone(text, region).e164, PHONE, "conversation.ask_email", EMAIL
+    )
 
 
 async def got_email(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
@@ -204,9 +228,11 @@ async def _summary(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             "conversation.confirm",
             name=request.name,
             timezone=request.timezone,
-            times=[local_text(t, zone) for t in times],
+            times=[deps.when(t, zone) for t in times],
             phone=answers.get("phone"),
             email=answers.get("email"),
+            language=deps.text(f"language.{request.locale}"),
+            landlines=landlines(request.contacts, deps.settings.phone_region),
         ),
         reply_markup=keyboard,
     )
@@ -256,6 +282,7 @@ def conversation(*, timeout: timedelta, persistent: bool) -> ConversationHandler
             entry_points=[CommandHandler("enroll", start, filters=filters.ChatType.PRIVATE)],
             states={
                 NAME: [MessageHandler(text, got_name)],
+                LANGUAGE: [button(got_language, pattern=r"^e:0:lang-[a-z]{2}$")],
                 TIMEZONE: [MessageHandler(text, got_timezone), button(got_timezone, pattern=r"^e:0:tz\d$")],
                 FIRST: [MessageHandler(text, got_first)],
                 SPACING: [button(got_spacing, pattern=r"^e:0:(default|all)$")],

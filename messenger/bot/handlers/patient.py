@@ -9,7 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from messenger.bot.context import BotDeps, deps_of, reply
+from messenger.bot.context import BotDeps, deps_of, guest_locale, reply
 from messenger.bot.keyboards import Callback, choice
 from messenger.db import transaction
 from messenger.domain.enums import ChannelName, InfusionStatus
@@ -37,7 +37,9 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await _opt_in(session, deps, patient)
     deps.poke()
     if patient is None:
-        await reply(update, deps.text("patient.hello_unlinked", clinic=deps.clinic.name))
+        await reply(
+            update, deps.strings.get("patient.hello_unlinked", guest_locale(update, deps), clinic=deps.clinic.name)
+        )
         return
     await reply(update, await schedule_text(deps, patient))
 
@@ -45,7 +47,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def _redeem(update: Update, deps: BotDeps, code: str, chat_id: int, user_id: int) -> None:
     clinic = {"clinic": deps.clinic.name, "phone": deps.clinic.phone}
     if deps.start_throttle.blocked(user_id):
-        await reply(update, deps.text("patient.throttled", **clinic))
+        await reply(update, deps.strings.get("patient.throttled", guest_locale(update, deps), **clinic))
         return
     try:
         async with transaction(deps.sessions) as session:
@@ -60,7 +62,7 @@ async def _redeem(update: Update, deps: BotDeps, code: str, chat_id: int, user_i
     except ServiceError as error:
         deps.start_throttle.fail(user_id)
         log.info("an invite code was refused (%s)", error.code)
-        await reply(update, deps.explain(error))
+        await reply(update, deps.explain(error, guest_locale(update, deps)))
         return
     deps.poke()
     # The series' welcome lists the infusions itself, and the dispatcher sends it now;
@@ -84,10 +86,11 @@ async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if patient is None:
         return
     keyboard = choice(
-        (deps.text("buttons.stop_yes"), Callback("s", patient.pk, "y")),
-        (deps.text("buttons.stop_no"), Callback("s", patient.pk, "n")),
+        (deps.strings.get("buttons.stop_yes", patient.locale), Callback("s", patient.pk, "y")),
+        (deps.strings.get("buttons.stop_no", patient.locale), Callback("s", patient.pk, "n")),
     )
-    await reply(update, deps.text("patient.stop_confirm", clinic=deps.clinic.name), reply_markup=keyboard)
+    text = deps.strings.get("patient.stop_confirm", patient.locale, clinic=deps.clinic.name)
+    await reply(update, text, reply_markup=keyboard)
 
 
 async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -99,7 +102,7 @@ async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     async with transaction(deps.sessions) as session:
         changed = await _opt_in(session, deps, patient)
     deps.poke()
-    await reply(update, deps.text("patient.resumed" if changed else "patient.not_stopped"))
+    await reply(update, deps.strings.get("patient.resumed" if changed else "patient.not_stopped", patient.locale))
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -107,7 +110,9 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     deps = deps_of(context)
     async with deps.sessions() as session:
         staff = await active_staff(session, update.effective_user.id)  # type: ignore[union-attr]
-    await reply(update, deps.page("help-staff" if staff else "help-patient", clinic=deps.clinic))
+        patient = None if staff else await patient_for_chat(session, update.effective_chat.id)  # type: ignore[union-attr]
+    locale = patient.locale if patient else guest_locale(update, deps)
+    await reply(update, deps.page("help-staff" if staff else "help-patient", locale, clinic=deps.clinic))
 
 
 async def free_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -118,14 +123,18 @@ async def free_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         staff = await active_staff(session, update.effective_user.id)  # type: ignore[union-attr]
     if patient is None:
         if staff is None:
-            await reply(update, deps.text("patient.not_linked", clinic=deps.clinic.name, phone=deps.clinic.phone))
+            text = deps.strings.get(
+                "patient.not_linked", guest_locale(update, deps), clinic=deps.clinic.name, phone=deps.clinic.phone
+            )
+            await reply(update, text)
         return
     text = (update.effective_message.text or "")[:3000]  # type: ignore[union-attr]
     # Committed before the patient is told: "passed to your care team" is true when it is said.
     async with transaction(deps.sessions) as session:
         await deps.alert(session, "free_text", patient, text=text)
     deps.poke()
-    await reply(update, deps.text("patient.free_text_ack", clinic=deps.clinic.name, phone=deps.clinic.phone))
+    ack = deps.strings.get("patient.free_text_ack", patient.locale, clinic=deps.clinic.name, phone=deps.clinic.phone)
+    await reply(update, ack)
 
 
 async def _opt_in(session: AsyncSession, deps: BotDeps, patient: Patient) -> bool:
@@ -142,7 +151,10 @@ async def _linked_patient(update: Update, deps: BotDeps) -> Patient | None:
     async with deps.sessions() as session:
         patient = await patient_for_chat(session, update.effective_chat.id)  # type: ignore[union-attr]
     if patient is None:
-        await reply(update, deps.text("patient.not_linked", clinic=deps.clinic.name, phone=deps.clinic.phone))
+        text = deps.strings.get(
+            "patient.not_linked", guest_locale(update, deps), clinic=deps.clinic.name, phone=deps.clinic.phone
+        )
+        await reply(update, text)
     return patient
 
 
@@ -153,7 +165,8 @@ async def schedule_text(deps: BotDeps, patient: Patient) -> str:
         upcoming = await reports.upcoming_infusions(session, series, deps.clock.now()) if series else []
         total = len(await changes.infusions_of(session, series.id)) if series else 0  # type: ignore[arg-type]
     infusions = [
-        infusion_view(i.number, total, i.scheduled_at, zone) | {"status": i.status.value}
+        infusion_view(i.number, total, i.scheduled_at, zone, deps.clinic.formats(patient.locale))
+        | {"status": i.status.value}
         for i in upcoming
         if i.status is not InfusionStatus.CANCELLED
     ]

@@ -13,7 +13,7 @@ from telegram.ext import ContextTypes
 from messenger.bot import parsing
 from messenger.bot.context import BotDeps, reply, staff_only
 from messenger.bot.parsing import InputError
-from messenger.bot.steps import invite_link, local_text, send_patient_card
+from messenger.bot.steps import invite_link, send_patient_card
 from messenger.content import Flavour
 from messenger.db import transaction
 from messenger.domain.enums import StaffRole
@@ -43,7 +43,7 @@ async def patients(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: Bot
             "id": line.patient.id,
             "name": line.patient.name,
             "status": line.series.status.value if line.series else None,
-            "next": _next_infusion(line),
+            "next": _next_infusion(line, deps),
         }
         for line in lines
     ]
@@ -79,9 +79,8 @@ async def reschedule(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: B
             actor=staff_actor(staff.telegram_user_id),
         )
     deps.poke()
-    text = deps.text(
-        "staff.rescheduled", number=number, patient_id=patient_id, when=local_text(at, zone), moved=result.moved
-    )
+    when = deps.when(at, zone)
+    text = deps.text("staff.rescheduled", number=number, patient_id=patient_id, when=when, moved=result.moved)
     if result.warning:
         text += "\n" + deps.text("staff.window_warning", problem=result.warning)
     await reply(update, text)
@@ -147,7 +146,7 @@ async def invite(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDe
             "staff.invite",
             name=card.patient.name,
             patient_id=patient_id,
-            expires=local_text(deps.clock.now() + ttl, zone),
+            expires=deps.when(deps.clock.now() + ttl, zone),
             link=invite_link(context, code),
         ),
     )
@@ -165,12 +164,10 @@ async def preview(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotD
         raise InputError("unknown_step", step=args[0], steps=", ".join(steps))
     locale = parsing.locale(args[1]) if len(args) > 1 else deps.locale
     step, number = steps[args[0]]
-    body = deps.templates.render(
-        step.template,
-        Flavour.TELEGRAM,
-        locale,
-        sample_context(definition, clinic=deps.clinic, step_key=args[0], kind=step.kind, infusion_number=number),
+    sample = sample_context(
+        definition, clinic=deps.clinic, step_key=args[0], kind=step.kind, infusion_number=number, language=locale
     )
+    body = deps.templates.render(step.template, Flavour.TELEGRAM, locale, sample)
     await reply(update, deps.text("staff.preview_header", step=args[0], lang=locale) + "\n\n" + body)
 
 
@@ -222,8 +219,8 @@ async def _patient_zone(session: AsyncSession, series: Series) -> str:
     return patient.timezone
 
 
-def _next_infusion(line: reports.PatientLine) -> str | None:
+def _next_infusion(line: reports.PatientLine, deps: BotDeps) -> str | None:
     if line.next_infusion is None:
         return None
     zone = ZoneInfo(line.patient.timezone)
-    return f"#{line.next_infusion.number} {local_text(line.next_infusion.scheduled_at, zone)}"
+    return f"#{line.next_infusion.number} {deps.when(line.next_infusion.scheduled_at, zone)}"

@@ -73,6 +73,7 @@ class Renderer:
             step_key=message.step_key,
             kind=message.kind,
             infusion_number=message.infusion_number,
+            language=patient.locale,
             note_link=self.note_links(message, now) if self.note_links else None,
         )
         content = self.composer.compose(
