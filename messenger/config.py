@@ -15,14 +15,13 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import phonenumbers
+from babel import Locale, UnknownLocaleError
 from dotenv import dotenv_values
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
-
-from messenger.domain.addresses import PhoneRegion
-from messenger.rendering.formats import ClinicLocale
 
 # The clinic the shipped article comes from; a clinic sets its own.
 DEFAULT_CLINIC_NAME = "Renew Ketamine Infusion"
@@ -84,9 +83,9 @@ class Settings(BaseSettings):
     default_timezone: str = "America/Los_Angeles"
     default_locale: str = "en"
     # The clinic's convention for dates and times; a patient's language takes its territory (es → es_US).
-    locale: ClinicLocale = "en_US"
+    locale: str = "en_US"
     # Phone numbers typed without a country code are read as numbers of this region.
-    phone_region: PhoneRegion = "US"
+    phone_region: str = "US"
     quiet_hours_start: time = time(21, 0)
     quiet_hours_end: time = time(8, 0)
     # How often the alarm wakes even when nothing is due (a safety net for rows
@@ -160,6 +159,22 @@ class Settings(BaseSettings):
                 "or one late heartbeat would make a live process look dead"
             )
         return self
+
+    @field_validator("locale")
+    @classmethod
+    def _locale(cls, value: str) -> str:
+        """A Babel locale, normalised ("es-US" → "es_US")."""
+        try:
+            return str(Locale.parse(value.replace("-", "_")))
+        except (UnknownLocaleError, ValueError, TypeError) as exc:
+            raise ValueError(f"unknown locale {value!r} (expected e.g. en_US or es_US)") from exc
+
+    @field_validator("phone_region")
+    @classmethod
+    def _phone_region(cls, value: str) -> str:
+        if value.upper() not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"unknown phone region {value!r} (expected a two-letter country code such as US)")
+        return value.upper()
 
     @field_validator("log_level")
     @classmethod

@@ -485,14 +485,19 @@ def test_license_is_the_one_the_package_declares() -> None:
     assert (REPO / "LICENSE").read_text(encoding="utf-8").startswith("MIT License\n")
 
 
+def _normalised(name: str) -> str:
+    """A distribution name as PEP 503 compares them: ``fhir.resources`` is ``fhir-resources``."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def _requirement_name(requirement: str) -> str:
-    return re.split(r"[\s\[<>=!~;]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+    return _normalised(re.split(r"[\s\[<>=!~;]", requirement, maxsplit=1)[0])
 
 
 def test_lock_pins_every_dependency_with_hashes() -> None:
     text = (REPO / "requirements.lock").read_text(encoding="utf-8")
     pins = dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", text, flags=re.MULTILINE))
-    pinned = {name.lower().replace("_", "-") for name in pins}
+    pinned = {_normalised(name) for name in pins}
     project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     wanted = {_requirement_name(requirement) for requirement in project["dependencies"]}
     assert wanted - pinned == set(), "pyproject dependencies missing from requirements.lock: regenerate it"

@@ -28,6 +28,7 @@ from messenger.services.contacts import find_contact, set_opted_out
 from messenger.services.enrolment import EnrolmentRequest, enrol, zone_of
 from messenger.services.errors import ServiceError
 from messenger.services.invites import create_invite
+from messenger.services.language import set_language
 
 _CONTACT_KEYS = {"phone": ChannelName.SMS, "whatsapp": ChannelName.WHATSAPP, "email": ChannelName.EMAIL}
 
@@ -171,3 +172,21 @@ async def confirm_stop(deps: BotDeps, patient: Patient, chat_id: int, confirmed:
         return deps.strings.get("patient.already_stopped", patient.locale)
     deps.poke()
     return deps.strings.get("patient.stopped", patient.locale)
+
+
+# Callback data kind for a language button: "l:<patient id>:<language>".
+LANGUAGE_KIND = "l"
+
+
+async def language_chosen(deps: BotDeps, patient: Patient, code: str) -> str:
+    """Switch the patient's language; the answer is already in the new one."""
+    async with transaction(deps.sessions) as session:
+        await set_language(
+            session=session,
+            clock=deps.clock,
+            patient_id=patient.pk,
+            language=code,
+            known=deps.languages,
+            actor=audit.patient_actor(patient.pk),
+        )
+    return deps.strings.get("patient.language_set", code, language=deps.strings.get(f"language.{code}", code))

@@ -10,24 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from phonenumbers import NumberParseException, PhoneNumberType
-from pydantic import AfterValidator
 
-__all__ = ["LineType", "Phone", "PhoneRegion", "fixed_lines", "normal_email", "parse_phone"]
-
-
-def _region(value: str) -> str:
-    if value.upper() not in phonenumbers.SUPPORTED_REGIONS:
-        raise ValueError(f"unknown phone region {value!r} (expected a two-letter country code such as US)")
-    return value.upper()
-
-
-# A setting naming the region national numbers are read in ("us" → "US").
-PhoneRegion = Annotated[str, AfterValidator(_region)]
+__all__ = ["LineType", "Phone", "fixed_lines", "normal_email", "parse_phone"]
 
 
 class LineType(StrEnum):

@@ -11,13 +11,11 @@ import contextlib
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Annotated
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_skeleton, format_time
-from pydantic import AfterValidator
 
-__all__ = ["ClinicLocale", "LocalFormats", "babel_locale", "formats_for"]
+__all__ = ["LocalFormats", "babel_locale", "formats_for"]
 
 # CLDR separates a time from its AM/PM marker (and "a." from "m.") with no-break spaces. They are
 # outside the GSM-7 alphabet, so one of them would turn a whole SMS into UCS-2: plain spaces read the same.
@@ -30,10 +28,6 @@ def babel_locale(text: str) -> Locale:
         return Locale.parse(text.replace("-", "_"))
     except (UnknownLocaleError, ValueError, TypeError) as exc:
         raise ValueError(f"unknown locale {text!r} (expected e.g. en_US or es_US)") from exc
-
-
-# A setting naming a Babel locale, normalised ("es-US" → "es_US"); an unknown one is a readable error.
-ClinicLocale = Annotated[str, AfterValidator(lambda value: str(babel_locale(value)))]
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,9 +18,8 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
 from messenger.bot.context import BotDeps, deps_of
-from messenger.bot.handlers import language
 from messenger.bot.keyboards import Callback, question_buttons
-from messenger.bot.steps import confirm_stop, send_patient_card, send_progress
+from messenger.bot.steps import LANGUAGE_KIND, confirm_stop, language_chosen, send_patient_card, send_progress
 from messenger.channels.telegram import markup
 from messenger.db import transaction
 from messenger.domain.models import Patient
@@ -51,8 +50,8 @@ async def pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await _reminder(deps, query, patient, callback)
         elif callback.kind == "c" and callback.question:
             await _checkin(deps, query, patient, callback)
-        elif callback.kind == language.KIND and callback.target == patient.id:
-            await _edit(query, await language.chosen(deps, patient, callback.value), None)
+        elif callback.kind == LANGUAGE_KIND and callback.target == patient.id:
+            await _edit(query, await language_chosen(deps, patient, callback.value), None)
         elif callback.kind == "s" and callback.target == patient.id:
             text = await confirm_stop(deps, patient, query.message.chat.id, callback.value == "y")  # type: ignore[union-attr]
             await _edit(query, text, None)

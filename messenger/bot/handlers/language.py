@@ -5,16 +5,10 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from messenger.bot.context import BotDeps, deps_of, guest_locale, reply
+from messenger.bot.context import deps_of, guest_locale, reply
 from messenger.bot.keyboards import Callback, choice
-from messenger.db import transaction
-from messenger.domain.models import Patient
-from messenger.services import audit
+from messenger.bot.steps import LANGUAGE_KIND as KIND
 from messenger.services.invites import patient_for_chat
-from messenger.services.language import set_language
-
-# Callback data kind for a language button: "l:<patient id>:<language>".
-KIND = "l"
 
 
 async def language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -32,17 +26,3 @@ async def language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         (deps.strings.get(f"language.{code}", code), Callback(KIND, patient.pk, code)) for code in deps.languages
     ]
     await reply(update, deps.strings.get("patient.language_ask", patient.locale), reply_markup=choice(*buttons))
-
-
-async def chosen(deps: BotDeps, patient: Patient, code: str) -> str:
-    """Switch the patient's language; the answer is already in the new one."""
-    async with transaction(deps.sessions) as session:
-        await set_language(
-            session=session,
-            clock=deps.clock,
-            patient_id=patient.pk,
-            language=code,
-            known=deps.languages,
-            actor=audit.patient_actor(patient.pk),
-        )
-    return deps.strings.get("patient.language_set", code, language=deps.strings.get(f"language.{code}", code))
