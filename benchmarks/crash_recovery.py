@@ -66,7 +66,7 @@ def settings_env(url: str, api: FakeBotApi) -> dict[str, str]:
 async def child() -> None:
     """The app as ``messenger run`` wires it, until killed."""
     from messenger.app import build_app
-    from messenger.config import load_settings
+    from messenger.settings_loading import load_settings
 
     app = build_app(load_settings())
     await app.start(migrate=False)

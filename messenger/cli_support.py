@@ -7,8 +7,9 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
-from messenger.config import Settings, UnknownSettingError, load_settings
+from messenger.config import Settings
 from messenger.domain.series import SeriesDefinitionError
+from messenger.settings_loading import UnknownSettingError, load_settings
 
 console = Console()
 errors = Console(stderr=True)

@@ -14,7 +14,6 @@ from rich.console import Console
 from rich.markup import escape
 from sqlalchemy.exc import SQLAlchemyError
 
-from messenger.config import UnknownSettingError, load_settings
 from messenger.migrations import (
     MIGRATIONS_DIR,
     UnversionedDatabaseError,
@@ -26,6 +25,7 @@ from messenger.migrations import (
     stamp,
     upgrade,
 )
+from messenger.settings_loading import UnknownSettingError, load_settings
 
 T = TypeVar("T")
 
