@@ -6,12 +6,14 @@ Nothing here is built at import time: call :func:`load_settings` (or construct
 
 from __future__ import annotations
 
+import re
+import zoneinfo
 from datetime import time
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -86,7 +88,11 @@ class Settings(BaseSettings):
     claim_lease_seconds: float = Field(default=300.0, gt=0)
     # "polling": this process receives Telegram updates. "none": it only sends; with several
     # processes on one database exactly one polls (Telegram allows one getUpdates consumer).
-    telegram_updates: Literal["polling", "none"] = "polling"
+    # "webhook": Telegram posts updates to <public_url>/telegram/webhook, which any process behind
+    # a load balancer may receive (needs public_url and telegram_webhook_secret).
+    telegram_updates: Literal["polling", "webhook", "none"] = "polling"
+    # What Telegram sends with every webhook request: 1-256 characters of A-Z, a-z, 0-9, _ and -.
+    telegram_webhook_secret: SecretStr | None = None
     # Messages per second this process sends on Telegram (Telegram allows about 30 per bot in all:
     # with several processes, divide it between them).
     telegram_max_rate: float = Field(default=30.0, gt=0)
@@ -114,12 +120,29 @@ class Settings(BaseSettings):
     # Words a discreet channel (SMS, e-mail subjects) must never show on a lock screen;
     # None keeps the shipped list (templates/sensitive-words.txt).
     sensitive_words: Annotated[list[str] | None, NoDecode] = None
+    # Free text older than this many days (provider error texts, message bodies) is purged; None keeps it.
+    retention_days: int | None = Field(default=None, gt=0, le=36500)
     log_level: str = "INFO"
     # One JSON object per log line (for log shippers) instead of plain text.
     log_json: bool = False
     # The small web app (health, metrics, inbound webhooks).
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_-]{16,256}", value.get_secret_value()):
+            raise ValueError("must be 16 to 256 characters of letters, digits, _ and - (Telegram's rule)")
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_needs_address(self) -> Settings:
+        if self.telegram_updates == "webhook" and (not self.public_url or self.telegram_webhook_secret is None):
+            raise ValueError(
+                "MESSENGER_TELEGRAM_UPDATES=webhook needs MESSENGER_PUBLIC_URL and MESSENGER_TELEGRAM_WEBHOOK_SECRET"
+            )
+        return self
 
     @field_validator("log_level")
     @classmethod
@@ -169,8 +192,14 @@ class Settings(BaseSettings):
     def _timezone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r} (expected an IANA name such as Europe/Berlin)") from exc
+            known = value in zoneinfo.available_timezones()
+        except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+            known = False
+            cause: Exception | None = exc
+        else:
+            cause = None
+        if not known:
+            raise ValueError(f"unknown time zone {value!r} (expected an IANA name such as Europe/Berlin)") from cause
         return value
 
     @field_validator("series_dir", "templates_dir")
