@@ -62,6 +62,8 @@ class PatientBase(SQLModel):
 class Patient(PatientBase, Persisted, table=True):
     id: int | None = Field(default=None, primary_key=True)
     created_at: datetime = _when(default_now=True)
+    # Set when the patient's personal data was erased (``/forget``): the row stays for the counts.
+    erased_at: datetime | None = _when(nullable=True)
 
 
 class ContactBase(SQLModel):
@@ -187,3 +189,24 @@ class AuditEvent(SQLModel, Persisted, table=True):
     action: str = Field(max_length=100)
     patient_id: int | None = Field(default=None, index=True)
     detail: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+
+
+class WebhookReceipt(SQLModel, Persisted, table=True):
+    """A provider request already acted on: a replayed or retried one changes nothing twice."""
+
+    __table_args__ = (UniqueConstraint("source", "key", name="uq_webhook_receipt_source_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    # "twilio.inbound" or "twilio.status".
+    source: str = Field(max_length=32)
+    # The provider's id of what it reported (a message SID, with the status for a callback).
+    key: str = Field(max_length=200)
+    received_at: datetime = _when(index=True)
+
+
+class InviteGuess(SQLModel, Persisted, table=True):
+    """A refused invite code: counted per Telegram user and overall, in the database every process shares."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    telegram_user_id: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+    at: datetime = _when(index=True)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from xml.sax.saxutils import escape
 
+from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
@@ -22,6 +23,7 @@ from messenger.channels.twilio import twilio_failure
 from messenger.clock import Clock
 from messenger.config import Settings
 from messenger.db import SessionFactory, transaction
+from messenger.domain import bounds
 from messenger.domain.enums import ChannelName, MessageStatus
 from messenger.domain.models import Contact, Patient
 from messenger.domain.series import SeriesCatalog
@@ -30,6 +32,8 @@ from messenger.rendering.environment import TemplateEnvironment
 from messenger.rendering.strings import BotStrings
 from messenger.services.contacts import set_opted_out
 from messenger.services.inbound import apply_delivery_status, handle_inbound
+from messenger.services.receipts import first_receipt
+from messenger.web.forms import MAX_FORM_BYTES, TwilioForm, parse_form, read_limited
 
 log = logging.getLogger(__name__)
 
@@ -69,77 +73,102 @@ def unsubscribe_link(settings: Settings, contact_id: int, now) -> str | None:  #
     return f"{settings.public_url}/unsubscribe/{token}"
 
 
-def webhook_routes(deps: WebhookDeps) -> list[Route]:
-    async def twilio_form(request: Request) -> dict[str, str] | None:
-        form = {k: str(v) for k, v in (await request.form()).multi_items()}
-        token = deps.settings.twilio_auth_token
-        url = f"{deps.settings.public_url}{request.url.path}" if deps.settings.public_url else str(request.url)
-        if request.url.query and deps.settings.public_url:
-            url += f"?{request.url.query}"
-        signature = request.headers.get("X-Twilio-Signature", "")
-        if token is None or not valid_twilio_signature(token.get_secret_value(), url, form, signature):
-            log.warning("rejected a Twilio request to %s: missing or invalid signature", request.url.path)
-            return None
-        return form
+async def twilio_form(deps: WebhookDeps, request: Request) -> TwilioForm | Response:
+    """The verified form, or the answer that refuses the request (413, 403 or 400)."""
+    raw = await read_limited(request, MAX_FORM_BYTES)
+    if raw is None:
+        return Response("request too large", status_code=413)
+    pairs = parse_form(raw)
+    token = deps.settings.twilio_auth_token
+    url = f"{deps.settings.public_url}{request.url.path}" if deps.settings.public_url else str(request.url)
+    if request.url.query and deps.settings.public_url:
+        url += f"?{request.url.query}"
+    signature = request.headers.get("X-Twilio-Signature", "")
+    # Signed over every pair as sent: a repeated name (two MediaUrl) must not be collapsed first.
+    if pairs is None or token is None or not valid_twilio_signature(token.get_secret_value(), url, pairs, signature):
+        log.warning("rejected a Twilio request to %s: missing or invalid signature", request.url.path)
+        return Response("invalid signature", status_code=403)
+    form = TwilioForm(pairs)
+    if form.hostile():
+        log.warning("rejected a signed Twilio request to %s: control characters or an oversized id", request.url.path)
+        return Response("malformed request", status_code=400)
+    return form
 
-    async def inbound(request: Request) -> Response:
-        form = await twilio_form(request)
-        if form is None:
-            return Response("invalid signature", status_code=403)
-        sender = form.get("From", "")
-        channel = ChannelName.WHATSAPP if sender.startswith(WHATSAPP_PREFIX) else ChannelName.SMS
+
+async def inbound(deps: WebhookDeps, request: Request) -> Response:
+    form = await twilio_form(deps, request)
+    if isinstance(form, Response):
+        return form
+    sender = form.get("From")
+    channel = ChannelName.WHATSAPP if sender.startswith(WHATSAPP_PREFIX) else ChannelName.SMS
+    try:
         async with transaction(deps.sessions) as session:
+            if not await first_receipt(session=session, clock=deps.clock, source="twilio.inbound", key=form.sid):
+                return _twiml("")
             result = await handle_inbound(
                 session=session,
                 clock=deps.clock,
                 catalog=deps.catalog,
                 channel=channel,
                 address=sender.removeprefix(WHATSAPP_PREFIX),
-                body=form.get("Body", ""),
+                body=form.get("Body"),
             )
-        await deps.alert(result.alert, result.patient, **result.alert_params)
-        if result.reply == "started":
-            deps.poke()
-        reply = ""
-        if result.reply:
-            locale = result.patient.locale if result.patient else deps.locale
-            question = deps.strings.plain(f"sms.question_{result.reply_params.get('question', 'pain')}", locale)
-            reply = deps.strings.plain(
-                f"sms.{result.reply}", locale, phone=deps.settings.clinic_phone, question=question
-            )
-        body = f"<Response><Message>{escape(reply)}</Message></Response>" if reply else "<Response/>"
-        return Response(f'<?xml version="1.0" encoding="UTF-8"?>{body}', media_type="application/xml")
+    except IntegrityError:  # the same message, acted on by a concurrent request
+        return _twiml("")
+    await deps.alert(result.alert, result.patient, **result.alert_params)
+    if result.reply == "started":
+        deps.poke()
+    reply = ""
+    if result.reply:
+        locale = result.patient.locale if result.patient else deps.locale
+        question = deps.strings.plain(f"sms.question_{result.reply_params.get('question', 'pain')}", locale)
+        reply = deps.strings.plain(f"sms.{result.reply}", locale, phone=deps.settings.clinic_phone, question=question)
+    return _twiml(reply)
 
-    async def status(request: Request) -> Response:
-        form = await twilio_form(request)
-        if form is None:
-            return Response("invalid signature", status_code=403)
-        state = form.get("MessageStatus", "")
-        code = form.get("ErrorCode") or None
-        failure = (
-            twilio_failure(
-                int(code) if code and code.isdigit() else None, form.get("ErrorMessage", ""), address=form.get("To")
-            )
-            if state in FAILED_STATUSES
-            else None
-        )
+
+async def status(deps: WebhookDeps, request: Request) -> Response:
+    form = await twilio_form(deps, request)
+    if isinstance(form, Response):
+        return form
+    state = form.get("MessageStatus")
+    code = bounds.ascii_int(form.get("ErrorCode"))
+    failure = (
+        twilio_failure(code, form.get("ErrorMessage"), address=form.get("To") or None)
+        if state in FAILED_STATUSES
+        else None
+    )
+    # One callback per status of a message: the status is part of what makes it a replay.
+    key = f"{form.sid}:{state}:{code or ''}"
+    try:
         async with transaction(deps.sessions) as session:
+            if not await first_receipt(session=session, clock=deps.clock, source="twilio.status", key=key):
+                return Response(status_code=204)
             result = await apply_delivery_status(
                 session=session,
                 clock=deps.clock,
                 quiet_hours=deps.quiet_hours,
-                provider_id=form.get("MessageSid", ""),
+                provider_id=form.sid,
                 status=state,
                 failure=failure,
             )
             patient = await session.get(Patient, result.message.patient_id) if result.message else None
-        if result.lost is not None:
-            key = "opted_out" if result.lost.opted_out else "unreachable"
-            await deps.alert(key, patient, channel=result.lost.channel.value, reason=result.lost.status_reason or "")
-            deps.poke()
-        elif failure is not None and result.message is not None and result.message.status is MessageStatus.FAILED:
-            await deps.alert("undeliverable", patient, reason=failure.reason)
+    except IntegrityError:
         return Response(status_code=204)
+    if result.lost is not None:
+        key = "opted_out" if result.lost.opted_out else "unreachable"
+        await deps.alert(key, patient, channel=result.lost.channel.value, reason=result.lost.status_reason or "")
+        deps.poke()
+    elif failure is not None and result.message is not None and result.message.status is MessageStatus.FAILED:
+        await deps.alert("undeliverable", patient, reason=failure.reason)
+    return Response(status_code=204)
+
+
+def webhook_routes(deps: WebhookDeps) -> list[Route]:
+    async def inbound_route(request: Request) -> Response:
+        return await inbound(deps, request)
+
+    async def status_route(request: Request) -> Response:
+        return await status(deps, request)
 
     async def unsubscribe(request: Request) -> Response:
         secret = deps.settings.signing_secret
@@ -164,10 +193,15 @@ def webhook_routes(deps: WebhookDeps) -> list[Route]:
         return _page(deps, "web.unsubscribed", phone=phone)
 
     return [
-        Route("/twilio/inbound", inbound, methods=["POST"]),
-        Route("/twilio/status", status, methods=["POST"]),
+        Route("/twilio/inbound", inbound_route, methods=["POST"]),
+        Route("/twilio/status", status_route, methods=["POST"]),
         Route("/unsubscribe/{token}", unsubscribe, methods=["GET", "POST"]),
     ]
+
+
+def _twiml(reply: str) -> Response:
+    body = f"<Response><Message>{escape(reply)}</Message></Response>" if reply else "<Response/>"
+    return Response(f'<?xml version="1.0" encoding="UTF-8"?>{body}', media_type="application/xml")
 
 
 def _page(deps: WebhookDeps, key: str, *, status: int = 200, button: bool = False, **params: object) -> HTMLResponse:
