@@ -13,6 +13,7 @@ from messenger.bot.context import BotDeps, deps_of, reply
 from messenger.bot.keyboards import Callback, choice
 from messenger.content import Flavour
 from messenger.db import transaction
+from messenger.domain import bounds
 from messenger.domain.enums import ChannelName, InfusionStatus
 from messenger.domain.models import Patient
 from messenger.rendering.context import infusion_view, message_context
@@ -25,6 +26,7 @@ from messenger.services.contacts import (
     set_opted_out,
 )
 from messenger.services.errors import ServiceError
+from messenger.services.guesses import guess_verdict, record_failed_guess
 from messenger.services.invites import patient_for_chat, redeem_invite
 from messenger.services.staff import active_staff
 
@@ -50,7 +52,10 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def _redeem(update: Update, deps: BotDeps, code: str, chat_id: int, user_id: int) -> None:
     clinic = {"clinic": deps.clinic.name, "phone": deps.clinic.phone}
-    if deps.start_throttle.blocked(user_id):
+    async with deps.sessions() as session:
+        verdict = await guess_verdict(session=session, clock=deps.clock, user_id=user_id, limits=deps.guess_limits)
+    if not verdict.allowed:
+        log.info("invite guesses throttled (%s)", verdict.value)
         await reply(update, deps.text("patient.throttled", **clinic))
         return
     try:
@@ -61,7 +66,8 @@ async def _redeem(update: Update, deps: BotDeps, code: str, chat_id: int, user_i
                 session=session, clock=deps.clock, quiet_hours=deps.quiet_hours, patient_id=patient.pk
             )
     except ServiceError as error:
-        deps.start_throttle.fail(user_id)
+        async with transaction(deps.sessions) as session:
+            await record_failed_guess(session=session, clock=deps.clock, user_id=user_id, limits=deps.guess_limits)
         log.info("an invite code was refused (%s)", error.code)
         await reply(update, deps.explain(error))
         return
@@ -131,7 +137,9 @@ async def free_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if staff is None:
             await reply(update, deps.text("patient.not_linked", clinic=deps.clinic.name, phone=deps.clinic.phone))
         return
-    text = (update.effective_message.text or "")[:3000]  # type: ignore[union-attr]
+    # Kept as the patient wrote it, less what no database or chat can hold.
+    raw = update.effective_message.text or ""  # type: ignore[union-attr]
+    text = bounds.without_control_characters(raw)[: bounds.MAX_FREE_TEXT_LENGTH]
     await deps.alerts.send("free_text", patient_id=patient.id, name=patient.name, text=text)  # type: ignore[arg-type]
     await reply(update, deps.text("patient.free_text_ack", clinic=deps.clinic.name, phone=deps.clinic.phone))
 
