@@ -32,9 +32,18 @@ MIN_YEAR, MAX_YEAR = 2000, 2100
 MAX_MESSAGE_LENGTH = 4096
 
 _ASCII_DIGITS = re.compile(r"[0-9]+")
-# Control characters (Unicode category C*: NUL, escapes, bidi overrides, surrogates) other than
-# the line breaks and tabs people type.
+# Control characters (category Cc: NUL, escapes), lone surrogates, and the bidi embeddings,
+# overrides and isolates that make a name read differently from what it holds, other than the
+# line breaks and tabs people type. Other format characters stay: emoji sequences need U+200D,
+# and code points newer than Python's Unicode tables (new emoji) must not be refused.
 _ALLOWED_CONTROLS = {"\n", "\r", "\t"}
+_BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _is_control(character: str) -> bool:
+    if character in _ALLOWED_CONTROLS:
+        return False
+    return character in _BIDI_CONTROLS or unicodedata.category(character) in {"Cc", "Cs"}
 
 
 def ascii_int(text: str, *, maximum: int = MAX_ROW_ID) -> int | None:
@@ -46,13 +55,13 @@ def ascii_int(text: str, *, maximum: int = MAX_ROW_ID) -> int | None:
 
 
 def has_control_characters(text: str) -> bool:
-    """Whether ``text`` holds NUL or another control character besides line breaks and tabs."""
-    return any(unicodedata.category(c).startswith("C") and c not in _ALLOWED_CONTROLS for c in text)
+    """Whether ``text`` holds NUL, another control character or a bidi override (line breaks and tabs are fine)."""
+    return any(_is_control(c) for c in text)
 
 
 def without_control_characters(text: str) -> str:
     """``text`` with control characters (but line breaks and tabs) removed, for text that is kept as sent."""
-    return "".join(c for c in text if c in _ALLOWED_CONTROLS or not unicodedata.category(c).startswith("C"))
+    return "".join(c for c in text if not _is_control(c))
 
 
 @functools.cache

@@ -115,3 +115,18 @@ def test_callback_data(data, decoded):
 def test_phone_digits_are_ascii():
     with pytest.raises(InputError):
         parsing.phone("+1٥٥٥1234567")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("👨\u200d👩\u200d👧", id="emoji-zwj-sequence"),
+        pytest.param("\U000e0001", id="tag-character"),
+        pytest.param("\U0001fadf", id="newer-emoji-than-the-unicode-tables"),
+        pytest.param("\ue000", id="private-use"),
+        pytest.param("line one\nline two\ttab", id="line-breaks-and-tabs"),
+    ],
+)
+def test_what_people_really_type_is_kept(text):
+    assert not bounds.has_control_characters(text)
+    assert bounds.without_control_characters(text) == text
