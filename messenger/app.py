@@ -13,6 +13,8 @@ from messenger.bot.alerts import StaffAlerts
 from messenger.bot.application import TelegramRuntime, build_telegram_application
 from messenger.bot.context import BotDeps
 from messenger.bot.keyboards import message_buttons
+from messenger.bot.persistence import DatabasePersistence
+from messenger.bot.reachability import TelegramReachability
 from messenger.channels.base import Channel
 from messenger.channels.calendar import calendar_attachments
 from messenger.channels.console import ConsoleChannel
@@ -22,8 +24,8 @@ from messenger.channels.twilio import TwilioChannel
 from messenger.clock import Clock, SystemClock
 from messenger.config import Settings
 from messenger.db import SessionFactory, create_engine, session_factory, transaction
+from messenger.domain.catalog import SeriesCatalog
 from messenger.domain.enums import ChannelName
-from messenger.domain.series import SeriesCatalog
 from messenger.domain.timing import QuietHours
 from messenger.migrations import upgrade
 from messenger.observability.metrics import Metrics
@@ -140,7 +142,13 @@ def build_app(
     wired = dict(channels) if channels is not None else {}
     for name, channel in provider_channels(settings, clock).items():
         wired.setdefault(name, channel)
-    telegram_app = build_telegram_application(settings) if settings.telegram_token else None
+    reachability = TelegramReachability(clock) if settings.telegram_token else None
+    telegram_app = None
+    if reachability is not None:
+        # Only the process that receives updates holds conversations.
+        receives = settings.telegram_updates != "none"
+        persistence = DatabasePersistence(sessions=sessions, clock=clock) if receives else None
+        telegram_app = build_telegram_application(settings, reachability=reachability, persistence=persistence)
     if telegram_app is not None:
         wired.setdefault(ChannelName.TELEGRAM, TelegramChannel(telegram_app.bot))
     if not wired:
@@ -170,6 +178,8 @@ def build_app(
         dispatcher.listeners.append(fallback.on_delivery)
     metrics.watch_queue(sessions, clock)
     metrics.watch_scheduler(lambda: alarm.running)
+    if reachability is not None:
+        metrics.watch_telegram(lambda: reachability.last_ok)
     telegram, alerts = None, None
     if telegram_app is not None:
         alerts = StaffAlerts(
@@ -200,7 +210,12 @@ def build_app(
         )
     web = None
     if serve_http:
-        health = HealthCheck(sessions=sessions, scheduler_running=lambda: alarm.running)
+        health = HealthCheck(
+            sessions=sessions,
+            scheduler_running=lambda: alarm.running,
+            telegram=reachability,
+            telegram_grace=timedelta(seconds=settings.telegram_health_seconds),
+        )
         routes = webhook_routes(
             WebhookDeps(
                 settings=settings,
@@ -259,6 +274,7 @@ def provider_channels(settings: Settings, clock: Clock) -> dict[ChannelName, Cha
                     account_sid=sid,
                     auth_token=token,
                     from_number=sender,
+                    clock=clock,
                     base_url=settings.twilio_base_url,
                     status_callback_url=callback,
                 )
@@ -268,6 +284,7 @@ def provider_channels(settings: Settings, clock: Clock) -> dict[ChannelName, Cha
             host=host,
             port=settings.smtp_port,
             from_address=sender,
+            clock=clock,
             username=settings.smtp_username,
             password=settings.smtp_password,
             use_tls=settings.smtp_use_tls,

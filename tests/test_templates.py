@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 from messenger.channels.catalogue import shipped_capabilities
 from messenger.cli import app as cli
 from messenger.content import Flavour
-from messenger.domain.series import SeriesCatalog
+from messenger.domain.catalog import SeriesCatalog
 from messenger.rendering.check import check_templates
 from messenger.rendering.context import Clinic, sample_context
 from messenger.rendering.environment import TemplateEnvironment

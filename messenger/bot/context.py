@@ -21,8 +21,8 @@ from messenger.config import Settings
 from messenger.content import Flavour
 from messenger.db import SessionFactory, transaction
 from messenger.domain import bounds
+from messenger.domain.catalog import SeriesCatalog
 from messenger.domain.models import Staff
-from messenger.domain.series import SeriesCatalog
 from messenger.domain.timing import QuietHours
 from messenger.rendering.compose import Composer
 from messenger.rendering.context import Clinic

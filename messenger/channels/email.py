@@ -15,7 +15,6 @@ from __future__ import annotations
 import re
 import ssl
 from collections.abc import Callable
-from datetime import UTC, datetime
 from email.errors import MessageError
 from email.headerregistry import Address, BaseHeader, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage
@@ -29,6 +28,7 @@ from pydantic import SecretStr
 
 from messenger.channels.base import Failed, Outgoing, RetryLater, SendOutcome, Sent
 from messenger.channels.failures import FailureCode, Params
+from messenger.clock import Clock
 from messenger.content import Capabilities, Flavour
 from messenger.domain.enums import ChannelName
 
@@ -89,6 +89,7 @@ class EmailChannel:
         host: str,
         port: int,
         from_address: str,
+        clock: Clock,
         username: str | None = None,
         password: str | SecretStr | None = None,
         use_tls: bool = False,
@@ -108,9 +109,10 @@ class EmailChannel:
         self.start_tls = start_tls
         self.unsubscribe_url = unsubscribe_url
         self.timeout = timeout
+        self.clock = clock
         self._domain = sender.rpartition("@")[2] or "localhost"
 
-    def build_message(self, outgoing: Outgoing, *, now: datetime | None = None) -> EmailMessage:
+    def build_message(self, outgoing: Outgoing) -> EmailMessage:
         """The message :meth:`send` submits for ``outgoing``.
 
         Raises ``ValueError`` for a missing subject or an address that is not one.
@@ -128,7 +130,7 @@ class EmailChannel:
         message["Subject"] = subject
         message["From"] = self.from_address
         message["To"] = recipient
-        message["Date"] = format_datetime(now or datetime.now(UTC))
+        message["Date"] = format_datetime(self.clock.now())
         message["Message-ID"] = make_msgid(domain=self._domain)
         url = self.unsubscribe_url(outgoing) if self.unsubscribe_url else None
         if url:

@@ -23,6 +23,7 @@ from pydantic import SecretStr
 
 from messenger.channels.base import Failed, Outgoing, RetryLater, SendOutcome, Sent
 from messenger.channels.failures import FailureCode
+from messenger.clock import Clock
 from messenger.content import Capabilities, Flavour
 from messenger.domain.enums import ChannelName
 
@@ -124,6 +125,7 @@ class TwilioChannel:
         account_sid: str,
         auth_token: str | SecretStr,
         from_number: str,
+        clock: Clock,
         base_url: str = DEFAULT_BASE_URL,
         status_callback_url: str | None = None,
         client: httpx.AsyncClient | None = None,
@@ -143,6 +145,7 @@ class TwilioChannel:
         self.from_number = self._channel_address(from_number)
         self.base_url = base_url.rstrip("/")
         self.status_callback_url = status_callback_url or None
+        self.clock = clock
         self._owns_client = client is None
         self._client = client or httpx.AsyncClient(
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
@@ -217,9 +220,9 @@ class TwilioChannel:
         detail = _redact(message, address)[:_MAX_REASON]
         params = (("status", str(status)),) + ((("code", str(code)),) if code else ())
         if status == 429:
-            return RetryLater(FailureCode.TWILIO_RATE_LIMITED, _retry_after(response), params, detail)
+            return RetryLater(FailureCode.TWILIO_RATE_LIMITED, _retry_after(response, self.clock.now()), params, detail)
         if status >= 500:
-            return RetryLater(FailureCode.TWILIO_HTTP, _retry_after(response), params, detail)
+            return RetryLater(FailureCode.TWILIO_HTTP, _retry_after(response, self.clock.now()), params, detail)
         if status == 401:
             return Failed(FailureCode.TWILIO_CREDENTIALS, params)
         if 400 <= status < 500:
@@ -251,7 +254,7 @@ def _int(value: object) -> int | None:
     return None
 
 
-def _retry_after(response: httpx.Response) -> float:
+def _retry_after(response: httpx.Response, now: datetime) -> float:
     """Seconds the ``Retry-After`` header asks for (as seconds or an HTTP date); 0 if absent."""
     value = response.headers.get("Retry-After", "").strip()
     if not value:
@@ -266,7 +269,7 @@ def _retry_after(response: httpx.Response) -> float:
         return 0.0
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
+    return max((when - now).total_seconds(), 0.0)
 
 
 def _redact(text: str, address: str | None = None) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint
@@ -36,17 +36,11 @@ class Persisted:
         return self.id
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def _when(*, nullable: bool = False, index: bool = False, default_now: bool = False) -> Any:
-    kwargs: dict[str, Any] = {"sa_type": UTCDateTime(), "nullable": nullable, "index": index}
-    if default_now:
-        kwargs["default_factory"] = utcnow
-    elif nullable:
-        kwargs["default"] = None
-    return Field(**kwargs)
+# A time that must be present has no default: it comes from the injected clock, so every
+# caller passes it. It is spelled ``Field(...)`` at each use (not through a helper) so that
+# the type checker sees a required argument and reports a constructor call that forgets it.
+def _optional_when() -> Any:
+    return Field(default=None, sa_type=UTCDateTime(), nullable=True)
 
 
 def _enum(enum_class: type, default: Any = ..., *, index: bool = False) -> Any:
@@ -61,9 +55,9 @@ class PatientBase(SQLModel):
 
 class Patient(PatientBase, Persisted, table=True):
     id: int | None = Field(default=None, primary_key=True)
-    created_at: datetime = _when(default_now=True)
+    created_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
     # Set when the patient's personal data was erased (``/forget``): the row stays for the counts.
-    erased_at: datetime | None = _when(nullable=True)
+    erased_at: datetime | None = _optional_when()
 
 
 class ContactBase(SQLModel):
@@ -82,7 +76,7 @@ class Contact(ContactBase, Persisted, table=True):
     opted_out: bool = False
     # Why the contact is unreachable or opted out, as the provider said it.
     status_reason: str | None = Field(default=None, max_length=500)
-    updated_at: datetime = _when(default_now=True)
+    updated_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
 
 
 class Staff(SQLModel, Persisted, table=True):
@@ -91,7 +85,7 @@ class Staff(SQLModel, Persisted, table=True):
     role: StaffRole = _enum(StaffRole, StaffRole.STAFF)
     name: str | None = Field(default=None, max_length=200)
     active: bool = True
-    created_at: datetime = _when(default_now=True)
+    created_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
 
 
 class Invite(SQLModel, Persisted, table=True):
@@ -99,11 +93,11 @@ class Invite(SQLModel, Persisted, table=True):
     patient_id: int = Field(foreign_key="patient.id", index=True)
     # Only a hash of the code is stored: a database leak yields no working invite.
     code_hash: str = Field(max_length=64, unique=True)
-    expires_at: datetime = _when()
-    used_at: datetime | None = _when(nullable=True)
-    revoked_at: datetime | None = _when(nullable=True)
+    expires_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
+    used_at: datetime | None = _optional_when()
+    revoked_at: datetime | None = _optional_when()
     created_by: int | None = Field(default=None, sa_type=BigInteger)
-    created_at: datetime = _when(default_now=True)
+    created_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
 
 
 class Series(SQLModel, Persisted, table=True):
@@ -113,8 +107,8 @@ class Series(SQLModel, Persisted, table=True):
     patient_id: int = Field(foreign_key="patient.id", index=True)
     definition_key: str = Field(max_length=100)
     status: SeriesStatus = _enum(SeriesStatus, SeriesStatus.ACTIVE, index=True)
-    enrolled_at: datetime = _when()
-    status_changed_at: datetime = _when(default_now=True)
+    enrolled_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
+    status_changed_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
 
 
 class Infusion(SQLModel, Persisted, table=True):
@@ -123,9 +117,9 @@ class Infusion(SQLModel, Persisted, table=True):
     id: int | None = Field(default=None, primary_key=True)
     series_id: int = Field(foreign_key="series.id", index=True)
     number: int = Field(ge=1)
-    scheduled_at: datetime = _when()
+    scheduled_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
     status: InfusionStatus = _enum(InfusionStatus, InfusionStatus.SCHEDULED)
-    responded_at: datetime | None = _when(nullable=True)
+    responded_at: datetime | None = _optional_when()
 
 
 class Message(SQLModel, Persisted, table=True):
@@ -146,20 +140,20 @@ class Message(SQLModel, Persisted, table=True):
     quiet: QuietPolicy = _enum(QuietPolicy, QuietPolicy.DEFER)
     # When the series says the step is due, and when the dispatcher may send it
     # (later than due_at after quiet hours or a retry).
-    due_at: datetime = _when()
-    send_at: datetime = _when()
-    not_after: datetime | None = _when(nullable=True)
+    due_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
+    send_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
+    not_after: datetime | None = _optional_when()
     status: MessageStatus = _enum(MessageStatus, MessageStatus.PENDING)
     attempts: int = 0
     last_error: str | None = Field(default=None, sa_type=Text)
     channel: ChannelName | None = Field(default=None, sa_type=StrEnumType(ChannelName))
     contact_id: int | None = Field(default=None, foreign_key="contact.id")
     provider_id: str | None = Field(default=None, max_length=200)
-    sent_at: datetime | None = _when(nullable=True)
+    sent_at: datetime | None = _optional_when()
     # A claim by a dispatcher: it expires, so a crashed process's rows return to the queue.
     claimed_by: str | None = Field(default=None, max_length=100)
-    lease_until: datetime | None = _when(nullable=True)
-    updated_at: datetime = _when(default_now=True)
+    lease_until: datetime | None = _optional_when()
+    updated_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
     # Send on this channel only (a fallback copy of a reminder), whatever the patient's order.
     # Last, as migration 0002 added it: both ways of building the schema give the same table.
     only_channel: ChannelName | None = Field(default=None, sa_type=StrEnumType(ChannelName))
@@ -178,17 +172,31 @@ class Answer(SQLModel, Persisted, table=True):
     value: str = Field(max_length=500)
     score: int | None = None
     escalated: bool = False
-    answered_at: datetime = _when(default_now=True)
+    answered_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
 
 
 class AuditEvent(SQLModel, Persisted, table=True):
     id: int | None = Field(default=None, primary_key=True)
-    at: datetime = _when(default_now=True, index=True)
+    at: datetime = Field(sa_type=UTCDateTime(), nullable=False, index=True)
     # "staff:<telegram id>", "patient:<id>" or "system".
     actor: str = Field(max_length=100)
     action: str = Field(max_length=100)
     patient_id: int | None = Field(default=None, index=True)
     detail: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+
+
+class BotState(SQLModel, table=True):
+    """What the Telegram bot keeps between updates (an /enroll conversation's step and answers),
+    so a restart in the middle of a conversation loses nothing."""
+
+    __tablename__ = "bot_state"
+
+    # "user_data", or "conversation:<name>".
+    namespace: str = Field(primary_key=True, max_length=64)
+    # A Telegram user id, or a conversation's key (chat and user ids) as a JSON list.
+    key: str = Field(primary_key=True, max_length=200)
+    data: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    updated_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
 
 
 class WebhookReceipt(SQLModel, Persisted, table=True):
@@ -201,7 +209,7 @@ class WebhookReceipt(SQLModel, Persisted, table=True):
     source: str = Field(max_length=32)
     # The provider's id of what it reported (a message SID, with the status for a callback).
     key: str = Field(max_length=200)
-    received_at: datetime = _when(index=True)
+    received_at: datetime = Field(sa_type=UTCDateTime(), nullable=False, index=True)
 
 
 class InviteGuess(SQLModel, Persisted, table=True):
@@ -209,4 +217,4 @@ class InviteGuess(SQLModel, Persisted, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     telegram_user_id: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
-    at: datetime = _when(index=True)
+    at: datetime = Field(sa_type=UTCDateTime(), nullable=False, index=True)

@@ -10,7 +10,8 @@ included, before any formatter sees it:
   ``X-Twilio-Signature: …`` and ``Authorization: …`` values → ``[secret]``
 * e-mail addresses → ``[email]``
 * phone numbers: E.164 (``+14155550100``, also written ``+1 (949) 503-1414`` or URL-encoded
-  ``%2B14155550100``) and North American national forms (``949-503-1414``, ``(949) 503-1414``, ``949.503.1414``) → ``[phone]``
+  ``%2B14155550100``) and North American national forms (``949-503-1414``, ``(949) 503-1414``,
+  ``949.503.1414``) → ``[phone]``
 
 Ordinary numbers stay readable: ids, counts, durations, dates, times and offsets.
 National numbers written with bare spaces (``030 1234567``) cannot be told from
@@ -25,6 +26,8 @@ import re
 import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
+
+from messenger.observability.log_fields import HumanFormatter, LogFieldsFilter
 
 __all__ = ["JsonFormatter", "RedactingFilter", "configure_logging", "redact"]
 
@@ -158,7 +161,7 @@ class JsonFormatter(logging.Formatter):
         return jsonlib.dumps(payload, ensure_ascii=False)
 
 
-class _Handler(logging.StreamHandler):  # type: ignore[type-arg]
+class _Handler(logging.StreamHandler[TextIO]):
     """The handler :func:`configure_logging` installs (so a second call can replace it)."""
 
 
@@ -172,8 +175,9 @@ def configure_logging(*, level: str = "INFO", json: bool = False, stream: TextIO
     if not isinstance(numeric, int):
         raise ValueError(f"unknown log level {level!r} (expected DEBUG, INFO, WARNING, ERROR or CRITICAL)")
     handler = _Handler(stream if stream is not None else sys.stderr)
+    handler.addFilter(LogFieldsFilter())
     handler.addFilter(RedactingFilter())
-    handler.setFormatter(JsonFormatter() if json else logging.Formatter(HUMAN_FORMAT))
+    handler.setFormatter(JsonFormatter() if json else HumanFormatter(HUMAN_FORMAT))
     root = logging.getLogger()
     for old in list(root.handlers):
         if isinstance(old, _Handler) or type(old) is logging.StreamHandler:

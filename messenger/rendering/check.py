@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from messenger.content import Capabilities, Flavour
+from messenger.domain.catalog import SeriesCatalog
 from messenger.domain.enums import StepKind
-from messenger.domain.series import SeriesCatalog, Step
+from messenger.domain.series import Step
 from messenger.rendering.context import Clinic, sample_context
 from messenger.rendering.discreet import sensitive_words_in
 from messenger.rendering.environment import TemplateEnvironment, TemplateRenderError

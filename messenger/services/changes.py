@@ -14,6 +14,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from messenger.clock import Clock
+from messenger.domain.catalog import SeriesCatalog
 from messenger.domain.enums import (
     InfusionStatus,
     MessageStatus,
@@ -22,13 +23,14 @@ from messenger.domain.enums import (
     StepKind,
 )
 from messenger.domain.models import Infusion, Message, Patient, Series
-from messenger.domain.series import SeriesCatalog, SeriesDefinition, plan_step
+from messenger.domain.series import SeriesDefinition, plan_step
 from messenger.domain.timing import PAST_NOT_AFTER, QuietHours, send_time, send_time_of
 from messenger.domain.wording import Phrase
 from messenger.services import audit
 from messenger.services.enrolment import zone_of
 from messenger.services.errors import ServiceError
 from messenger.services.reports import latest_series_of
+from messenger.services.rows import existing
 
 _OPEN = (MessageStatus.PENDING, MessageStatus.HELD)
 
@@ -75,8 +77,9 @@ async def reschedule_infusion(
     """Move infusion ``number`` to ``at`` and the pending steps anchored to it."""
     _require_open(series)
     definition = catalog.get(series.definition_key)
-    zone = await _zone_of_patient(session, series)
-    infusions = await infusions_of(session, series.id)  # type: ignore[arg-type]
+    patient = await existing(session, Patient, series.patient_id)
+    zone = zone_of(patient.timezone)
+    infusions = await infusions_of(session, series.pk)
     if not 1 <= number <= len(infusions):
         raise ServiceError("unknown_infusion", number=number, count=len(infusions))
     now = clock.now()
@@ -231,7 +234,8 @@ async def resume(
     if series.status is not SeriesStatus.PAUSED:
         raise ServiceError("series_not_paused", status=series.status.value)
     now = clock.now()
-    zone = await _zone_of_patient(session, series)
+    patient = await existing(session, Patient, series.patient_id)
+    zone = zone_of(patient.timezone)
     series.status, series.status_changed_at = SeriesStatus.ACTIVE, now
     held = (
         await session.exec(select(Message).where(Message.series_id == series.id, Message.status == MessageStatus.HELD))
@@ -268,13 +272,6 @@ async def cancel(*, session: AsyncSession, clock: Clock, series: Series, actor: 
     )
     audit.record(session, at=now, actor=actor, action="cancel", patient_id=series.patient_id, cancelled=cancelled)
     return cancelled
-
-
-async def _zone_of_patient(session: AsyncSession, series: Series) -> ZoneInfo:
-    patient = await session.get(Patient, series.patient_id)
-    if patient is None:  # the foreign key makes this impossible
-        raise RuntimeError(f"series {series.id} has no patient")
-    return zone_of(patient.timezone)
 
 
 def _require_open(series: Series) -> None:

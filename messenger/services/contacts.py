@@ -122,7 +122,7 @@ async def claim_welcome(*, session: AsyncSession, clock: Clock, patient_id: int)
         )
         .limit(1)
     )
-    result = await session.exec(  # type: ignore[call-overload]
+    result = await session.exec(
         update(Message)
         .where(col(Message.id).in_(pending.scalar_subquery()), col(Message.status) == MessageStatus.PENDING)
         .values(
@@ -132,9 +132,10 @@ async def claim_welcome(*, session: AsyncSession, clock: Clock, patient_id: int)
             lease_until=now + timedelta(minutes=5),
             updated_at=now,
         )
-        .returning(Message.id)
+        .returning(col(Message.id))
     )
-    return result.scalars().first()
+    row = result.first()
+    return None if row is None else row[0]
 
 
 async def record_welcome(
@@ -142,7 +143,7 @@ async def record_welcome(
 ) -> None:
     """The claimed welcome was sent by the bot in its reply."""
     now = clock.now()
-    await session.exec(  # type: ignore[call-overload]
+    await session.exec(
         update(Message)
         .where(
             col(Message.id) == message_id,

@@ -17,9 +17,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from messenger.clock import Clock
 from messenger.domain import bounds
+from messenger.domain.catalog import SeriesCatalog
 from messenger.domain.enums import ChannelName, InfusionStatus, MessageStatus, SeriesStatus
 from messenger.domain.models import AuditEvent, Contact, ContactBase, Infusion, Message, Patient, Series
-from messenger.domain.series import SeriesCatalog, SeriesDefinition
+from messenger.domain.series import SeriesDefinition
 from messenger.domain.timing import QuietHours
 from messenger.services import audit
 from messenger.services.errors import ServiceError

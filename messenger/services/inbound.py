@@ -13,13 +13,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from messenger.channels.base import Failed
 from messenger.clock import Clock
+from messenger.domain.catalog import SeriesCatalog
 from messenger.domain.enums import ChannelName, MessageStatus
 from messenger.domain.models import Contact, Message, Patient
-from messenger.domain.series import SeriesCatalog
 from messenger.domain.timing import PAST_NOT_AFTER, QuietHours, send_time_of
 from messenger.services import audit
 from messenger.services.answers import answer_checkin, open_checkin
 from messenger.services.contacts import contact_at, set_opted_out
+from messenger.services.rows import existing
 
 # The carrier keywords (CTIA, and Twilio's defaults), matched on the whole message.
 STOP_WORDS = frozenset({"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "optout", "revoke"})
@@ -49,12 +50,11 @@ async def handle_inbound(
     contact = await contact_at(session, channel, address)
     if contact is None:
         return InboundResult()  # an unknown number gets no answer: it may be anyone
-    patient = await session.get(Patient, contact.patient_id)
-    assert patient is not None
+    patient = await existing(session, Patient, contact.patient_id)
     text = " ".join(body.split())
     word = text.lower().strip(".!")
     result = InboundResult(patient=patient)
-    checkin, question = await open_checkin(session, patient.id) or (None, None)  # type: ignore[arg-type]
+    checkin, question = await open_checkin(session, patient.pk) or (None, None)
 
     if word in STOP_WORDS:
         if await set_opted_out(

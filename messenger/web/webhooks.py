@@ -1,7 +1,8 @@
 """Inbound webhooks: Twilio (status callbacks, replies by SMS/WhatsApp) and one-click e-mail unsubscribe.
 
 Every Twilio request must carry a valid ``X-Twilio-Signature`` over the public URL and
-the form; anything else gets 403 and is logged without its body.
+the form as sent; anything else gets 403 and is logged without its body. Each message and
+each status report is acted on once, by its SID (see ``services.receipts``).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from xml.sax.saxutils import escape
 
 from sqlalchemy.exc import IntegrityError
@@ -24,14 +25,14 @@ from messenger.clock import Clock
 from messenger.config import Settings
 from messenger.db import SessionFactory, transaction
 from messenger.domain import bounds
+from messenger.domain.catalog import SeriesCatalog
 from messenger.domain.enums import ChannelName, MessageStatus
 from messenger.domain.models import Contact, Patient
-from messenger.domain.series import SeriesCatalog
 from messenger.domain.timing import QuietHours
 from messenger.rendering.environment import TemplateEnvironment
 from messenger.rendering.strings import BotStrings
 from messenger.services.contacts import set_opted_out
-from messenger.services.inbound import apply_delivery_status, handle_inbound
+from messenger.services.inbound import InboundResult, apply_delivery_status, handle_inbound
 from messenger.services.receipts import first_receipt
 from messenger.web.forms import MAX_FORM_BYTES, TwilioForm, parse_form, read_limited
 
@@ -60,10 +61,10 @@ class WebhookDeps:
 
     async def alert(self, key: str | None, patient: Patient | None, **params: object) -> None:
         if key and patient is not None and self.alerts is not None:
-            await self.alerts.send(key, patient_id=patient.id, name=patient.name, **params)  # type: ignore[arg-type]
+            await self.alerts.send(key, patient_id=patient.pk, name=patient.name, **params)
 
 
-def unsubscribe_link(settings: Settings, contact_id: int, now) -> str | None:  # type: ignore[no-untyped-def]
+def unsubscribe_link(settings: Settings, contact_id: int, now: datetime) -> str | None:
     """A signed, expiring one-click unsubscribe link for an e-mail contact."""
     if not settings.public_url or settings.signing_secret is None:
         return None
@@ -73,7 +74,24 @@ def unsubscribe_link(settings: Settings, contact_id: int, now) -> str | None:  #
     return f"{settings.public_url}/unsubscribe/{token}"
 
 
-async def twilio_form(deps: WebhookDeps, request: Request) -> TwilioForm | Response:
+def webhook_routes(deps: WebhookDeps) -> list[Route]:
+    async def inbound(request: Request) -> Response:
+        return await _inbound(deps, request)
+
+    async def status(request: Request) -> Response:
+        return await _status(deps, request)
+
+    async def unsubscribe(request: Request) -> Response:
+        return await _unsubscribe(deps, request)
+
+    return [
+        Route("/twilio/inbound", inbound, methods=["POST"]),
+        Route("/twilio/status", status, methods=["POST"]),
+        Route("/unsubscribe/{token}", unsubscribe, methods=["GET", "POST"]),
+    ]
+
+
+async def _twilio_form(deps: WebhookDeps, request: Request) -> TwilioForm | Response:
     """The verified form, or the answer that refuses the request (413, 403 or 400)."""
     raw = await read_limited(request, MAX_FORM_BYTES)
     if raw is None:
@@ -84,19 +102,20 @@ async def twilio_form(deps: WebhookDeps, request: Request) -> TwilioForm | Respo
     if request.url.query and deps.settings.public_url:
         url += f"?{request.url.query}"
     signature = request.headers.get("X-Twilio-Signature", "")
+    secret = token.get_secret_value() if token else ""
     # Signed over every pair as sent: a repeated name (two MediaUrl) must not be collapsed first.
-    if pairs is None or token is None or not valid_twilio_signature(token.get_secret_value(), url, pairs, signature):
+    if pairs is None or not valid_twilio_signature(secret, url, pairs, signature):
         log.warning("rejected a Twilio request to %s: missing or invalid signature", request.url.path)
         return Response("invalid signature", status_code=403)
     form = TwilioForm(pairs)
     if form.hostile():
-        log.warning("rejected a signed Twilio request to %s: control characters or an oversized id", request.url.path)
+        log.warning("rejected a signed Twilio request to %s: control characters or a long id", request.url.path)
         return Response("malformed request", status_code=400)
     return form
 
 
-async def inbound(deps: WebhookDeps, request: Request) -> Response:
-    form = await twilio_form(deps, request)
+async def _inbound(deps: WebhookDeps, request: Request) -> Response:
+    form = await _twilio_form(deps, request)
     if isinstance(form, Response):
         return form
     sender = form.get("From")
@@ -118,16 +137,19 @@ async def inbound(deps: WebhookDeps, request: Request) -> Response:
     await deps.alert(result.alert, result.patient, **result.alert_params)
     if result.reply == "started":
         deps.poke()
-    reply = ""
-    if result.reply:
-        locale = result.patient.locale if result.patient else deps.locale
-        question = deps.strings.plain(f"sms.question_{result.reply_params.get('question', 'pain')}", locale)
-        reply = deps.strings.plain(f"sms.{result.reply}", locale, phone=deps.settings.clinic_phone, question=question)
-    return _twiml(reply)
+    return _twiml(_sms_reply(deps, result))
 
 
-async def status(deps: WebhookDeps, request: Request) -> Response:
-    form = await twilio_form(deps, request)
+def _sms_reply(deps: WebhookDeps, result: InboundResult) -> str:
+    if not result.reply:
+        return ""
+    locale = result.patient.locale if result.patient else deps.locale
+    question = deps.strings.plain(f"sms.question_{result.reply_params.get('question', 'pain')}", locale)
+    return deps.strings.plain(f"sms.{result.reply}", locale, phone=deps.settings.clinic_phone, question=question)
+
+
+async def _status(deps: WebhookDeps, request: Request) -> Response:
+    form = await _twilio_form(deps, request)
     if isinstance(form, Response):
         return form
     state = form.get("MessageStatus")
@@ -163,45 +185,32 @@ async def status(deps: WebhookDeps, request: Request) -> Response:
     return Response(status_code=204)
 
 
-def webhook_routes(deps: WebhookDeps) -> list[Route]:
-    async def inbound_route(request: Request) -> Response:
-        return await inbound(deps, request)
-
-    async def status_route(request: Request) -> Response:
-        return await status(deps, request)
-
-    async def unsubscribe(request: Request) -> Response:
-        secret = deps.settings.signing_secret
-        payload = (
-            read_token(secret.get_secret_value().encode(), request.path_params["token"], deps.clock.now())
-            if secret
-            else None
-        )
-        phone = deps.settings.clinic_phone
-        if payload is None or not payload.startswith("c") or not payload[1:].isdigit():
-            return _page(deps, "web.unsubscribe_invalid", status=400, phone=phone)
-        if request.method == "GET":  # link scanners fetch links: only a POST unsubscribes
-            return _page(deps, "web.unsubscribe_question", button=True)
-        async with transaction(deps.sessions) as session:
-            contact = await session.get(Contact, int(payload[1:]))
-            changed = contact is not None and await set_opted_out(
-                session=session, clock=deps.clock, contact=contact, opted_out=True, reason="one-click unsubscribe"
-            )
-            patient = await session.get(Patient, contact.patient_id) if contact else None
-        if changed:
-            await deps.alert("opted_out", patient, channel=ChannelName.EMAIL.value)
-        return _page(deps, "web.unsubscribed", phone=phone)
-
-    return [
-        Route("/twilio/inbound", inbound_route, methods=["POST"]),
-        Route("/twilio/status", status_route, methods=["POST"]),
-        Route("/unsubscribe/{token}", unsubscribe, methods=["GET", "POST"]),
-    ]
-
-
 def _twiml(reply: str) -> Response:
     body = f"<Response><Message>{escape(reply)}</Message></Response>" if reply else "<Response/>"
     return Response(f'<?xml version="1.0" encoding="UTF-8"?>{body}', media_type="application/xml")
+
+
+async def _unsubscribe(deps: WebhookDeps, request: Request) -> Response:
+    secret = deps.settings.signing_secret
+    payload = (
+        read_token(secret.get_secret_value().encode(), request.path_params["token"], deps.clock.now())
+        if secret
+        else None
+    )
+    phone = deps.settings.clinic_phone
+    if payload is None or not payload.startswith("c") or not payload[1:].isdigit():
+        return _page(deps, "web.unsubscribe_invalid", status=400, phone=phone)
+    if request.method == "GET":  # link scanners fetch links: only a POST unsubscribes
+        return _page(deps, "web.unsubscribe_question", button=True)
+    async with transaction(deps.sessions) as session:
+        contact = await session.get(Contact, int(payload[1:]))
+        changed = contact is not None and await set_opted_out(
+            session=session, clock=deps.clock, contact=contact, opted_out=True, reason="one-click unsubscribe"
+        )
+        patient = await session.get(Patient, contact.patient_id) if contact else None
+    if changed:
+        await deps.alert("opted_out", patient, channel=ChannelName.EMAIL.value)
+    return _page(deps, "web.unsubscribed", phone=phone)
 
 
 def _page(deps: WebhookDeps, key: str, *, status: int = 200, button: bool = False, **params: object) -> HTMLResponse:

@@ -79,6 +79,7 @@ async def test_repeated_failures_are_throttled_even_for_a_good_code(bot_app, bot
     assert reply["text"].startswith("Too many attempts")
 
 
+@pytest.mark.slow
 async def test_a_compressed_series_arrives_in_order_and_answers_reach_staff(bot_api, database_url):
     # The compact series: infusions at 12:02 and 12:05 story time; at 30x a story minute lasts two real seconds.
     clock = ScaledClock(T0, speed=30, running=False)

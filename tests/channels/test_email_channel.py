@@ -16,7 +16,7 @@ from messenger.channels.calendar import CalendarEvent, ics_bytes
 from messenger.channels.email import EmailChannel
 from messenger.channels.failures import FailureCode
 from messenger.content import Flavour
-from tests.channels.support import LA, outgoing
+from tests.channels.support import FAR_FROM_TODAY, LA, far_clock, outgoing
 from tests.fakes.smtp import FakeSmtpServer
 
 PATIENT = "jane@example.org"
@@ -38,6 +38,7 @@ def channel_for(smtp: FakeSmtpServer, **options: object) -> EmailChannel:
         "port": smtp.port,
         "from_address": "Care Team <care@clinic.example>",
         "timeout": 5,
+        "clock": far_clock(),
         **options,
     }
     return EmailChannel(**settings)  # type: ignore[arg-type]
@@ -61,7 +62,8 @@ async def test_subject_text_and_html_alternative(smtp: FakeSmtpServer) -> None:
     assert message["Subject"] == SUBJECT
     assert message["From"] == "Care Team <care@clinic.example>"
     assert message["To"] == f"Jane Doe <{PATIENT}>"
-    assert message["Date"]
+    # The channel's clock, years from today: a Date from the wall clock would differ.
+    assert message["Date"].datetime == FAR_FROM_TODAY.replace(microsecond=0)
     assert message.get_content_type() == "multipart/alternative"
     plain = message.get_body(("plain",))
     html = message.get_body(("html",))
@@ -310,7 +312,9 @@ async def test_a_server_that_is_down_is_retry_later() -> None:
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    channel = EmailChannel(host="127.0.0.1", port=port, from_address="care@clinic.example", timeout=5)
+    channel = EmailChannel(
+        host="127.0.0.1", port=port, from_address="care@clinic.example", timeout=5, clock=far_clock()
+    )
 
     outcome = await channel.send(outgoing(PATIENT, BODY, subject=SUBJECT))
 
@@ -330,7 +334,9 @@ async def test_a_server_that_never_answers_is_retry_later() -> None:
 
     server = await asyncio.start_server(silent, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    channel = EmailChannel(host="127.0.0.1", port=port, from_address="care@clinic.example", timeout=0.3)
+    channel = EmailChannel(
+        host="127.0.0.1", port=port, from_address="care@clinic.example", timeout=0.3, clock=far_clock()
+    )
     try:
         outcome = await channel.send(outgoing(PATIENT, BODY, subject=SUBJECT))
         await asyncio.wait_for(hung_up.wait(), 5)

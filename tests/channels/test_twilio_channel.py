@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from email.utils import format_datetime
 
 import httpx
@@ -18,7 +18,7 @@ from messenger.channels.signing import valid_twilio_signature
 from messenger.channels.twilio import TwilioChannel, mask_number, twilio_failure
 from messenger.content import Flavour
 from messenger.domain.enums import ChannelName
-from tests.channels.support import outgoing
+from tests.channels.support import FAR_FROM_TODAY, far_clock, outgoing
 from tests.fakes.twilio_api import FakeTwilioApi
 
 SENDER = "+15005550006"
@@ -37,6 +37,7 @@ def channel_for(api: FakeTwilioApi, name: ChannelName = ChannelName.SMS, **optio
         "auth_token": api.auth_token,
         "from_number": SENDER,
         "base_url": api.base_url,
+        "clock": far_clock(),
         **options,
     }
     return TwilioChannel(name=name, **settings)  # type: ignore[arg-type]
@@ -148,12 +149,16 @@ def test_capabilities_are_class_level_data() -> None:
 
 def test_only_sms_and_whatsapp_are_twilio_channels() -> None:
     with pytest.raises(ValueError, match="not email"):
-        TwilioChannel(name=ChannelName.EMAIL, account_sid="AC1", auth_token="t", from_number=SENDER)
+        TwilioChannel(name=ChannelName.EMAIL, account_sid="AC1", auth_token="t", from_number=SENDER, clock=far_clock())
 
 
 def test_the_token_may_be_a_secret_and_never_shows() -> None:
     channel = TwilioChannel(
-        name=ChannelName.SMS, account_sid="AC1", auth_token=SecretStr("s3cret-token"), from_number=SENDER
+        name=ChannelName.SMS,
+        account_sid="AC1",
+        auth_token=SecretStr("s3cret-token"),
+        from_number=SENDER,
+        clock=far_clock(),
     )
     assert "s3cret" not in repr(channel) and SENDER not in repr(channel)
     assert "s3cret" not in repr(vars(channel))
@@ -250,13 +255,25 @@ async def test_retry_after_is_honoured(
     assert outcome.after == expected
 
 
-async def test_retry_after_as_an_http_date(api: FakeTwilioApi, sms: TwilioChannel) -> None:
-    api.fail_next(503, retry_after=format_datetime(datetime.now(UTC) + timedelta(seconds=120), usegmt=True))
+async def test_retry_after_as_an_http_date_counts_from_the_channels_clock(
+    api: FakeTwilioApi, sms: TwilioChannel
+) -> None:
+    # Measured against the wall clock, a date years ahead would ask for years of waiting.
+    api.fail_next(503, retry_after=format_datetime(FAR_FROM_TODAY + timedelta(seconds=120), usegmt=True))
 
     outcome = await sms.send(outgoing(PATIENT))
 
-    assert isinstance(outcome, RetryLater)
-    assert 100 <= outcome.after <= 120
+    assert isinstance(outcome, RetryLater) and outcome.after == 120.0
+
+
+async def test_an_http_date_already_past_by_the_channels_clock_asks_for_no_wait(
+    api: FakeTwilioApi, sms: TwilioChannel
+) -> None:
+    api.fail_next(503, retry_after=format_datetime(FAR_FROM_TODAY - timedelta(seconds=5), usegmt=True))
+
+    outcome = await sms.send(outgoing(PATIENT))
+
+    assert isinstance(outcome, RetryLater) and outcome.after == 0.0
 
 
 async def test_after_a_failure_the_next_send_goes_through(api: FakeTwilioApi, sms: TwilioChannel) -> None:
@@ -274,6 +291,12 @@ async def test_twilio_unreachable_is_retry_later(api: FakeTwilioApi, sms: Twilio
     assert outcome == RetryLater(FailureCode.TWILIO_UNAVAILABLE, params=(("error", "ConnectError"),))
 
 
+def sms_through(client: httpx.AsyncClient) -> TwilioChannel:
+    return TwilioChannel(
+        name=ChannelName.SMS, account_sid="AC1", auth_token="t", from_number=SENDER, client=client, clock=far_clock()
+    )
+
+
 @pytest.mark.parametrize(
     "error",
     [httpx.ReadTimeout("slow"), httpx.ConnectTimeout("slow"), httpx.RemoteProtocolError("dropped")],
@@ -284,10 +307,7 @@ async def test_transport_errors_are_retry_later(error: httpx.TransportError) -> 
         raise error
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(fail)) as client:
-        channel = TwilioChannel(
-            name=ChannelName.SMS, account_sid="AC1", auth_token="t", from_number=SENDER, client=client
-        )
-        outcome = await channel.send(outgoing(PATIENT))
+        outcome = await sms_through(client).send(outgoing(PATIENT))
 
     assert isinstance(outcome, RetryLater)
 
@@ -297,10 +317,7 @@ async def test_a_proxy_error_page_is_retry_later() -> None:
         return httpx.Response(502, text="<html>Bad Gateway</html>", headers={"Content-Type": "text/html"})
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(gateway)) as client:
-        channel = TwilioChannel(
-            name=ChannelName.SMS, account_sid="AC1", auth_token="t", from_number=SENDER, client=client
-        )
-        outcome = await channel.send(outgoing(PATIENT))
+        outcome = await sms_through(client).send(outgoing(PATIENT))
 
     assert outcome == RetryLater(FailureCode.TWILIO_HTTP, params=(("status", "502"),))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import pytest
 from sqlmodel import select
 
 from messenger.app import build_app
@@ -46,6 +47,7 @@ async def test_the_whole_series_arrives_in_order_and_completes(app, clock, chann
         assert (await session.get(Series, series.id)).status is SeriesStatus.COMPLETED
 
 
+@pytest.mark.slow
 async def test_two_dispatchers_on_one_database_never_send_a_row_twice(settings, clock):
     channel_a, channel_b = ScriptedChannel(), ScriptedChannel()
     first = build_app(settings, clock=clock, channels={channel_a.name: channel_a})
