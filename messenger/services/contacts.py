@@ -161,3 +161,17 @@ async def record_welcome(
             updated_at=now,
         )
     )
+
+
+async def release_welcome(*, session: AsyncSession, clock: Clock, message_id: int) -> None:
+    """The bot could not send the claimed welcome: it goes back to the outbox, for the dispatcher to send now."""
+    now = clock.now()
+    await session.exec(
+        update(Message)
+        .where(
+            col(Message.id) == message_id,
+            col(Message.claimed_by) == BOT_CLAIM,
+            col(Message.status) == MessageStatus.SENDING,
+        )
+        .values(status=MessageStatus.PENDING, send_at=now, claimed_by=None, lease_until=None, updated_at=now)
+    )

@@ -7,10 +7,12 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Update
+from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from messenger.bot.context import BotDeps, deps_of, reply
 from messenger.bot.keyboards import Callback, choice
+from messenger.bot.retries import with_retries
 from messenger.content import Flavour
 from messenger.db import transaction
 from messenger.domain import bounds
@@ -23,6 +25,7 @@ from messenger.services.contacts import (
     find_contact,
     record_welcome,
     release_waiting,
+    release_welcome,
     set_opted_out,
 )
 from messenger.services.errors import ServiceError
@@ -66,6 +69,11 @@ async def _redeem(update: Update, deps: BotDeps, code: str, chat_id: int, user_i
                 session=session, clock=deps.clock, quiet_hours=deps.quiet_hours, patient_id=patient.pk
             )
     except ServiceError as error:
+        async with deps.sessions() as session:
+            linked = await patient_for_chat(session, chat_id)
+        if linked is not None:  # the link was used by this very chat (a retried /start): not a guess
+            await reply(update, await schedule_text(deps, linked))
+            return
         async with transaction(deps.sessions) as session:
             await record_failed_guess(session=session, clock=deps.clock, user_id=user_id, limits=deps.guess_limits)
         log.info("an invite code was refused (%s)", error.code)
@@ -74,17 +82,30 @@ async def _redeem(update: Update, deps: BotDeps, code: str, chat_id: int, user_i
     if welcome_id is None:  # already welcomed (on another channel, or a dispatcher is at it)
         await reply(update, await schedule_text(deps, patient))
     else:  # the series' welcome lists the infusions itself
-        sent = await update.effective_message.reply_html(await welcome_text(deps, patient))  # type: ignore[union-attr]
-        async with transaction(deps.sessions) as session:
-            await record_welcome(
-                session=session,
-                clock=deps.clock,
-                message_id=welcome_id,
-                channel=ChannelName.TELEGRAM,
-                provider_id=str(sent.message_id),
-            )
+        await _send_welcome(update, deps, patient, welcome_id)
     deps.poke()
     await deps.alerts.send("linked", patient_id=patient.id, name=patient.name)  # type: ignore[arg-type]
+
+
+async def _send_welcome(update: Update, deps: BotDeps, patient: Patient, welcome_id: int) -> None:
+    """Send the claimed welcome as the reply; if Telegram will not take it, the dispatcher sends it instead."""
+    message = update.effective_message
+    text = await welcome_text(deps, patient)
+    try:
+        sent = await with_retries(lambda: message.reply_html(text))  # type: ignore[union-attr]
+    except TelegramError:
+        log.warning("the welcome could not be sent as a reply; it goes back to the outbox")
+        async with transaction(deps.sessions) as session:
+            await release_welcome(session=session, clock=deps.clock, message_id=welcome_id)
+        return
+    async with transaction(deps.sessions) as session:
+        await record_welcome(
+            session=session,
+            clock=deps.clock,
+            message_id=welcome_id,
+            channel=ChannelName.TELEGRAM,
+            provider_id=str(sent.message_id),
+        )
 
 
 async def schedule(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
