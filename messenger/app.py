@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from types import TracebackType
@@ -29,6 +30,9 @@ from messenger.domain.enums import ChannelName
 from messenger.domain.timing import QuietHours
 from messenger.migrations import upgrade
 from messenger.observability.metrics import Metrics
+from messenger.pacing.pacer import Pacer
+from messenger.pacing.shared import SharedBudget
+from messenger.pacing.telegram import telegram_pacer
 from messenger.rendering.compose import Composer
 from messenger.rendering.context import Clinic
 from messenger.rendering.environment import TemplateEnvironment
@@ -37,9 +41,11 @@ from messenger.scheduling.alarm import Alarm
 from messenger.scheduling.dispatcher import (
     DeliveryListener,
     Dispatcher,
+    Renderer,
     RetryPolicy,
 )
 from messenger.scheduling.fallback import ReminderFallback
+from messenger.scheduling.heartbeat import Heartbeat
 from messenger.services.erasure import Purged, purge_expired
 from messenger.services.staff import ensure_owners
 from messenger.web.app import HealthCheck, create_web_app
@@ -66,6 +72,8 @@ class App:
     clinic: Clinic
     strings: BotStrings
     metrics: Metrics
+    heartbeat: Heartbeat
+    budget: SharedBudget
     telegram: TelegramRuntime | None = None
     web: WebServer | None = None
     _started: bool = field(default=False, repr=False)
@@ -76,6 +84,8 @@ class App:
             await upgrade(self.settings.database_url)
         async with transaction(self.sessions) as session:
             await ensure_owners(session=session, clock=self.clock, owner_ids=self.settings.owner_ids)
+        # Before the first claim: take back what dead processes held, and this process's share of the budget.
+        await self.heartbeat.beat()
         self.alarm.start()
         if self.settings.retention_days:
             # Also at start: a process that never runs for long still keeps the promise.
@@ -104,6 +114,8 @@ class App:
             await self.telegram.stop()
         if self._started:
             await self.alarm.stop()
+            await self.budget.drain()
+            await self.heartbeat.stop()
         for channel in self.channels.values():
             close = getattr(channel, "aclose", None)
             if close is not None:
@@ -127,10 +139,16 @@ def build_app(
     channels: Mapping[ChannelName, Channel] | None = None,
     listeners: Sequence[DeliveryListener] = (),
     serve_http: bool = False,
+    pacing_clock: Clock | None = None,
     **engine_options: object,
 ) -> App:
-    """Wire everything from settings. ``serve_http`` adds the web app (health, metrics, webhooks)."""
+    """Wire everything from settings. ``serve_http`` adds the web app (health, metrics, webhooks).
+
+    Providers count their limits in real seconds, so pacers run on the system clock unless
+    ``pacing_clock`` says otherwise (tests drive them with a manual clock).
+    """
     clock = clock or SystemClock()
+    pacing_clock = pacing_clock or SystemClock()
     engine = create_engine(settings.database_url, **engine_options)
     sessions = session_factory(engine)
     catalog = SeriesCatalog.load(settings.series_dir)
@@ -140,37 +158,61 @@ def build_app(
     clinic = Clinic(settings.clinic_name, settings.clinic_phone)
     strings = BotStrings(templates)
     wired = dict(channels) if channels is not None else {}
-    for name, channel in provider_channels(settings, clock).items():
+    for name, channel in provider_channels(settings, clock, pacing_clock).items():
         wired.setdefault(name, channel)
     reachability = TelegramReachability(clock) if settings.telegram_token else None
     telegram_app = None
-    if reachability is not None:
+    if settings.telegram_token is not None:
+        token_id = settings.telegram_token.get_secret_value().split(":", 1)[0]
+        pacer = telegram_pacer(token_id=token_id, clock=pacing_clock, rate=settings.telegram_max_rate)
         # Only the process that receives updates holds conversations.
         receives = settings.telegram_updates != "none"
         persistence = DatabasePersistence(sessions=sessions, clock=clock) if receives else None
-        telegram_app = build_telegram_application(settings, reachability=reachability, persistence=persistence)
-    if telegram_app is not None:
+        telegram_app = build_telegram_application(
+            settings, pacer=pacer, reachability=reachability, persistence=persistence
+        )
         wired.setdefault(ChannelName.TELEGRAM, TelegramChannel(telegram_app.bot))
     if not wired:
         wired[ChannelName.CONSOLE] = ConsoleChannel()
 
     metrics = Metrics()
+    # Staff work from Telegram: without it there is nobody to alert.
+    alerts = (
+        StaffAlerts(strings=strings, locale=settings.default_locale, staff_chat_id=settings.staff_chat_id)
+        if telegram_app is not None
+        else None
+    )
+    renderer = Renderer(
+        composer=composer,
+        clinic=clinic,
+        buttons=message_buttons(strings),
+        attachments=calendar_attachments(strings, clock),
+        staff=alerts,
+    )
     dispatcher = Dispatcher(
         sessions=sessions,
         clock=clock,
         channels=wired,
-        composer=composer,
+        renderer=renderer,
         catalog=catalog,
-        clinic=clinic,
         quiet_hours=quiet_hours,
         retry=RetryPolicy(max_attempts=settings.max_attempts),
         batch_size=settings.dispatch_batch_size,
         listeners=[metrics.on_delivery, *listeners],
-        buttons=message_buttons(strings),
         lease=timedelta(seconds=settings.claim_lease_seconds),
-        attachments=calendar_attachments(strings, clock),
     )
-    alarm = Alarm(dispatcher=dispatcher, clock=clock, sweep_seconds=settings.sweep_seconds)
+    pacers = unique_pacers(wired.values())
+    budget = SharedBudget(sessions=sessions, pacers=pacers)
+    heartbeat = Heartbeat(
+        sessions=sessions,
+        clock=clock,
+        name=dispatcher.name,
+        interval=timedelta(seconds=settings.heartbeat_seconds),
+        ttl=timedelta(seconds=settings.heartbeat_ttl_seconds),
+        budget=budget,
+    )
+    alarm = Alarm(dispatcher=dispatcher, clock=clock, sweep_seconds=settings.sweep_seconds, heartbeat=heartbeat)
+    heartbeat.on_released = alarm.poke
     if settings.reminder_fallback_minutes:
         fallback = ReminderFallback(
             sessions=sessions, delay=timedelta(minutes=settings.reminder_fallback_minutes), quiet_hours=quiet_hours
@@ -180,16 +222,8 @@ def build_app(
     metrics.watch_scheduler(lambda: alarm.running)
     if reachability is not None:
         metrics.watch_telegram(lambda: reachability.last_ok)
-    telegram, alerts = None, None
-    if telegram_app is not None:
-        alerts = StaffAlerts(
-            bot=telegram_app.bot,
-            sessions=sessions,
-            strings=strings,
-            locale=settings.default_locale,
-            staff_chat_id=settings.staff_chat_id,
-        )
-        dispatcher.listeners.append(alerts.on_delivery)
+    telegram = None
+    if telegram_app is not None and alerts is not None:
         telegram = TelegramRuntime(
             telegram_app,
             updates=settings.telegram_updates,
@@ -252,12 +286,29 @@ def build_app(
         clinic=clinic,
         strings=strings,
         metrics=metrics,
+        heartbeat=heartbeat,
+        budget=budget,
         telegram=telegram,
         web=web,
     )
 
 
-def provider_channels(settings: Settings, clock: Clock) -> dict[ChannelName, Channel]:
+def unique_pacers(channels: Iterable[Channel]) -> list[Pacer]:
+    """The pacers of these channels, each once (channels of one account share theirs)."""
+    found: dict[int, Pacer] = {}
+    for channel in channels:
+        pacer = getattr(channel, "pacer", None)
+        if isinstance(pacer, Pacer):
+            found.setdefault(id(pacer), pacer)
+    return list(found.values())
+
+
+def twilio_account(name: ChannelName, sender: str) -> str:
+    """A Twilio sender as named in the shared pause table: a digest, so no number is stored there."""
+    return f"twilio:{name.value}:{hashlib.sha256(sender.encode()).hexdigest()[:16]}"
+
+
+def provider_channels(settings: Settings, clock: Clock, pacing_clock: Clock) -> dict[ChannelName, Channel]:
     """SMS and WhatsApp (Twilio) and e-mail (SMTP), where the settings configure them."""
     channels: dict[ChannelName, Channel] = {}
     public = settings.public_url
@@ -277,6 +328,9 @@ def provider_channels(settings: Settings, clock: Clock) -> dict[ChannelName, Cha
                     clock=clock,
                     base_url=settings.twilio_base_url,
                     status_callback_url=callback,
+                    pacer=Pacer(
+                        account=twilio_account(name, sender), clock=pacing_clock, rate=settings.twilio_max_rate
+                    ),
                 )
     host, sender = settings.smtp_host, settings.email_from
     if host and sender:  # what Settings.email_configured checks, spelled out for the types

@@ -99,11 +99,17 @@ class Settings(BaseSettings):
     # "webhook": Telegram posts updates to <public_url>/telegram/webhook, which any process behind
     # a load balancer may receive (needs public_url and telegram_webhook_secret).
     telegram_updates: Literal["polling", "webhook", "none"] = "polling"
-    # What Telegram sends with every webhook request: 1-256 characters of A-Z, a-z, 0-9, _ and -.
+    # What Telegram sends with every webhook request: 16-256 characters of A-Z, a-z, 0-9, _ and -.
     telegram_webhook_secret: SecretStr | None = None
-    # Messages per second this process sends on Telegram (Telegram allows about 30 per bot in all:
-    # with several processes, divide it between them).
-    telegram_max_rate: float = Field(default=30.0, gt=0)
+    # Requests per second to Telegram for the whole bot (Telegram allows 30): processes on one
+    # database divide it between them through their heartbeats.
+    telegram_max_rate: float = Field(default=29.0, gt=0, le=30)
+    # Messages per second from each Twilio sender number, shared the same way (a US long code: 1).
+    twilio_max_rate: float = Field(default=1.0, gt=0, le=1000)
+    # Each process writes a heartbeat this often; one silent for the ttl is taken as dead and
+    # its claimed messages return to the queue.
+    heartbeat_seconds: float = Field(default=5.0, gt=0)
+    heartbeat_ttl_seconds: float = Field(default=15.0, gt=0)
     # Invite links expire after this many days.
     invite_ttl_days: int = Field(default=7, gt=0, le=90)
     # Alerts go to this chat (a staff group) instead of each staff member's private chat.
@@ -155,6 +161,15 @@ class Settings(BaseSettings):
         if self.telegram_updates == "webhook" and (not self.public_url or self.telegram_webhook_secret is None):
             raise ValueError(
                 "MESSENGER_TELEGRAM_UPDATES=webhook needs MESSENGER_PUBLIC_URL and MESSENGER_TELEGRAM_WEBHOOK_SECRET"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _heartbeat(self) -> Settings:
+        if self.heartbeat_ttl_seconds < 2 * self.heartbeat_seconds:
+            raise ValueError(
+                "heartbeat_ttl_seconds must be at least twice heartbeat_seconds, "
+                "or one late heartbeat would make a live process look dead"
             )
         return self
 

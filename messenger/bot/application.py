@@ -7,7 +7,6 @@ from datetime import timedelta
 
 from telegram import BotCommand, Update
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     BasePersistence,
@@ -22,6 +21,8 @@ from messenger.bot.context import BotDeps, deps_of, reply
 from messenger.bot.handlers import buttons, enrolment, patient, staff
 from messenger.bot.reachability import TelegramReachability, TrackedRequest
 from messenger.config import Settings
+from messenger.pacing.pacer import Pacer
+from messenger.pacing.telegram import PacedRateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -57,18 +58,16 @@ def menu(deps: BotDeps) -> list[BotCommand]:
 def build_telegram_application(
     settings: Settings,
     *,
+    pacer: Pacer,
     reachability: TelegramReachability | None = None,
     persistence: BasePersistence | None = None,  # type: ignore[type-arg]
 ) -> Application:  # type: ignore[type-arg]
-    """The bot; with ``reachability``, every Bot API call is noted there (for /healthz); with
-    ``persistence``, conversations survive a restart."""
+    """The bot. Every request it makes (sends, replies, edits, callback answers) waits in ``pacer``;
+    with ``reachability``, every Bot API call is noted there (for /healthz); with ``persistence``,
+    conversations survive a restart."""
     assert settings.telegram_token is not None
     builder = (
-        ApplicationBuilder()
-        .token(settings.telegram_token.get_secret_value())
-        # Telegram's limits: ~30 messages/s overall, ~1/s per chat. RetryAfter is not retried
-        # here: it reaches the channel, which pauses the whole bot for the time asked.
-        .rate_limiter(AIORateLimiter(overall_max_rate=settings.telegram_max_rate, max_retries=0))
+        ApplicationBuilder().token(settings.telegram_token.get_secret_value()).rate_limiter(PacedRateLimiter(pacer))
     )
     if reachability is not None:
         # PTB's own default pool sizes: many concurrent senders, one long poll.

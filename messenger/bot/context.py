@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Update
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
@@ -22,7 +23,7 @@ from messenger.content import Flavour
 from messenger.db import SessionFactory, transaction
 from messenger.domain import bounds
 from messenger.domain.catalog import SeriesCatalog
-from messenger.domain.models import Staff
+from messenger.domain.models import Patient, Staff
 from messenger.domain.timing import QuietHours
 from messenger.rendering.compose import Composer
 from messenger.rendering.context import Clinic
@@ -65,6 +66,10 @@ class BotDeps:
     def page(self, template: str, locale: str | None = None, /, **context: Any) -> str:
         """A longer bot message from ``templates/<locale>/bot/<template>.telegram.html.j2``."""
         return self.templates.render(f"bot/{template}", Flavour.TELEGRAM, locale or self.locale, context)
+
+    async def alert(self, session: AsyncSession, key: str, patient: Patient, **params: Any) -> None:
+        """Queue a staff alert about ``patient`` in the caller's transaction (it goes when that commits)."""
+        await self.alerts.queue(session, now=self.clock.now(), key=key, patient_id=patient.pk, **params)
 
     def explain(self, error: ServiceError, locale: str | None = None) -> str:
         """The error's sentence; text it echoes is cut short, so a hostile value cannot flood the reply."""

@@ -1,8 +1,9 @@
 """The alarm clock: APScheduler wakes the dispatcher when the next row falls due.
 
-APScheduler holds two jobs whatever the size of the outbox: ``wake`` (a date trigger
-moved to the next due time after every run) and ``sweep`` (an interval safety net that
-also picks up rows written by other processes). The database is the queue; nothing
+APScheduler holds three jobs whatever the size of the outbox: ``wake`` (a date trigger
+moved to the next due time after every run), ``sweep`` (an interval safety net that
+also picks up rows written by other processes) and ``heartbeat`` (this process's
+heartbeat row, see :mod:`messenger.scheduling.heartbeat`). The database is the queue; nothing
 about a message lives in the scheduler, so a restart loses nothing.
 """
 
@@ -16,11 +17,13 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from messenger.clock import Clock
 from messenger.scheduling.dispatcher import Dispatcher, DispatchReport
+from messenger.scheduling.heartbeat import Heartbeat
 
 log = logging.getLogger(__name__)
 
 WAKE_JOB = "wake"
 SWEEP_JOB = "sweep"
+HEARTBEAT_JOB = "heartbeat"
 
 
 class Alarm:
@@ -31,8 +34,10 @@ class Alarm:
         clock: Clock,
         sweep_seconds: float = 30.0,
         scheduler: AsyncIOScheduler | None = None,
+        heartbeat: Heartbeat | None = None,
     ) -> None:
         self.dispatcher = dispatcher
+        self.heartbeat = heartbeat
         self.clock = clock
         self.sweep_seconds = sweep_seconds
         self.scheduler = scheduler or AsyncIOScheduler(timezone=UTC)
@@ -43,10 +48,11 @@ class Alarm:
         self._idle = asyncio.Event()
         self._idle.set()
         self._first_run = asyncio.Event()
+        self._pokes: set[asyncio.Task[None]] = set()
 
     @property
     def running(self) -> bool:
-        return self.scheduler.running
+        return bool(self.scheduler.running)
 
     def start(self) -> None:
         """Start the scheduler and run the dispatcher at once (pending rows from before a restart)."""
@@ -60,12 +66,34 @@ class Alarm:
             max_instances=1,
             misfire_grace_time=None,
         )
+        if self.heartbeat is not None:
+            # Its own job: a long dispatch run must not make this process look dead.
+            self.scheduler.add_job(
+                self._beat,
+                "interval",
+                seconds=self.heartbeat.interval.total_seconds(),
+                id=HEARTBEAT_JOB,
+                replace_existing=True,
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=None,
+            )
         self.scheduler.start()
         self.poke()
 
     def poke(self) -> None:
-        """Wake now: something was written that may be due."""
-        self._schedule_wake(datetime.now(UTC))
+        """Wake now: something was written that may be due (an alert, a welcome)."""
+        if not self._accepting:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # called from outside the event loop: let the scheduler do it
+            self._schedule_wake(datetime.now(UTC))
+            return
+        # At once, not through the scheduler: the person who just acted is waiting for it.
+        task = loop.create_task(self._wake())
+        self._pokes.add(task)
+        task.add_done_callback(self._pokes.discard)
 
     async def stop(self, timeout: float = 30.0) -> None:
         """Stop claiming, let the run in progress finish (within ``timeout``), stop the scheduler.
@@ -75,7 +103,11 @@ class Alarm:
         """
         self.dispatcher.stop()
         if self.scheduler.running:
-            self.scheduler.pause()
+            # The heartbeat goes on while sends finish: otherwise another process could take
+            # this one's claims as a dead process's and send them a second time.
+            for job in self.scheduler.get_jobs():
+                if job.id != HEARTBEAT_JOB:
+                    job.remove()
         try:
             await asyncio.wait_for(self._idle.wait(), timeout)
             finished = True
@@ -92,6 +124,14 @@ class Alarm:
         await self._first_run.wait()
         await self._idle.wait()
 
+    async def _beat(self) -> None:
+        if self.heartbeat is None:
+            return
+        try:
+            await self.heartbeat.beat()
+        except Exception:
+            log.exception("heartbeat failed; the next one will try again")
+
     async def _wake(self) -> None:
         # One run at a time; a wake during a run asks that run to look once more.
         if self._running:
@@ -100,13 +140,15 @@ class Alarm:
         self._running = True
         self._idle.clear()
         try:
-            again = True
-            while again:
+            while True:
                 self._again = False
-                run = await self.dispatcher.run_due()
-                self._merge(run)
-                again = self._again
-            self.next_due = await self.dispatcher.next_due_at()
+                self._merge(await self.dispatcher.run_due())
+                if self._again:
+                    continue
+                self.next_due = await self.dispatcher.next_due_at()
+                # A poke while the next due time was read must not be lost.
+                if not self._again:
+                    break
         except Exception:
             log.exception("dispatch run failed; the sweep will try again")
             self.next_due = None

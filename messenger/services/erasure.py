@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, or_, update
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -52,7 +52,8 @@ async def forget_patient(*, session: AsyncSession, clock: Clock, patient_id: int
     await session.exec(
         update(Message)
         .where(col(Message.patient_id) == patient_id)
-        .values(contact_id=None, provider_id=None, last_error=None, claimed_by=None, lease_until=None)
+        # ``params`` holds what an alert quotes (the patient's own words, a reason with their number).
+        .values(contact_id=None, provider_id=None, last_error=None, params=None, claimed_by=None, lease_until=None)
     )
     removed = await session.exec(delete(Contact).where(col(Contact.patient_id) == patient_id))
     await session.exec(
@@ -75,16 +76,17 @@ async def forget_patient(*, session: AsyncSession, clock: Clock, patient_id: int
 
 
 async def purge_expired(*, session: AsyncSession, clock: Clock, days: int) -> Purged:
-    """Drop the free text (provider errors that may quote an address) of messages finished ``days`` ago."""
+    """Drop the free text of messages finished ``days`` ago: provider errors that may quote an address,
+    and what staff alerts quoted (a patient's message)."""
     cutoff = clock.now() - timedelta(days=days)
     result = await session.exec(
         update(Message)
         .where(
             col(Message.updated_at) < cutoff,
             col(Message.status).not_in((MessageStatus.PENDING, MessageStatus.SENDING, MessageStatus.HELD)),
-            col(Message.last_error).is_not(None),
+            or_(col(Message.last_error).is_not(None), col(Message.params).is_not(None)),
         )
-        .values(last_error=None)
+        .values(last_error=None, params=None)
     )
     if result.rowcount:
         audit.record(session, at=clock.now(), actor=audit.SYSTEM, action="retention.purge", messages=result.rowcount)

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from xml.sax.saxutils import escape
 
 from sqlalchemy.exc import IntegrityError
+from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
@@ -59,9 +60,10 @@ class WebhookDeps:
     def locale(self) -> str:
         return self.settings.default_locale
 
-    async def alert(self, key: str | None, patient: Patient | None, **params: object) -> None:
+    async def alert(self, session: AsyncSession, key: str | None, patient: Patient | None, **params: object) -> None:
+        """Queue a staff alert in the transaction of what caused it."""
         if key and patient is not None and self.alerts is not None:
-            await self.alerts.send(key, patient_id=patient.pk, name=patient.name, **params)
+            await self.alerts.queue(session, now=self.clock.now(), key=key, patient_id=patient.pk, **params)
 
 
 def unsubscribe_link(settings: Settings, contact_id: int, now: datetime) -> str | None:
@@ -132,10 +134,10 @@ async def _inbound(deps: WebhookDeps, request: Request) -> Response:
                 address=sender.removeprefix(WHATSAPP_PREFIX),
                 body=form.get("Body"),
             )
+            await deps.alert(session, result.alert, result.patient, **result.alert_params)
     except IntegrityError:  # the same message, acted on by a concurrent request
         return _twiml("")
-    await deps.alert(result.alert, result.patient, **result.alert_params)
-    if result.reply == "started":
+    if result.alert or result.reply == "started":
         deps.poke()
     return _twiml(_sms_reply(deps, result))
 
@@ -174,14 +176,16 @@ async def _status(deps: WebhookDeps, request: Request) -> Response:
                 failure=failure,
             )
             patient = await session.get(Patient, result.message.patient_id) if result.message else None
+            if result.lost is not None:
+                kind = "opted_out" if result.lost.opted_out else "unreachable"
+                lost = result.lost
+                await deps.alert(session, kind, patient, channel=lost.channel.value, reason=lost.status_reason or "")
+            elif failure is not None and result.message is not None and result.message.status is MessageStatus.FAILED:
+                await deps.alert(session, "undeliverable", patient, reason=failure.reason)
     except IntegrityError:
         return Response(status_code=204)
-    if result.lost is not None:
-        key = "opted_out" if result.lost.opted_out else "unreachable"
-        await deps.alert(key, patient, channel=result.lost.channel.value, reason=result.lost.status_reason or "")
+    if failure is not None:
         deps.poke()
-    elif failure is not None and result.message is not None and result.message.status is MessageStatus.FAILED:
-        await deps.alert("undeliverable", patient, reason=failure.reason)
     return Response(status_code=204)
 
 
@@ -208,8 +212,10 @@ async def _unsubscribe(deps: WebhookDeps, request: Request) -> Response:
             session=session, clock=deps.clock, contact=contact, opted_out=True, reason="one-click unsubscribe"
         )
         patient = await session.get(Patient, contact.patient_id) if contact else None
+        if changed:
+            await deps.alert(session, "opted_out", patient, channel=ChannelName.EMAIL.value)
     if changed:
-        await deps.alert("opted_out", patient, channel=ChannelName.EMAIL.value)
+        deps.poke()
     return _page(deps, "web.unsubscribed", phone=phone)
 
 

@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import select
 
 from messenger.app import build_app
-from messenger.clock import ScaledClock
+from messenger.clock import ManualClock, ScaledClock
 from messenger.domain.enums import ChannelName, InfusionStatus, MessageStatus
 from messenger.domain.models import Answer, Contact, Infusion, Message
 from tests.bot.conftest import (
@@ -25,6 +25,7 @@ from tests.bot.conftest import (
 from tests.conftest import T0
 from tests.factories import messages_of, run_until
 from tests.fakes.channels import ScriptedChannel
+from tests.pacing.support import driven
 
 COMPACT = Path(__file__).parent.parent / "data" / "series"
 ENROL = '/enroll name="Pat Doe" first="2026-12-02 10:00" tz=America/Los_Angeles'
@@ -44,6 +45,7 @@ async def test_the_invite_links_the_chat_and_greets_with_the_schedule(bot_app, b
     assert texts[0].startswith("Hi Pat")
     assert "1 of 5: Wednesday 2 December at 10:00" in texts[0]
     await bot_api.wait_for_message(OWNER, contains="connected on Telegram")
+    await bot_app.alarm.wait_idle()  # the dispatcher sent both; its outcomes are being recorded
     rows = await messages_of(bot_app, 1)
     assert rows["welcome"].status is MessageStatus.SENT
     assert rows["welcome"].channel is ChannelName.TELEGRAM
@@ -185,6 +187,7 @@ async def test_a_blocked_patient_is_marked_unreachable_and_reached_by_sms(bot_ap
         code = invite_code((await say(bot_api, OWNER, ENROL + " phone=+15551230000", expect="Enrolled"))["text"])
         await app.dispatcher.run_due()  # the welcome goes by SMS: the patient has not opened the invite yet
         await say(bot_api, PATIENT, f"/start {code}", expect="Your infusions")
+        await app.alarm.wait_idle()
         bot_api.block_chat(PATIENT)
         await run_until(app, clock.now() + timedelta(hours=3))
         alert = await bot_api.wait_for_message(OWNER, contains="cannot be reached on telegram")
@@ -205,22 +208,32 @@ async def test_a_blocked_patient_is_marked_unreachable_and_reached_by_sms(bot_ap
     assert rows["edu-what-is-chronic-pain"].channel is ChannelName.SMS
 
 
-async def test_flood_control_is_honoured_for_the_whole_bot(bot_app, bot_api, clock):
-    await _enrol_and_link(bot_api)
-    await bot_api.wait_for_message(OWNER, contains="connected on Telegram")
-    bot_api.fail_next("sendMessage", status=429, retry_after=90)
-    due = (await messages_of(bot_app, 1))["edu-what-is-chronic-pain"].send_at
+async def test_flood_control_is_honoured_for_the_whole_bot(bot_api, database_url, clock):
+    # The pacer waits on its own manual clock, moved to each wake-up at once: the 90 s pause takes no real time.
+    pacing = ManualClock(clock.now())
+    async with driven(pacing):
+        app = build_app(bot_settings(bot_api, database_url), clock=clock, pacing_clock=pacing)
+        await app.start()
+        app.alarm.scheduler.pause()
+        try:
+            await _enrol_and_link(bot_api)
+            await bot_api.wait_for_message(OWNER, contains="connected on Telegram")
+            await app.alarm.wait_idle()
+            bot_api.fail_next("sendMessage", status=429, retry_after=90)
+            due = (await messages_of(app, 1))["edu-what-is-chronic-pain"].send_at
 
-    clock.set(due)
-    await bot_app.dispatcher.run_due()
-    row = (await messages_of(bot_app, 1))["edu-what-is-chronic-pain"]
+            clock.set(due)
+            await app.dispatcher.run_due()
+            row = (await messages_of(app, 1))["edu-what-is-chronic-pain"]
 
-    assert row.status is MessageStatus.PENDING
-    assert row.send_at >= due + timedelta(seconds=90)
-    assert row.last_error == "telegram.flood"
-    clock.set(row.send_at)
-    await bot_app.dispatcher.run_due()
-    assert (await messages_of(bot_app, 1))["edu-what-is-chronic-pain"].status is MessageStatus.SENT
+            assert row.status is MessageStatus.PENDING
+            assert row.send_at >= due + timedelta(seconds=90)
+            assert row.last_error == "telegram.flood"
+            clock.set(row.send_at)
+            await app.dispatcher.run_due()
+            assert (await messages_of(app, 1))["edu-what-is-chronic-pain"].status is MessageStatus.SENT
+        finally:
+            await app.stop()
 
 
 async def test_a_forged_or_foreign_button_changes_nothing(bot_app, bot_api):

@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from messenger.domain.enums import QuietPolicy, StepKind
 from messenger.domain.catalog import (
     SHIPPED_SERIES_DIR,
     SeriesCatalog,
@@ -18,6 +17,7 @@ from messenger.domain.catalog import (
     load_definition,
     parse_definition,
 )
+from messenger.domain.enums import QuietPolicy, StepKind
 from messenger.domain.series import PlannedStep, SeriesDefinition, SeriesDefinitionError, plan, plan_step
 from messenger.domain.timing import Offset, QuietHours, apply_offset, local_wall
 from messenger.domain.wording import Phrase

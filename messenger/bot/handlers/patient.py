@@ -7,27 +7,17 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Update
-from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from messenger.bot.context import BotDeps, deps_of, reply
 from messenger.bot.keyboards import Callback, choice
-from messenger.bot.retries import with_retries
-from messenger.content import Flavour
 from messenger.db import transaction
 from messenger.domain import bounds
 from messenger.domain.enums import ChannelName, InfusionStatus
 from messenger.domain.models import Patient
-from messenger.rendering.context import infusion_view, message_context
+from messenger.rendering.context import infusion_view
 from messenger.services import changes, reports
-from messenger.services.contacts import (
-    claim_welcome,
-    find_contact,
-    record_welcome,
-    release_waiting,
-    release_welcome,
-    set_opted_out,
-)
+from messenger.services.contacts import find_contact, release_waiting, set_opted_out, welcome_due_now
 from messenger.services.errors import ServiceError
 from messenger.services.guesses import guess_verdict, record_failed_guess
 from messenger.services.invites import patient_for_chat, redeem_invite
@@ -47,6 +37,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         patient = await patient_for_chat(session, chat_id)
         if patient is not None:
             await _opt_in(session, deps, patient)
+    deps.poke()
     if patient is None:
         await reply(update, deps.text("patient.hello_unlinked", clinic=deps.clinic.name))
         return
@@ -64,10 +55,13 @@ async def _redeem(update: Update, deps: BotDeps, code: str, chat_id: int, user_i
     try:
         async with transaction(deps.sessions) as session:
             patient = await redeem_invite(session=session, clock=deps.clock, code=code[:64], chat_id=chat_id)
-            welcome_id = await claim_welcome(session=session, clock=deps.clock, patient_id=patient.id)  # type: ignore[arg-type]
             await release_waiting(
                 session=session, clock=deps.clock, quiet_hours=deps.quiet_hours, patient_id=patient.pk
             )
+            welcome = await welcome_due_now(
+                session=session, clock=deps.clock, patient_id=patient.pk, channel=ChannelName.TELEGRAM
+            )
+            await deps.alert(session, "linked", patient)
     except ServiceError as error:
         async with deps.sessions() as session:
             linked = await patient_for_chat(session, chat_id)
@@ -79,33 +73,11 @@ async def _redeem(update: Update, deps: BotDeps, code: str, chat_id: int, user_i
         log.info("an invite code was refused (%s)", error.code)
         await reply(update, deps.explain(error))
         return
-    if welcome_id is None:  # already welcomed (on another channel, or a dispatcher is at it)
-        await reply(update, await schedule_text(deps, patient))
-    else:  # the series' welcome lists the infusions itself
-        await _send_welcome(update, deps, patient, welcome_id)
     deps.poke()
-    await deps.alerts.send("linked", patient_id=patient.id, name=patient.name)  # type: ignore[arg-type]
-
-
-async def _send_welcome(update: Update, deps: BotDeps, patient: Patient, welcome_id: int) -> None:
-    """Send the claimed welcome as the reply; if Telegram will not take it, the dispatcher sends it instead."""
-    message = update.effective_message
-    text = await welcome_text(deps, patient)
-    try:
-        sent = await with_retries(lambda: message.reply_html(text))  # type: ignore[union-attr]
-    except TelegramError:
-        log.warning("the welcome could not be sent as a reply; it goes back to the outbox")
-        async with transaction(deps.sessions) as session:
-            await release_welcome(session=session, clock=deps.clock, message_id=welcome_id)
-        return
-    async with transaction(deps.sessions) as session:
-        await record_welcome(
-            session=session,
-            clock=deps.clock,
-            message_id=welcome_id,
-            channel=ChannelName.TELEGRAM,
-            provider_id=str(sent.message_id),
-        )
+    # The series' welcome lists the infusions itself, and the dispatcher sends it now;
+    # a patient welcomed already (on another channel) gets their schedule.
+    if not welcome:
+        await reply(update, await schedule_text(deps, patient))
 
 
 async def schedule(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -137,6 +109,7 @@ async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     async with transaction(deps.sessions) as session:
         changed = await _opt_in(session, deps, patient)
+    deps.poke()
     await reply(update, deps.text("patient.resumed" if changed else "patient.not_stopped"))
 
 
@@ -161,7 +134,10 @@ async def free_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     # Kept as the patient wrote it, less what no database or chat can hold.
     raw = update.effective_message.text or ""  # type: ignore[union-attr]
     text = bounds.without_control_characters(raw)[: bounds.MAX_FREE_TEXT_LENGTH]
-    await deps.alerts.send("free_text", patient_id=patient.id, name=patient.name, text=text)  # type: ignore[arg-type]
+    # Committed before the patient is told: "passed to your care team" is true when it is said.
+    async with transaction(deps.sessions) as session:
+        await deps.alert(session, "free_text", patient, text=text)
+    deps.poke()
     await reply(update, deps.text("patient.free_text_ack", clinic=deps.clinic.name, phone=deps.clinic.phone))
 
 
@@ -171,12 +147,7 @@ async def _opt_in(session: AsyncSession, deps: BotDeps, patient: Patient) -> boo
         session=session, clock=deps.clock, contact=contact, opted_out=False, reason="patient opted back in"
     ):
         return False
-    await deps.alerts.send(
-        "opted_in",
-        patient_id=patient.pk,
-        name=patient.name,
-        channel=ChannelName.TELEGRAM.value,
-    )
+    await deps.alert(session, "opted_in", patient, channel=ChannelName.TELEGRAM.value)
     return True
 
 
@@ -200,25 +171,3 @@ async def schedule_text(deps: BotDeps, patient: Patient) -> str:
         if i.status is not InfusionStatus.CANCELLED
     ]
     return deps.page("schedule", patient.locale, infusions=infusions, timezone=zone.key, clinic=deps.clinic)
-
-
-async def welcome_text(deps: BotDeps, patient: Patient) -> str:
-    """The series' own welcome message, as the patient's first message on Telegram."""
-    async with deps.sessions() as session:
-        series = await reports.latest_series_of(session, patient.pk)
-        infusions = await changes.infusions_of(session, series.pk) if series else []
-    if series is None or series.definition_key not in deps.catalog:
-        return deps.page("help-patient", patient.locale, clinic=deps.clinic)
-    definition = deps.catalog.get(series.definition_key)
-    welcome = next(step for step in definition.steps if step.kind.value == "welcome")
-    context = message_context(
-        patient_name=patient.name,
-        zone=ZoneInfo(patient.timezone),
-        clinic=deps.clinic,
-        definition=definition,
-        infusion_times=[i.scheduled_at for i in infusions],
-        step_key=welcome.key,
-        kind=welcome.kind,
-        infusion_number=None,
-    )
-    return deps.composer.render(welcome.template, Flavour.TELEGRAM, patient.locale, context)
