@@ -112,6 +112,7 @@ async def test_retention_purges_old_free_text_and_keeps_recent(settings, clock):
         async with transaction(app.sessions) as session:
             rows = (await session.exec(select(Message).where(Message.series_id == series.id))).all()
             old, recent = rows[0], rows[1]
+            old.params = {"text": "what the patient wrote"}
             old.status, old.last_error, old.updated_at = (
                 MessageStatus.FAILED,
                 f"21610: {PHONE} unsubscribed",
@@ -124,11 +125,14 @@ async def test_retention_purges_old_free_text_and_keeps_recent(settings, clock):
             )
         purged = await app.purge()
         async with app.sessions() as session:
-            errors = {m.id: m.last_error for m in (await session.exec(select(Message))).all()}
+            rows_after = (await session.exec(select(Message))).all()
+            errors = {m.id: m.last_error for m in rows_after}
+            quoted = {m.id: m.params for m in rows_after}
             kept = await session.get(Series, series.id)
     finally:
         await app.stop()
 
     assert purged is not None and purged.messages == 1
     assert errors[old.id] is None and errors[recent.id] == "kept"
+    assert quoted[old.id] is None
     assert kept is not None
