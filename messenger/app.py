@@ -46,12 +46,16 @@ from messenger.scheduling.dispatcher import (
 )
 from messenger.scheduling.fallback import ReminderFallback
 from messenger.scheduling.heartbeat import Heartbeat
+from messenger.services.erasure import Purged, purge_expired
 from messenger.services.notes import NoteLinks
 from messenger.services.staff import ensure_owners
 from messenger.web.app import HealthCheck, create_web_app
 from messenger.web.notes import NoteDeps, note_routes
 from messenger.web.server import WebServer
+from messenger.web.telegram_webhook import WEBHOOK_PATH, telegram_webhook_route
 from messenger.web.webhooks import WebhookDeps, unsubscribe_link, webhook_routes
+
+RETENTION_JOB = "retention"
 
 
 @dataclass
@@ -85,11 +89,24 @@ class App:
         # Before the first claim: take back what dead processes held, and this process's share of the budget.
         await self.heartbeat.beat()
         self.alarm.start()
+        if self.settings.retention_days:
+            # Also at start: a process that never runs for long still keeps the promise.
+            self.alarm.scheduler.add_job(
+                self.purge, "interval", hours=6, id=RETENTION_JOB, replace_existing=True, coalesce=True
+            )
+            await self.purge()
         self._started = True
         if self.telegram is not None:
             await self.telegram.start()
         if self.web is not None:  # last: health turns green once everything runs
             await self.web.start()
+
+    async def purge(self) -> Purged | None:
+        """Purge free text older than the retention setting (None when no retention is set)."""
+        if not self.settings.retention_days:
+            return None
+        async with transaction(self.sessions) as session:
+            return await purge_expired(session=session, clock=self.clock, days=self.settings.retention_days)
 
     async def stop(self) -> None:
         """Stop taking work (web, bot), let in-flight sends finish, release claims, close."""
@@ -232,7 +249,8 @@ def build_app(
         dispatcher.listeners.append(summaries.on_delivery)
         telegram = TelegramRuntime(
             telegram_app,
-            polling=settings.telegram_updates == "polling",
+            updates=settings.telegram_updates,
+            webhook_url=f"{settings.public_url}{WEBHOOK_PATH}" if settings.public_url else None,
             deps=BotDeps(
                 settings=settings,
                 sessions=sessions,
@@ -281,6 +299,9 @@ def build_app(
                     default_locale=settings.default_locale,
                 )
             )
+        secret = settings.telegram_webhook_secret
+        if telegram_app is not None and settings.telegram_updates == "webhook" and secret is not None:
+            routes.append(telegram_webhook_route(telegram_app, secret.get_secret_value()))
         web = WebServer(
             create_web_app(health=health, metrics=metrics, routes=routes),
             host=settings.http_host,

@@ -147,6 +147,28 @@ async def _warn_if_useless(app: App) -> None:
 
 
 @app.command()
+def forget(patient_id: Annotated[str, typer.Argument(help="The patient's id, as /patients shows it.")]) -> None:
+    """Erase a patient's personal data (name, contacts, free text); anonymous counts stay. Audited."""
+    from messenger.privacy_cli import forget_from_cli
+
+    settings = settings_or_exit()
+    code, text = asyncio.run(forget_from_cli(settings, patient_id))
+    (console if code == 0 else errors).print(escape(text), highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+@app.command()
+def purge() -> None:
+    """Purge free text older than MESSENGER_RETENTION_DAYS now (messenger run also does it every 6 hours)."""
+    from messenger.privacy_cli import purge_from_cli
+
+    settings = settings_or_exit()
+    code, text = asyncio.run(purge_from_cli(settings))
+    (console if code == 0 else errors).print(escape(text), highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+@app.command()
 def demo(
     seconds: Annotated[float, typer.Option(help="Real seconds the whole series should take.")] = 60.0,
     minutes: Annotated[float | None, typer.Option(help="The same budget in minutes (overrides --seconds).")] = None,

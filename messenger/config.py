@@ -7,6 +7,8 @@ Nothing here is built at import time: call :func:`load_settings` (or construct
 from __future__ import annotations
 
 import ipaddress
+import re
+import zoneinfo
 from datetime import time
 from pathlib import Path
 from typing import Annotated, Literal
@@ -99,7 +101,11 @@ class Settings(BaseSettings):
     claim_lease_seconds: float = Field(default=300.0, gt=0)
     # "polling": this process receives Telegram updates. "none": it only sends; with several
     # processes on one database exactly one polls (Telegram allows one getUpdates consumer).
-    telegram_updates: Literal["polling", "none"] = "polling"
+    # "webhook": Telegram posts updates to <public_url>/telegram/webhook, which any process behind
+    # a load balancer may receive (needs public_url and telegram_webhook_secret).
+    telegram_updates: Literal["polling", "webhook", "none"] = "polling"
+    # What Telegram sends with every webhook request: 16-256 characters of A-Z, a-z, 0-9, _ and -.
+    telegram_webhook_secret: SecretStr | None = None
     # Requests per second to Telegram for the whole bot (Telegram allows 30): processes on one
     # database divide it between them through their heartbeats.
     telegram_max_rate: float = Field(default=29.0, gt=0, le=30)
@@ -135,6 +141,8 @@ class Settings(BaseSettings):
     # Words a discreet channel (SMS, e-mail subjects) must never show on a lock screen;
     # None keeps the shipped list (templates/sensitive-words.txt).
     sensitive_words: Annotated[list[str] | None, NoDecode] = None
+    # Free text older than this many days (provider error texts, message bodies) is purged; None keeps it.
+    retention_days: int | None = Field(default=None, gt=0, le=36500)
     log_level: str = "INFO"
     # One JSON object per log line (for log shippers) instead of plain text.
     log_json: bool = False
@@ -147,6 +155,21 @@ class Settings(BaseSettings):
     enrolment_timeout_minutes: float = Field(default=30.0, gt=0)
     # /healthz reports Telegram unreachable once its calls have failed for this long.
     telegram_health_seconds: float = Field(default=120.0, gt=0)
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_-]{16,256}", value.get_secret_value()):
+            raise ValueError("must be 16 to 256 characters of letters, digits, _ and - (Telegram's rule)")
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_needs_address(self) -> Settings:
+        if self.telegram_updates == "webhook" and (not self.public_url or self.telegram_webhook_secret is None):
+            raise ValueError(
+                "MESSENGER_TELEGRAM_UPDATES=webhook needs MESSENGER_PUBLIC_URL and MESSENGER_TELEGRAM_WEBHOOK_SECRET"
+            )
+        return self
 
     @model_validator(mode="after")
     def _heartbeat(self) -> Settings:
@@ -226,8 +249,14 @@ class Settings(BaseSettings):
     def _timezone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r} (expected an IANA name such as Europe/Berlin)") from exc
+            known = value in zoneinfo.available_timezones()
+        except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+            known = False
+            cause: Exception | None = exc
+        else:
+            cause = None
+        if not known:
+            raise ValueError(f"unknown time zone {value!r} (expected an IANA name such as Europe/Berlin)") from cause
         return value
 
     @field_validator("series_dir", "templates_dir")

@@ -40,6 +40,7 @@ STAFF_COMMANDS = {
     "report": insights.report,
     "summary": insights.summary,
     "export": insights.export,
+    "forget": staff.forget,
 }
 PATIENT_COMMANDS = {
     "start": patient.start,
@@ -49,6 +50,7 @@ PATIENT_COMMANDS = {
     "help": patient.help_command,
     "language": language.language,
 }
+ALLOWED_UPDATES = ["message", "callback_query"]
 # The patient commands Telegram lists in its menu; each description is the bot string ``menu.<command>``.
 MENU = ("schedule", "language", "stop", "resume", "help")
 
@@ -109,11 +111,15 @@ async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Log the failure (never into the chat) and tell the person nothing was changed."""
+    """Log the failure (never into the chat) and tell the person what is and is not known.
+
+    A handler can fail after its change was committed (its reply could not be sent), so the
+    sentence never claims that nothing changed: it says the outcome is unconfirmed and how to check.
+    """
     log.error("handler failed for update %s", getattr(update, "update_id", "?"), exc_info=context.error)
     if isinstance(update, Update) and update.effective_message is not None:
         try:
-            await reply(update, deps_of(context).text("staff.internal_error"))
+            await reply(update, deps_of(context).text("outcome.unconfirmed"))
         except Exception:
             log.warning("could not tell the user about the failure")
 
@@ -121,16 +127,24 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 class TelegramRuntime:
     """Starts and stops the bot (polling) inside the caller's event loop."""
 
-    def __init__(self, application: Application, *, deps: BotDeps, polling: bool = True) -> None:  # type: ignore[type-arg]
+    def __init__(
+        self,
+        application: Application,  # type: ignore[type-arg]
+        *,
+        deps: BotDeps,
+        updates: str = "polling",
+        webhook_url: str | None = None,
+    ) -> None:
         self.application = application
         self.deps = deps
-        self.polling = polling
+        self.updates = updates
+        self.webhook_url = webhook_url
         application.bot_data["deps"] = deps
 
     async def start(self) -> None:
         await self.application.initialize()
-        if not self.polling:  # send-only: another process receives the updates
-            log.info("Telegram bot @%s: sending only, not polling", self.application.bot.username)
+        if self.updates == "none":  # send-only: another process receives the updates
+            log.info("Telegram bot @%s: sending only, not receiving updates", self.application.bot.username)
             return
         await self.application.bot.set_my_commands(menu(self.deps))
         for code in self.deps.languages:
@@ -138,9 +152,18 @@ class TelegramRuntime:
             if code != self.deps.locale:
                 await self.application.bot.set_my_commands(menu(self.deps, code), language_code=code)
         await self.application.start()
-        if self.application.updater is None:  # PTB builds one unless told not to; this build never is
-            raise RuntimeError("the Telegram application has no updater to poll with")
-        await self.application.updater.start_polling(allowed_updates=["message", "callback_query"])
+        if self.updates == "webhook":
+            secret = self.deps.settings.telegram_webhook_secret
+            await self.application.bot.set_webhook(
+                url=self.webhook_url or "",
+                secret_token=secret.get_secret_value() if secret else None,
+                allowed_updates=ALLOWED_UPDATES,
+            )
+            log.info("Telegram bot @%s receives updates by webhook", self.application.bot.username)
+            return
+        if self.application.updater is None:
+            raise RuntimeError("the Telegram application was built without an updater")
+        await self.application.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
         log.info("Telegram bot @%s is polling", self.application.bot.username)
 
     async def stop(self) -> None:

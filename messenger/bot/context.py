@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import time
-from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,11 +17,13 @@ from telegram.ext import ContextTypes
 
 from messenger.bot.alerts import StaffAlerts
 from messenger.bot.parsing import InputError
+from messenger.bot.retries import with_retries
 from messenger.bot.summaries import CourseSummaries
 from messenger.clock import Clock
 from messenger.config import Settings
 from messenger.content import Flavour
 from messenger.db import SessionFactory, transaction
+from messenger.domain import bounds
 from messenger.domain.catalog import SeriesCatalog
 from messenger.domain.models import Patient, Staff
 from messenger.domain.timing import QuietHours
@@ -35,26 +35,10 @@ from messenger.rendering.formats import LocalFormats
 from messenger.rendering.strings import BotStrings
 from messenger.services import audit
 from messenger.services.errors import ServiceError
+from messenger.services.guesses import GuessLimits
 from messenger.services.staff import active_staff
 
 log = logging.getLogger(__name__)
-
-
-class Throttle:
-    """At most ``limit`` failures per ``window`` seconds per user (guessing invite codes, say)."""
-
-    def __init__(self, *, limit: int = 5, window: float = 900.0, monotonic: Callable[[], float] = time.monotonic):
-        self.limit, self.window, self._now = limit, window, monotonic
-        self._failures: dict[int, deque[float]] = defaultdict(deque)
-
-    def blocked(self, user_id: int) -> bool:
-        failures = self._failures[user_id]
-        while failures and failures[0] <= self._now() - self.window:
-            failures.popleft()
-        return len(failures) >= self.limit
-
-    def fail(self, user_id: int) -> None:
-        self._failures[user_id].append(self._now())
 
 
 @dataclass
@@ -70,9 +54,9 @@ class BotDeps:
     clinic: Clinic
     alerts: StaffAlerts
     poke: Callable[[], None]
-    start_throttle: Throttle = field(default_factory=Throttle)
     # Sends the end-of-course PDF to staff (a cancelled series gets one too).
     summaries: CourseSummaries | None = None
+    guess_limits: GuessLimits = field(default_factory=GuessLimits)
 
     @property
     def locale(self) -> str:
@@ -119,8 +103,12 @@ class BotDeps:
         await self.alerts.queue(session, now=self.clock.now(), key=key, patient_id=patient.pk, **params)
 
     def explain(self, error: ServiceError, locale: str | None = None) -> str:
+        """The error's sentence; text it echoes is cut short, so a hostile value cannot flood the reply."""
         prefix = "staff" if isinstance(error, InputError) else "errors"
-        return self.strings.get(f"{prefix}.{error.code}", locale or self.locale, **error.params)
+        # A dotted code names its own section (``input.too_long``).
+        key = error.code if "." in error.code else f"{prefix}.{error.code}"
+        params = {k: bounds.echo(v) if isinstance(v, str) else v for k, v in error.params.items()}
+        return self.strings.get(key, locale or self.locale, **params)
 
 
 def guest_locale(update: Update, deps: BotDeps) -> str:
@@ -135,8 +123,14 @@ def deps_of(context: ContextTypes.DEFAULT_TYPE) -> BotDeps:
 
 
 async def reply(update: Update, text: str, **kwargs: Any) -> None:
-    if update.effective_message is not None:
-        await update.effective_message.reply_text(text, parse_mode=ParseMode.HTML, **kwargs)
+    """Answer in the chat: in several messages if Telegram's limit asks for it, the buttons on the last."""
+    message = update.effective_message
+    if message is None:
+        return
+    parts = bounds.split_message(text)
+    for number, part in enumerate(parts, start=1):
+        extra = kwargs if number == len(parts) else {}
+        await with_retries(lambda p=part, e=extra: message.reply_text(p, parse_mode=ParseMode.HTML, **e))  # type: ignore[misc]
 
 
 P = ParamSpec("P")

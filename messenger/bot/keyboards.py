@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from messenger.content import Button
+from messenger.domain import bounds
 from messenger.domain.enums import StepKind
 from messenger.domain.models import Message
 from messenger.rendering.strings import BotStrings
@@ -37,9 +38,11 @@ class Callback:
     def decode(cls, data: str | None) -> Callback | None:
         """Parse callback data; None for anything malformed (a forged or stale button)."""
         parts = (data or "").split(":")
-        if len(parts) != 3 or not parts[1].isdigit() or len(data or "") > MAX_CALLBACK_BYTES:
+        if len(parts) != 3 or len((data or "").encode()) > MAX_CALLBACK_BYTES:
             return None
-        return cls(parts[0], int(parts[1]), parts[2])
+        # "0" is a real target (the enrolment conversation's buttons carry no id).
+        target = 0 if parts[1] == "0" else bounds.ascii_int(parts[1])
+        return None if target is None else cls(parts[0], target, parts[2])
 
     @property
     def question(self) -> tuple[str, str] | None:

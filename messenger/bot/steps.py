@@ -37,6 +37,10 @@ def invite_link(context: ContextTypes.DEFAULT_TYPE, code: str) -> str:
     return f"https://t.me/{context.bot.username}?start={code}"
 
 
+# A series has a handful of infusions; a longer list is a typing slip or an attack.
+MAX_INFUSIONS = 20
+
+
 def enrolment_request(deps: BotDeps, fields: dict[str, str]) -> EnrolmentRequest:
     """An enrolment from ``/enroll`` fields (one line or the conversation's answers)."""
     for key in ("name", "tz"):
@@ -51,8 +55,10 @@ def enrolment_request(deps: BotDeps, fields: dict[str, str]) -> EnrolmentRequest
         if key in _CONTACT_KEYS and value:
             address = parsing.email(value) if key == "email" else parsing.phone(value, deps.settings.phone_region).e164
             contacts.append(ContactBase(channel=_CONTACT_KEYS[key], address=address, priority=len(contacts)))
+    if len(given or ()) > MAX_INFUSIONS:
+        raise InputError("input.too_long", key="infusions", limit=MAX_INFUSIONS)
     return EnrolmentRequest(
-        name=fields["name"],
+        name=parsing.name(fields["name"]),
         timezone=zone.key,
         series_key=series_key,
         locale=parsing.language(fields["lang"], deps.languages) if fields.get("lang") else deps.locale,

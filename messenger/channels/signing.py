@@ -17,7 +17,7 @@ import base64
 import binascii
 import hashlib
 import hmac
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
 
@@ -31,18 +31,22 @@ FULL_MAC, SHORT_MAC = 32, 16
 # --------------------------------------------------------------------------- Twilio webhooks
 
 
-def twilio_signature(auth_token: str, url: str, params: Mapping[str, str]) -> str:
+FormParams = Mapping[str, str] | Sequence[tuple[str, str]]
+
+
+def twilio_signature(auth_token: str, url: str, params: FormParams) -> str:
     """The ``X-Twilio-Signature`` Twilio sends with a form POST of ``params`` to ``url``.
 
     ``params`` may be a multi-dict (``items()`` yielding a name more than once, as
-    ``aiohttp``'s ``request.post()`` does); repeated names are ordered by value, as Twilio does.
+    ``aiohttp``'s ``request.post()`` does) or the form's pairs in order; repeated names are
+    ordered by value, as Twilio does.
     """
     data = url + "".join(name + value for name, value in sorted(_pairs(params)))
     digest = hmac.new(auth_token.encode(), data.encode(), hashlib.sha1).digest()
     return base64.b64encode(digest).decode("ascii")
 
 
-def valid_twilio_signature(auth_token: str, url: str, params: Mapping[str, str], signature: str | None) -> bool:
+def valid_twilio_signature(auth_token: str, url: str, params: FormParams, signature: str | None) -> bool:
     """Whether ``signature`` is Twilio's for ``url`` and ``params`` (compared in constant time).
 
     ``url`` must be the public URL Twilio was given, not the one a proxy forwarded to. Twilio
@@ -58,8 +62,8 @@ def valid_twilio_signature(auth_token: str, url: str, params: Mapping[str, str],
     )
 
 
-def _pairs(params: Mapping[str, str]) -> Iterable[tuple[str, str]]:
-    for name, value in params.items():
+def _pairs(params: FormParams) -> Iterable[tuple[str, str]]:
+    for name, value in params.items() if isinstance(params, Mapping) else params:
         yield str(name), "" if value is None else str(value)
 
 

@@ -58,6 +58,8 @@ class PatientBase(SQLModel):
 class Patient(PatientBase, Persisted, table=True):
     id: int | None = Field(default=None, primary_key=True)
     created_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
+    # Set when the patient's personal data was erased (``/forget``): the row stays for the counts.
+    erased_at: datetime | None = _optional_when()
 
 
 class ContactBase(SQLModel):
@@ -239,3 +241,24 @@ class ProviderPause(SQLModel, table=True):
     # "telegram:<bot id>" or "twilio:<sender>" as a digest: no token or number in the table.
     account: str = Field(primary_key=True, max_length=100)
     until: datetime = Field(sa_type=UTCDateTime(), nullable=False)
+
+
+class WebhookReceipt(SQLModel, Persisted, table=True):
+    """A provider request already acted on: a replayed or retried one changes nothing twice."""
+
+    __table_args__ = (UniqueConstraint("source", "key", name="uq_webhook_receipt_source_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    # "twilio.inbound" or "twilio.status".
+    source: str = Field(max_length=32)
+    # The provider's id of what it reported (a message SID, with the status for a callback).
+    key: str = Field(max_length=200)
+    received_at: datetime = Field(sa_type=UTCDateTime(), nullable=False, index=True)
+
+
+class InviteGuess(SQLModel, Persisted, table=True):
+    """A refused invite code: counted per Telegram user and overall, in the database every process shares."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    telegram_user_id: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+    at: datetime = Field(sa_type=UTCDateTime(), nullable=False, index=True)

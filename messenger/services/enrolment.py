@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field, field_validator
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from messenger.clock import Clock
+from messenger.domain import bounds
 from messenger.domain.catalog import SeriesCatalog
 from messenger.domain.enums import ChannelName, InfusionStatus, MessageStatus, SeriesStatus
 from messenger.domain.models import AuditEvent, Contact, ContactBase, Infusion, Message, Patient, Series
@@ -27,6 +28,9 @@ from messenger.services.outbox_rows import insert_returning_ids, insert_rows, in
 
 
 def zone_of(name: str) -> ZoneInfo:
+    """An IANA zone by name; anything else (a folder such as ``America``, a path, markup) is refused."""
+    if not bounds.known_zone(name):
+        raise ServiceError("unknown_timezone", timezone=bounds.echo(name))
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):

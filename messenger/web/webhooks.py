@@ -1,7 +1,8 @@
 """Inbound webhooks: Twilio (status callbacks, replies by SMS/WhatsApp) and one-click e-mail unsubscribe.
 
 Every Twilio request must carry a valid ``X-Twilio-Signature`` over the public URL and
-the form; anything else gets 403 and is logged without its body.
+the form as sent; anything else gets 403 and is logged without its body. Each message and
+each status report is acted on once, by its SID (see ``services.receipts``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from xml.sax.saxutils import escape
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -23,6 +25,7 @@ from messenger.channels.twilio import twilio_failure
 from messenger.clock import Clock
 from messenger.config import Settings
 from messenger.db import SessionFactory, transaction
+from messenger.domain import bounds
 from messenger.domain.catalog import SeriesCatalog
 from messenger.domain.enums import ChannelName, MessageStatus
 from messenger.domain.models import Contact, Patient
@@ -31,6 +34,8 @@ from messenger.rendering.environment import TemplateEnvironment
 from messenger.rendering.strings import BotStrings
 from messenger.services.contacts import set_opted_out
 from messenger.services.inbound import InboundResult, apply_delivery_status, handle_inbound
+from messenger.services.receipts import first_receipt
+from messenger.web.forms import MAX_FORM_BYTES, TwilioForm, parse_form, read_limited
 
 log = logging.getLogger(__name__)
 
@@ -88,41 +93,53 @@ def webhook_routes(deps: WebhookDeps) -> list[Route]:
     ]
 
 
-async def _twilio_form(deps: WebhookDeps, request: Request) -> dict[str, str] | None:
-    """The form Twilio posted, or None if its signature does not check out."""
-    form = {k: str(v) for k, v in (await request.form()).multi_items()}
+async def _twilio_form(deps: WebhookDeps, request: Request) -> TwilioForm | Response:
+    """The verified form, or the answer that refuses the request (413, 403 or 400)."""
+    raw = await read_limited(request, MAX_FORM_BYTES)
+    if raw is None:
+        return Response("request too large", status_code=413)
+    pairs = parse_form(raw)
     token = deps.settings.twilio_auth_token
     url = f"{deps.settings.public_url}{request.url.path}" if deps.settings.public_url else str(request.url)
     if request.url.query and deps.settings.public_url:
         url += f"?{request.url.query}"
     signature = request.headers.get("X-Twilio-Signature", "")
-    if token is None or not valid_twilio_signature(token.get_secret_value(), url, form, signature):
+    secret = token.get_secret_value() if token else ""
+    # Signed over every pair as sent: a repeated name (two MediaUrl) must not be collapsed first.
+    if pairs is None or not valid_twilio_signature(secret, url, pairs, signature):
         log.warning("rejected a Twilio request to %s: missing or invalid signature", request.url.path)
-        return None
+        return Response("invalid signature", status_code=403)
+    form = TwilioForm(pairs)
+    if form.hostile():
+        log.warning("rejected a signed Twilio request to %s: control characters or a long id", request.url.path)
+        return Response("malformed request", status_code=400)
     return form
 
 
 async def _inbound(deps: WebhookDeps, request: Request) -> Response:
     form = await _twilio_form(deps, request)
-    if form is None:
-        return Response("invalid signature", status_code=403)
-    sender = form.get("From", "")
+    if isinstance(form, Response):
+        return form
+    sender = form.get("From")
     channel = ChannelName.WHATSAPP if sender.startswith(WHATSAPP_PREFIX) else ChannelName.SMS
-    async with transaction(deps.sessions) as session:
-        result = await handle_inbound(
-            session=session,
-            clock=deps.clock,
-            catalog=deps.catalog,
-            channel=channel,
-            address=sender.removeprefix(WHATSAPP_PREFIX),
-            body=form.get("Body", ""),
-        )
-        await deps.alert(session, result.alert, result.patient, **result.alert_params)
+    try:
+        async with transaction(deps.sessions) as session:
+            if not await first_receipt(session=session, clock=deps.clock, source="twilio.inbound", key=form.sid):
+                return _twiml("")
+            result = await handle_inbound(
+                session=session,
+                clock=deps.clock,
+                catalog=deps.catalog,
+                channel=channel,
+                address=sender.removeprefix(WHATSAPP_PREFIX),
+                body=form.get("Body"),
+            )
+            await deps.alert(session, result.alert, result.patient, **result.alert_params)
+    except IntegrityError:  # the same message, acted on by a concurrent request
+        return _twiml("")
     if result.alert or result.reply == "started":
         deps.poke()
-    reply = _sms_reply(deps, result)
-    body = f"<Response><Message>{escape(reply)}</Message></Response>" if reply else "<Response/>"
-    return Response(f'<?xml version="1.0" encoding="UTF-8"?>{body}', media_type="application/xml")
+    return _twiml(_sms_reply(deps, result))
 
 
 def _sms_reply(deps: WebhookDeps, result: InboundResult) -> str:
@@ -135,37 +152,47 @@ def _sms_reply(deps: WebhookDeps, result: InboundResult) -> str:
 
 async def _status(deps: WebhookDeps, request: Request) -> Response:
     form = await _twilio_form(deps, request)
-    if form is None:
-        return Response("invalid signature", status_code=403)
-    state = form.get("MessageStatus", "")
-    code = form.get("ErrorCode") or None
+    if isinstance(form, Response):
+        return form
+    state = form.get("MessageStatus")
+    code = bounds.ascii_int(form.get("ErrorCode"))
     failure = (
-        twilio_failure(
-            int(code) if code and code.isdigit() else None, form.get("ErrorMessage", ""), address=form.get("To")
-        )
+        twilio_failure(code, form.get("ErrorMessage"), address=form.get("To") or None)
         if state in FAILED_STATUSES
         else None
     )
-    async with transaction(deps.sessions) as session:
-        result = await apply_delivery_status(
-            session=session,
-            clock=deps.clock,
-            quiet_hours=deps.quiet_hours,
-            provider_id=form.get("MessageSid", ""),
-            status=state,
-            failure=failure,
-            catalog=deps.catalog,
-        )
-        patient = await session.get(Patient, result.message.patient_id) if result.message else None
-        if result.lost is not None:
-            key = "opted_out" if result.lost.opted_out else "unreachable"
-            lost = result.lost
-            await deps.alert(session, key, patient, channel=lost.channel.value, reason=lost.status_reason or "")
-        elif failure is not None and result.message is not None and result.message.status is MessageStatus.FAILED:
-            await deps.alert(session, "undeliverable", patient, reason=failure.reason)
+    # One callback per status of a message: the status is part of what makes it a replay.
+    key = f"{form.sid}:{state}:{code or ''}"
+    try:
+        async with transaction(deps.sessions) as session:
+            if not await first_receipt(session=session, clock=deps.clock, source="twilio.status", key=key):
+                return Response(status_code=204)
+            result = await apply_delivery_status(
+                session=session,
+                clock=deps.clock,
+                quiet_hours=deps.quiet_hours,
+                provider_id=form.sid,
+                status=state,
+                failure=failure,
+                catalog=deps.catalog,
+            )
+            patient = await session.get(Patient, result.message.patient_id) if result.message else None
+            if result.lost is not None:
+                kind = "opted_out" if result.lost.opted_out else "unreachable"
+                lost = result.lost
+                await deps.alert(session, kind, patient, channel=lost.channel.value, reason=lost.status_reason or "")
+            elif failure is not None and result.message is not None and result.message.status is MessageStatus.FAILED:
+                await deps.alert(session, "undeliverable", patient, reason=failure.reason)
+    except IntegrityError:
+        return Response(status_code=204)
     if failure is not None:
         deps.poke()
     return Response(status_code=204)
+
+
+def _twiml(reply: str) -> Response:
+    body = f"<Response><Message>{escape(reply)}</Message></Response>" if reply else "<Response/>"
+    return Response(f'<?xml version="1.0" encoding="UTF-8"?>{body}', media_type="application/xml")
 
 
 async def _unsubscribe(deps: WebhookDeps, request: Request) -> Response:

@@ -64,8 +64,11 @@ async def pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def _presser(deps: BotDeps, query: CallbackQuery) -> Patient:
+    # A button on an inline message (sent through another chat) carries no message: not one of ours.
+    if query.message is None:
+        raise ServiceError("button_not_yours")
     async with deps.sessions() as session:
-        patient = await patient_for_chat(session, query.message.chat.id)  # type: ignore[union-attr]
+        patient = await patient_for_chat(session, query.message.chat.id)
     if patient is None:
         raise ServiceError("button_not_yours")
     return patient

@@ -27,6 +27,7 @@ from telegram.warnings import PTBUserWarning
 from messenger.bot import parsing
 from messenger.bot.context import BotDeps, deps_of, reply, staff_only
 from messenger.bot.keyboards import Callback, choice
+from messenger.bot.parsing import InputError
 from messenger.bot.steps import enrol_and_invite, enrolment_request, landlines
 from messenger.domain.models import Staff
 from messenger.services.enrolment import infusion_times, zone_of
@@ -67,9 +68,10 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDep
 async def got_name(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     """Take the name, ask the time zone."""
     deps = deps_of(context)
-    name = " ".join((update.effective_message.text or "").split())[:200]  # type: ignore[union-attr]
-    if not name:
-        await _ask(update, deps.text("conversation.ask_name"))
+    try:
+        name = parsing.name(update.effective_message.text or "")  # type: ignore[union-attr]
+    except InputError as error:
+        await _ask(update, deps.explain(error) + "\n" + deps.text("conversation.ask_name"))
         return NAME
     _answers(context)["name"] = name
     languages = [(deps.strings.get(f"language.{code}", code), _button(f"lang-{code}")) for code in deps.languages]

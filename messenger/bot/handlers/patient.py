@@ -12,12 +12,14 @@ from telegram.ext import ContextTypes
 from messenger.bot.context import BotDeps, deps_of, guest_locale, reply
 from messenger.bot.keyboards import Callback, choice
 from messenger.db import transaction
+from messenger.domain import bounds
 from messenger.domain.enums import ChannelName, InfusionStatus
 from messenger.domain.models import Patient
 from messenger.rendering.context import infusion_view
 from messenger.services import changes, reports
 from messenger.services.contacts import find_contact, release_waiting, set_opted_out, welcome_due_now
 from messenger.services.errors import ServiceError
+from messenger.services.guesses import guess_verdict, record_failed_guess
 from messenger.services.invites import patient_for_chat, redeem_invite
 from messenger.services.staff import active_staff
 
@@ -46,7 +48,10 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def _redeem(update: Update, deps: BotDeps, code: str, chat_id: int, user_id: int) -> None:
     clinic = {"clinic": deps.clinic.name, "phone": deps.clinic.phone}
-    if deps.start_throttle.blocked(user_id):
+    async with deps.sessions() as session:
+        verdict = await guess_verdict(session=session, clock=deps.clock, user_id=user_id, limits=deps.guess_limits)
+    if not verdict.allowed:
+        log.info("invite guesses throttled (%s)", verdict.value)
         await reply(update, deps.strings.get("patient.throttled", guest_locale(update, deps), **clinic))
         return
     try:
@@ -60,7 +65,13 @@ async def _redeem(update: Update, deps: BotDeps, code: str, chat_id: int, user_i
             )
             await deps.alert(session, "linked", patient)
     except ServiceError as error:
-        deps.start_throttle.fail(user_id)
+        async with deps.sessions() as session:
+            linked = await patient_for_chat(session, chat_id)
+        if linked is not None:  # the link was used by this very chat (a retried /start): not a guess
+            await reply(update, await schedule_text(deps, linked))
+            return
+        async with transaction(deps.sessions) as session:
+            await record_failed_guess(session=session, clock=deps.clock, user_id=user_id, limits=deps.guess_limits)
         log.info("an invite code was refused (%s)", error.code)
         await reply(update, deps.explain(error, guest_locale(update, deps)))
         return
@@ -128,7 +139,9 @@ async def free_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             )
             await reply(update, text)
         return
-    text = (update.effective_message.text or "")[:3000]  # type: ignore[union-attr]
+    # Kept as the patient wrote it, less what no database or chat can hold.
+    raw = update.effective_message.text or ""  # type: ignore[union-attr]
+    text = bounds.without_control_characters(raw)[: bounds.MAX_FREE_TEXT_LENGTH]
     # Committed before the patient is told: "passed to your care team" is true when it is said.
     async with transaction(deps.sessions) as session:
         await deps.alert(session, "free_text", patient, text=text)

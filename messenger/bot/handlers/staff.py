@@ -1,4 +1,4 @@
-"""Staff commands: enrol, list, inspect, reschedule, pause, resume, cancel, invite, preview, stats, staff."""
+"""Staff commands: enrol, list, inspect, reschedule, pause, resume, cancel, invite, preview, stats, staff, forget."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from messenger.domain.models import Patient, Series, Staff
 from messenger.rendering.context import sample_context
 from messenger.services import changes, reports
 from messenger.services.audit import staff_actor
+from messenger.services.erasure import forget_patient
 from messenger.services.errors import ServiceError
 from messenger.services.invites import create_invite
 from messenger.services.staff import add_staff, list_staff, remove_staff
@@ -192,7 +193,7 @@ async def staff_command(update: Update, context: ContextTypes.DEFAULT_TYPE, deps
         return
     if action not in {"add", "remove"} or len(args) < 2 or (action == "add" and len(args) > 3):
         raise InputError("usage_staff")
-    user_id = parsing.positive_int(args[1])
+    user_id = parsing.telegram_id(args[1])
     async with transaction(deps.sessions) as session:
         if action == "add":
             role_text = args[2].lower() if len(args) == 3 else StaffRole.STAFF.value
@@ -204,6 +205,19 @@ async def staff_command(update: Update, context: ContextTypes.DEFAULT_TYPE, deps
             await remove_staff(session=session, clock=clock, by=staff, telegram_user_id=user_id)
             text = deps.text("staff.staff_removed", user_id=user_id)
     await reply(update, text)
+
+
+@staff_only()
+async def forget(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, staff: Staff) -> None:
+    """Erase a patient's personal data (owners only); counts stay."""
+    if staff.role is not StaffRole.OWNER:
+        raise ServiceError("privacy.owner_only")
+    patient_id = _patient_id(context, "forget")
+    async with transaction(deps.sessions) as session:
+        erased = await forget_patient(
+            session=session, clock=deps.clock, patient_id=patient_id, actor=staff_actor(staff.telegram_user_id)
+        )
+    await reply(update, deps.text("privacy.forgotten", patient_id=patient_id, contacts=erased.contacts))
 
 
 def _patient_id(context: ContextTypes.DEFAULT_TYPE, command: str) -> int:

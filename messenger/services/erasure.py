@@ -1,0 +1,93 @@
+"""Erasing a patient's personal data on request, and purging old free text after the retention period.
+
+What stays after ``/forget``: the rows themselves (series, infusions, messages, answers, audit
+events), so counts and statistics are unchanged; none of them then says who the patient was,
+how to reach them, or what they or a provider wrote.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import delete, or_, update
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from messenger.clock import Clock
+from messenger.domain.enums import MessageStatus
+from messenger.domain.models import Contact, Invite, Message, Patient
+from messenger.services import audit
+from messenger.services.errors import ServiceError
+
+_UNSENT = (MessageStatus.PENDING, MessageStatus.HELD)
+
+
+@dataclass(frozen=True, slots=True)
+class Erased:
+    patient_id: int
+    contacts: int
+    cancelled: int
+    already: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Purged:
+    messages: int
+
+
+async def forget_patient(*, session: AsyncSession, clock: Clock, patient_id: int, actor: str) -> Erased:
+    """Erase the patient's name, contacts, provider ids and free text; cancel what was not sent yet."""
+    patient = await session.get(Patient, patient_id)
+    if patient is None:
+        raise ServiceError("unknown_patient", patient_id=patient_id)
+    now = clock.now()
+    already = patient.erased_at is not None
+    # Messages point at contacts: detach them first, then the contacts can go.
+    cancelled = await session.exec(
+        update(Message)
+        .where(col(Message.patient_id) == patient_id, col(Message.status).in_(_UNSENT))
+        .values(status=MessageStatus.CANCELLED, updated_at=now)
+    )
+    await session.exec(
+        update(Message)
+        .where(col(Message.patient_id) == patient_id)
+        # ``params`` holds what an alert quotes (the patient's own words, a reason with their number).
+        .values(contact_id=None, provider_id=None, last_error=None, params=None, claimed_by=None, lease_until=None)
+    )
+    removed = await session.exec(delete(Contact).where(col(Contact.patient_id) == patient_id))
+    await session.exec(
+        update(Invite)
+        .where(col(Invite.patient_id) == patient_id, col(Invite.used_at).is_(None), col(Invite.revoked_at).is_(None))
+        .values(revoked_at=now)
+    )
+    # The name column is required; the id is what staff see from now on.
+    patient.name, patient.erased_at = f"#{patient_id}", patient.erased_at or now
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action="forget",
+        patient_id=patient_id,
+        contacts=removed.rowcount,
+        cancelled=cancelled.rowcount,
+    )
+    return Erased(patient_id, removed.rowcount, cancelled.rowcount, already)
+
+
+async def purge_expired(*, session: AsyncSession, clock: Clock, days: int) -> Purged:
+    """Drop the free text of messages finished ``days`` ago: provider errors that may quote an address,
+    and what staff alerts quoted (a patient's message)."""
+    cutoff = clock.now() - timedelta(days=days)
+    result = await session.exec(
+        update(Message)
+        .where(
+            col(Message.updated_at) < cutoff,
+            col(Message.status).not_in((MessageStatus.PENDING, MessageStatus.SENDING, MessageStatus.HELD)),
+            or_(col(Message.last_error).is_not(None), col(Message.params).is_not(None)),
+        )
+        .values(last_error=None, params=None)
+    )
+    if result.rowcount:
+        audit.record(session, at=clock.now(), actor=audit.SYSTEM, action="retention.purge", messages=result.rowcount)
+    return Purged(result.rowcount)
