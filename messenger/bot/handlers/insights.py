@@ -32,10 +32,10 @@ async def report(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDe
     """Send the cohort report for the last N days (30 by default): a chart and its figures."""
     args = context.args or []
     if len(args) > 1:
-        raise InputError("insights.usage_report")
+        raise InputError("staff.insights.usage_report")
     days = parsing.positive_int(args[0]) if args else REPORT_DAYS
     if days > MAX_REPORT_DAYS:
-        raise InputError("insights.usage_report")
+        raise InputError("staff.insights.usage_report")
     _figures, rendered = await deps.insights.report(days)
     await _audit(deps, staff, "view.report", days=days)
     await _send(update, rendered, photo=True)
@@ -54,7 +54,7 @@ async def summary(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotD
 async def export(update: Update, _context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, staff: Staff) -> None:
     """Send the clinic's data as a CSV zip (owners only)."""
     if staff.role is not StaffRole.OWNER:
-        raise InputError("insights.owners_only")
+        raise InputError("staff.insights.owners_only")
     async with deps.sessions() as session:
         content, counts = await export_zip(session)
     now = deps.clock.now()
@@ -87,5 +87,5 @@ async def _audit(deps: BotDeps, staff: Staff, action: str, *, patient_id: int | 
 
 def _patient_id(context: ContextTypes.DEFAULT_TYPE, usage: str) -> int:
     if not context.args or len(context.args) != 1:
-        raise InputError(f"insights.{usage}")
+        raise InputError(f"staff.insights.{usage}")
     return parsing.positive_int(context.args[0])
