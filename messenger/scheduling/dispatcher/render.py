@@ -14,7 +14,7 @@ from messenger.channels.base import Button, Channel, Content, Outgoing
 from messenger.domain.models import Contact, Message, Patient
 from messenger.rendering.compose import Composer
 from messenger.rendering.context import Clinic, message_context
-from messenger.scheduling.dispatcher.outbox import Job
+from messenger.scheduling.dispatcher.jobs import Job
 
 # The buttons a message carries on channels that have them (reminders, check-ins).
 ButtonFactory = Callable[[Message, str], tuple[tuple[Button, ...], ...]]
