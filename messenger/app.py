@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -16,18 +15,19 @@ from messenger.bot.context import BotDeps
 from messenger.bot.keyboards import message_buttons
 from messenger.bot.persistence import DatabasePersistence
 from messenger.bot.reachability import TelegramReachability
-from messenger.channels.base import Channel
+from messenger.bot.summaries import CourseSummaries
+from messenger.channels.base import Channel, Outgoing
 from messenger.channels.calendar import calendar_attachments
 from messenger.channels.console import ConsoleChannel
-from messenger.channels.email import EmailChannel
+from messenger.channels.providers import provider_channels
 from messenger.channels.telegram import TelegramChannel
-from messenger.channels.twilio import TwilioChannel
 from messenger.clock import Clock, SystemClock
 from messenger.config import Settings
 from messenger.db import SessionFactory, create_engine, session_factory, transaction
 from messenger.domain.catalog import SeriesCatalog
 from messenger.domain.enums import ChannelName
 from messenger.domain.timing import QuietHours
+from messenger.insights.documents import Insights
 from messenger.migrations import upgrade
 from messenger.observability.metrics import Metrics
 from messenger.pacing.pacer import Pacer
@@ -46,8 +46,10 @@ from messenger.scheduling.dispatcher import (
 )
 from messenger.scheduling.fallback import ReminderFallback
 from messenger.scheduling.heartbeat import Heartbeat
+from messenger.services.notes import NoteLinks
 from messenger.services.staff import ensure_owners
 from messenger.web.app import HealthCheck, create_web_app
+from messenger.web.notes import NoteDeps, note_routes
 from messenger.web.server import WebServer
 from messenger.web.webhooks import WebhookDeps, unsubscribe_link, webhook_routes
 
@@ -141,7 +143,11 @@ def build_app(
     clinic = Clinic(settings.clinic_name, settings.clinic_phone)
     strings = BotStrings(templates)
     wired = dict(channels) if channels is not None else {}
-    for name, channel in provider_channels(settings, clock, pacing_clock).items():
+
+    def unsubscribe_url(outgoing: Outgoing) -> str | None:
+        return unsubscribe_link(settings, outgoing.contact_id, clock.now()) if outgoing.contact_id else None
+
+    for name, channel in provider_channels(settings, clock, pacing_clock, unsubscribe_url=unsubscribe_url).items():
         wired.setdefault(name, channel)
     reachability = TelegramReachability(clock) if settings.telegram_token else None
     telegram_app = None
@@ -165,12 +171,15 @@ def build_app(
         if telegram_app is not None
         else None
     )
+    # Notes travel by link where a channel cannot carry them (SMS), given a public address and a secret.
+    note_links = NoteLinks.from_settings(settings)
     renderer = Renderer(
         composer=composer,
         clinic=clinic,
         buttons=message_buttons(strings),
         attachments=calendar_attachments(strings, clock),
         staff=alerts,
+        note_links=note_links.for_message if note_links else None,
     )
     dispatcher = Dispatcher(
         sessions=sessions,
@@ -205,8 +214,22 @@ def build_app(
     metrics.watch_scheduler(lambda: alarm.running)
     if reachability is not None:
         metrics.watch_telegram(lambda: reachability.last_ok)
-    telegram = None
+    telegram, summaries = None, None
     if telegram_app is not None and alerts is not None:
+        summaries = CourseSummaries(
+            bot=telegram_app.bot,
+            sessions=sessions,
+            staff_chat_id=settings.staff_chat_id,
+            insights=Insights(
+                sessions=sessions,
+                strings=strings,
+                clock=clock,
+                locale=settings.default_locale,
+                clinic_name=clinic.name,
+                clinic_zone=settings.zone,
+            ),
+        )
+        dispatcher.listeners.append(summaries.on_delivery)
         telegram = TelegramRuntime(
             telegram_app,
             polling=settings.telegram_updates == "polling",
@@ -222,6 +245,7 @@ def build_app(
                 clinic=clinic,
                 alerts=alerts,
                 poke=alarm.poke,
+                summaries=summaries,
             ),
         )
     web = None
@@ -245,6 +269,18 @@ def build_app(
                 quiet_hours=quiet_hours,
             )
         )
+        if note_links is not None:
+            routes += note_routes(
+                NoteDeps(
+                    links=note_links,
+                    sessions=sessions,
+                    clock=clock,
+                    catalog=catalog,
+                    templates=templates,
+                    clinic=clinic,
+                    default_locale=settings.default_locale,
+                )
+            )
         web = WebServer(
             create_web_app(health=health, metrics=metrics, routes=routes),
             host=settings.http_host,
@@ -280,47 +316,3 @@ def unique_pacers(channels: Iterable[Channel]) -> list[Pacer]:
         if isinstance(pacer, Pacer):
             found.setdefault(id(pacer), pacer)
     return list(found.values())
-
-
-def twilio_account(name: ChannelName, sender: str) -> str:
-    """A Twilio sender as named in the shared pause table: a digest, so no number is stored there."""
-    return f"twilio:{name.value}:{hashlib.sha256(sender.encode()).hexdigest()[:16]}"
-
-
-def provider_channels(settings: Settings, clock: Clock, pacing_clock: Clock) -> dict[ChannelName, Channel]:
-    """SMS and WhatsApp (Twilio) and e-mail (SMTP), where the settings configure them."""
-    channels: dict[ChannelName, Channel] = {}
-    public = settings.public_url
-    sid, token = settings.twilio_account_sid, settings.twilio_auth_token
-    if settings.twilio_configured and sid and token is not None:
-        callback = f"{public}/twilio/status" if public else None
-        for name, sender in (
-            (ChannelName.SMS, settings.twilio_sms_from),
-            (ChannelName.WHATSAPP, settings.twilio_whatsapp_from),
-        ):
-            if sender:
-                channels[name] = TwilioChannel(
-                    name=name,
-                    account_sid=sid,
-                    auth_token=token,
-                    from_number=sender,
-                    clock=clock,
-                    base_url=settings.twilio_base_url,
-                    status_callback_url=callback,
-                    pacer=Pacer(
-                        account=twilio_account(name, sender), clock=pacing_clock, rate=settings.twilio_max_rate
-                    ),
-                )
-    host, sender = settings.smtp_host, settings.email_from
-    if host and sender:  # what Settings.email_configured checks, spelled out for the types
-        channels[ChannelName.EMAIL] = EmailChannel(
-            host=host,
-            port=settings.smtp_port,
-            from_address=sender,
-            clock=clock,
-            username=settings.smtp_username,
-            password=settings.smtp_password,
-            use_tls=settings.smtp_use_tls,
-            unsubscribe_url=lambda o: unsubscribe_link(settings, o.contact_id, clock.now()) if o.contact_id else None,
-        )
-    return channels

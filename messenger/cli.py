@@ -5,19 +5,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
 from rich.markup import escape
 from sqlmodel import col, func, select
 
 from messenger import __version__
 from messenger.cli_staff import staff_app
+from messenger.cli_support import console, errors, settings_or_exit
 from messenger.clock import SystemClock
-from messenger.config import Settings, UnknownSettingError, load_settings
+from messenger.config import Settings
 from messenger.domain.catalog import SeriesCatalog, definition_files, load_definition
 from messenger.domain.enums import StaffRole
 from messenger.domain.models import Staff
@@ -42,26 +42,6 @@ app.add_typer(templates_app, name="templates")
 app.add_typer(series_app, name="series")
 app.add_typer(db_app, name="db", help="Database migrations: upgrade, downgrade, current, stamp, revision.")
 app.add_typer(staff_app, name="staff")
-
-console = Console()
-errors = Console(stderr=True)
-
-
-def settings_or_exit(**overrides: object) -> Settings:
-    try:
-        return load_settings(**overrides)
-    except ValidationError as exc:
-        for error in exc.errors():
-            name = "MESSENGER_" + "_".join(str(p) for p in error["loc"]).upper()
-            message = escape(error["msg"].removeprefix("Value error, "))
-            errors.print(f"[red]Configuration error[/]: {name}: {message}", soft_wrap=True)
-        raise typer.Exit(2) from None
-    except UnknownSettingError as exc:
-        errors.print(f"[red]Configuration error[/]: {escape(str(exc))}", soft_wrap=True)
-        raise typer.Exit(2) from None
-    except SeriesDefinitionError as exc:
-        errors.print(f"[red]Series definition error[/]: {escape(str(exc))}", soft_wrap=True)
-        raise typer.Exit(2) from None
 
 
 def _version(value: bool) -> None:
@@ -213,7 +193,10 @@ def templates_check() -> None:
         Clinic(settings.clinic_name, settings.clinic_phone),
         capabilities=shipped_capabilities(),
         sensitive_words=settings.sensitive_words,
+        whatsapp=settings.twilio_whatsapp_from is not None,
     )
+    for notice in report.notices:
+        console.print(f"[yellow]![/] {escape(notice)}", highlight=False, soft_wrap=True)
     for problem in report.problems:
         errors.print(f"[red]✗[/] {escape(problem)}", highlight=False, soft_wrap=True)
     longest = ", ".join(f"{flavour.value} {length}" for flavour, length in sorted(report.lengths.items()))
@@ -251,6 +234,44 @@ def series_validate(
         )
     if failed:
         raise typer.Exit(1)
+
+
+@app.command("export")
+def export_command(
+    fmt: Annotated[str, typer.Option("--format", help="csv (a zip of CSV files) or fhir (a FHIR R4B Bundle as JSON)")],
+    output: Annotated[Path | None, typer.Option(help="Default: messenger-export-<UTC date>.zip (.json) here.")] = None,
+) -> None:
+    """Write the clinic's patients, infusions, answers, messages and audit log for use elsewhere."""
+    from messenger import cli_insights as insights_cli
+
+    insights_cli.export(settings_or_exit(), fmt, output)
+
+
+@app.command("import")
+def import_command(
+    path: Annotated[Path, typer.Argument(help="CSV: name,phone,email,timezone,language,first_infusion,infusions")],
+    skip_invalid: Annotated[bool, typer.Option(help="Enrol the valid rows even if some are not.")] = False,
+) -> None:
+    """Enrol many patients from a CSV file; every row is checked first, and a second import enrols nobody twice."""
+    from messenger import cli_insights as insights_cli
+
+    raise typer.Exit(insights_cli.import_patients(settings_or_exit(), path, skip_invalid=skip_invalid))
+
+
+@app.command("insights")
+def insights_command(
+    patient: Annotated[int, typer.Option(help="The patient whose chart and summary to write.")] = 1,
+    days: Annotated[int, typer.Option(help="The report's period in days.")] = 30,
+    folder: Annotated[Path, typer.Option(help="Where to write the files.")] = Path("insights"),
+    as_of: Annotated[
+        datetime | None, typer.Option(help="Report as at this UTC time (e.g. the end of the demo's story).")
+    ] = None,
+) -> None:
+    """Write a patient's progress chart and summary PDF and the cohort report, as staff receive them."""
+    from messenger import cli_insights as insights_cli
+
+    when = as_of.replace(tzinfo=UTC) if as_of else None
+    insights_cli.sample_files(settings_or_exit(), patient_id=patient, days=days, folder=folder, as_of=when)
 
 
 def main() -> None:

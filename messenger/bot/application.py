@@ -18,7 +18,7 @@ from telegram.ext import (
 )
 
 from messenger.bot.context import BotDeps, deps_of, reply
-from messenger.bot.handlers import buttons, enrolment, patient, staff
+from messenger.bot.handlers import buttons, enrolment, insights, patient, staff
 from messenger.bot.reachability import TelegramReachability, TrackedRequest
 from messenger.config import Settings
 from messenger.pacing.pacer import Pacer
@@ -36,6 +36,10 @@ STAFF_COMMANDS = {
     "preview": staff.preview,
     "stats": staff.stats,
     "staff": staff.staff_command,
+    "progress": insights.progress,
+    "report": insights.report,
+    "summary": insights.summary,
+    "export": insights.export,
 }
 PATIENT_COMMANDS = {
     "start": patient.start,
@@ -63,7 +67,8 @@ def build_telegram_application(
     """The bot. Every request it makes (sends, replies, edits, callback answers) waits in ``pacer``;
     with ``reachability``, every Bot API call is noted there (for /healthz); with ``persistence``,
     conversations survive a restart."""
-    assert settings.telegram_token is not None
+    if settings.telegram_token is None:
+        raise ValueError("the bot needs MESSENGER_TELEGRAM_TOKEN")
     builder = (
         ApplicationBuilder().token(settings.telegram_token.get_secret_value()).rate_limiter(PacedRateLimiter(pacer))
     )
@@ -128,7 +133,8 @@ class TelegramRuntime:
             return
         await self.application.bot.set_my_commands(menu(self.deps))
         await self.application.start()
-        assert self.application.updater is not None
+        if self.application.updater is None:  # PTB builds one unless told not to; this build never is
+            raise RuntimeError("the Telegram application has no updater to poll with")
         await self.application.updater.start_polling(allowed_updates=["message", "callback_query"])
         log.info("Telegram bot @%s is polling", self.application.bot.username)
 

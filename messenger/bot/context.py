@@ -8,7 +8,7 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -18,6 +18,7 @@ from telegram.ext import ContextTypes
 
 from messenger.bot.alerts import StaffAlerts
 from messenger.bot.parsing import InputError
+from messenger.bot.summaries import CourseSummaries
 from messenger.clock import Clock
 from messenger.config import Settings
 from messenger.content import Flavour
@@ -25,6 +26,7 @@ from messenger.db import SessionFactory, transaction
 from messenger.domain.catalog import SeriesCatalog
 from messenger.domain.models import Patient, Staff
 from messenger.domain.timing import QuietHours
+from messenger.insights.documents import Insights
 from messenger.rendering.compose import Composer
 from messenger.rendering.context import Clinic
 from messenger.rendering.environment import TemplateEnvironment
@@ -67,6 +69,8 @@ class BotDeps:
     alerts: StaffAlerts
     poke: Callable[[], None]
     start_throttle: Throttle = field(default_factory=Throttle)
+    # Sends the end-of-course PDF to staff (a cancelled series gets one too).
+    summaries: CourseSummaries | None = None
 
     @property
     def locale(self) -> str:
@@ -75,6 +79,17 @@ class BotDeps:
     @property
     def clinic_zone(self) -> ZoneInfo:
         return self.settings.zone
+
+    @property
+    def insights(self) -> Insights:
+        return Insights(
+            sessions=self.sessions,
+            strings=self.strings,
+            clock=self.clock,
+            locale=self.locale,
+            clinic_name=self.clinic.name,
+            clinic_zone=self.clinic_zone,
+        )
 
     def text(self, key: str, **params: Any) -> str:
         return self.strings.get(key, self.locale, **params)
@@ -101,17 +116,30 @@ async def reply(update: Update, text: str, **kwargs: Any) -> None:
         await update.effective_message.reply_text(text, parse_mode=ParseMode.HTML, **kwargs)
 
 
-StaffCallback = Callable[[Update, ContextTypes.DEFAULT_TYPE, BotDeps, Staff], Awaitable[Any]]
-# What python-telegram-bot calls: the handler signature every registered callback has.
-HandlerCallback = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, Any]]
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-def staff_only(*, audit_as: str | None = None) -> Callable[[StaffCallback], HandlerCallback]:
-    """Refuse non-staff with one neutral sentence; explain service errors; audit reads as ``audit_as``."""
+def staff_only(
+    *, audit_as: str | None = None
+) -> Callable[
+    [Callable[Concatenate[Update, ContextTypes.DEFAULT_TYPE, BotDeps, Staff, P], Awaitable[R]]],
+    Callable[Concatenate[Update, ContextTypes.DEFAULT_TYPE, P], Coroutine[Any, Any, R | None]],
+]:
+    """Refuse non-staff with one neutral sentence; explain service errors; audit reads as ``audit_as``.
 
-    def decorate(callback: StaffCallback) -> HandlerCallback:
+    The handler python-telegram-bot calls takes the update and context (and whatever else the
+    callback takes after ``deps`` and ``staff``), and returns what the callback returns, or None
+    when it did not run.
+    """
+
+    def decorate(
+        callback: Callable[Concatenate[Update, ContextTypes.DEFAULT_TYPE, BotDeps, Staff, P], Awaitable[R]],
+    ) -> Callable[Concatenate[Update, ContextTypes.DEFAULT_TYPE, P], Coroutine[Any, Any, R | None]]:
         @functools.wraps(callback)
-        async def handler(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Any:
+        async def handler(
+            update: Update, context: ContextTypes.DEFAULT_TYPE, /, *args: P.args, **kwargs: P.kwargs
+        ) -> R | None:
             deps = deps_of(context)
             user_id = update.effective_user.id if update.effective_user else 0
             async with deps.sessions() as session:
@@ -120,7 +148,7 @@ def staff_only(*, audit_as: str | None = None) -> Callable[[StaffCallback], Hand
                 await refuse(update, deps, user_id, callback.__name__)
                 return None
             try:
-                result = await callback(update, context, deps, staff)
+                result = await callback(update, context, deps, staff, *args, **kwargs)
             except ServiceError as error:
                 await reply(update, deps.explain(error))
                 return None

@@ -77,6 +77,9 @@ class Contact(ContactBase, Persisted, table=True):
     # Why the contact is unreachable or opted out, as the provider said it.
     status_reason: str | None = Field(default=None, max_length=500)
     updated_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
+    # When the patient last wrote from this address: WhatsApp takes free text only for 24 hours after.
+    # Last, as the migration that added it put it.
+    last_inbound_at: datetime | None = _optional_when()
 
 
 class Staff(SQLModel, Persisted, table=True):
@@ -140,7 +143,8 @@ class Message(SQLModel, Persisted, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    series_id: int | None = Field(default=None, foreign_key="series.id", index=True)
+    # Not indexed alone: uq_message_series_step (series_id first) serves every lookup by series.
+    series_id: int | None = Field(default=None, foreign_key="series.id")
     # The patient the row is for, or (a staff alert) about.
     patient_id: int = Field(foreign_key="patient.id", index=True)
     step_key: str = Field(max_length=100)
@@ -176,6 +180,8 @@ class Message(SQLModel, Persisted, table=True):
     )
     staff_chat_id: int | None = Field(default=None, sa_type=BigInteger)
     params: dict[str, Any] | None = Field(default=None, sa_type=JSON(none_as_null=True))
+    # When the patient first opened the note's page through its link: the only true read receipt there is.
+    read_at: datetime | None = _optional_when()
 
 
 class Answer(SQLModel, Persisted, table=True):
@@ -190,6 +196,9 @@ class Answer(SQLModel, Persisted, table=True):
     score: int | None = None
     escalated: bool = False
     answered_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
+    # The infusion this check-in follows: 0 for the baseline before the first one. Last, as
+    # migration 0007 added it: both ways of building the schema give the same table.
+    after_infusion: int | None = None
 
 
 class AuditEvent(SQLModel, Persisted, table=True):

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from messenger.domain.enums import QuietPolicy, StepKind
 from messenger.domain.timing import Offset, QuietHours, apply_offset, local_wall, send_time
+from messenger.domain.whatsapp import WhatsAppTemplate
 from messenger.domain.wording import Phrase
 
 _ANCHOR = re.compile(r"^(enrolment|each infusion|infusion ([1-9]\d*))$")
@@ -76,6 +77,11 @@ class Step(_Strict):
     quiet: QuietPolicy = QuietPolicy.DEFER
     # Offset from the anchor after which the step is skipped rather than sent late.
     not_after: Offset | None = None
+    # WhatsApp templates by locale, sent outside WhatsApp's 24-hour window (messenger.domain.whatsapp).
+    whatsapp: dict[str, WhatsAppTemplate] = Field(default_factory=dict)
+    # Due at enrolment when the anchor's time is already past then (the baseline check-in
+    # "the evening before the first infusion" for a patient enrolled that very day).
+    or_at_enrolment: bool = False
 
     @field_validator("key")
     @classmethod
@@ -229,6 +235,8 @@ def plan_step(
 ) -> PlannedStep:
     anchor = enrolled_at if infusion is None else infusions[infusion - 1]
     due = apply_offset(anchor, step.offset, zone, step.at)
+    if step.or_at_enrolment:
+        due = max(due, enrolled_at)
     send = send_time(due=due, policy=step.quiet, zone=zone, quiet=quiet_hours, not_after=None)
     not_after = None if step.not_after is None else apply_offset(anchor, step.not_after, zone)
     return PlannedStep(key, step.kind, step.template, infusion, step.quiet, due, send, not_after)

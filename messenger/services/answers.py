@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -109,10 +110,25 @@ async def answer_checkin(
             score=int(value) if value.isdigit() else None,
             escalated=bool(reasons),
             answered_at=clock.now(),
+            after_infusion=await infusions_before(session, message),
         )
     )
     answers[question] = value
     return CheckinState(message, answers, next_question(answers), reasons)
+
+
+async def infusions_before(session: AsyncSession, message: Message) -> int:
+    """How many of the series' infusions were due before this check-in: the one it follows (0: the baseline)."""
+    count = await session.exec(
+        select(func.count())
+        .select_from(Infusion)
+        .where(
+            Infusion.series_id == message.series_id,
+            col(Infusion.scheduled_at) <= message.due_at,
+            col(Infusion.status) != InfusionStatus.CANCELLED,
+        )
+    )
+    return int(count.one())
 
 
 async def open_checkin(session: AsyncSession, patient_id: int) -> tuple[Message, str] | None:

@@ -21,6 +21,7 @@ PTB raises the same exceptions it would against api.telegram.org.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import inspect
 import itertools
@@ -95,10 +96,8 @@ class _Signal:
 
     async def wait(self, timeout: float) -> None:
         event = self._event
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), timeout)
-        except TimeoutError:
-            pass
 
 
 class FakeBotApi:
@@ -243,6 +242,11 @@ class FakeBotApi:
             for key in self._sent
             if key in self._messages and (chat_id is None or key[0] == chat_id)
         ]
+
+    def uploaded(self, message: dict) -> tuple[bytes, str]:
+        """The bytes and file name of the photo (largest size) or document a bot message carries."""
+        file = message["document"] if "document" in message else message["photo"][-1]
+        return self._files[file["file_id"]]
 
     @property
     def refused_for_flood(self) -> int:

@@ -19,7 +19,7 @@ from telegram.ext import ContextTypes
 
 from messenger.bot.context import BotDeps, deps_of
 from messenger.bot.keyboards import Callback, question_buttons
-from messenger.bot.steps import confirm_stop, local_text, send_patient_card
+from messenger.bot.steps import confirm_stop, local_text, send_patient_card, send_progress
 from messenger.channels.telegram import markup
 from messenger.db import transaction
 from messenger.domain.models import Patient
@@ -134,7 +134,10 @@ async def _open_patient(update: Update, deps: BotDeps, callback: Callback) -> No
         staff = await active_staff(session, update.effective_user.id)  # type: ignore[union-attr]
     if staff is None:
         raise ServiceError("button_not_yours")
-    await send_patient_card(update, deps, callback.target)
+    if callback.value == "chart":
+        await send_progress(update, deps, staff, callback.target)
+    else:
+        await send_patient_card(update, deps, callback.target)
 
 
 def _original(query: CallbackQuery) -> str:

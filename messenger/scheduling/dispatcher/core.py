@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from messenger.channels.base import Failed, RetryLater, Sent
+from messenger.channels.failures import FailureCode, failure_text
 from messenger.db import transaction
 from messenger.domain.enums import MessageStatus
 from messenger.domain.models import Message
@@ -190,10 +191,11 @@ class Dispatcher(DispatcherBase):
             if until is not None:
                 return self._retry(outcome, self._waiting_out(until))
             try:
-                outgoing = self.renderer.for_patient(job, channel, contact)
+                outgoing = self.renderer.for_patient(job, channel, contact, self.clock.now())
             except TemplateRenderError as exc:
                 log.error("message %s: template error: %s", job.message.id, exc)
-                outcome.reason = f"template error: {exc}"
+                where = f"{exc.path}:{exc.line}" if exc.line else exc.path
+                outcome.reason = failure_text(FailureCode.TEMPLATE_ERROR, (("where", where), ("problem", exc.problem)))
                 return outcome
             result, seconds = await self._send(channel, outgoing)
             outcome.channel, outcome.contact, outcome.send_seconds = channel.name, contact, seconds

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from messenger.clock import Clock
 from messenger.db import SessionFactory, transaction
 from messenger.domain.enums import ChannelName, MessageStatus
+from messenger.observability.log_fields import log_fields
 from messenger.scheduling.dispatcher import outbox
 from messenger.scheduling.dispatcher.base import log
 from messenger.scheduling.dispatcher.decision import NO_REACHABLE_CONTACT
@@ -51,7 +52,7 @@ async def record_outcomes(
                     session, now=now, key="undeliverable", patient_id=patient_id, reason=outcome.reason or ""
                 )
                 told.add(patient_id)
-        await outbox.complete_series(
+        completed = await outbox.complete_series(
             session,
             (o.job.message.series_id for o in outcomes if o.status.is_final and o.job.message.series_id),
             now,
@@ -68,15 +69,18 @@ async def record_outcomes(
             content=outcome.content,
             lost_contacts=tuple(outcome.lost),
             send_seconds=outcome.send_seconds,
+            series_completed=message.series_id in completed,
         )
-        log.info(
-            "message %s (%s) → %s%s",
-            message.id,
-            message.step_key,
-            outcome.status.value,
-            f" via {outcome.channel.value}" if outcome.channel else "",
-        )
-        await notify(listeners, delivery)
+        completed.discard(message.series_id or 0)  # one delivery tells of a series' end
+        with log_fields(message_id=message.pk, patient_id=message.patient_id, series_id=message.series_id):
+            log.info(
+                "message %s (%s) → %s%s",
+                message.id,
+                message.step_key,
+                outcome.status.value,
+                f" via {outcome.channel.value}" if outcome.channel else "",
+            )
+            await notify(listeners, delivery)
         deliveries.append(delivery)
     return deliveries
 

@@ -11,16 +11,20 @@ from zoneinfo import ZoneInfo
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from messenger.channels.base import Button, Channel, Content, Outgoing
+from messenger.domain.enums import ChannelName
 from messenger.domain.models import Contact, Message, Patient
 from messenger.rendering.compose import Composer
 from messenger.rendering.context import Clinic, message_context
 from messenger.scheduling.dispatcher.jobs import Job
+from messenger.scheduling.whatsapp import whatsapp_content
 
 # The buttons a message carries on channels that have them (reminders, check-ins).
 ButtonFactory = Callable[[Message, str], tuple[tuple[Button, ...], ...]]
 # Files a message carries on channels with rich content (an infusion's calendar invitation by e-mail):
 # (message, the series' infusion times, the patient's locale) → (file name, bytes, MIME type) tuples.
 AttachmentFactory = Callable[[Message, list[datetime], str], tuple[tuple[str, bytes, str], ...]]
+# The address of a note's own page, for channels that cannot carry the note (message, now) → link or None.
+NoteLinkFactory = Callable[[Message, datetime], str | None]
 _UTC = ZoneInfo("UTC")
 
 
@@ -45,14 +49,16 @@ class Renderer:
         buttons: ButtonFactory | None = None,
         attachments: AttachmentFactory | None = None,
         staff: StaffDesk | None = None,
+        note_links: NoteLinkFactory | None = None,
     ) -> None:
         self.composer = composer
         self.clinic = clinic
         self.buttons = buttons
         self.attachments = attachments
         self.staff = staff
+        self.note_links = note_links
 
-    def for_patient(self, job: Job, channel: Channel, contact: Contact) -> Outgoing:
+    def for_patient(self, job: Job, channel: Channel, contact: Contact, now: datetime) -> Outgoing:
         """The series step in the patient's language, for this channel; raises TemplateRenderError."""
         message, patient = job.message, job.patient
         if job.definition is None:
@@ -67,10 +73,14 @@ class Renderer:
             step_key=message.step_key,
             kind=message.kind,
             infusion_number=message.infusion_number,
+            note_link=self.note_links(message, now) if self.note_links else None,
         )
         content = self.composer.compose(
             template=message.template, capabilities=channel.capabilities, locale=patient.locale, context=context
         )
+        if contact.channel is ChannelName.WHATSAPP:
+            locales = self.composer.environment.locales_for(patient.locale)
+            content = whatsapp_content(content, job.definition, message, contact, context, locales, now)
         if channel.capabilities.buttons and self.buttons is not None:
             content = replace(content, buttons=self.buttons(message, patient.locale))
         files: tuple[tuple[str, bytes, str], ...] = ()
