@@ -1,6 +1,7 @@
-"""The dispatcher in parts: outbox SQL, the decision, the retry policy, rendering, delivery events."""
+"""The dispatcher in parts: outbox SQL, loading, the decision, retries, rendering, delivery, recording, events."""
 
-from messenger.scheduling.dispatcher.core import Dispatcher, default_worker_name
+from messenger.scheduling.dispatcher.base import default_worker_name
+from messenger.scheduling.dispatcher.core import Dispatcher
 from messenger.scheduling.dispatcher.events import Delivery, DeliveryListener, DispatchReport
 from messenger.scheduling.dispatcher.render import AttachmentFactory, ButtonFactory, Renderer, StaffDesk
 from messenger.scheduling.dispatcher.retry import RetryPolicy

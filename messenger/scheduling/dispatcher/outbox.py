@@ -1,4 +1,6 @@
-"""The outbox in SQL: claim due rows, load what they need in a few queries, record outcomes, release.
+"""The outbox in SQL: claim due rows, record outcomes, renew and release claims.
+
+What a claimed row needs for its delivery is loaded apart (``jobs``).
 
 Claiming is one atomic ``UPDATE … WHERE id IN (due rows) RETURNING *``: on PostgreSQL the
 inner select takes ``FOR UPDATE SKIP LOCKED`` so several processes share the queue without
@@ -10,7 +12,6 @@ whose lease was taken over is never recorded twice.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -21,35 +22,12 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from messenger.channels.base import Content
-from messenger.domain.catalog import SeriesCatalog
 from messenger.domain.enums import ChannelName, MessageStatus, SeriesStatus
-from messenger.domain.models import Contact, Infusion, Message, Patient, Series
-from messenger.domain.series import SeriesDefinition
+from messenger.domain.models import Contact, Message, Patient, Series
+from messenger.scheduling.dispatcher.jobs import Job
 
 OPEN = (MessageStatus.PENDING, MessageStatus.SENDING, MessageStatus.HELD)
 _table = Message.__table__  # type: ignore[attr-defined]
-
-
-@dataclass(slots=True)
-class Job:
-    """A claimed row with everything its delivery needs."""
-
-    message: Message
-    patient: Patient
-    series: Series | None
-    definition: SeriesDefinition | None
-    infusion_times: list[datetime]
-    # All the patient's contacts, in the order the patient's contacts are tried.
-    contacts: list[Contact]
-    # Infusions the patient confirmed or asked to move.
-    answered_infusions: frozenset[int]
-
-    @property
-    def recipient(self) -> tuple[str, int]:
-        """Whose messages must go one at a time, in order."""
-        if self.message.staff_chat_id is not None:
-            return ("staff", self.message.staff_chat_id)
-        return ("patient", self.message.patient_id)
 
 
 @dataclass(slots=True)
@@ -68,6 +46,10 @@ class Outcome:
     wait_for_contact: bool = False
     lost: list[Contact] = field(default_factory=list)
     send_seconds: float | None = None
+
+    def sent(self, provider_id: str | None, content: Content) -> None:
+        """The row went out: what the provider calls it and what it carried."""
+        self.status, self.provider_id, self.content = MessageStatus.SENT, provider_id, content
 
 
 async def claim(session: AsyncSession, *, worker: str, now: datetime, lease: timedelta, limit: int) -> list[Message]:
@@ -100,49 +82,6 @@ async def claim(session: AsyncSession, *, worker: str, now: datetime, lease: tim
     )
     # RETURNING comes in no particular order.
     return sorted(result.scalars().all(), key=lambda m: (m.priority, m.due_at, m.pk))
-
-
-async def load(session: AsyncSession, messages: Sequence[Message], catalog: SeriesCatalog) -> list[Job]:
-    """Series, patients, infusions and contacts for the whole batch: four queries."""
-    series_ids = {m.series_id for m in messages if m.series_id is not None}
-    patient_ids = {m.patient_id for m in messages}
-    series = {s.pk: s for s in await _rows(session, select(Series).where(col(Series.id).in_(series_ids)))}
-    patients = {p.pk: p for p in await _rows(session, select(Patient).where(col(Patient.id).in_(patient_ids)))}
-    infusions: dict[int, list[Infusion]] = defaultdict(list)
-    for infusion in await _rows(
-        session, select(Infusion).where(col(Infusion.series_id).in_(series_ids)).order_by(col(Infusion.number))
-    ):
-        infusions[infusion.series_id].append(infusion)
-    contacts: dict[int, list[Contact]] = defaultdict(list)
-    for contact in await _rows(
-        session,
-        select(Contact)
-        .where(col(Contact.patient_id).in_(patient_ids))
-        .order_by(col(Contact.priority), col(Contact.id)),
-    ):
-        contacts[contact.patient_id].append(contact)
-    jobs = []
-    for message in messages:
-        row = series.get(message.series_id) if message.series_id is not None else None
-        own = infusions.get(message.series_id, []) if message.series_id is not None else []
-        known = row is not None and row.definition_key in catalog
-        jobs.append(
-            Job(
-                message=message,
-                patient=patients[message.patient_id],
-                series=row,
-                definition=catalog.get(row.definition_key) if row is not None and known else None,
-                infusion_times=[i.scheduled_at for i in own],
-                contacts=contacts.get(message.patient_id, []),
-                answered_infusions=frozenset(i.number for i in own if i.responded_at is not None),
-            )
-        )
-    return jobs
-
-
-async def _rows(session: AsyncSession, statement: Any) -> Sequence[Any]:
-    rows: Sequence[Any] = (await session.exec(statement)).all()
-    return rows
 
 
 def recorded_values(outcome: Outcome, now: datetime) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from messenger.domain.enums import ChannelName
 from messenger.domain.models import Contact, Message, Patient
 from messenger.rendering.compose import Composer
 from messenger.rendering.context import Clinic, message_context
-from messenger.scheduling.dispatcher.outbox import Job
+from messenger.scheduling.dispatcher.jobs import Job
 from messenger.scheduling.whatsapp import whatsapp_content
 
 # The buttons a message carries on channels that have them (reminders, check-ins).
