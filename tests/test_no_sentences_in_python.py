@@ -32,6 +32,7 @@ OPERATOR_MODULES = {
     "migrations/cli.py": "command-line help and console output for the operator",
     "cli_staff.py": "command-line help and console output for the operator",
     "cli_support.py": "configuration errors on the operator's terminal",
+    "cli_content.py": "command-line help and console output for the operator",
     # Why `messenger run` cannot start: one line on the operator's terminal or container log.
     "startup.py": "start-up failures for the operator, naming the setting to change",
     "cli_insights.py": "command-line help and console output for the operator (export, import)",

@@ -48,10 +48,6 @@ def _button(value: str) -> Callback:
     return Callback("e", 0, value)
 
 
-async def _ask(update: Update, text: str, **kwargs: Any) -> None:
-    await reply(update, text, **kwargs)
-
-
 @staff_only()
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, staff: Staff) -> int:
     """Enrol at once from one line, or begin the conversation."""
@@ -61,7 +57,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDep
         await enrol_and_invite(update, context, deps, staff, enrolment_request(deps, fields))
         return END
     context.user_data["enrol"] = {}  # type: ignore[index]
-    await _ask(update, deps.text("conversation.ask_name"))
+    await reply(update, deps.text("conversation.ask_name"))
     return NAME
 
 
@@ -71,11 +67,11 @@ async def got_name(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     try:
         name = parsing.name(update.effective_message.text or "")  # type: ignore[union-attr]
     except InputError as error:
-        await _ask(update, deps.explain(error) + "\n" + deps.text("conversation.ask_name"))
+        await reply(update, deps.explain(error) + "\n" + deps.text("conversation.ask_name"))
         return NAME
     _answers(context)["name"] = name
     languages = [(deps.strings.get(f"language.{code}", code), _button(f"lang-{code}")) for code in deps.languages]
-    await _ask(update, deps.text("conversation.ask_language", name=name), reply_markup=choice(*languages))
+    await reply(update, deps.text("conversation.ask_language", name=name), reply_markup=choice(*languages))
     return LANGUAGE
 
 
@@ -92,7 +88,7 @@ async def got_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> in
     answers = _answers(context)
     answers["lang"] = code
     zones = [(zone, _button(f"tz{i}")) for i, zone in enumerate(COMMON_ZONES)]
-    await _ask(
+    await reply(
         update, deps.text("conversation.ask_timezone", name=answers["name"]), reply_markup=choice(*zones, per_row=2)
     )
     return TIMEZONE
@@ -110,9 +106,9 @@ async def got_timezone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> in
     try:
         _answers(context)["tz"] = zone_of(zone).key
     except ServiceError as error:
-        await _ask(update, deps.explain(error))
+        await reply(update, deps.explain(error))
         return TIMEZONE
-    await _ask(update, deps.text("conversation.ask_first"))
+    await reply(update, deps.text("conversation.ask_first"))
     return FIRST
 
 
@@ -126,13 +122,13 @@ async def got_first(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
         if first <= deps.clock.now():
             raise ServiceError("first_infusion_in_past")
     except ServiceError as error:
-        await _ask(update, deps.explain(error))
+        await reply(update, deps.explain(error))
         return FIRST
     answers["first"] = text
     keyboard = choice(
         (deps.text("buttons.default_spacing"), _button("default")), (deps.text("buttons.all_times"), _button("all"))
     )
-    await _ask(update, deps.text("conversation.ask_spacing"), reply_markup=keyboard)
+    await reply(update, deps.text("conversation.ask_spacing"), reply_markup=keyboard)
     return SPACING
 
 
@@ -145,7 +141,7 @@ async def got_spacing(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int
     await query.answer()
     if (Callback.decode(query.data) or _button("")).value == "all":
         count = deps.catalog.get(deps.settings.default_series).infusions.count
-        await _ask(update, deps.text("conversation.ask_all_times", count=count))
+        await reply(update, deps.text("conversation.ask_all_times", count=count))
         return ALL_TIMES
     return await _ask_phone(update, deps)
 
@@ -162,7 +158,7 @@ async def got_all_times(update: Update, context: ContextTypes.DEFAULT_TYPE) -> i
         if times[0] <= deps.clock.now():
             raise ServiceError("first_infusion_in_past")
     except ServiceError as error:
-        await _ask(update, deps.explain(error))
+        await reply(update, deps.explain(error))
         return ALL_TIMES
     answers["infusions"] = text
     answers.pop("first", None)
@@ -170,7 +166,7 @@ async def got_all_times(update: Update, context: ContextTypes.DEFAULT_TYPE) -> i
 
 
 async def _ask_phone(update: Update, deps: BotDeps) -> int:
-    await _ask(
+    await reply(
         update, deps.text("conversation.ask_phone"), reply_markup=choice((deps.text("buttons.skip"), _button("skip")))
     )
     return PHONE
@@ -208,10 +204,10 @@ async def _got_contact(
         try:
             _answers(context)[key] = parse(update.effective_message.text or "")  # type: ignore[union-attr]
         except ServiceError as error:
-            await _ask(update, deps.explain(error))
+            await reply(update, deps.explain(error))
             return same
     if next_question:
-        await _ask(update, deps.text(next_question), reply_markup=choice((deps.text("buttons.skip"), _button("skip"))))
+        await reply(update, deps.text(next_question), reply_markup=choice((deps.text("buttons.skip"), _button("skip"))))
     return next_state
 
 
@@ -224,7 +220,7 @@ async def _summary(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         deps.catalog.get(request.series_key), zone, first=request.first_infusion, given=request.infusions
     )
     keyboard = choice((deps.text("buttons.confirm_enrol"), _button("ok")), (deps.text("buttons.cancel"), _button("no")))
-    await _ask(
+    await reply(
         update,
         deps.text(
             "conversation.confirm",
