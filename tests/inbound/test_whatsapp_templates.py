@@ -129,8 +129,8 @@ async def test_outside_the_window_the_reminder_goes_as_its_template(settings, cl
     # The patient never wrote: only approved templates can reach them.
     assert sent.to == f"whatsapp:{PATIENT_PHONE}" and sent.from_ == f"whatsapp:{WHATSAPP_FROM}"
     assert sent.content_sid == REMINDER_SID
-    assert sent.content_variables == {"1": "Jane", "2": "1", "3": "Wednesday 2 December", "4": "10:00"}
-    assert sent.body == "Hi Jane, visit 1 is on Wednesday 2 December at 10:00. Reply to this message to talk to us."
+    assert sent.content_variables == {"1": "Jane", "2": "1", "3": "Wednesday, December 2", "4": "10:00 AM"}
+    assert sent.body == "Hi Jane, visit 1 is on Wednesday, December 2 at 10:00 AM. Reply to this message to talk to us."
     form = next(r.form for r in twilio.requests if r.form.get("ContentSid") == REMINDER_SID)
     assert "Body" not in form
     # The note's template carries the link to the note's page.
@@ -147,7 +147,7 @@ async def test_inside_the_window_the_reminder_goes_as_text(settings, clock, twil
 
     assert twiml_reply(reply) is not None  # the message was taken (and the window opened)
     assert sent.content_sid is None
-    assert sent.body.startswith("Tomorrow: infusion 1 of 2\nWednesday 2 December at 10:00")
+    assert sent.body.startswith("Tomorrow: infusion 1 of 2\nWednesday, December 2 at 10:00 AM")
 
 
 async def test_free_text_refused_with_63016_goes_again_as_the_template(settings, clock, twilio):
