@@ -33,7 +33,7 @@ async def test_the_demo_delivers_the_whole_series_in_order(tmp_path):
         "welcome": {"sent": 1},
         "education": {"sent": 10},
         "reminder": {"sent": 10},
-        "checkin": {"sent": 6},
+        "checkin": {"sent": 7},
         "completion": {"sent": 1},
     }
     shown = re.findall(r"(?:welcome|education|reminder|checkin|completion)\s{2}([a-z0-9-]+)", text)
@@ -53,7 +53,7 @@ async def test_the_demo_shows_the_spanish_series(tmp_path):
     summary = await run_demo(settings, now=STORY_DAY, seconds=8, console=Console(file=output, width=200), language="es")
 
     text = output.getvalue()
-    assert summary.finished and summary.delivered == 28
+    assert summary.finished and summary.delivered == 29
     assert "Mañana: infusión 3 de 5" in text
     assert "jueves, 3 de marzo" in text
     assert "¿Por qué cinco infusiones?" in text

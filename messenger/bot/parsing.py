@@ -97,11 +97,9 @@ def telegram_id(text: str) -> int:
 
 def phone(text: str, region: str) -> Phone:
     """A number as staff type it, national formats read in the clinic's ``region``."""
-    number = (
-        None
-        if len(text) > bounds.MAX_FIELD_LENGTH or bounds.has_control_characters(text)
-        else parse_phone(text, region)
-    )
+    # Digits of other scripts ("٥٥٥") would be read as numbers by phonenumbers: only ASCII ones are typed here.
+    typed = len(text) <= bounds.MAX_FIELD_LENGTH and not bounds.has_control_characters(text)
+    number = parse_phone(text, region) if typed and all(c.isascii() for c in text if c.isdigit()) else None
     if number is None:
         raise InputError("bad_phone", value=text)
     return number

@@ -114,7 +114,7 @@ def test_callback_data(data, decoded):
 
 def test_phone_digits_are_ascii():
     with pytest.raises(InputError):
-        parsing.phone("+1٥٥٥1234567")
+        parsing.phone("+1٥٥٥1234567", "US")
 
 
 @pytest.mark.parametrize(
