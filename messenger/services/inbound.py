@@ -147,15 +147,7 @@ async def apply_delivery_status(
     now = clock.now()
     message.provider_status = status[:32] or None
     if failure is None or message.status is not MessageStatus.SENT:
-        audit.record(
-            session,
-            at=now,
-            actor=audit.SYSTEM,
-            action="delivery_status",
-            patient_id=message.patient_id,
-            message=message.id,
-            status=status,
-        )
+        _record_status(session, message, status, now)
         return StatusResult(message)
     contact = await session.get(Contact, message.contact_id) if message.contact_id else None
     lost, requeued = None, False
@@ -172,6 +164,12 @@ async def apply_delivery_status(
         await _reroute(session, message, failure, quiet_hours, now)
     else:
         message.status, message.last_error, message.updated_at = MessageStatus.FAILED, failure.reason, now
+    _record_status(session, message, status, now, reason=failure.reason)
+    return StatusResult(message, lost, requeued)
+
+
+def _record_status(session: AsyncSession, message: Message, status: str, now: datetime, **reason: str) -> None:
+    """Audit a provider's delivery report on ``message`` (with why it failed, when it did)."""
     audit.record(
         session,
         at=now,
@@ -180,9 +178,8 @@ async def apply_delivery_status(
         patient_id=message.patient_id,
         message=message.id,
         status=status,
-        reason=failure.reason,
+        **reason,
     )
-    return StatusResult(message, lost, requeued)
 
 
 async def _reroute(
