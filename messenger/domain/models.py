@@ -187,3 +187,66 @@ class AuditEvent(SQLModel, Persisted, table=True):
     action: str = Field(max_length=100)
     patient_id: int | None = Field(default=None, index=True)
     detail: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+
+
+class ConversationEntry(SQLModel, Persisted, table=True):
+    """One message in a patient's conversation with the clinic, either way, on any channel."""
+
+    __tablename__ = "conversation_entry"
+    __table_args__ = (Index("ix_conversation_entry_patient_at", "patient_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id")
+    at: datetime = _when()
+    # "in" from the patient, "out" a staff reply.
+    direction: str = Field(max_length=8)
+    channel: ChannelName = _enum(ChannelName)
+    text: str | None = Field(default=None, sa_type=Text)
+    # Voice, photo, document…: what it was and the provider's file id to fetch it.
+    media: str | None = Field(default=None, max_length=32)
+    file_id: str | None = Field(default=None, max_length=200)
+    # crisis / urgent / routine (inbound only).
+    level: str | None = Field(default=None, max_length=16)
+    # Who wrote it (a staff reply), or who handled it (an inbound message).
+    staff_user_id: int | None = Field(default=None, sa_type=BigInteger)
+    handled_at: datetime | None = _when(nullable=True)
+
+
+class StaffAlert(SQLModel, Persisted, table=True):
+    """An alert as staff received it: urgent ones wait for someone to say "I'm on it"."""
+
+    __tablename__ = "staff_alert"
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int | None = Field(default=None, foreign_key="patient.id", index=True)
+    key: str = Field(max_length=50)
+    urgent: bool = False
+    # The rendered text, so the alert can be edited and sent again as it was.
+    text: str = Field(sa_type=Text)
+    created_at: datetime = _when()
+    acknowledged_at: datetime | None = _when(nullable=True)
+    acknowledged_by: int | None = Field(default=None, sa_type=BigInteger)
+    acknowledged_name: str | None = Field(default=None, max_length=200)
+    renotified_at: datetime | None = _when(nullable=True)
+
+
+class AlertCopy(SQLModel, Persisted, table=True):
+    """Where a copy of an alert landed: to edit it later, and to read a reply to it."""
+
+    __tablename__ = "alert_copy"
+    __table_args__ = (Index("ix_alert_copy_chat_message", "chat_id", "message_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: int = Field(foreign_key="staff_alert.id", index=True)
+    chat_id: int = Field(sa_type=BigInteger)
+    message_id: int
+
+
+class CheckinFollowUp(SQLModel, table=True):
+    """What was done about a check-in left unanswered: one reminder, then staff told."""
+
+    __tablename__ = "checkin_followup"
+
+    message_id: int = Field(foreign_key="message.id", primary_key=True)
+    reminded_at: datetime | None = _when(nullable=True)
+    reported_at: datetime | None = _when(nullable=True)
