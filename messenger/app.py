@@ -17,6 +17,7 @@ from messenger.channels.base import Button, Channel
 from messenger.channels.calendar import CalendarEvent, ics_bytes
 from messenger.channels.console import ConsoleChannel
 from messenger.channels.email import EmailChannel
+from messenger.channels.patient_line import PatientLine
 from messenger.channels.telegram import TelegramChannel
 from messenger.channels.twilio import TwilioChannel
 from messenger.clock import Clock, SystemClock
@@ -26,6 +27,7 @@ from messenger.domain.enums import ChannelName, StepKind
 from messenger.domain.models import Message
 from messenger.domain.series import SeriesCatalog
 from messenger.domain.timing import QuietHours
+from messenger.domain.triage import PhraseBooks
 from messenger.migrations import upgrade
 from messenger.observability.metrics import Metrics
 from messenger.rendering.compose import Composer
@@ -40,10 +42,14 @@ from messenger.scheduling.dispatcher import (
     RetryPolicy,
 )
 from messenger.scheduling.fallback import ReminderFallback
+from messenger.scheduling.followup import FollowUps
 from messenger.services.staff import ensure_owners
 from messenger.web.app import HealthCheck, create_web_app
 from messenger.web.server import WebServer
 from messenger.web.webhooks import WebhookDeps, unsubscribe_link, webhook_routes
+
+# How often untaken alerts and unanswered check-ins are looked at (a fraction of the shortest delay).
+FOLLOW_UP_SECONDS = 30.0
 
 
 @dataclass
@@ -62,6 +68,7 @@ class App:
     clinic: Clinic
     strings: BotStrings
     metrics: Metrics
+    followups: FollowUps
     telegram: TelegramRuntime | None = None
     web: WebServer | None = None
     _started: bool = field(default=False, repr=False)
@@ -155,7 +162,10 @@ def build_app(
         fallback = ReminderFallback(sessions=sessions, delay=timedelta(minutes=settings.reminder_fallback_minutes))
         dispatcher.listeners.append(fallback.on_delivery)
     metrics.watch_queue(sessions, clock)
+    metrics.watch_acknowledgement(sessions)
     metrics.watch_scheduler(lambda: alarm.running)
+    phrases = PhraseBooks(templates.search_path, templates.locales_for)
+    line = PatientLine(sessions=sessions, channels=wired, strings=strings, clock=clock)
     telegram, alerts = None, None
     if telegram_app is not None:
         alerts = StaffAlerts(
@@ -163,6 +173,8 @@ def build_app(
             sessions=sessions,
             strings=strings,
             locale=settings.default_locale,
+            clock=clock,
+            zone=settings.hours.zone,
             staff_chat_id=settings.staff_chat_id,
         )
         dispatcher.listeners.append(alerts.on_delivery)
@@ -181,8 +193,21 @@ def build_app(
                 clinic=clinic,
                 alerts=alerts,
                 poke=alarm.poke,
+                phrases=phrases,
+                line=line,
             ),
         )
+    followups = FollowUps(
+        settings=settings,
+        sessions=sessions,
+        clock=clock,
+        catalog=catalog,
+        strings=strings,
+        line=line,
+        alerts=alerts,
+        sms=wired.get(ChannelName.SMS),
+    )
+    alarm.every(FOLLOW_UP_SECONDS, followups.run)
     web = None
     if serve_http:
         health = HealthCheck(sessions=sessions, scheduler_running=lambda: alarm.running)
@@ -196,6 +221,7 @@ def build_app(
                 templates=templates,
                 alerts=alerts,
                 poke=alarm.poke,
+                phrases=phrases,
             )
         )
         web = WebServer(
@@ -218,6 +244,7 @@ def build_app(
         clinic=clinic,
         strings=strings,
         metrics=metrics,
+        followups=followups,
         telegram=telegram,
         web=web,
     )

@@ -17,7 +17,7 @@ from telegram.ext import (
 )
 
 from messenger.bot.context import BotDeps, deps_of, reply
-from messenger.bot.handlers import buttons, enrolment, patient, staff
+from messenger.bot.handlers import buttons, enrolment, inbox, patient, staff
 from messenger.config import Settings
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,9 @@ STAFF_COMMANDS = {
     "preview": staff.preview,
     "stats": staff.stats,
     "staff": staff.staff_command,
+    "inbox": inbox.inbox,
+    "done": inbox.done,
+    "reply": inbox.reply_command,
 }
 PATIENT_COMMANDS = {
     "start": patient.start,
@@ -71,7 +74,17 @@ def register_handlers(application: Application) -> None:  # type: ignore[type-ar
     for name, callback in (STAFF_COMMANDS | PATIENT_COMMANDS).items():
         application.add_handler(CommandHandler(name, callback, filters=private))
     application.add_handler(CallbackQueryHandler(buttons.pressed))
-    application.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, patient.free_text))
+    anything = (
+        filters.TEXT
+        | filters.VOICE
+        | filters.AUDIO
+        | filters.PHOTO
+        | filters.VIDEO
+        | filters.VIDEO_NOTE
+        | filters.Document.ALL
+        | filters.Sticker.ALL
+    )
+    application.add_handler(MessageHandler(private & anything & ~filters.COMMAND, patient.free_text))
     application.add_handler(MessageHandler(private & filters.COMMAND, unknown_command))
     application.add_error_handler(on_error)
 

@@ -17,12 +17,15 @@ from telegram.ext import ContextTypes
 
 from messenger.bot.alerts import StaffAlerts
 from messenger.bot.parsing import InputError
+from messenger.channels.patient_line import PatientLine
 from messenger.clock import Clock
 from messenger.config import Settings
 from messenger.db import SessionFactory, transaction
+from messenger.domain.hours import ClinicHours
 from messenger.domain.models import Staff
 from messenger.domain.series import SeriesCatalog
 from messenger.domain.timing import QuietHours
+from messenger.domain.triage import PhraseBooks
 from messenger.rendering.compose import Composer
 from messenger.rendering.context import Clinic
 from messenger.rendering.environment import Flavour, TemplateEnvironment
@@ -64,11 +67,17 @@ class BotDeps:
     clinic: Clinic
     alerts: StaffAlerts
     poke: Callable[[], None]
+    phrases: PhraseBooks
+    line: PatientLine
     start_throttle: Throttle = field(default_factory=Throttle)
 
     @property
     def locale(self) -> str:
         return self.settings.default_locale
+
+    @property
+    def hours(self) -> ClinicHours:
+        return self.settings.hours
 
     @property
     def clinic_zone(self) -> ZoneInfo:

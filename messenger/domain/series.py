@@ -65,6 +65,8 @@ class Escalation(_Strict):
     pain_at_least: int = Field(default=8, ge=0, le=10)
     mood_at_most: int = Field(default=1, ge=1, le=5)
     contact_requested: bool = True
+    # Pain this many points above the patient's own first check-in is escalated too.
+    pain_rise: int = Field(default=2, ge=1, le=10)
 
 
 class Step(_Strict):
@@ -130,9 +132,16 @@ class SeriesDefinition(_Strict):
     locale: str = "en"
     infusions: InfusionPlan
     escalation: Escalation = Escalation()
+    # An unanswered check-in gets one gentle reminder after this long; staff hear of it after as long again.
+    checkin_reminder_after: Offset = Offset.parse("4h")
     # Clinic-configured text passed to every template as ``series.vars``.
     vars: dict[str, str] = Field(default_factory=dict)
     steps: list[Step]
+
+    @field_validator("checkin_reminder_after", mode="before")
+    @classmethod
+    def _delay(cls, value: Any) -> Any:
+        return Offset.parse(value) if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _steps(self) -> SeriesDefinition:

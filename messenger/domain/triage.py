@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -131,3 +131,17 @@ def _distance(a: str, b: str, limit: int) -> int:
             return limit + 1
         previous2, previous = previous, current
     return previous[-1]
+
+
+class PhraseBooks:
+    """One phrase book per locale, loaded on first use (a locale without its own list uses its fallback)."""
+
+    def __init__(self, directories: Sequence[Path], locales_for: Callable[[str], Sequence[str]]) -> None:
+        self.directories = list(directories)
+        self.locales_for = locales_for
+        self._books: dict[str, PhraseBook] = {}
+
+    def __call__(self, locale: str) -> PhraseBook:
+        if locale not in self._books:
+            self._books[locale] = PhraseBook.load(self.directories, self.locales_for(locale))
+        return self._books[locale]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -47,6 +48,12 @@ class Alarm:
     @property
     def running(self) -> bool:
         return self.scheduler.running
+
+    def every(self, seconds: float, job: Callable[[], Awaitable[object]]) -> None:
+        """Run ``job`` every ``seconds`` beside the dispatcher (follow-ups), one run at a time."""
+        self.scheduler.add_job(
+            job, "interval", seconds=seconds, coalesce=True, max_instances=1, misfire_grace_time=None
+        )
 
     def start(self) -> None:
         """Start the scheduler and run the dispatcher at once (pending rows from before a restart)."""

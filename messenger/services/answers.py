@@ -27,6 +27,8 @@ class CheckinState:
     # Why this answer needs a call from the clinic (empty if it does not).
     escalations: list[str] = field(default_factory=list)
     duplicate: bool = False
+    # Some answer of this check-in (this one or an earlier) was escalated to staff.
+    escalated: bool = False
 
 
 async def own_sent_message(session: AsyncSession, *, message_id: int, patient_id: int, kind: StepKind) -> Message:
@@ -88,13 +90,17 @@ async def answer_checkin(
     message = await own_sent_message(session, message_id=message_id, patient_id=patient_id, kind=StepKind.CHECKIN)
     if question not in VALID or value not in VALID[question]:
         raise ServiceError("answer_invalid", question=question)
-    answers = await checkin_state(session, message)
+    rows = (await session.exec(select(Answer).where(Answer.message_id == message.id))).all()
+    answers = {a.question: a.value for a in rows}
+    earlier_escalated = any(a.escalated for a in rows)
     if question in answers:
-        return CheckinState(message, answers, next_question(answers), duplicate=True)
+        return CheckinState(message, answers, next_question(answers), duplicate=True, escalated=earlier_escalated)
     series = await session.get(Series, message.series_id)
     assert series is not None
     escalation = catalog.get(series.definition_key).escalation if series.definition_key in catalog else Escalation()
     reasons = escalations(escalation, question, value)
+    if question == "pain" and not reasons:
+        reasons = await _rise_from_baseline(session, escalation, series_id=series.pk, value=int(value))
     session.add(
         Answer(
             series_id=message.series_id,
@@ -108,7 +114,22 @@ async def answer_checkin(
         )
     )
     answers[question] = value
-    return CheckinState(message, answers, next_question(answers), reasons)
+    return CheckinState(message, answers, next_question(answers), reasons, escalated=earlier_escalated or bool(reasons))
+
+
+async def _rise_from_baseline(session: AsyncSession, rule: Escalation, *, series_id: int, value: int) -> list[str]:
+    """Pain up by ``rule.pain_rise`` or more from the patient's own first check-in of the series."""
+    first = (
+        await session.exec(
+            select(Answer.score)
+            .where(Answer.series_id == series_id, Answer.question == "pain", col(Answer.score).is_not(None))
+            .order_by(col(Answer.answered_at), col(Answer.id))
+            .limit(1)
+        )
+    ).first()
+    if first is None or value - first < rule.pain_rise:
+        return []
+    return [f"pain {value}/10, up {value - first} from {first} at the first check-in"]
 
 
 async def open_checkin(session: AsyncSession, patient_id: int) -> tuple[Message, str] | None:

@@ -1,7 +1,12 @@
-"""What patients send back by SMS or WhatsApp: STOP / START / HELP first, then check-in answers, then free text."""
+"""What patients send back by SMS or WhatsApp: STOP / START / HELP first, then check-in answers, then free text.
+
+Every message is kept in the patient's conversation; keywords and answers are handled by
+the bot at once, free text is triaged and waits in the staff inbox.
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,11 +17,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from messenger.channels.base import Failed
 from messenger.clock import Clock
 from messenger.domain.enums import ChannelName, MessageStatus
+from messenger.domain.hours import ClinicHours
 from messenger.domain.models import Contact, Message, Patient
 from messenger.domain.series import SeriesCatalog
+from messenger.domain.triage import Level, PhraseBook
 from messenger.services import audit
 from messenger.services.answers import answer_checkin, open_checkin
 from messenger.services.contacts import contact_at, set_opted_out
+from messenger.services.conversation import Inbound, record_inbound
+from messenger.services.listening import Heard, listen
 
 # The carrier keywords (CTIA, and Twilio's defaults), matched on the whole message.
 STOP_WORDS = frozenset({"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "optout", "revoke"})
@@ -25,8 +34,23 @@ HELP_WORDS = frozenset({"help", "info"})
 _ANSWERS = {
     "pain": {str(n): str(n) for n in range(11)},
     "mood": {str(n): str(n) for n in range(1, 6)},
-    "contact": {"yes": "yes", "y": "yes", "no": "no", "n": "no"},
+    "contact": {"yes": "yes", "y": "yes", "yeah": "yes", "please": "yes", "no": "no", "n": "no", "nope": "no"},
 }
+# "8", "8/10", "pain 8", "pain: 8 / 10"; "mood 2", "2/5".
+_SCORE = {
+    "pain": re.compile(r"^(?:pain\s*:?\s*)?(\d{1,2})(?:\s*/\s*10)?$"),
+    "mood": re.compile(r"^(?:mood\s*:?\s*)?(\d)(?:\s*/\s*5)?$"),
+}
+_YES_NO = frozenset({"yes", "y", "no", "n"})
+
+
+def read_answer(question: str, word: str) -> str | None:
+    """The answer ``word`` gives to ``question``, or None if it is not one (a number out of range is None)."""
+    pattern = _SCORE.get(question)
+    if pattern is not None:
+        match = pattern.match(word)
+        word = match.group(1).lstrip("0") or "0" if match else word
+    return _ANSWERS[question].get(word)
 
 
 @dataclass
@@ -38,10 +62,22 @@ class InboundResult:
     alert: str | None = None
     alert_params: dict[str, Any] = field(default_factory=dict)
     patient: Patient | None = None
+    # Free text: kept, triaged; its alert is for the caller to store in the same transaction.
+    heard: Heard | None = None
+    # Said before the reply (a gentle word after a very low mood).
+    preface: str | None = None
 
 
 async def handle_inbound(
-    *, session: AsyncSession, clock: Clock, catalog: SeriesCatalog, channel: ChannelName, address: str, body: str
+    *,
+    session: AsyncSession,
+    clock: Clock,
+    catalog: SeriesCatalog,
+    channel: ChannelName,
+    address: str,
+    body: str,
+    book: PhraseBook,
+    hours: ClinicHours,
 ) -> InboundResult:
     contact = await contact_at(session, channel, address)
     if contact is None:
@@ -52,6 +88,10 @@ async def handle_inbound(
     word = text.lower().strip(".!")
     result = InboundResult(patient=patient)
     checkin, question = await open_checkin(session, patient.id) or (None, None)  # type: ignore[arg-type]
+    answer = read_answer(question, word) if question else None
+    # "yes" answers an open question; it means START only to a patient who had stopped messages.
+    answering = question is not None and word in _YES_NO and not contact.opted_out
+    now = clock.now()
 
     if word in STOP_WORDS:
         if await set_opted_out(
@@ -59,7 +99,7 @@ async def handle_inbound(
         ):
             result.alert, result.alert_params = "opted_out", {"channel": channel.value}
         result.reply = "stopped"
-    elif word in START_WORDS and not (word == "yes" and question == "contact"):
+    elif word in START_WORDS and not answering:
         if await set_opted_out(
             session=session, clock=clock, contact=contact, opted_out=False, reason=f"replied {word.upper()}"
         ):
@@ -67,38 +107,62 @@ async def handle_inbound(
         result.reply = "started"
     elif word in HELP_WORDS:
         result.reply = "help"
-    elif checkin is not None and question is not None and word in _ANSWERS[question]:
-        state = await answer_checkin(
-            session=session,
-            clock=clock,
-            catalog=catalog,
-            message_id=checkin.id,  # type: ignore[arg-type]
-            patient_id=patient.id,
-            question=question,
-            value=_ANSWERS[question][word],
-        )  # type: ignore[arg-type]
-        if state.next_question:
-            result.reply = f"question_{state.next_question}"
-        else:
-            result.reply = "checkin_thanks_contact" if state.answers.get("contact") == "yes" else "checkin_thanks"
-        if state.escalations:
-            result.alert, result.alert_params = "escalation", {"reasons": ", ".join(state.escalations)}
-    elif checkin is not None and question in ("pain", "mood") and word.isdigit() and len(word) <= 2:
-        # A number out of range is a mistaken answer, not a message for staff: ask again.
+    elif checkin is not None and question is not None and answer is not None:
+        await _answer(session, clock, catalog, result, checkin, question, answer)
+    elif question in ("pain", "mood") and (answering or _SCORE[question].match(word)):
+        # A number out of range, or yes/no to a number question, is a mistaken answer: ask again.
         result.reply, result.reply_params = "invalid_answer", {"question": question}
     else:
-        result.reply = "free_text_ack"
-        result.alert, result.alert_params = "free_text", {"text": text[:1000]}
+        result.heard = listen(
+            session, at=now, patient=patient, inbound=Inbound(channel, text[:3000]), book=book, hours=hours
+        )
+        result.reply = result.heard.reply
+        result.alert, result.alert_params = result.heard.alert, {"text": text[:1000]}
+    if result.heard is None:  # handled by the bot itself: kept, but nobody needs to answer it
+        entry = record_inbound(
+            session, at=now, patient_id=patient.pk, inbound=Inbound(channel, text[:3000]), level=Level.ROUTINE
+        )
+        entry.handled_at = now
     audit.record(
         session,
         at=clock.now(),
-        actor=audit.patient_actor(patient.id),
-        patient_id=patient.id,  # type: ignore[arg-type]
+        actor=audit.patient_actor(patient.pk),
+        patient_id=patient.pk,
         action="inbound",
         channel=channel.value,
         kind=result.reply or "none",
     )
     return result
+
+
+async def _answer(
+    session: AsyncSession,
+    clock: Clock,
+    catalog: SeriesCatalog,
+    result: InboundResult,
+    checkin: Message,
+    question: str,
+    answer: str,
+) -> None:
+    """Record a check-in answer; reply with the next question, or thanks that say whether staff were told."""
+    assert result.patient is not None
+    state = await answer_checkin(
+        session=session,
+        clock=clock,
+        catalog=catalog,
+        message_id=checkin.pk,
+        patient_id=result.patient.pk,
+        question=question,
+        value=answer,
+    )
+    if state.next_question:
+        result.reply = f"question_{state.next_question}"
+    else:
+        result.reply = "listening.escalated" if state.escalated else "checkin_thanks"
+    if question == "mood" and state.escalations:
+        result.preface = "listening.low_mood"
+    if state.escalations:
+        result.alert, result.alert_params = "escalation", {"reasons": ", ".join(state.escalations)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +198,7 @@ async def apply_delivery_status(
         contact.opted_out = contact.opted_out or failure.opted_out
         contact.status_reason, lost = failure.reason, contact
         # The step was not delivered: back to the queue, for the patient's next contact.
-        await session.exec(  # type: ignore[call-overload]
+        await session.exec(
             update(Message)
             .where(col(Message.id) == message.id, col(Message.status) == MessageStatus.SENT)
             .values(

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from xml.sax.saxutils import escape
 
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
@@ -25,10 +26,12 @@ from messenger.db import SessionFactory, transaction
 from messenger.domain.enums import ChannelName, MessageStatus
 from messenger.domain.models import Contact, Patient
 from messenger.domain.series import SeriesCatalog
+from messenger.domain.triage import PhraseBooks
 from messenger.rendering.environment import TemplateEnvironment
 from messenger.rendering.strings import BotStrings
 from messenger.services.contacts import set_opted_out
 from messenger.services.inbound import apply_delivery_status, handle_inbound
+from messenger.services.listening import discreet_key, reply_params
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +50,7 @@ class WebhookDeps:
     templates: TemplateEnvironment
     alerts: StaffAlerts | None
     poke: Callable[[], None]
+    phrases: PhraseBooks
 
     @property
     def locale(self) -> str:
@@ -84,29 +88,10 @@ def webhook_routes(deps: WebhookDeps) -> list[Route]:
         form = await twilio_form(request)
         if form is None:
             return Response("invalid signature", status_code=403)
-        sender = form.get("From", "")
-        channel = ChannelName.WHATSAPP if sender.startswith(WHATSAPP_PREFIX) else ChannelName.SMS
-        async with transaction(deps.sessions) as session:
-            result = await handle_inbound(
-                session=session,
-                clock=deps.clock,
-                catalog=deps.catalog,
-                channel=channel,
-                address=sender.removeprefix(WHATSAPP_PREFIX),
-                body=form.get("Body", ""),
-            )
-        await deps.alert(result.alert, result.patient, **result.alert_params)
-        if result.reply == "started":
-            deps.poke()
-        reply = ""
-        if result.reply:
-            locale = result.patient.locale if result.patient else deps.locale
-            question = deps.strings.plain(f"sms.question_{result.reply_params.get('question', 'pain')}", locale)
-            reply = deps.strings.plain(
-                f"sms.{result.reply}", locale, phone=deps.settings.clinic_phone, question=question
-            )
-        body = f"<Response><Message>{escape(reply)}</Message></Response>" if reply else "<Response/>"
-        return Response(f'<?xml version="1.0" encoding="UTF-8"?>{body}', media_type="application/xml")
+        body, deliver = await answer_inbound(deps, form)
+        return Response(
+            f'<?xml version="1.0" encoding="UTF-8"?>{body}', media_type="application/xml", background=deliver
+        )
 
     async def status(request: Request) -> Response:
         form = await twilio_form(request)
@@ -161,6 +146,57 @@ def webhook_routes(deps: WebhookDeps) -> list[Route]:
         Route("/twilio/status", status, methods=["POST"]),
         Route("/unsubscribe/{token}", unsubscribe, methods=["GET", "POST"]),
     ]
+
+
+async def answer_inbound(deps: WebhookDeps, form: dict[str, str]) -> tuple[str, BackgroundTask | None]:
+    """Handle a patient's SMS or WhatsApp message: the TwiML answer's body, and the staff alert to deliver."""
+    sender = form.get("From", "")
+    channel = ChannelName.WHATSAPP if sender.startswith(WHATSAPP_PREFIX) else ChannelName.SMS
+    locale = deps.locale
+    alert = None
+    async with transaction(deps.sessions) as session:
+        result = await handle_inbound(
+            session=session,
+            clock=deps.clock,
+            catalog=deps.catalog,
+            channel=channel,
+            address=sender.removeprefix(WHATSAPP_PREFIX),
+            body=form.get("Body", ""),
+            book=deps.phrases(locale),
+            hours=deps.settings.hours,
+        )
+        patient = result.patient
+        if result.heard is not None and patient is not None and deps.alerts is not None:
+            # Stored with the message it is about: the reply may then say the clinic has it.
+            alert = deps.alerts.prepare(
+                session,
+                result.heard.alert,
+                patient_id=patient.pk,
+                name=patient.name,
+                urgent=result.heard.urgent,
+                media=None,
+                crisis_line=deps.settings.crisis_line,
+                emergency=deps.settings.emergency_number,
+                **result.alert_params,
+            )
+            await session.flush()
+    if result.heard is None:
+        await deps.alert(result.alert, result.patient, **result.alert_params)
+    if result.reply == "started":
+        deps.poke()
+    reply = ""
+    if result.reply:
+        locale = result.patient.locale if result.patient else deps.locale
+        params = reply_params(deps.settings, now=deps.clock.now())
+        question = deps.strings.plain(f"sms.question_{result.reply_params.get('question', 'pain')}", locale)
+        key = discreet_key(result.reply) if "." in result.reply else f"sms.{result.reply}"
+        reply = deps.strings.plain(key, locale, **(params | {"question": question}))
+        if result.preface:
+            reply = deps.strings.plain(discreet_key(result.preface), locale, **params) + " " + reply
+    body = f"<Response><Message>{escape(reply)}</Message></Response>" if reply else "<Response/>"
+    # The alert is stored; it is delivered once the answer has left, so staff chats never delay a crisis reply.
+    deliver = BackgroundTask(deps.alerts.deliver, alert) if alert is not None and deps.alerts is not None else None
+    return body, deliver
 
 
 def _page(deps: WebhookDeps, key: str, *, status: int = 200, button: bool = False, **params: object) -> HTMLResponse:

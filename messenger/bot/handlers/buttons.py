@@ -12,11 +12,13 @@ from html import unescape
 from zoneinfo import ZoneInfo
 
 from telegram import CallbackQuery, Update
+from telegram import Message as TelegramMessage
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from messenger.bot.context import BotDeps, deps_of
+from messenger.bot.handlers import inbox
 from messenger.bot.handlers.patient import confirm_stop
 from messenger.bot.handlers.staff import local_text, send_patient_card
 from messenger.bot.keyboards import Callback, markup, question_buttons
@@ -25,6 +27,7 @@ from messenger.domain.models import Patient
 from messenger.services.answers import CheckinState, answer_checkin, respond_to_reminder
 from messenger.services.errors import ServiceError
 from messenger.services.invites import patient_for_chat
+from messenger.services.listening import reply_params
 from messenger.services.staff import active_staff
 
 log = logging.getLogger(__name__)
@@ -42,6 +45,10 @@ async def pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if callback.kind == "o":
             await _open_patient(update, deps, callback)
             await query.answer()
+            return
+        if callback.kind == "a":
+            note = await inbox.take(deps, query, callback.target)
+            await query.answer(_plain(note) if note else None)
             return
         patient = await _presser(deps, query)
         if callback.kind == "r" and callback.value in {"y", "n"}:
@@ -71,15 +78,15 @@ async def _reminder(deps: BotDeps, query: CallbackQuery, patient: Patient, callb
     attending = callback.value == "y"
     async with transaction(deps.sessions) as session:
         infusion = await respond_to_reminder(
-            session=session, clock=deps.clock, message_id=callback.target, patient_id=patient.id, attending=attending
-        )  # type: ignore[arg-type]
+            session=session, clock=deps.clock, message_id=callback.target, patient_id=patient.pk, attending=attending
+        )
     key = "patient.reminder_confirmed" if attending else "patient.reminder_reschedule"
     await _edit(query, _original(query) + "\n\n" + deps.strings.get(key, patient.locale, number=infusion.number), None)
     if not attending:
         await deps.alerts.send(
             "reschedule_request",
-            patient_id=patient.id,
-            name=patient.name,  # type: ignore[arg-type]
+            patient_id=patient.pk,
+            name=patient.name,
             number=infusion.number,
             when=local_text(infusion.scheduled_at, ZoneInfo(patient.timezone)),
         )
@@ -104,8 +111,8 @@ async def _checkin(deps: BotDeps, query: CallbackQuery, patient: Patient, callba
     if state.escalations:
         await deps.alerts.send(
             "escalation",
-            patient_id=patient.id,
-            name=patient.name,  # type: ignore[arg-type]
+            patient_id=patient.pk,
+            name=patient.name,
             reasons=", ".join(state.escalations),
         )
 
@@ -123,9 +130,12 @@ def checkin_message(
         else value
     )
     text = original + "\n" + strings.get(f"patient.answered_{question}", locale, value=value, label=label)
+    params = reply_params(deps.settings, now=deps.clock.now())
+    if question == "mood" and state.escalations:
+        text += "\n\n" + strings.get("listening.low_mood", locale, **params)
     if state.next_question is None:
-        thanks = "patient.checkin_thanks_contact" if state.answers.get("contact") == "yes" else "patient.checkin_thanks"
-        return text + "\n\n" + strings.get(thanks, locale, clinic=deps.clinic.name, phone=deps.clinic.phone), ()
+        thanks = "listening.escalated" if state.escalated else "patient.checkin_thanks"
+        return text + "\n\n" + strings.get(thanks, locale, **params), ()
     next_text = strings.get(f"patient.question_{state.next_question}", locale)
     return text + "\n\n" + next_text, question_buttons(state.next_question, message_id, strings, locale)
 
@@ -140,7 +150,7 @@ async def _open_patient(update: Update, deps: BotDeps, callback: Callback) -> No
 
 def _original(query: CallbackQuery) -> str:
     message = query.message
-    return message.text_html if message is not None and message.text else ""  # type: ignore[union-attr]
+    return message.text_html if isinstance(message, TelegramMessage) and message.text else ""
 
 
 async def _edit(query: CallbackQuery, text: str, rows: tuple | None) -> None:  # type: ignore[type-arg]

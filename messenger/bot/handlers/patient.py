@@ -6,15 +6,17 @@ import logging
 from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
+from telegram import Message as TelegramMessage
 from telegram import Update
 from telegram.ext import ContextTypes
 
 from messenger.bot.context import BotDeps, deps_of, reply
+from messenger.bot.handlers import inbox as staff_inbox
 from messenger.bot.handlers import staff as staff_commands
 from messenger.bot.keyboards import Callback, choice
 from messenger.db import transaction
 from messenger.domain.enums import ChannelName, InfusionStatus
-from messenger.domain.models import Patient
+from messenger.domain.models import Patient, StaffAlert
 from messenger.rendering.context import infusion_view, message_context
 from messenger.rendering.environment import Flavour
 from messenger.services import changes, reports
@@ -25,8 +27,10 @@ from messenger.services.contacts import (
     release_waiting,
     set_opted_out,
 )
+from messenger.services.conversation import Inbound
 from messenger.services.errors import ServiceError
 from messenger.services.invites import patient_for_chat, redeem_invite
+from messenger.services.listening import Heard, listen, reply_params
 from messenger.services.staff import active_staff
 
 log = logging.getLogger(__name__)
@@ -41,8 +45,9 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     async with transaction(deps.sessions) as session:
         patient = await patient_for_chat(session, chat_id)
-        if patient is not None:
-            await _opt_in(session, deps, patient)
+        changed = patient is not None and await _opt_in(session, deps, patient)
+    if patient is not None and changed:
+        await _tell_opted_in(deps, patient)
     if patient is None:
         await reply(update, deps.text("patient.hello_unlinked", clinic=deps.clinic.name))
         return
@@ -95,9 +100,9 @@ async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if patient is None:
         return
     keyboard = choice(
-        (deps.text("buttons.stop_yes"), Callback("s", patient.id, "y")),  # type: ignore[arg-type]
-        (deps.text("buttons.stop_no"), Callback("s", patient.id, "n")),
-    )  # type: ignore[arg-type]
+        (deps.text("buttons.stop_yes"), Callback("s", patient.pk, "y")),
+        (deps.text("buttons.stop_no"), Callback("s", patient.pk, "n")),
+    )
     await reply(update, deps.text("patient.stop_confirm", clinic=deps.clinic.name), reply_markup=keyboard)
 
 
@@ -112,6 +117,8 @@ async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     async with transaction(deps.sessions) as session:
         changed = await _opt_in(session, deps, patient)
+    if changed:
+        await _tell_opted_in(deps, patient)
     await reply(update, deps.text("patient.resumed" if changed else "patient.not_stopped"))
 
 
@@ -124,18 +131,63 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 
 async def free_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Acknowledge what a patient writes and forward it to staff."""
+    """Keep what a patient writes or sends, answer by its urgency, and put it before staff."""
     deps = deps_of(context)
     async with deps.sessions() as session:
         patient = await patient_for_chat(session, update.effective_chat.id)  # type: ignore[union-attr]
         staff = await active_staff(session, update.effective_user.id)  # type: ignore[union-attr]
-    if patient is None:
-        if staff is None:
+    message = update.effective_message
+    if patient is None or message is None:
+        if staff is not None and message is not None and message.reply_to_message is not None:
+            await staff_inbox.reply_to_alert(update, context)
+        elif staff is None:
             await reply(update, deps.text("patient.not_linked", clinic=deps.clinic.name, phone=deps.clinic.phone))
         return
-    text = (update.effective_message.text or "")[:3000]  # type: ignore[union-attr]
-    await deps.alerts.send("free_text", patient_id=patient.id, name=patient.name, text=text)  # type: ignore[arg-type]
-    await reply(update, deps.text("patient.free_text_ack", clinic=deps.clinic.name, phone=deps.clinic.phone))
+    heard, alert = await hear(deps, patient, telegram_inbound(message))
+    # The patient's answer first (a crisis reply must not wait for staff chats), once the alert is stored.
+    params = reply_params(deps.settings, now=deps.clock.now(), zone=ZoneInfo(patient.timezone))
+    await reply(update, deps.strings.get(heard.reply, patient.locale, **params))
+    await deps.alerts.deliver(alert)
+
+
+def telegram_inbound(message: TelegramMessage) -> Inbound:
+    """Text as typed; media as a description (with any caption) and the file id to fetch it."""
+    for media, attachment in (
+        ("voice", message.voice),
+        ("audio", message.audio),
+        ("video", message.video),
+        ("video note", message.video_note),
+        ("document", message.document),
+        ("sticker", message.sticker),
+    ):
+        if attachment is not None:
+            return Inbound(ChannelName.TELEGRAM, message.caption, media, attachment.file_id)
+    if message.photo:
+        return Inbound(ChannelName.TELEGRAM, message.caption, "photo", message.photo[-1].file_id)
+    return Inbound(ChannelName.TELEGRAM, (message.text or "")[:3000])
+
+
+async def hear(deps: BotDeps, patient: Patient, inbound: Inbound) -> tuple[Heard, StaffAlert]:
+    """Store the message and its staff alert in one transaction (the caller delivers the alert)."""
+    now = deps.clock.now()
+    async with transaction(deps.sessions) as session:
+        heard = listen(
+            session, at=now, patient=patient, inbound=inbound, book=deps.phrases(patient.locale), hours=deps.hours
+        )
+        alert = deps.alerts.prepare(
+            session,
+            heard.alert,
+            patient_id=patient.pk,
+            name=patient.name,
+            urgent=heard.urgent,
+            text=inbound.text or "",
+            media=inbound.media,
+            channel=inbound.channel.value,
+            crisis_line=deps.settings.crisis_line,
+            emergency=deps.settings.emergency_number,
+        )
+        await session.flush()
+    return heard, alert
 
 
 async def confirm_stop(deps: BotDeps, patient: Patient, chat_id: int, confirmed: bool) -> str:
@@ -153,8 +205,8 @@ async def confirm_stop(deps: BotDeps, patient: Patient, chat_id: int, confirmed:
         return deps.text("patient.already_stopped")
     await deps.alerts.send(
         "opted_out",
-        patient_id=patient.id,
-        name=patient.name,  # type: ignore[arg-type]
+        patient_id=patient.pk,
+        name=patient.name,
         channel=ChannelName.TELEGRAM.value,
     )
     return deps.text("patient.stopped")
@@ -162,17 +214,14 @@ async def confirm_stop(deps: BotDeps, patient: Patient, chat_id: int, confirmed:
 
 async def _opt_in(session: AsyncSession, deps: BotDeps, patient: Patient) -> bool:
     contact = await find_contact(session, patient_id=patient.id, channel=ChannelName.TELEGRAM)  # type: ignore[arg-type]
-    if contact is None or not await set_opted_out(
+    return contact is not None and await set_opted_out(
         session=session, clock=deps.clock, contact=contact, opted_out=False, reason="patient opted back in"
-    ):
-        return False
-    await deps.alerts.send(
-        "opted_in",
-        patient_id=patient.id,
-        name=patient.name,  # type: ignore[arg-type]
-        channel=ChannelName.TELEGRAM.value,
     )
-    return True
+
+
+async def _tell_opted_in(deps: BotDeps, patient: Patient) -> None:
+    # After the opt-in is committed: an alert is a row of its own, written in its own transaction.
+    await deps.alerts.send("opted_in", patient_id=patient.pk, name=patient.name, channel=ChannelName.TELEGRAM.value)
 
 
 async def _linked_patient(update: Update, deps: BotDeps) -> Patient | None:
@@ -200,8 +249,8 @@ async def schedule_text(deps: BotDeps, patient: Patient) -> str:
 async def welcome_text(deps: BotDeps, patient: Patient) -> str:
     """The series' own welcome message, as the patient's first message on Telegram."""
     async with deps.sessions() as session:
-        series = await reports.latest_series_of(session, patient.id)  # type: ignore[arg-type]
-        infusions = await changes.infusions_of(session, series.id) if series else []  # type: ignore[union-attr,arg-type]
+        series = await reports.latest_series_of(session, patient.pk)
+        infusions = await changes.infusions_of(session, series.pk) if series else []
     if series is None or series.definition_key not in deps.catalog:
         return deps.page("help-patient", patient.locale, clinic=deps.clinic)
     definition = deps.catalog.get(series.definition_key)

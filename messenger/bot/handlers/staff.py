@@ -18,7 +18,8 @@ from messenger.domain.enums import ChannelName, StaffRole
 from messenger.domain.models import ContactBase, Patient, Series, Staff
 from messenger.rendering.context import infusion_view, sample_context
 from messenger.rendering.environment import Flavour
-from messenger.services import changes, reports
+from messenger.services import changes, conversation, reports
+from messenger.services.acknowledgement import acknowledgement_figures
 from messenger.services.audit import staff_actor
 from messenger.services.enrolment import EnrolmentRequest, enrol, zone_of
 from messenger.services.invites import create_invite
@@ -131,6 +132,7 @@ async def patient(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotD
 async def send_patient_card(update: Update, deps: BotDeps, patient_id: int) -> None:
     async with deps.sessions() as session:
         card = await reports.patient_card(session, patient_id, now=deps.clock.now())
+        entries = await conversation.recent(session, patient_id)
     zone = ZoneInfo(card.patient.timezone)
     await reply(
         update,
@@ -155,6 +157,18 @@ async def send_patient_card(update: Update, deps: BotDeps, patient_id: int) -> N
                     "escalated": a.escalated,
                 }
                 for a in card.answers
+            ],
+            conversation=[
+                {
+                    "when": local_text(e.at, zone),
+                    "outgoing": e.direction == conversation.OUTBOUND,
+                    "channel": e.channel.value,
+                    "level": e.level,
+                    "media": e.media,
+                    "text": e.text,
+                    "handled": e.handled_at is not None,
+                }
+                for e in entries
             ],
         ),
     )
@@ -281,7 +295,12 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDep
     """Patients by status and today's messages."""
     async with deps.sessions() as session:
         figures = await reports.stats(session, now=deps.clock.now(), zone=deps.clinic_zone)
-    await reply(update, deps.page("stats", stats=figures))
+        taking = await acknowledgement_figures(session)
+    minutes = {
+        name: None if value is None else round(value / 60)
+        for name, value in (("median", taking.median), ("p90", taking.p90))
+    }
+    await reply(update, deps.page("stats", stats=figures, acknowledgement=taking, minutes=minutes))
 
 
 @staff_only()

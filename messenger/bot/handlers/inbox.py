@@ -1,0 +1,120 @@
+"""The staff inbox: /inbox, /done, /reply, a Telegram reply to an alert, and "I'm on it"."""
+
+from __future__ import annotations
+
+from telegram import CallbackQuery, Update
+from telegram.ext import ContextTypes
+
+from messenger.bot import parsing
+from messenger.bot.context import BotDeps, reply, staff_only
+from messenger.bot.handlers.staff import local_text
+from messenger.bot.parsing import InputError
+from messenger.db import transaction
+from messenger.domain.models import Patient, Staff
+from messenger.services import conversation
+from messenger.services.errors import ServiceError
+from messenger.services.staff import active_staff
+
+# Telegram allows 4096 characters; the clinic's name and a prefix come on top of the staff's text.
+MAX_REPLY = 3500
+
+
+@staff_only(audit_as="view.inbox")
+async def inbox(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, staff: Staff) -> None:
+    """List patients with unanswered messages, the longest waiting first."""
+    async with deps.sessions() as session:
+        lines = await conversation.inbox(session)
+    if not lines:
+        await reply(update, deps.text("inbox.empty"))
+        return
+    rows = [
+        {
+            "id": line.patient.pk,
+            "name": line.patient.name,
+            "waiting": line.waiting,
+            "since": local_text(line.since, deps.clinic_zone),
+            "level": line.level.value,
+        }
+        for line in lines
+    ]
+    await reply(update, deps.page("inbox", rows=rows))
+
+
+@staff_only()
+async def done(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, staff: Staff) -> None:
+    """Mark a patient's waiting messages handled without replying."""
+    if not context.args or len(context.args) != 1:
+        raise InputError("usage_patient_id", command="done")
+    patient_id = parsing.positive_int(context.args[0])
+    async with transaction(deps.sessions) as session:
+        handled = await conversation.mark_done(
+            session, at=deps.clock.now(), patient_id=patient_id, staff_user_id=staff.telegram_user_id
+        )
+    await reply(update, deps.text("inbox.done", patient_id=patient_id, count=handled))
+
+
+@staff_only()
+async def reply_command(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, staff: Staff) -> None:
+    """Send ``/reply <id> <text>`` to the patient on their current channel."""
+    text = (update.effective_message.text or "").split(maxsplit=2) if update.effective_message else []
+    if len(text) < 3 or not text[2].strip():
+        raise InputError("usage_reply")
+    await send_reply(update, deps, staff, parsing.positive_int(text[1]), text[2])
+
+
+@staff_only()
+async def reply_to_alert(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, staff: Staff) -> None:
+    """A staff member's Telegram reply to an alert goes to the patient the alert is about."""
+    message = update.effective_message
+    original = message.reply_to_message if message is not None else None
+    if message is None or original is None:
+        raise InputError("usage_reply")
+    alert = await deps.alerts.alert_for_copy(chat_id=message.chat.id, message_id=original.message_id)
+    if alert is None or alert.patient_id is None:
+        await reply(update, deps.text("inbox.reply_not_alert"))
+        return
+    await send_reply(update, deps, staff, alert.patient_id, message.text or "")
+
+
+async def send_reply(update: Update, deps: BotDeps, staff: Staff, patient_id: int, text: str) -> None:
+    text = text.strip()
+    if not text:
+        raise InputError("usage_reply")
+    if len(text) > MAX_REPLY:
+        raise InputError("reply_too_long", limit=MAX_REPLY)
+    async with deps.sessions() as session:
+        patient = await session.get(Patient, patient_id)
+    if patient is None:
+        raise ServiceError("unknown_patient", patient_id=patient_id)
+    sent = await deps.line.send(patient_id=patient_id, key="listening.staff_reply", clinic=deps.clinic.name, text=text)
+    if not sent.sent or sent.channel is None:
+        await reply(update, deps.text("inbox.reply_failed", name=patient.name, patient_id=patient_id))
+        return
+    async with transaction(deps.sessions) as session:
+        await conversation.record_reply(
+            session,
+            at=deps.clock.now(),
+            patient_id=patient_id,
+            channel=sent.channel,
+            text=text,
+            staff_user_id=staff.telegram_user_id,
+        )
+    await reply(
+        update, deps.text("inbox.replied", name=patient.name, patient_id=patient_id, channel=sent.channel.value)
+    )
+
+
+async def take(deps: BotDeps, query: CallbackQuery, alert_id: int) -> str | None:
+    """ "I'm on it": the first press takes the alert; later presses are told who has it."""
+    user = query.from_user
+    async with deps.sessions() as session:
+        staff = await active_staff(session, user.id)
+    if staff is None:
+        raise ServiceError("button_not_yours")
+    name = staff.name or user.full_name or str(user.id)
+    taken = await deps.alerts.acknowledge(alert_id=alert_id, staff_user_id=user.id, name=name)
+    if taken is None:
+        raise ServiceError("button_not_yours")
+    if taken.first:
+        return None
+    return deps.text("inbox.already_taken", who=taken.alert.acknowledged_name or "")

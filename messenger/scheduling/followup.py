@@ -1,0 +1,162 @@
+"""What must not be left waiting: urgent alerts nobody took, check-ins nobody answered.
+
+:meth:`FollowUps.run` is one sweep, run by the alarm's periodic job and by tests after they
+move the clock. Each follow-up is claimed in the database before it is sent, so several
+processes sweeping at once still send it once.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import cast
+from datetime import timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+
+from messenger.bot.alerts import StaffAlerts
+from messenger.channels.base import Channel, Content, Outgoing
+from messenger.channels.patient_line import PatientLine
+from messenger.clock import Clock
+from messenger.config import Settings
+from messenger.db import SessionFactory, transaction
+from messenger.domain.enums import MessageStatus, StepKind
+from messenger.domain.models import Answer, CheckinFollowUp, Message, Patient, Series
+from messenger.domain.series import SeriesCatalog
+from messenger.rendering.strings import BotStrings
+
+log = logging.getLogger(__name__)
+
+# A check-in older than this is not chased any more (the next one is on its way).
+CHASE_WITHIN = timedelta(days=3)
+
+
+@dataclass
+class FollowUpReport:
+    renotified: int = 0
+    reminded: int = 0
+    reported: int = 0
+
+
+class FollowUps:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        sessions: SessionFactory,
+        clock: Clock,
+        catalog: SeriesCatalog,
+        strings: BotStrings,
+        line: PatientLine,
+        alerts: StaffAlerts | None,
+        sms: Channel | None,
+    ) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.clock = clock
+        self.catalog = catalog
+        self.strings = strings
+        self.line = line
+        self.alerts = alerts
+        self.sms = sms
+
+    async def run(self) -> FollowUpReport:
+        report = FollowUpReport()
+        try:
+            report.renotified = await self._renotify()
+            report.reminded, report.reported = await self._chase_checkins()
+        except Exception:
+            log.exception("follow-up sweep failed; the next sweep will try again")
+        return report
+
+    async def _renotify(self) -> int:
+        if self.alerts is None:
+            return 0
+        delay = timedelta(minutes=self.settings.alert_renotify_minutes)
+        alerts = await self.alerts.due_again(before=self.clock.now() - delay)
+        for alert in alerts:
+            await self.alerts.deliver(alert, again=True)
+            await self._call_oncall(alert.patient_id, round(delay.total_seconds() / 60))
+        return len(alerts)
+
+    async def _call_oncall(self, patient_id: int | None, minutes: int) -> None:
+        if not self.settings.oncall_phone or self.sms is None:
+            return
+        body = self.strings.plain(
+            "inbox.oncall_sms", self.settings.default_locale, patient_id=patient_id, minutes=minutes
+        )
+        outcome = await self.sms.send(
+            Outgoing(
+                message_id=0,
+                address=self.settings.oncall_phone,
+                content=Content(body=body),
+                kind=StepKind.WELCOME,  # not a series step: the kind only labels it
+                step_key="oncall",
+                zone=self.settings.zone,
+                scheduled_for=self.clock.now(),
+                recipient="on call",
+            )
+        )
+        log.info("on-call SMS for an untaken alert: %s", type(outcome).__name__)
+
+    async def _chase_checkins(self) -> tuple[int, int]:
+        now = self.clock.now()
+        async with self.sessions() as session:
+            rows = (
+                await session.exec(
+                    select(Message, Series, CheckinFollowUp)
+                    .join(Series, col(Series.id) == col(Message.series_id))
+                    .outerjoin(CheckinFollowUp, col(CheckinFollowUp.message_id) == col(Message.id))
+                    .where(
+                        Message.kind == StepKind.CHECKIN,
+                        Message.status == MessageStatus.SENT,
+                        col(Message.sent_at) >= now - CHASE_WITHIN,
+                        col(CheckinFollowUp.reported_at).is_(None),
+                    )
+                )
+            ).all()
+            answered = set(
+                (
+                    await session.exec(
+                        select(Answer.message_id).where(col(Answer.message_id).in_([m.id for m, _, _ in rows]))
+                    )
+                ).all()
+            )
+        reminded = reported = 0
+        for message, series, found in rows:
+            followup = cast(CheckinFollowUp | None, found)  # an outer join: None until the first reminder
+            if message.id in answered or series.definition_key not in self.catalog or message.sent_at is None:
+                continue
+            delay = self.catalog.get(series.definition_key).checkin_reminder_after.approximate
+            if followup is None and message.sent_at + delay <= now:
+                reminded += await self._remind(message)
+            elif followup is not None and followup.reminded_at and followup.reminded_at + delay <= now:
+                reported += await self._report(message)
+        return reminded, reported
+
+    async def _remind(self, message: Message) -> int:
+        try:
+            async with transaction(self.sessions) as session:
+                session.add(CheckinFollowUp(message_id=message.pk, reminded_at=self.clock.now()))
+        except IntegrityError:  # another process reminded first
+            return 0
+        await self.line.send(
+            patient_id=message.patient_id,
+            key="listening.checkin_reminder",
+            clinic=self.settings.clinic_name,
+        )
+        return 1
+
+    async def _report(self, message: Message) -> int:
+        async with transaction(self.sessions) as session:
+            followup = await session.get(CheckinFollowUp, message.pk, with_for_update=True)
+            if followup is None or followup.reported_at is not None:
+                return 0
+            followup.reported_at = self.clock.now()
+            patient = await session.get(Patient, message.patient_id)
+        if self.alerts is not None and patient is not None:
+            await self.alerts.send(
+                "inbox.no_answer", patient_id=patient.pk, name=patient.name, number=message.infusion_number or 0
+            )
+        return 1
