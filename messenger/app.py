@@ -50,6 +50,7 @@ from messenger.web.webhooks import WebhookDeps, unsubscribe_link, webhook_routes
 
 # How often untaken alerts and unanswered check-ins are looked at (a fraction of the shortest delay).
 FOLLOW_UP_SECONDS = 30.0
+FOLLOW_UP_JOB = "follow-up"
 
 
 @dataclass
@@ -207,7 +208,7 @@ def build_app(
         alerts=alerts,
         sms=wired.get(ChannelName.SMS),
     )
-    alarm.every(FOLLOW_UP_SECONDS, followups.run)
+    alarm.every(FOLLOW_UP_JOB, FOLLOW_UP_SECONDS, followups.run)
     web = None
     if serve_http:
         health = HealthCheck(sessions=sessions, scheduler_running=lambda: alarm.running)

@@ -17,7 +17,7 @@ from telegram.ext import (
 )
 
 from messenger.bot.context import BotDeps, deps_of, reply
-from messenger.bot.handlers import buttons, enrolment, inbox, patient, staff
+from messenger.bot.handlers import attendance, buttons, enrolment, inbox, patient, staff
 from messenger.config import Settings
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,8 @@ STAFF_COMMANDS = {
     "inbox": inbox.inbox,
     "done": inbox.done,
     "reply": inbox.reply_command,
+    "attended": attendance.attended,
+    "missed": attendance.missed,
 }
 PATIENT_COMMANDS = {
     "start": patient.start,

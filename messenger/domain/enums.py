@@ -31,6 +31,8 @@ class InfusionStatus(StrEnum):
     CONFIRMED = "confirmed"
     RESCHEDULE_REQUESTED = "reschedule_requested"
     CANCELLED = "cancelled"
+    ATTENDED = "attended"
+    MISSED = "missed"
 
 
 class MessageStatus(StrEnum):

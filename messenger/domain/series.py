@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from messenger.domain.enums import QuietPolicy, StepKind
-from messenger.domain.timing import Offset, QuietHours, apply_offset, local_wall
+from messenger.domain.timing import Offset, QuietHours, apply_offset, from_wall, local_wall
 
 SHIPPED_SERIES_DIR = Path(__file__).resolve().parent.parent / "series"
 _ANCHOR = re.compile(r"^(enrolment|each infusion|infusion ([1-9]\d*))$")
@@ -240,6 +240,12 @@ def plan_step(
     due = apply_offset(anchor, step.offset, zone, step.at)
     send = quiet_hours.defer(due, zone) if step.quiet is QuietPolicy.DEFER else due
     not_after = None if step.not_after is None else apply_offset(anchor, step.not_after, zone)
+    if step.kind is StepKind.REMINDER and infusion is not None:
+        # A reminder due on an earlier day ("Tomorrow: …") is stale once the infusion's own day has
+        # begun (after a pause, or a move to later the same day): the same-day reminder covers it.
+        day_begins = from_wall(datetime.combine(local_wall(anchor, zone).date(), time(0)), zone)
+        if due < day_begins:
+            not_after = day_begins if not_after is None else min(not_after, day_begins)
     return PlannedStep(key, step.kind, step.template, infusion, step.quiet, due, send, not_after)
 
 

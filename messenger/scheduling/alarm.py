@@ -1,9 +1,10 @@
 """The alarm clock: APScheduler wakes the dispatcher when the next row falls due.
 
-APScheduler holds two jobs whatever the size of the outbox: ``wake`` (a date trigger
-moved to the next due time after every run) and ``sweep`` (an interval safety net that
-also picks up rows written by other processes). The database is the queue; nothing
-about a message lives in the scheduler, so a restart loses nothing.
+APScheduler holds three jobs whatever the size of the outbox: ``wake`` (a date trigger
+moved to the next due time after every run), ``sweep`` (an interval safety net that
+also picks up rows written by other processes) and ``follow-up`` (untaken alerts,
+unanswered check-ins). The database is the queue; nothing about a message lives in the
+scheduler, so a restart loses nothing.
 """
 
 from __future__ import annotations
@@ -49,10 +50,17 @@ class Alarm:
     def running(self) -> bool:
         return self.scheduler.running
 
-    def every(self, seconds: float, job: Callable[[], Awaitable[object]]) -> None:
+    def every(self, name: str, seconds: float, job: Callable[[], Awaitable[object]]) -> None:
         """Run ``job`` every ``seconds`` beside the dispatcher (follow-ups), one run at a time."""
         self.scheduler.add_job(
-            job, "interval", seconds=seconds, coalesce=True, max_instances=1, misfire_grace_time=None
+            job,
+            "interval",
+            seconds=seconds,
+            id=name,
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=None,
         )
 
     def start(self) -> None:

@@ -12,6 +12,7 @@ from messenger.domain.enums import InfusionStatus, MessageStatus, StepKind
 from messenger.domain.models import Answer, Infusion, Message, Series
 from messenger.domain.series import Escalation, SeriesCatalog
 from messenger.services import audit
+from messenger.services.attendance import hold_for_reschedule
 from messenger.services.errors import ServiceError
 
 QUESTIONS = ("pain", "mood", "contact")
@@ -60,6 +61,8 @@ async def respond_to_reminder(
         raise ServiceError("infusion_started", number=infusion.number)
     infusion.status = InfusionStatus.CONFIRMED if attending else InfusionStatus.RESCHEDULE_REQUESTED
     infusion.responded_at = now
+    if not attending:
+        await hold_for_reschedule(session, series_id=message.series_id, number=infusion.number, now=now)
     audit.record(
         session,
         at=now,

@@ -6,7 +6,7 @@ Sent messages are history and stay as they are; only pending (or held) rows move
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, update
@@ -25,6 +25,7 @@ from messenger.domain.models import Infusion, Message, Patient, Series
 from messenger.domain.series import SeriesCatalog, SeriesDefinition, plan_step
 from messenger.domain.timing import QuietHours
 from messenger.services import audit
+from messenger.services.attendance import HELD_FOR_RESCHEDULE, release_held
 from messenger.services.enrolment import zone_of
 from messenger.services.errors import ServiceError
 from messenger.services.reports import latest_series_of
@@ -92,6 +93,8 @@ async def reschedule_infusion(
     previous = infusion.scheduled_at
     infusion.scheduled_at, infusion.status, infusion.responded_at = at, InfusionStatus.SCHEDULED, None
     times = [i.scheduled_at for i in infusions]
+    # Before the replan, which clears last_error, the mark of what the reschedule request held.
+    await release_held(session, series=series, number=number, now=now)
     moved = await _replan(session, series, definition, zone, times, quiet_hours, number)
     await _tell_patient(session, series, number, at, now)
     problem = definition.course_problem(times, zone)
@@ -200,9 +203,19 @@ async def resume(
     zone = zone_of(patient.timezone)
     series.status, series.status_changed_at = SeriesStatus.ACTIVE, now
     held = (
-        await session.exec(select(Message).where(Message.series_id == series.id, Message.status == MessageStatus.HELD))
+        await session.exec(
+            select(Message)
+            .where(
+                Message.series_id == series.id,
+                Message.status == MessageStatus.HELD,
+                # Held for a reschedule request: they wait for the new time, not for the resume.
+                col(Message.last_error).is_distinct_from(HELD_FOR_RESCHEDULE),
+            )
+            .order_by(col(Message.send_at), col(Message.due_at), col(Message.id))
+        )
     ).all()
     released = skipped = 0
+    previous = None
     for message in held:
         if message.not_after is not None and message.not_after <= now:
             message.status, message.last_error = MessageStatus.SKIPPED, "expired while the series was paused"
@@ -211,6 +224,10 @@ async def resume(
         send_at = max(message.send_at, now)
         if message.quiet is QuietPolicy.DEFER:
             send_at = quiet_hours.defer(send_at, zone)
+        # Overdue rows would all share "now": a microsecond apart they still go out in their scheduled order.
+        if previous is not None and send_at <= previous:
+            send_at = previous + timedelta(microseconds=1)
+        previous = send_at
         message.status, message.send_at, message.updated_at = MessageStatus.PENDING, send_at, now
         released += 1
     audit.record(

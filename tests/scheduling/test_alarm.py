@@ -51,7 +51,7 @@ async def test_a_series_in_seconds_is_delivered_in_order_by_the_real_scheduler(s
     assert all(d.at >= d.message.send_at for d in seen), "nothing is sent before it is due"
 
 
-async def test_the_scheduler_holds_two_jobs_however_many_messages_are_pending(settings, clock):
+async def test_the_scheduler_holds_three_jobs_however_many_messages_are_pending(settings, clock):
     app = build_app(settings, clock=clock, channels={ScriptedChannel().name: ScriptedChannel()})
     await create_schema(app.engine)
     for n in range(25):
@@ -64,5 +64,5 @@ async def test_the_scheduler_holds_two_jobs_however_many_messages_are_pending(se
     finally:
         await app.stop()
 
-    assert jobs == {"wake", "sweep"}
+    assert jobs == {"wake", "sweep", "follow-up"}
     assert next_due is not None and next_due > clock.now()

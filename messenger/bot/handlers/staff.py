@@ -20,6 +20,7 @@ from messenger.rendering.context import infusion_view, sample_context
 from messenger.rendering.environment import Flavour
 from messenger.services import changes, conversation, reports
 from messenger.services.acknowledgement import acknowledgement_figures
+from messenger.services.attendance import effective_status
 from messenger.services.audit import staff_actor
 from messenger.services.enrolment import EnrolmentRequest, enrol, zone_of
 from messenger.services.invites import create_invite
@@ -142,11 +143,22 @@ async def send_patient_card(update: Update, deps: BotDeps, patient_id: int) -> N
             series=card.series,
             contacts=card.contacts,
             infusions=[
-                {"number": i.number, "when": local_text(i.scheduled_at, zone), "status": i.status.value}
+                {
+                    "number": i.number,
+                    "when": local_text(i.scheduled_at, zone),
+                    "status": effective_status(i, deps.clock.now()).value,
+                    "marked": i.status.value,
+                }
                 for i in card.infusions
             ],
             next_messages=[
-                {"step": m.step_key, "when": local_text(m.send_at, zone), "status": m.status.value}
+                {
+                    "step": m.step_key,
+                    "kind": m.kind.value,
+                    "infusion": m.infusion_number,
+                    "when": local_text(m.send_at, zone),
+                    "status": m.status.value,
+                }
                 for m in card.next_messages
             ],
             answers=[
