@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -14,16 +14,16 @@ from messenger.bot.application import TelegramRuntime, build_telegram_applicatio
 from messenger.bot.context import BotDeps
 from messenger.bot.keyboards import step_buttons
 from messenger.channels.base import Button, Channel
-from messenger.channels.calendar import CalendarEvent, ics_bytes
 from messenger.channels.console import ConsoleChannel
 from messenger.channels.email import EmailChannel
+from messenger.channels.invitations import calendar_attachments
 from messenger.channels.patient_line import PatientLine
 from messenger.channels.telegram import TelegramChannel
 from messenger.channels.twilio import TwilioChannel
 from messenger.clock import Clock, SystemClock
 from messenger.config import Settings
 from messenger.db import SessionFactory, create_engine, session_factory, transaction
-from messenger.domain.enums import ChannelName, StepKind
+from messenger.domain.enums import ChannelName
 from messenger.domain.models import Message
 from messenger.domain.series import SeriesCatalog
 from messenger.domain.timing import QuietHours
@@ -36,7 +36,6 @@ from messenger.rendering.environment import TemplateEnvironment
 from messenger.rendering.strings import BotStrings
 from messenger.scheduling.alarm import Alarm
 from messenger.scheduling.dispatcher import (
-    AttachmentFactory,
     DeliveryListener,
     Dispatcher,
     RetryPolicy,
@@ -281,29 +280,3 @@ def provider_channels(settings: Settings, clock: Clock) -> dict[ChannelName, Cha
             unsubscribe_url=lambda o: unsubscribe_link(settings, o.contact_id, clock.now()) if o.contact_id else None,
         )
     return channels
-
-
-# Calendar sequence numbers only need to grow: seconds since this instant, at each sending
-# (32-bit safe until 2088).
-_SEQUENCE_EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
-
-
-def calendar_attachments(strings: BotStrings, clock: Clock) -> AttachmentFactory:
-    """Reminders sent by e-mail carry the infusion as a calendar invitation (same UID when it moves)."""
-
-    def attach(message: Message, infusion_times: list[datetime], locale: str) -> tuple[tuple[str, bytes, str], ...]:
-        if message.kind is not StepKind.REMINDER or not message.infusion_number:
-            return ()
-        number, now = message.infusion_number, clock.now()
-        event = CalendarEvent(
-            uid=f"infusion-{message.series_id}-{number}@messenger",
-            sequence=int((now - _SEQUENCE_EPOCH).total_seconds()),
-            start=infusion_times[number - 1],
-            duration=timedelta(hours=2),
-            summary=strings.plain("sms.calendar_summary", locale, number=number, total=len(infusion_times)),
-            location=None,
-            description=None,
-        )
-        return (("appointment.ics", ics_bytes(event, now=now), "text/calendar"),)
-
-    return attach

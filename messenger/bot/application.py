@@ -17,20 +17,20 @@ from telegram.ext import (
 )
 
 from messenger.bot.context import BotDeps, deps_of, reply
-from messenger.bot.handlers import attendance, buttons, enrolment, inbox, patient, staff
+from messenger.bot.handlers import attendance, buttons, cards, enrolment, inbox, patient, staff
 from messenger.config import Settings
 
 log = logging.getLogger(__name__)
 
 STAFF_COMMANDS = {
     "patients": staff.patients,
-    "patient": staff.patient,
+    "patient": cards.patient,
     "reschedule": staff.reschedule,
     "pause": staff.pause,
     "cancel": staff.cancel,
     "invite": staff.invite,
     "preview": staff.preview,
-    "stats": staff.stats,
+    "stats": cards.stats,
     "staff": staff.staff_command,
     "inbox": inbox.inbox,
     "done": inbox.done,
@@ -45,12 +45,13 @@ PATIENT_COMMANDS = {
     "resume": patient.resume,  # with an id, from staff: resumes a paused series
     "help": patient.help_command,
 }
-MENU = [
-    BotCommand("schedule", "Your upcoming infusions"),
-    BotCommand("stop", "Stop all messages"),
-    BotCommand("resume", "Turn messages back on"),
-    BotCommand("help", "What I can do"),
-]
+# The patient commands Telegram lists in its menu; each description is the bot string ``menu.<command>``.
+MENU = ("schedule", "stop", "resume", "help")
+
+
+def menu(deps: BotDeps) -> list[BotCommand]:
+    """The command menu in the clinic's language."""
+    return [BotCommand(command, deps.strings.plain(f"menu.{command}", deps.locale)) for command in MENU]
 
 
 def build_telegram_application(settings: Settings) -> Application:  # type: ignore[type-arg]
@@ -111,6 +112,7 @@ class TelegramRuntime:
 
     def __init__(self, application: Application, *, deps: BotDeps, polling: bool = True) -> None:  # type: ignore[type-arg]
         self.application = application
+        self.deps = deps
         self.polling = polling
         application.bot_data["deps"] = deps
 
@@ -119,7 +121,7 @@ class TelegramRuntime:
         if not self.polling:  # send-only: another process receives the updates
             log.info("Telegram bot @%s: sending only, not polling", self.application.bot.username)
             return
-        await self.application.bot.set_my_commands(MENU)
+        await self.application.bot.set_my_commands(menu(self.deps))
         await self.application.start()
         assert self.application.updater is not None
         await self.application.updater.start_polling(allowed_updates=["message", "callback_query"])

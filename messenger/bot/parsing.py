@@ -24,8 +24,9 @@ class InputError(ServiceError):
 def key_values(text: str, allowed: tuple[str, ...]) -> dict[str, str]:
     try:
         tokens = shlex.split(text)
-    except ValueError as exc:
-        raise InputError("bad_quoting", problem=str(exc).lower()) from None
+    except ValueError:
+        # shlex explains in English; the staff string says the same for every locale.
+        raise InputError("bad_quoting") from None
     pairs: dict[str, str] = {}
     for token in tokens:
         key, sep, value = token.partition("=")
@@ -41,7 +42,8 @@ def local_datetime(text: str, zone: ZoneInfo) -> datetime:
     cleaned = " ".join(text.split())
     for fmt in DATETIME_FORMATS:
         try:
-            return from_wall(datetime.strptime(cleaned, fmt), zone)
+            # Staff type wall-clock time in the patient's zone: naive on purpose, made aware by from_wall.
+            return from_wall(datetime.strptime(cleaned, fmt), zone)  # noqa: DTZ007
         except ValueError:
             continue
     raise InputError("bad_datetime", value=text)
@@ -61,17 +63,17 @@ def positive_int(text: str) -> int:
 def phone(text: str) -> str:
     number = re.sub(r"[\s().-]", "", text)
     if not _PHONE.match(number):
-        raise InputError("bad_contact", value=text, kind="phone number (international format, e.g. +15551234567)")
+        raise InputError("bad_phone", value=text)
     return number
 
 
 def email(text: str) -> str:
     if not _EMAIL.match(text.strip()) or len(text) > 320:
-        raise InputError("bad_contact", value=text, kind="e-mail address")
+        raise InputError("bad_email", value=text)
     return text.strip()
 
 
 def locale(text: str) -> str:
     if not _LOCALE.match(text):
-        raise InputError("bad_contact", value=text, kind="language code (e.g. en, es)")
+        raise InputError("bad_locale", value=text)
     return text

@@ -12,7 +12,6 @@ refusals are ``Failed``. Reasons carry SMTP codes, never addresses.
 
 from __future__ import annotations
 
-import html as html_lib
 import re
 import ssl
 from collections.abc import Callable
@@ -32,7 +31,7 @@ from messenger.channels.base import Capabilities, Failed, Outgoing, RetryLater, 
 from messenger.domain.enums import ChannelName
 from messenger.rendering.environment import Flavour
 
-__all__ = ["EmailChannel", "wrap_html"]
+__all__ = ["EmailChannel"]
 
 _MAX_HEADER_LINE = 998  # RFC 5322's hard limit on a line
 _ADDRESS = re.compile(r"[^\s<>\"'(),;:]+@[^\s<>\"'(),;:]+")
@@ -66,29 +65,6 @@ def _message_policy() -> EmailPolicy:
 
 
 _POLICY = _message_policy()
-
-_LAYOUT = """<!doctype html>
-<html>
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-</head>
-<body style="margin:0;padding:24px;font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;\
-font-size:16px;line-height:1.5;color:#1f2933;background:#ffffff;">
-<div style="max-width:600px;margin:0 auto;">
-{content}
-</div>
-</body>
-</html>
-"""
-
-
-def wrap_html(fragment: str, *, title: str = "") -> str:
-    """``fragment`` inside a minimal HTML document; a complete document is returned unchanged."""
-    if re.search(r"<html[\s>]|<!doctype\s+html", fragment, re.IGNORECASE):
-        return fragment
-    return _LAYOUT.format(title=html_lib.escape(title), content=fragment.strip())
 
 
 class EmailChannel:
@@ -157,7 +133,7 @@ class EmailChannel:
             message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         message.set_content(content.body)
         if content.html:
-            message.add_alternative(wrap_html(content.html, title=subject), subtype="html")
+            message.add_alternative(content.html, subtype="html")
         for filename, data, mime_type in outgoing.attachments:
             maintype, _, subtype = mime_type.partition("/")
             if not maintype or not subtype:

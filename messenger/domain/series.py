@@ -13,14 +13,17 @@ import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from messenger.domain.checkin_rules import Escalation, OffsetField
 from messenger.domain.enums import QuietPolicy, StepKind
-from messenger.domain.timing import Offset, QuietHours, apply_offset, from_wall, local_wall
+from messenger.domain.timing import Offset, QuietHours, apply_offset, day_begins, local_wall
+from messenger.domain.wording import Phrase
 
 SHIPPED_SERIES_DIR = Path(__file__).resolve().parent.parent / "series"
 _ANCHOR = re.compile(r"^(enrolment|each infusion|infusion ([1-9]\d*))$")
@@ -57,16 +60,6 @@ class InfusionPlan(_Strict):
         if not self.min_span_days <= self.default_days[-1] <= self.max_span_days:
             raise ValueError("default_days do not fit between min_span_days and max_span_days")
         return self
-
-
-class Escalation(_Strict):
-    """When a check-in answer is worth a call from the clinic."""
-
-    pain_at_least: int = Field(default=8, ge=0, le=10)
-    mood_at_most: int = Field(default=1, ge=1, le=5)
-    contact_requested: bool = True
-    # Pain this many points above the patient's own first check-in is escalated too.
-    pain_rise: int = Field(default=2, ge=1, le=10)
 
 
 class Step(_Strict):
@@ -133,15 +126,10 @@ class SeriesDefinition(_Strict):
     infusions: InfusionPlan
     escalation: Escalation = Escalation()
     # An unanswered check-in gets one gentle reminder after this long; staff hear of it after as long again.
-    checkin_reminder_after: Offset = Offset.parse("4h")
+    checkin_reminder_after: OffsetField = Offset.parse("4h")
     # Clinic-configured text passed to every template as ``series.vars``.
     vars: dict[str, str] = Field(default_factory=dict)
     steps: list[Step]
-
-    @field_validator("checkin_reminder_after", mode="before")
-    @classmethod
-    def _delay(cls, value: Any) -> Any:
-        return Offset.parse(value) if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _steps(self) -> SeriesDefinition:
@@ -166,16 +154,16 @@ class SeriesDefinition(_Strict):
         """Infusion times from the first one and the default spacing, same local time of day."""
         return [apply_offset(first, Offset(days=days), zone) for days in self.infusions.default_days]
 
-    def course_problem(self, infusions: Sequence[datetime], zone: ZoneInfo) -> str | None:
-        """Why these infusion times do not make a valid course, or None (spans count local days)."""
+    def course_problem(self, infusions: Sequence[datetime], zone: ZoneInfo) -> Phrase | None:
+        """Why these infusion times do not make a valid course (``course.*``), or None; spans count local days."""
         plan = self.infusions
         if len(infusions) != plan.count:
-            return f"the series has {plan.count} infusions, {len(infusions)} were given"
-        if any(b <= a for a, b in zip(infusions, infusions[1:], strict=False)):
-            return "the infusions must be in order, each after the one before"
+            return Phrase("course.count", {"expected": plan.count, "given": len(infusions)})
+        if any(b <= a for a, b in pairwise(infusions)):
+            return Phrase("course.order")
         span = local_wall(infusions[-1], zone) - local_wall(infusions[0], zone)
         if span > timedelta(days=plan.max_span_days):
-            return f"the course spans {span.days} days; the series allows at most {plan.max_span_days}"
+            return Phrase("course.span", {"days": span.days, "max_days": plan.max_span_days})
         return None
 
 
@@ -243,9 +231,8 @@ def plan_step(
     if step.kind is StepKind.REMINDER and infusion is not None:
         # A reminder due on an earlier day ("Tomorrow: …") is stale once the infusion's own day has
         # begun (after a pause, or a move to later the same day): the same-day reminder covers it.
-        day_begins = from_wall(datetime.combine(local_wall(anchor, zone).date(), time(0)), zone)
-        if due < day_begins:
-            not_after = day_begins if not_after is None else min(not_after, day_begins)
+        if due < (begins := day_begins(anchor, zone)):
+            not_after = begins if not_after is None else min(not_after, begins)
     return PlannedStep(key, step.kind, step.template, infusion, step.quiet, due, send, not_after)
 
 

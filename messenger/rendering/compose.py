@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Mapping
 from typing import Any
+
+from markupsafe import Markup
 
 from messenger.channels.base import Capabilities, Content
 from messenger.rendering.environment import Flavour, TemplateEnvironment, TemplateRenderError
 
 # A flavour a template may leave out, and what stands in for it.
 _FALLBACK = {Flavour.SMS: Flavour.TEXT, Flavour.TELEGRAM: Flavour.TEXT, Flavour.EMAIL_TEXT: Flavour.TEXT}
+# The document every e-mail's HTML part is placed in: ``templates/<locale>/layout/document.email.html.j2``.
+EMAIL_LAYOUT = "layout/document"
+_HTML_DOCUMENT = re.compile(r"<html[\s>]|<!doctype\s+html", re.IGNORECASE)
 
 
 class Composer:
@@ -28,7 +34,16 @@ class Composer:
             )
         subject = self.render(template, capabilities.subject, locale, context) if capabilities.subject else None
         html_part = self.render(template, capabilities.html, locale, context) if capabilities.html else None
+        if html_part is not None and capabilities.html is Flavour.EMAIL_HTML:
+            html_part = self.email_document(html_part, title=subject or "", locale=locale)
         return Content(body=body, subject=subject, html=html_part)
+
+    def email_document(self, fragment: str, *, title: str, locale: str) -> str:
+        """``fragment`` inside the locale's e-mail layout; a template that is a whole document stays as it is."""
+        if _HTML_DOCUMENT.search(fragment):
+            return fragment
+        context = {"title": title, "content": Markup(fragment), "lang": locale}
+        return self.environment.render(EMAIL_LAYOUT, Flavour.EMAIL_HTML, locale, context)
 
     def render(self, template: str, flavour: Flavour, locale: str, context: Mapping[str, Any]) -> str:
         env = self.environment

@@ -7,7 +7,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from jinja2 import Environment, StrictUndefined, Template
+from markupsafe import Markup
 
+from messenger.domain.wording import Phrase
 from messenger.rendering.environment import TemplateEnvironment
 
 STRINGS_FILE = "bot.toml"
@@ -45,6 +47,7 @@ class BotStrings:
         return self._render(key, locale, params, html=False)
 
     def _render(self, key: str, locale: str, params: dict[str, Any], *, html: bool) -> str:
+        params = {name: self._resolve(value, locale, html=html) for name, value in params.items()}
         for candidate in self.environment.locales_for(locale):
             source = self._table(candidate).get(key)
             if source is not None:
@@ -53,6 +56,16 @@ class BotStrings:
                     template = self._compiled[(candidate, key, html)] = self._jinja[html].from_string(source)
                 return template.render(params)
         raise KeyError(f"no bot string {key!r} for locale {locale!r}")
+
+    def _resolve(self, value: Any, locale: str, *, html: bool) -> Any:
+        """Phrases among the parameters (alone or in a list) become sentences of the same locale."""
+        if isinstance(value, Phrase):
+            text = self._render(value.key, locale, dict(value.params), html=html)
+            # Already escaped once: the enclosing string must not escape it again.
+            return Markup(text) if html else text
+        if isinstance(value, list | tuple) and any(isinstance(item, Phrase) for item in value):
+            return [self._resolve(item, locale, html=html) for item in value]
+        return value
 
     def keys(self, locale: str) -> set[str]:
         return set(self._table(locale))

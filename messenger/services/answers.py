@@ -11,6 +11,7 @@ from messenger.clock import Clock
 from messenger.domain.enums import InfusionStatus, MessageStatus, StepKind
 from messenger.domain.models import Answer, Infusion, Message, Series
 from messenger.domain.series import Escalation, SeriesCatalog
+from messenger.domain.wording import Phrase
 from messenger.services import audit
 from messenger.services.attendance import hold_for_reschedule
 from messenger.services.errors import ServiceError
@@ -25,8 +26,8 @@ class CheckinState:
     answers: dict[str, str]
     # The question to ask next, or None when the check-in is complete.
     next_question: str | None
-    # Why this answer needs a call from the clinic (empty if it does not).
-    escalations: list[str] = field(default_factory=list)
+    # Why this answer needs a call from the clinic, as ``escalation.*`` phrases (empty if it does not).
+    escalations: list[Phrase] = field(default_factory=list)
     duplicate: bool = False
     # Some answer of this check-in (this one or an earlier) was escalated to staff.
     escalated: bool = False
@@ -120,7 +121,7 @@ async def answer_checkin(
     return CheckinState(message, answers, next_question(answers), reasons, escalated=earlier_escalated or bool(reasons))
 
 
-async def _rise_from_baseline(session: AsyncSession, rule: Escalation, *, series_id: int, value: int) -> list[str]:
+async def _rise_from_baseline(session: AsyncSession, rule: Escalation, *, series_id: int, value: int) -> list[Phrase]:
     """Pain up by ``rule.pain_rise`` or more from the patient's own first check-in of the series."""
     first = (
         await session.exec(
@@ -132,7 +133,7 @@ async def _rise_from_baseline(session: AsyncSession, rule: Escalation, *, series
     ).first()
     if first is None or value - first < rule.pain_rise:
         return []
-    return [f"pain {value}/10, up {value - first} from {first} at the first check-in"]
+    return [Phrase("escalation.pain_rise", {"value": value, "rise": value - first, "first": first})]
 
 
 async def open_checkin(session: AsyncSession, patient_id: int) -> tuple[Message, str] | None:
@@ -151,13 +152,13 @@ async def open_checkin(session: AsyncSession, patient_id: int) -> tuple[Message,
     return None if message is None or question is None else (message, question)
 
 
-def escalations(rule: Escalation, question: str, value: str) -> list[str]:
+def escalations(rule: Escalation, question: str, value: str) -> list[Phrase]:
     if question == "pain" and int(value) >= rule.pain_at_least:
-        return [f"pain {value}/10"]
+        return [Phrase("escalation.pain", {"value": int(value)})]
     if question == "mood" and int(value) <= rule.mood_at_most:
-        return [f"mood {value}/5"]
+        return [Phrase("escalation.mood", {"value": int(value)})]
     if question == "contact" and value == "yes" and rule.contact_requested:
-        return ["asked to be contacted"]
+        return [Phrase("escalation.contact")]
     return []
 
 

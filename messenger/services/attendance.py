@@ -19,7 +19,7 @@ from messenger.services import audit
 from messenger.services.errors import ServiceError
 
 # The reminder and check-in of an infusion whose time is in question wait for staff.
-HELD_FOR_RESCHEDULE = "held: the patient asked for a new time"
+HELD_FOR_RESCHEDULE = "held:reschedule-requested"
 _HELD_KINDS = (StepKind.REMINDER, StepKind.CHECKIN)
 MOVED_PREFIX = "moved-"
 

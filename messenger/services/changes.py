@@ -24,6 +24,7 @@ from messenger.domain.enums import (
 from messenger.domain.models import Infusion, Message, Patient, Series
 from messenger.domain.series import SeriesCatalog, SeriesDefinition, plan_step
 from messenger.domain.timing import QuietHours
+from messenger.domain.wording import Phrase
 from messenger.services import audit
 from messenger.services.attendance import HELD_FOR_RESCHEDULE, release_held
 from messenger.services.enrolment import zone_of
@@ -38,7 +39,7 @@ class Rescheduled:
     infusion: Infusion
     moved: int
     # Why the course no longer fits the series' window, if it does not (a warning, not a refusal).
-    warning: str | None
+    warning: Phrase | None
 
 
 async def load_series(session: AsyncSession, series_id: int) -> Series:
@@ -165,7 +166,7 @@ async def _tell_patient(session: AsyncSession, series: Series, number: int, at: 
     ).one()
     session.add(
         Message(
-            series_id=series.id,
+            series_id=series.pk,
             patient_id=series.patient_id,
             step_key=f"moved-{number}-{earlier + 1}",
             kind=StepKind.REMINDER,
@@ -244,7 +245,7 @@ async def cancel(*, session: AsyncSession, clock: Clock, series: Series, actor: 
     cancelled = 0
     for status in _OPEN:
         cancelled += await _set_status(session, series, status, MessageStatus.CANCELLED, now)
-    await session.exec(  # type: ignore[call-overload]
+    await session.exec(
         update(Infusion)
         .where(col(Infusion.series_id) == series.id, col(Infusion.status) != InfusionStatus.CANCELLED)
         .values(status=InfusionStatus.CANCELLED)
@@ -261,7 +262,7 @@ def _require_open(series: Series) -> None:
 async def _set_status(
     session: AsyncSession, series: Series, old: MessageStatus, new: MessageStatus, now: datetime
 ) -> int:
-    result = await session.exec(  # type: ignore[call-overload]
+    result = await session.exec(
         update(Message)
         .where(col(Message.series_id) == series.id, col(Message.status) == old)
         .values(status=new, updated_at=now)

@@ -162,7 +162,7 @@ async def _answer(
     if question == "mood" and state.escalations:
         result.preface = "listening.low_mood"
     if state.escalations:
-        result.alert, result.alert_params = "escalation", {"reasons": ", ".join(state.escalations)}
+        result.alert, result.alert_params = "escalation", {"reasons": state.escalations}
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from icalendar import Calendar
 
 from messenger.channels.base import Failed, RetryLater, Sent
 from messenger.channels.calendar import CalendarEvent, ics_bytes
-from messenger.channels.email import EmailChannel, wrap_html
+from messenger.channels.email import EmailChannel
 from messenger.rendering.environment import Flavour
 from tests.channels.support import LA, outgoing
 from tests.fakes.smtp import FakeSmtpServer
@@ -55,7 +55,7 @@ async def send_one(smtp: FakeSmtpServer, channel: EmailChannel, **content: objec
 
 
 async def test_subject_text_and_html_alternative(smtp: FakeSmtpServer) -> None:
-    outcome, message = await send_one(smtp, channel_for(smtp))
+    _, message = await send_one(smtp, channel_for(smtp))
 
     assert message["Subject"] == SUBJECT
     assert message["From"] == "Care Team <care@clinic.example>"
@@ -66,9 +66,8 @@ async def test_subject_text_and_html_alternative(smtp: FakeSmtpServer) -> None:
     html = message.get_body(("html",))
     assert plain is not None and html is not None
     assert plain.get_content() == BODY
-    document = html.get_content()
-    assert document.startswith("<!doctype html>")
-    assert HTML in document and f"<title>{SUBJECT}</title>" in document
+    # The layout is the rendering's job (templates/<locale>/layout): the channel carries the part as given.
+    assert html.get_content().strip() == HTML
     assert smtp.received[0].rcpt_tos == (PATIENT,)
     assert smtp.received[0].mail_from == "care@clinic.example"
 
@@ -107,12 +106,6 @@ async def test_a_subject_cannot_add_headers(smtp: FakeSmtpServer) -> None:
     assert message["Subject"] == "Hello Bcc: someone@evil.example"
     assert message["Bcc"] is None
     assert smtp.received[0].rcpt_tos == (PATIENT,)
-
-
-def test_a_complete_html_document_is_not_wrapped_again() -> None:
-    document = "<!DOCTYPE html><html><body><p>Hi</p></body></html>"
-    assert wrap_html(document) == document
-    assert wrap_html("<p>Hi</p>", title="A & B").count("<title>A &amp; B</title>") == 1
 
 
 def test_capabilities() -> None:

@@ -20,7 +20,8 @@ from telegram.ext import ContextTypes
 from messenger.bot.context import BotDeps, deps_of
 from messenger.bot.handlers import inbox
 from messenger.bot.handlers.patient import confirm_stop
-from messenger.bot.handlers.staff import local_text, send_patient_card
+from messenger.bot.handlers.cards import send_patient_card
+from messenger.bot.handlers.staff import local_text
 from messenger.bot.keyboards import Callback, markup, question_buttons
 from messenger.db import transaction
 from messenger.domain.models import Patient
@@ -113,7 +114,7 @@ async def _checkin(deps: BotDeps, query: CallbackQuery, patient: Patient, callba
             "escalation",
             patient_id=patient.pk,
             name=patient.name,
-            reasons=", ".join(state.escalations),
+            reasons=state.escalations,
         )
 
 
@@ -150,6 +151,7 @@ async def _open_patient(update: Update, deps: BotDeps, callback: Callback) -> No
 
 def _original(query: CallbackQuery) -> str:
     message = query.message
+    # An inaccessible (too old) message has no text to keep.
     return message.text_html if isinstance(message, TelegramMessage) and message.text else ""
 
 

@@ -1,4 +1,4 @@
-"""Staff commands: enrol, list, inspect, reschedule, pause, resume, cancel, invite, preview, stats, staff."""
+"""Staff commands: enrol, list, reschedule, pause, resume, cancel, invite, preview, staff."""
 
 from __future__ import annotations
 
@@ -18,9 +18,7 @@ from messenger.domain.enums import ChannelName, StaffRole
 from messenger.domain.models import ContactBase, Patient, Series, Staff
 from messenger.rendering.context import infusion_view, sample_context
 from messenger.rendering.environment import Flavour
-from messenger.services import changes, conversation, reports
-from messenger.services.acknowledgement import acknowledgement_figures
-from messenger.services.attendance import effective_status
+from messenger.services import changes, reports
 from messenger.services.audit import staff_actor
 from messenger.services.enrolment import EnrolmentRequest, enrol, zone_of
 from messenger.services.invites import create_invite
@@ -43,7 +41,7 @@ def enrolment_request(deps: BotDeps, fields: dict[str, str]) -> EnrolmentRequest
     series_key = fields.get("series") or deps.settings.default_series
     given = parsing.datetimes(fields["infusions"], zone) if fields.get("infusions") else None
     first = parsing.local_datetime(fields["first"], zone) if fields.get("first") else None
-    contacts = []
+    contacts: list[ContactBase] = []
     for key, value in fields.items():
         if key in _CONTACT_KEYS and value:
             address = parsing.email(value) if key == "email" else parsing.phone(value)
@@ -116,74 +114,12 @@ async def patients(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: Bot
         {
             "id": line.patient.id,
             "name": line.patient.name,
-            "status": line.series.status.value if line.series else "—",
+            "status": line.series.status.value if line.series else None,
             "next": _next_infusion(line),
         }
         for line in lines
     ]
     await reply(update, deps.page("patients", rows=rows, page=min(page, pages), pages=pages, total=total))
-
-
-@staff_only(audit_as="view.patient")
-async def patient(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, staff: Staff) -> None:
-    """Show one patient's card."""
-    await send_patient_card(update, deps, _patient_id(context, "patient"))
-
-
-async def send_patient_card(update: Update, deps: BotDeps, patient_id: int) -> None:
-    async with deps.sessions() as session:
-        card = await reports.patient_card(session, patient_id, now=deps.clock.now())
-        entries = await conversation.recent(session, patient_id)
-    zone = ZoneInfo(card.patient.timezone)
-    await reply(
-        update,
-        deps.page(
-            "patient",
-            patient=card.patient,
-            series=card.series,
-            contacts=card.contacts,
-            infusions=[
-                {
-                    "number": i.number,
-                    "when": local_text(i.scheduled_at, zone),
-                    "status": effective_status(i, deps.clock.now()).value,
-                    "marked": i.status.value,
-                }
-                for i in card.infusions
-            ],
-            next_messages=[
-                {
-                    "step": m.step_key,
-                    "kind": m.kind.value,
-                    "infusion": m.infusion_number,
-                    "when": local_text(m.send_at, zone),
-                    "status": m.status.value,
-                }
-                for m in card.next_messages
-            ],
-            answers=[
-                {
-                    "question": a.question,
-                    "value": a.value,
-                    "when": local_text(a.answered_at, zone),
-                    "escalated": a.escalated,
-                }
-                for a in card.answers
-            ],
-            conversation=[
-                {
-                    "when": local_text(e.at, zone),
-                    "outgoing": e.direction == conversation.OUTBOUND,
-                    "channel": e.channel.value,
-                    "level": e.level,
-                    "media": e.media,
-                    "text": e.text,
-                    "handled": e.handled_at is not None,
-                }
-                for e in entries
-            ],
-        ),
-    )
 
 
 @staff_only()
@@ -220,7 +156,7 @@ async def reschedule(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: B
 @staff_only()
 async def pause(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, staff: Staff) -> None:
     """Hold a patient's pending messages."""
-    patient_id = _patient_id(context, "pause")
+    patient_id = patient_id_arg(context, "pause")
     async with transaction(deps.sessions) as session:
         series = await changes.latest_series(session, patient_id)
         held = await changes.pause(
@@ -232,7 +168,7 @@ async def pause(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDep
 @staff_only()
 async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, staff: Staff) -> None:
     """Release a paused patient's messages that are still meaningful."""
-    patient_id = _patient_id(context, "resume")
+    patient_id = patient_id_arg(context, "resume")
     async with transaction(deps.sessions) as session:
         series = await changes.latest_series(session, patient_id)
         released, skipped = await changes.resume(
@@ -249,7 +185,7 @@ async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDe
 @staff_only()
 async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, staff: Staff) -> None:
     """Cancel a patient's series."""
-    patient_id = _patient_id(context, "cancel")
+    patient_id = patient_id_arg(context, "cancel")
     async with transaction(deps.sessions) as session:
         series = await changes.latest_series(session, patient_id)
         cancelled = await changes.cancel(
@@ -261,7 +197,7 @@ async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDe
 @staff_only()
 async def invite(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, staff: Staff) -> None:
     """Make a fresh invite link for a patient; earlier ones stop working."""
-    patient_id = _patient_id(context, "invite")
+    patient_id = patient_id_arg(context, "invite")
     ttl = timedelta(days=deps.settings.invite_ttl_days)
     async with transaction(deps.sessions) as session:
         card = await reports.patient_card(session, patient_id, now=deps.clock.now())
@@ -302,19 +238,6 @@ async def preview(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotD
     await reply(update, deps.text("staff.preview_header", step=args[0], lang=locale) + "\n\n" + body)
 
 
-@staff_only(audit_as="view.stats")
-async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, staff: Staff) -> None:
-    """Patients by status and today's messages."""
-    async with deps.sessions() as session:
-        figures = await reports.stats(session, now=deps.clock.now(), zone=deps.clinic_zone)
-        taking = await acknowledgement_figures(session)
-    minutes = {
-        name: None if value is None else round(value / 60)
-        for name, value in (("median", taking.median), ("p90", taking.p90))
-    }
-    await reply(update, deps.page("stats", stats=figures, acknowledgement=taking, minutes=minutes))
-
-
 @staff_only()
 async def staff_command(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, staff: Staff) -> None:
     """List, add or remove staff (owners only for changes)."""
@@ -342,7 +265,7 @@ async def staff_command(update: Update, context: ContextTypes.DEFAULT_TYPE, deps
     await reply(update, text)
 
 
-def _patient_id(context: ContextTypes.DEFAULT_TYPE, command: str) -> int:
+def patient_id_arg(context: ContextTypes.DEFAULT_TYPE, command: str) -> int:
     if not context.args or len(context.args) != 1:
         raise InputError("usage_patient_id", command=command)
     return parsing.positive_int(context.args[0])
@@ -360,8 +283,8 @@ def local_text(instant: datetime, zone: ZoneInfo) -> str:
     return f"{local:%a} {local.day} {local:%b %Y, %H:%M} {local.tzname()}"
 
 
-def _next_infusion(line: reports.PatientLine) -> str:
+def _next_infusion(line: reports.PatientLine) -> str | None:
     if line.next_infusion is None:
-        return "—"
+        return None
     zone = ZoneInfo(line.patient.timezone)
     return f"#{line.next_infusion.number} {local_text(line.next_infusion.scheduled_at, zone)}"
