@@ -34,6 +34,11 @@ class InfusionStatus(StrEnum):
     ATTENDED = "attended"
     MISSED = "missed"
 
+    @property
+    def did_not_happen(self) -> bool:
+        """Missed, cancelled, or waiting for a new time: not counted as an infusion received."""
+        return self in {self.MISSED, self.CANCELLED, self.RESCHEDULE_REQUESTED}
+
 
 class MessageStatus(StrEnum):
     PENDING = "pending"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -40,9 +40,13 @@ def message_context(
     step_key: str,
     kind: StepKind,
     infusion_number: int | None,
+    not_held: Collection[int] = (),
 ) -> dict[str, Any]:
+    """``not_held``: infusions that did not take place (missed, cancelled, waiting for a new time)."""
     total = definition.infusions.count
-    infusions = [infusion_view(n, total, at, zone) for n, at in enumerate(infusion_times, start=1)]
+    infusions = [
+        infusion_view(n, total, at, zone) | {"held": n not in not_held} for n, at in enumerate(infusion_times, start=1)
+    ]
     return {
         "patient": {"name": patient_name, "first_name": patient_name.split()[0] if patient_name.split() else ""},
         "clinic": {"name": clinic.name, "phone": clinic.phone},

@@ -125,6 +125,8 @@ class _Job:
     reach: Reach
     # Infusions the patient confirmed or asked to move.
     answered_infusions: frozenset[int]
+    # Infusions that did not take place: the completion message counts only the others.
+    not_held: frozenset[int] = frozenset()
 
 
 def default_worker_name() -> str:
@@ -293,6 +295,7 @@ class Dispatcher:
             step_key=message.step_key,
             kind=message.kind,
             infusion_number=message.infusion_number,
+            not_held=job.not_held,
         )
         if not job.contacts:
             if job.reach is Reach.NOT_LINKED:
@@ -481,7 +484,10 @@ class Dispatcher:
             reach = Reach.LOST
         definition = self.catalog.get(series.definition_key) if series.definition_key in self.catalog else None
         answered = frozenset(i.number for i in infusions if i.responded_at is not None)
-        return _Job(message, series, patient, definition, [i.scheduled_at for i in infusions], usable, reach, answered)
+        not_held = frozenset(i.number for i in infusions if i.status.did_not_happen)
+        return _Job(
+            message, series, patient, definition, [i.scheduled_at for i in infusions], usable, reach, answered, not_held
+        )
 
     async def _renew_lease(self, message_id: int) -> bool:
         """Extend this process's claim, only if it still holds it and the lease has not run out."""
@@ -569,17 +575,16 @@ class Dispatcher:
         return delivery
 
     async def _complete_if_done(self, session: AsyncSession, series: Series, now: datetime) -> None:
-        open_rows = (
+        is_open = col(Message.status).in_([MessageStatus.PENDING, MessageStatus.SENDING, MessageStatus.HELD])
+        open_rows, sent_rows = (
             await session.exec(
-                select(func.count())
-                .select_from(Message)
-                .where(
-                    Message.series_id == series.id,
-                    col(Message.status).in_([MessageStatus.PENDING, MessageStatus.SENDING, MessageStatus.HELD]),
-                )
+                select(
+                    func.count().filter(is_open), func.count().filter(col(Message.status) == MessageStatus.SENT)
+                ).where(Message.series_id == series.id)
             )
         ).one()
-        if open_rows == 0:
+        # A series nothing reached is not "completed": it stays open for staff to see and act on.
+        if open_rows == 0 and sent_rows > 0:
             await session.exec(
                 update(Series)
                 .where(col(Series.id) == series.id, col(Series.status) == SeriesStatus.ACTIVE)

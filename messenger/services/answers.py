@@ -8,9 +8,10 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from messenger.clock import Clock
+from messenger.domain.checkin_rules import Escalation
 from messenger.domain.enums import InfusionStatus, MessageStatus, StepKind
 from messenger.domain.models import Answer, Infusion, Message, Series
-from messenger.domain.series import Escalation, SeriesCatalog
+from messenger.domain.series import SeriesCatalog
 from messenger.domain.wording import Phrase
 from messenger.services import audit
 from messenger.services.attendance import hold_for_reschedule

@@ -99,3 +99,18 @@ async def test_after_a_resume_on_the_day_there_is_no_tomorrow_and_messages_keep_
     released = sorted((r for r in rows.values() if r.sent_at and r.sent_at >= la(2, 7)), key=lambda r: r.sent_at)
     assert [r.step_key for r in released] == [r.step_key for r in sorted(released, key=lambda r: r.due_at)]
     assert len(released) >= 2
+
+
+async def test_the_completion_message_says_what_actually_happened(bot_app, bot_api):
+    await _link(bot_api)
+    await run_until(bot_app, la(2, 11))
+    await say(bot_api, OWNER, "/missed 1 1", expect="marked missed")
+
+    await run_until(bot_app, la(17, 13))
+    completion = await bot_api.wait_for_message(PATIENT, contains="Thank you, Pat")
+    listing = (await say(bot_api, OWNER, "/patients", expect="Patients"))["text"]
+
+    assert "you received 4 of the 5 infusions planned" in completion["text"]
+    assert "infusions are now complete" not in completion["text"]
+    assert "Our psychotherapy programme and the whole team at" in completion["text"]
+    assert "completed" in listing
