@@ -12,20 +12,19 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from messenger.bot.alerts import StaffAlerts
 from messenger.bot.application import TelegramRuntime, build_telegram_application
 from messenger.bot.context import BotDeps
-from messenger.bot.keyboards import step_buttons
-from messenger.channels.base import Button, Channel
+from messenger.bot.keyboards import message_buttons
+from messenger.channels.base import Channel
+from messenger.channels.calendar import calendar_attachments
 from messenger.channels.console import ConsoleChannel
 from messenger.channels.email import EmailChannel
-from messenger.channels.invitations import calendar_attachments
 from messenger.channels.patient_line import PatientLine
 from messenger.channels.telegram import TelegramChannel
 from messenger.channels.twilio import TwilioChannel
 from messenger.clock import Clock, SystemClock
 from messenger.config import Settings
 from messenger.db import SessionFactory, create_engine, session_factory, transaction
+from messenger.domain.catalog import SeriesCatalog
 from messenger.domain.enums import ChannelName
-from messenger.domain.models import Message
-from messenger.domain.series import SeriesCatalog
 from messenger.domain.timing import QuietHours
 from messenger.domain.triage import PhraseBooks
 from messenger.migrations import upgrade
@@ -138,9 +137,6 @@ def build_app(
     if not wired:
         wired[ChannelName.CONSOLE] = ConsoleChannel()
 
-    def buttons(message: Message, locale: str) -> tuple[tuple[Button, ...], ...]:
-        return step_buttons(message.kind, message.id or 0, strings, locale)
-
     metrics = Metrics()
     dispatcher = Dispatcher(
         sessions=sessions,
@@ -153,13 +149,15 @@ def build_app(
         retry=RetryPolicy(max_attempts=settings.max_attempts),
         batch_size=settings.dispatch_batch_size,
         listeners=[metrics.on_delivery, *listeners],
-        buttons=buttons,
+        buttons=message_buttons(strings),
         lease=timedelta(seconds=settings.claim_lease_seconds),
         attachments=calendar_attachments(strings, clock),
     )
     alarm = Alarm(dispatcher=dispatcher, clock=clock, sweep_seconds=settings.sweep_seconds)
     if settings.reminder_fallback_minutes:
-        fallback = ReminderFallback(sessions=sessions, delay=timedelta(minutes=settings.reminder_fallback_minutes))
+        fallback = ReminderFallback(
+            sessions=sessions, delay=timedelta(minutes=settings.reminder_fallback_minutes), quiet_hours=quiet_hours
+        )
         dispatcher.listeners.append(fallback.on_delivery)
     metrics.watch_queue(sessions, clock)
     metrics.watch_acknowledgement(sessions)
@@ -222,6 +220,7 @@ def build_app(
                 alerts=alerts,
                 poke=alarm.poke,
                 phrases=phrases,
+                quiet_hours=quiet_hours,
             )
         )
         web = WebServer(
@@ -254,7 +253,8 @@ def provider_channels(settings: Settings, clock: Clock) -> dict[ChannelName, Cha
     """SMS and WhatsApp (Twilio) and e-mail (SMTP), where the settings configure them."""
     channels: dict[ChannelName, Channel] = {}
     public = settings.public_url
-    if settings.twilio_configured:
+    sid, token = settings.twilio_account_sid, settings.twilio_auth_token
+    if settings.twilio_configured and sid and token is not None:
         callback = f"{public}/twilio/status" if public else None
         for name, sender in (
             (ChannelName.SMS, settings.twilio_sms_from),
@@ -263,17 +263,20 @@ def provider_channels(settings: Settings, clock: Clock) -> dict[ChannelName, Cha
             if sender:
                 channels[name] = TwilioChannel(
                     name=name,
-                    account_sid=settings.twilio_account_sid or "",
-                    auth_token=settings.twilio_auth_token,  # type: ignore[arg-type]
+                    account_sid=sid,
+                    auth_token=token,
                     from_number=sender,
+                    clock=clock,
                     base_url=settings.twilio_base_url,
                     status_callback_url=callback,
                 )
-    if settings.email_configured:
+    host, sender = settings.smtp_host, settings.email_from
+    if host and sender:  # what Settings.email_configured checks, spelled out for the types
         channels[ChannelName.EMAIL] = EmailChannel(
-            host=settings.smtp_host,
+            host=host,
             port=settings.smtp_port,
-            from_address=settings.email_from,  # type: ignore[arg-type]
+            from_address=sender,
+            clock=clock,
             username=settings.smtp_username,
             password=settings.smtp_password,
             use_tls=settings.smtp_use_tls,

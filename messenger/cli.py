@@ -13,13 +13,10 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
+from messenger.clock import SystemClock
 from messenger.config import Settings, load_settings
-from messenger.domain.series import (
-    SeriesCatalog,
-    SeriesDefinitionError,
-    definition_files,
-    load_definition,
-)
+from messenger.domain.catalog import SeriesCatalog, definition_files, load_definition
+from messenger.domain.series import SeriesDefinitionError
 from messenger.migrations.cli import db_app
 from messenger.observability.logging import configure_logging
 
@@ -104,13 +101,14 @@ def demo(
         errors.print("[red]--seconds, --minutes and --speed must be positive")
         raise typer.Exit(2)
     configure_logging(level="WARNING")
-    summary = asyncio.run(run_demo(settings, seconds=budget, speed=speed, console=console))
+    summary = asyncio.run(run_demo(settings, now=SystemClock().now(), seconds=budget, speed=speed, console=console))
     raise typer.Exit(0 if summary.finished else 1)
 
 
 @templates_app.command("check")
 def templates_check() -> None:
     """Render every template of every series, channel flavour and locale with sample data."""
+    from messenger.channels.catalogue import shipped_capabilities
     from messenger.rendering.check import check_templates
     from messenger.rendering.context import Clinic
     from messenger.rendering.environment import TemplateEnvironment
@@ -123,7 +121,11 @@ def templates_check() -> None:
         errors.print(f"[red]{escape(str(exc))}")
         raise typer.Exit(1) from None
     report = check_templates(
-        environment, catalog, Clinic(settings.clinic_name, settings.clinic_phone), settings.sensitive_words
+        environment,
+        catalog,
+        Clinic(settings.clinic_name, settings.clinic_phone),
+        capabilities=shipped_capabilities(),
+        sensitive_words=settings.sensitive_words,
     )
     for problem in report.problems:
         errors.print(f"[red]✗[/] {escape(problem)}", highlight=False, soft_wrap=True)
@@ -157,7 +159,8 @@ def series_validate(
             continue
         steps = sum(1 for _ in definition.expanded_steps())
         console.print(
-            f"[green]✓[/] {escape(str(path))}: {escape(repr(definition.key))}, {definition.infusions.count} infusions, {steps} steps"
+            f"[green]✓[/] {escape(str(path))}: {escape(repr(definition.key))}, "
+            f"{definition.infusions.count} infusions, {steps} steps"
         )
     if failed:
         raise typer.Exit(1)

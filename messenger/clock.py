@@ -8,6 +8,7 @@ through the same scheduler and dispatcher as production.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -34,24 +35,52 @@ class ScaledClock:
     """A clock that runs ``speed`` times faster than real time from ``start``.
 
     With ``running=False`` it stands still at ``start`` until :meth:`run`, so set-up
-    work (enrolment, schema creation) takes no story time.
+    work (enrolment, schema creation) takes no story time. :meth:`hold_at` lets it run
+    only up to an instant and wait there, so work that falls behind on a busy machine
+    delays the story instead of being overtaken by it.
     """
 
-    def __init__(self, start: datetime, speed: float, *, running: bool = True) -> None:
+    def __init__(
+        self, start: datetime, speed: float, *, running: bool = True, ticks: Callable[[], float] = time.monotonic
+    ) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
         self.start = start.astimezone(UTC)
         self.speed = speed
-        self._origin: float | None = time.monotonic() if running else None
+        self._ticks = ticks
+        # Story time is ``_base`` plus scaled real time since ``_origin``, capped at ``_ceiling``.
+        self._base = self.start
+        self._origin: float | None = self._ticks() if running else None
+        self._ceiling: datetime | None = None
+        # Real time spent held at a ceiling (story time the hold kept from passing).
+        self.waited = timedelta(0)
 
     def run(self) -> None:
         if self._origin is None:
-            self._origin = time.monotonic()
+            self._origin = self._ticks()
+
+    def hold_at(self, ceiling: datetime | None) -> None:
+        """Run on from the current reading up to ``ceiling`` and wait there (``None``: no limit).
+
+        Time resumes from where it stood, not from where it would be without the hold,
+        so nothing between the two is skipped.
+        """
+        free, held = self._readings()
+        self.waited += (free - held) / self.speed
+        self._base = held
+        if self._origin is not None:
+            self._origin = self._ticks()
+        self._ceiling = ceiling
 
     def now(self) -> datetime:
+        return self._readings()[1]
+
+    def _readings(self) -> tuple[datetime, datetime]:
+        """Story time as it would be without the ceiling, and as it is."""
         if self._origin is None:
-            return self.start
-        return self.start + timedelta(seconds=(time.monotonic() - self._origin) * self.speed)
+            return self._base, self._base
+        free = self._base + timedelta(seconds=(self._ticks() - self._origin) * self.speed)
+        return free, free if self._ceiling is None else min(free, max(self._ceiling, self._base))
 
     def real_seconds_until(self, instant: datetime) -> float:
         return max(0.0, (instant - self.now()).total_seconds() / self.speed)

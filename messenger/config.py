@@ -17,7 +17,6 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from messenger.domain.hours import ClinicHours, HoursError
-from messenger.rendering.discreet import DEFAULT_SENSITIVE_WORDS
 
 # The clinic the shipped article comes from; a clinic sets its own.
 DEFAULT_CLINIC_NAME = "Renew Ketamine Infusion"
@@ -128,8 +127,9 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_use_tls: bool = False
     email_from: str | None = None
-    # Words a discreet channel (SMS, e-mail subjects) must never show on a lock screen.
-    sensitive_words: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_SENSITIVE_WORDS))
+    # Words a discreet channel (SMS, e-mail subjects) must never show on a lock screen;
+    # None keeps the shipped list (templates/sensitive-words.txt).
+    sensitive_words: Annotated[list[str] | None, NoDecode] = None
     log_level: str = "INFO"
     # One JSON object per log line (for log shippers) instead of plain text.
     log_json: bool = False

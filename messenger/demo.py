@@ -5,22 +5,24 @@ from __future__ import annotations
 import asyncio
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlmodel import col, func, select
+from sqlmodel import col, select
 
 from messenger.app import App, build_app
 from messenger.channels.console import ConsoleChannel
 from messenger.clock import ScaledClock
 from messenger.config import Settings
 from messenger.db import transaction
+from messenger.domain.catalog import SeriesCatalog
 from messenger.domain.enums import ChannelName, MessageStatus
 from messenger.domain.models import Message
-from messenger.domain.series import SeriesCatalog, plan
+from messenger.domain.series import plan
 from messenger.domain.timing import QuietHours, from_wall, local_wall
 from messenger.scheduling.dispatcher import Delivery
 from messenger.services.audit import SYSTEM
@@ -28,6 +30,8 @@ from messenger.services.enrolment import EnrolmentRequest, console_contact, enro
 
 DEMO_PATIENT = "Alex Rivera"
 REAL_LEASE_SECONDS = 60.0
+# Real seconds the demo waits for the next message beyond the story's own gap before giving up.
+PATIENCE_SECONDS = 60.0
 
 
 @dataclass
@@ -38,6 +42,8 @@ class DemoSummary:
     expected: int = 0
     speed: float = 1.0
     finished: bool = False
+    # Real time the story waited for deliveries that took longer than the story allowed.
+    waited: timedelta = timedelta(0)
 
     @property
     def delivered(self) -> int:
@@ -74,16 +80,21 @@ def demo_speed(
 async def run_demo(
     settings: Settings,
     *,
+    now: datetime,
     seconds: float = 60.0,
     speed: float | None = None,
     console: Console | None = None,
     patient: str = DEMO_PATIENT,
 ) -> DemoSummary:
     """Enrol a demo patient (in ``settings.default_timezone``) and deliver their whole series in about
-    ``seconds`` of real time."""
+    ``seconds`` of real time; the story begins on the day of ``now``.
+
+    Story time waits at each message until it has been delivered, so a busy machine makes the
+    demo slower, never different.
+    """
     console = console or Console()
     zone = settings.zone
-    start = story_start(zone, datetime.now(UTC))
+    start = story_start(zone, now)
     first = from_wall(datetime.combine(local_wall(start, zone).date() + timedelta(days=2), time(10, 0)), zone)
     summary = DemoSummary()
     progress = Progress(
@@ -95,12 +106,15 @@ async def run_demo(
         transient=True,
     )
     task = progress.add_task("delivering", total=None)
-    done = asyncio.Event()
+    done, progressed = asyncio.Event(), asyncio.Event()
     app: App | None = None
+    gate = StoryGate()
 
     async def on_delivery(delivery: Delivery) -> None:
+        gate.update(delivery)
         if not delivery.status.is_final:
             return
+        progressed.set()
         summary.add(delivery)
         story_now = app.clock.now().astimezone(zone) if app else delivery.at
         progress.update(
@@ -115,6 +129,7 @@ async def run_demo(
     catalog = SeriesCatalog.load(settings.series_dir)
     summary.speed = speed or demo_speed(settings, catalog, zone, start, first, seconds)
     clock = ScaledClock(start, summary.speed, running=False)
+    gate.clock = clock
     # Leases and retries are story time: a lease of a minute of real time is days of story time.
     scaled = settings.model_copy(update={"claim_lease_seconds": REAL_LEASE_SECONDS * summary.speed})
     app = build_app(
@@ -143,33 +158,75 @@ async def run_demo(
                 ),
             )
         async with app.sessions() as session:
-            summary.expected = (
+            # The alarm may already have taken the welcome: count what it is yet to deliver, or has.
+            rows = (
                 await session.exec(
-                    select(func.count())
-                    .select_from(Message)
-                    .where(
-                        # The alarm may already have taken the welcome: count what it is yet to deliver, or has.
-                        Message.series_id == series.id,
+                    select(Message.id, Message.status, Message.send_at).where(
+                        Message.series_id == series.pk,
                         col(Message.status).in_([MessageStatus.PENDING, MessageStatus.SENDING, MessageStatus.SENT]),
                     )
                 )
-            ).one()
+            ).all()
+        summary.expected = len(rows)
+        gate.expect({pk: at for pk, status, at in rows if pk is not None and status is not MessageStatus.SENT})
         progress.update(task, total=summary.expected)
         if summary.delivered >= summary.expected:  # everything was delivered before we counted
             done.set()
         clock.run()
         app.alarm.poke()
+        # The longest quiet stretch of the story, in real seconds, plus patience for a busy machine.
+        patience = gate.longest_gap().total_seconds() / summary.speed + PATIENCE_SECONDS
         with progress:
-            try:
-                await asyncio.wait_for(done.wait(), timeout=seconds * 3 + 30)
-                summary.finished = True
-            except TimeoutError:
-                console.print("[red]The demo did not finish in time; the summary shows what was delivered.")
+            summary.finished = await _until(done, progressed, patience)
+            if not summary.finished:
+                console.print("[red]The demo stopped making progress; the summary shows what was delivered.")
     finally:
         await app.stop()
+    summary.waited = clock.waited
     console.print(summary_table(summary))
     console.print(lateness_line(summary))
     return summary
+
+
+class StoryGate:
+    """Holds story time at the earliest message not yet delivered, until it is."""
+
+    def __init__(self) -> None:
+        self.clock: ScaledClock | None = None
+        self._waiting: dict[int, datetime] = {}
+        self._finished: set[int] = set()
+
+    def expect(self, waiting: dict[int, datetime]) -> None:
+        self._waiting = {pk: at for pk, at in waiting.items() if pk not in self._finished}
+        self._hold()
+
+    def update(self, delivery: Delivery) -> None:
+        pk = delivery.message.pk
+        if delivery.status.is_final:
+            self._finished.add(pk)
+            self._waiting.pop(pk, None)
+        elif pk in self._waiting:  # a retry moved it
+            self._waiting[pk] = delivery.message.send_at
+        self._hold()
+
+    def longest_gap(self) -> timedelta:
+        times = sorted(self._waiting.values())
+        return max((b - a for a, b in pairwise(times)), default=timedelta(0))
+
+    def _hold(self) -> None:
+        if self.clock is not None:
+            self.clock.hold_at(min(self._waiting.values(), default=None))
+
+
+async def _until(done: asyncio.Event, progressed: asyncio.Event, patience: float) -> bool:
+    """Wait for ``done``; False once ``patience`` real seconds pass without progress."""
+    while not done.is_set():
+        progressed.clear()
+        try:
+            await asyncio.wait_for(progressed.wait(), timeout=patience)
+        except TimeoutError:
+            return done.is_set()
+    return True
 
 
 def summary_table(summary: DemoSummary) -> Table:
@@ -190,5 +247,6 @@ def lateness_line(summary: DemoSummary) -> str:
     lateness = summary.worst_lateness.total_seconds()
     return (
         f"Worst lateness: {lateness / summary.speed * 1000:.0f} ms of real time "
-        f"({lateness / 60:.0f} min of story time at {summary.speed:,.0f}×)."
+        f"({lateness / 60:.0f} min of story time at {summary.speed:,.0f}×); "
+        f"story time waited {summary.waited.total_seconds() * 1000:.0f} ms of real time for deliveries."
     )

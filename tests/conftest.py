@@ -46,7 +46,9 @@ def postgres() -> Iterator[PostgresServer | str]:
         yield server
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+# The PostgreSQL half is marked slow (a database per test): ``pytest -m "not slow"`` runs the
+# SQLite half for a quick check; plain ``pytest`` and CI run both.
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
 def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # type: ignore[no-untyped-def]
     """A fresh, empty database on each backend."""
     if request.param == "sqlite":

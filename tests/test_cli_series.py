@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from messenger.cli import app
-from messenger.domain.series import SHIPPED_SERIES_DIR
+from messenger.domain.catalog import SHIPPED_SERIES_DIR
 
 SHIPPED_FILE = SHIPPED_SERIES_DIR / "ketamine-chronic-pain.toml"
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")

@@ -5,17 +5,19 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
+from messenger.channels.catalogue import shipped_capabilities
 from messenger.cli import app as cli
-from messenger.domain.series import SeriesCatalog
+from messenger.content import Flavour
+from messenger.domain.catalog import SeriesCatalog
 from messenger.rendering.check import check_templates
 from messenger.rendering.context import Clinic, sample_context
-from messenger.rendering.environment import Flavour, TemplateEnvironment
+from messenger.rendering.environment import TemplateEnvironment
 
 CLINIC = Clinic("Renew Ketamine Infusion", "949-503-1414")
 
 
 def test_every_shipped_template_renders_with_sample_data():
-    report = check_templates(TemplateEnvironment(), SeriesCatalog.load(), CLINIC)
+    report = check_templates(TemplateEnvironment(), SeriesCatalog.load(), CLINIC, capabilities=shipped_capabilities())
 
     assert report.problems == []
     steps = sum(1 for d in SeriesCatalog.load() for _ in d.expanded_steps())
@@ -119,7 +121,7 @@ def test_the_check_reports_sms_segments_and_refuses_a_third(tmp_path, monkeypatc
 
 
 def test_shipped_sms_texts_fit_two_gsm7_segments():
-    report = check_templates(TemplateEnvironment(), SeriesCatalog.load(), CLINIC)
+    report = check_templates(TemplateEnvironment(), SeriesCatalog.load(), CLINIC, capabilities=shipped_capabilities())
 
     assert report.sms, "the shipped series has SMS texts"
     assert set(report.sms) <= {"GSM-7, 1 segment(s)", "GSM-7, 2 segment(s)"}

@@ -21,6 +21,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 
 from messenger.bot.keyboards import Callback, choice, single
+from messenger.channels.failures import describe_failure
 from messenger.clock import Clock
 from messenger.db import SessionFactory, transaction
 from messenger.domain.enums import MessageStatus
@@ -65,6 +66,8 @@ class StaffAlerts:
     ) -> StaffAlert:
         """Render alert ``key`` (``alerts.<key>``, or a dotted key naming its own section) as a row in ``session``."""
         text_key = key if "." in key else f"alerts.{key}"
+        if "reason" in params:  # a stored failure code, read as the sentence for it
+            params["reason"] = describe_failure(self.strings, str(params["reason"]), self.locale)
         text = self.strings.get(text_key, self.locale, patient_id=patient_id, name=name, **params)
         alert = StaffAlert(patient_id=patient_id, key=key, urgent=urgent, text=text, created_at=self.clock.now())
         session.add(alert)

@@ -17,20 +17,20 @@ from telegram.ext import (
 )
 
 from messenger.bot.context import BotDeps, deps_of, reply
-from messenger.bot.handlers import attendance, buttons, cards, enrolment, inbox, patient, staff
+from messenger.bot.handlers import attendance, buttons, enrolment, inbox, patient, staff
 from messenger.config import Settings
 
 log = logging.getLogger(__name__)
 
 STAFF_COMMANDS = {
     "patients": staff.patients,
-    "patient": cards.patient,
+    "patient": staff.patient,
     "reschedule": staff.reschedule,
     "pause": staff.pause,
     "cancel": staff.cancel,
     "invite": staff.invite,
     "preview": staff.preview,
-    "stats": cards.stats,
+    "stats": staff.stats,
     "staff": staff.staff_command,
     "inbox": inbox.inbox,
     "done": inbox.done,
@@ -42,7 +42,7 @@ PATIENT_COMMANDS = {
     "start": patient.start,
     "schedule": patient.schedule,
     "stop": patient.stop,
-    "resume": patient.resume,  # with an id, from staff: resumes a paused series
+    "resume": patient.resume,  # without arguments; "/resume <id>" is the staff command
     "help": patient.help_command,
 }
 # The patient commands Telegram lists in its menu; each description is the bot string ``menu.<command>``.
@@ -74,6 +74,8 @@ def build_telegram_application(settings: Settings) -> Application:  # type: igno
 def register_handlers(application: Application) -> None:  # type: ignore[type-arg]
     private = filters.ChatType.PRIVATE
     application.add_handler(enrolment.conversation())
+    # Registered before the patient's /resume: the first matching handler of a group wins.
+    application.add_handler(CommandHandler("resume", staff.resume, filters=private, has_args=True))
     for name, callback in (STAFF_COMMANDS | PATIENT_COMMANDS).items():
         application.add_handler(CommandHandler(name, callback, filters=private))
     application.add_handler(CallbackQueryHandler(buttons.pressed))

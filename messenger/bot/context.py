@@ -6,7 +6,7 @@ import functools
 import logging
 import time
 from collections import defaultdict, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,15 +20,16 @@ from messenger.bot.parsing import InputError
 from messenger.channels.patient_line import PatientLine
 from messenger.clock import Clock
 from messenger.config import Settings
+from messenger.content import Flavour
 from messenger.db import SessionFactory, transaction
+from messenger.domain.catalog import SeriesCatalog
 from messenger.domain.hours import ClinicHours
 from messenger.domain.models import Staff
-from messenger.domain.series import SeriesCatalog
 from messenger.domain.timing import QuietHours
 from messenger.domain.triage import PhraseBooks
 from messenger.rendering.compose import Composer
 from messenger.rendering.context import Clinic
-from messenger.rendering.environment import Flavour, TemplateEnvironment
+from messenger.rendering.environment import TemplateEnvironment
 from messenger.rendering.strings import BotStrings
 from messenger.services import audit
 from messenger.services.errors import ServiceError
@@ -105,12 +106,14 @@ async def reply(update: Update, text: str, **kwargs: Any) -> None:
 
 
 StaffCallback = Callable[[Update, ContextTypes.DEFAULT_TYPE, BotDeps, Staff], Awaitable[Any]]
+# What python-telegram-bot calls: the handler signature every registered callback has.
+HandlerCallback = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, Any]]
 
 
-def staff_only(*, audit_as: str | None = None) -> Callable[[StaffCallback], Callable[..., Awaitable[Any]]]:
+def staff_only(*, audit_as: str | None = None) -> Callable[[StaffCallback], HandlerCallback]:
     """Refuse non-staff with one neutral sentence; explain service errors; audit reads as ``audit_as``."""
 
-    def decorate(callback: StaffCallback) -> Callable[..., Awaitable[Any]]:
+    def decorate(callback: StaffCallback) -> HandlerCallback:
         @functools.wraps(callback)
         async def handler(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Any:
             deps = deps_of(context)

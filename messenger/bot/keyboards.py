@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from messenger.channels.base import Button
+from messenger.content import Button
 from messenger.domain.enums import StepKind
+from messenger.domain.models import Message
 from messenger.rendering.strings import BotStrings
 
 # Callback data: "<kind>:<message or patient id>:<value>". Kinds:
@@ -28,7 +30,8 @@ class Callback:
 
     def encode(self) -> str:
         data = f"{self.kind}:{self.target}:{self.value}"
-        assert len(data.encode()) <= MAX_CALLBACK_BYTES
+        if len(data.encode()) > MAX_CALLBACK_BYTES:
+            raise ValueError(f"callback data over {MAX_CALLBACK_BYTES} bytes: {data!r}")
         return data
 
     @classmethod
@@ -77,10 +80,13 @@ def step_buttons(kind: StepKind, message_id: int, strings: BotStrings, locale: s
     return ()
 
 
-def markup(rows: tuple[tuple[Button, ...], ...]) -> InlineKeyboardMarkup | None:
-    if not rows:
-        return None
-    return InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in rows])
+def message_buttons(strings: BotStrings) -> Callable[[Message, str], tuple[tuple[Button, ...], ...]]:
+    """The dispatcher's button factory: a ledger row's step buttons in the patient's locale."""
+
+    def buttons(message: Message, locale: str) -> tuple[tuple[Button, ...], ...]:
+        return step_buttons(message.kind, message.pk, strings, locale)
+
+    return buttons
 
 
 def single(label: str, callback: Callback) -> InlineKeyboardMarkup:

@@ -7,35 +7,24 @@ from datetime import datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from messenger.channels.failures import FailureCode, Params, failure_text
+from messenger.content import Button, Capabilities, Content
 from messenger.domain.enums import ChannelName, StepKind
-from messenger.rendering.environment import Flavour
 
-
-@dataclass(frozen=True, slots=True)
-class Capabilities:
-    """What a channel can carry, declared as data."""
-
-    body: Flavour
-    max_length: int
-    subject: Flavour | None = None
-    html: Flavour | None = None
-    buttons: bool = False
-    # Lock-screen previews must not reveal anything medical.
-    discreet: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Button:
-    label: str
-    data: str
-
-
-@dataclass(frozen=True, slots=True)
-class Content:
-    body: str
-    subject: str | None = None
-    html: str | None = None
-    buttons: tuple[tuple[Button, ...], ...] = ()
+# The shared vocabulary lives in messenger.content; these names stay importable from here for
+# the channel contract's users.
+__all__ = [
+    "Button",
+    "Capabilities",
+    "Channel",
+    "Content",
+    "Failed",
+    "FailureCode",
+    "Outgoing",
+    "RetryLater",
+    "SendOutcome",
+    "Sent",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,16 +53,32 @@ class Sent:
 
 @dataclass(frozen=True, slots=True)
 class RetryLater:
-    reason: str
+    code: FailureCode
     after: float = 0.0  # seconds the provider asked us to wait, if it said
+    params: Params = ()
+    # The provider's own words, redacted: for logs only, never shown to a person.
+    detail: str = field(default="", compare=False)
+
+    @property
+    def reason(self) -> str:
+        """The stable code and its parameters, as stored (``"twilio.http status=503"``)."""
+        return failure_text(self.code, self.params)
 
 
 @dataclass(frozen=True, slots=True)
 class Failed:
-    reason: str
+    code: FailureCode
+    params: Params = ()
     # The address itself is dead (blocked bot, invalid number): try the next contact.
     unreachable: bool = False
     opted_out: bool = False
+    # The provider's own words, redacted: for logs only, never shown to a person.
+    detail: str = field(default="", compare=False)
+
+    @property
+    def reason(self) -> str:
+        """The stable code and its parameters, as stored (``"twilio.21211"``)."""
+        return failure_text(self.code, self.params)
 
 
 SendOutcome = Sent | RetryLater | Failed

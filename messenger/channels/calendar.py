@@ -10,14 +10,23 @@ Calendar apps show the summary in their own notifications, so keep it as neutral
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from icalendar import Calendar, Event, vCalAddress, vText
 
-__all__ = ["PRODID", "CalendarEvent", "ics_bytes"]
+from messenger.clock import Clock
+from messenger.domain.enums import StepKind
+from messenger.domain.models import Message
+from messenger.rendering.strings import BotStrings
+
+__all__ = ["PRODID", "CalendarEvent", "calendar_attachments", "ics_bytes"]
 
 PRODID = "-//messenger//Appointment reminders//EN"
+# (message, the series' infusion times, the patient's locale) → (file name, bytes, MIME type) tuples;
+# the dispatcher's attachment factory.
+Attachments = Callable[[Message, list[datetime], str], tuple[tuple[str, bytes, str], ...]]
 
 
 @dataclass(frozen=True)
@@ -85,4 +94,31 @@ def ics_bytes(
         attendee.params["RSVP"] = vText("FALSE")
         vevent.add("attendee", attendee, encode=False)
     calendar.add_component(vevent)
-    return calendar.to_ical()
+    ical: bytes = calendar.to_ical()
+    return ical
+
+
+# Calendar sequence numbers only need to grow: seconds since this instant, at each sending
+# (32-bit safe until 2088).
+_SEQUENCE_EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
+
+
+def calendar_attachments(strings: BotStrings, clock: Clock) -> Attachments:
+    """Reminders sent by e-mail carry the infusion as a calendar invitation (same UID when it moves)."""
+
+    def attach(message: Message, infusion_times: list[datetime], locale: str) -> tuple[tuple[str, bytes, str], ...]:
+        if message.kind is not StepKind.REMINDER or not message.infusion_number:
+            return ()
+        number, now = message.infusion_number, clock.now()
+        event = CalendarEvent(
+            uid=f"infusion-{message.series_id}-{number}@messenger",
+            sequence=int((now - _SEQUENCE_EPOCH).total_seconds()),
+            start=infusion_times[number - 1],
+            duration=timedelta(hours=2),
+            summary=strings.plain("sms.calendar_summary", locale, number=number, total=len(infusion_times)),
+            location=None,
+            description=None,
+        )
+        return (("appointment.ics", ics_bytes(event, now=now), "text/calendar"),)
+
+    return attach

@@ -8,9 +8,9 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.text import Text
 
-from messenger.channels.base import Capabilities, Outgoing, SendOutcome, Sent
+from messenger.channels.base import Outgoing, SendOutcome, Sent
+from messenger.content import Capabilities, Flavour
 from messenger.domain.enums import ChannelName, StepKind
-from messenger.rendering.environment import Flavour
 
 KIND_STYLES = {
     StepKind.WELCOME: "bold green",

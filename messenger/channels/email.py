@@ -15,21 +15,22 @@ from __future__ import annotations
 import re
 import ssl
 from collections.abc import Callable
-from datetime import UTC, datetime
 from email.errors import MessageError
-from email.headerregistry import Address, HeaderRegistry, UnstructuredHeader
+from email.headerregistry import Address, BaseHeader, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage
-from email.policy import EmailPolicy
+from email.policy import EmailPolicy, Policy
 from email.policy import default as default_policy
 from email.utils import format_datetime, make_msgid, parseaddr
-from typing import Any
+from typing import cast
 
 import aiosmtplib
 from pydantic import SecretStr
 
-from messenger.channels.base import Capabilities, Failed, Outgoing, RetryLater, SendOutcome, Sent
+from messenger.channels.base import Failed, Outgoing, RetryLater, SendOutcome, Sent
+from messenger.channels.failures import FailureCode, Params
+from messenger.clock import Clock
+from messenger.content import Capabilities, Flavour
 from messenger.domain.enums import ChannelName
-from messenger.rendering.environment import Flavour
 
 __all__ = ["EmailChannel"]
 
@@ -49,18 +50,22 @@ class _VerbatimHeader(UnstructuredHeader):
     it into RFC 2047 encoded words, which mail clients do not decode inside ``<URL>``.
     """
 
-    def fold(self, *, policy: Any) -> str:
+    def fold(self, *, policy: Policy) -> str:
+        # The registry mixes this class with BaseHeader when it makes a header: name and the
+        # standard folding come from there.
+        header = cast(BaseHeader, self)
         value = str(self)
-        line = f"{self.name}: {value}"
+        line = f"{header.name}: {value}"
         if value.isascii() and len(line) <= _MAX_HEADER_LINE and "\n" not in value and "\r" not in value:
             return line + policy.linesep
-        return super().fold(policy=policy)
+        return BaseHeader.fold(header, policy=policy)
 
 
-def _message_policy() -> EmailPolicy:
+def _message_policy() -> EmailPolicy[EmailMessage]:
     registry = HeaderRegistry()
-    registry.map_to_type("list-unsubscribe", _VerbatimHeader)
-    registry.map_to_type("list-unsubscribe-post", _VerbatimHeader)
+    verbatim = cast(type[BaseHeader], _VerbatimHeader)
+    registry.map_to_type("list-unsubscribe", verbatim)
+    registry.map_to_type("list-unsubscribe-post", verbatim)
     return default_policy.clone(header_factory=registry)
 
 
@@ -84,6 +89,7 @@ class EmailChannel:
         host: str,
         port: int,
         from_address: str,
+        clock: Clock,
         username: str | None = None,
         password: str | SecretStr | None = None,
         use_tls: bool = False,
@@ -103,9 +109,10 @@ class EmailChannel:
         self.start_tls = start_tls
         self.unsubscribe_url = unsubscribe_url
         self.timeout = timeout
+        self.clock = clock
         self._domain = sender.rpartition("@")[2] or "localhost"
 
-    def build_message(self, outgoing: Outgoing, *, now: datetime | None = None) -> EmailMessage:
+    def build_message(self, outgoing: Outgoing) -> EmailMessage:
         """The message :meth:`send` submits for ``outgoing``.
 
         Raises ``ValueError`` for a missing subject or an address that is not one.
@@ -123,7 +130,7 @@ class EmailChannel:
         message["Subject"] = subject
         message["From"] = self.from_address
         message["To"] = recipient
-        message["Date"] = format_datetime(now or datetime.now(UTC))
+        message["Date"] = format_datetime(self.clock.now())
         message["Message-ID"] = make_msgid(domain=self._domain)
         url = self.unsubscribe_url(outgoing) if self.unsubscribe_url else None
         if url:
@@ -148,9 +155,9 @@ class EmailChannel:
         try:
             message = self.build_message(outgoing)
         except _InvalidAddress as exc:
-            return Failed(str(exc), unreachable=True)
+            return Failed(FailureCode.SMTP_INVALID_ADDRESS, unreachable=True, detail=str(exc))
         except ValueError as exc:
-            return Failed(str(exc))
+            return Failed(FailureCode.SMTP_INVALID_MESSAGE, detail=str(exc))
         try:
             await aiosmtplib.send(
                 message,
@@ -165,9 +172,9 @@ class EmailChannel:
         except aiosmtplib.SMTPException as exc:
             return _smtp_outcome(exc)
         except ssl.SSLCertVerificationError:
-            return Failed("the mail server's TLS certificate did not verify")
+            return Failed(FailureCode.SMTP_TLS)
         except (OSError, TimeoutError) as exc:
-            return RetryLater(f"mail server unavailable ({type(exc).__name__})")
+            return RetryLater(FailureCode.SMTP_UNAVAILABLE, params=(("error", type(exc).__name__),))
         return Sent(str(message["Message-ID"]))
 
     async def aclose(self) -> None:
@@ -188,29 +195,27 @@ def _smtp_outcome(exc: aiosmtplib.SMTPException) -> SendOutcome:
         refusals = exc.recipients
         if any(400 <= refusal.code < 500 for refusal in refusals) or not refusals:
             code = refusals[0].code if refusals else "?"
-            return RetryLater(f"recipient deferred ({code})")
+            return RetryLater(FailureCode.SMTP_DEFERRED, params=(("code", str(code)),))
         return _recipient_refused(refusals[0].code, refusals[0].message)
     if isinstance(exc, aiosmtplib.SMTPRecipientRefused):
         if 400 <= exc.code < 500:
-            return RetryLater(f"recipient deferred ({exc.code})")
+            return RetryLater(FailureCode.SMTP_DEFERRED, params=(("code", str(exc.code)),))
         return _recipient_refused(exc.code, exc.message)
     if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
-        return Failed(f"SMTP authentication failed ({exc.code})")
+        return Failed(FailureCode.SMTP_AUTH, (("code", str(exc.code)),))
     if isinstance(exc, aiosmtplib.SMTPSenderRefused):
         if 400 <= exc.code < 500:
-            return RetryLater(f"sender deferred ({exc.code})")
-        return Failed(f"sender refused ({exc.code}{_status_suffix(exc.message)})")
+            return RetryLater(FailureCode.SMTP_DEFERRED, params=_smtp_params(exc.code, exc.message))
+        return Failed(FailureCode.SMTP_SENDER_REFUSED, _smtp_params(exc.code, exc.message))
     if isinstance(exc, aiosmtplib.SMTPResponseException):
         if exc.code < 500:
-            return RetryLater(f"mail server said {exc.code}{_status_suffix(exc.message)}")
-        return Failed(
-            f"mail server refused the message ({exc.code}{_status_suffix(exc.message)}): {_redact(exc.message)}"[:300]
-        )
+            return RetryLater(FailureCode.SMTP_DEFERRED, params=_smtp_params(exc.code, exc.message))
+        return Failed(FailureCode.SMTP_REFUSED, _smtp_params(exc.code, exc.message), detail=_redact(exc.message)[:300])
     if isinstance(exc, aiosmtplib.SMTPTimeoutError | aiosmtplib.SMTPConnectError | aiosmtplib.SMTPServerDisconnected):
-        return RetryLater(f"mail server unavailable ({type(exc).__name__})")
+        return RetryLater(FailureCode.SMTP_UNAVAILABLE, params=(("error", type(exc).__name__),))
     if isinstance(exc, aiosmtplib.SMTPNotSupported):
-        return Failed(f"mail server does not support what we need: {_redact(exc.message)}"[:300])
-    return Failed(f"SMTP error: {_redact(str(exc))}"[:300])
+        return Failed(FailureCode.SMTP_NOT_SUPPORTED, detail=_redact(exc.message)[:300])
+    return Failed(FailureCode.SMTP_ERROR, detail=_redact(str(exc))[:300])
 
 
 def _recipient_refused(code: int, message: str) -> Failed:
@@ -219,12 +224,14 @@ def _recipient_refused(code: int, message: str) -> Failed:
         dead = enhanced.group(1) == "5" and (enhanced.group(2), enhanced.group(3)) in _DEAD_ADDRESS_DETAILS
     else:
         dead = code in _DEAD_ADDRESS_CODES
-    return Failed(f"recipient refused ({code}{_status_suffix(message)})", unreachable=dead)
+    return Failed(FailureCode.SMTP_REJECTED, _smtp_params(code, message), unreachable=dead)
 
 
-def _status_suffix(message: str) -> str:
+def _smtp_params(code: int, message: str) -> Params:
+    """The reply code, and the enhanced status code (RFC 3463) where the server gave one."""
     enhanced = _ENHANCED_STATUS.match(message or "")
-    return f" {enhanced.group(1)}.{enhanced.group(2)}.{enhanced.group(3)}" if enhanced else ""
+    status = (("status", f"{enhanced.group(1)}.{enhanced.group(2)}.{enhanced.group(3)}"),) if enhanced else ()
+    return (("code", str(code)), *status)
 
 
 def _redact(text: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import warnings
 from datetime import timedelta
 
-from telegram import Bot, LinkPreviewOptions
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -18,13 +18,20 @@ from telegram.error import (
 )
 from telegram.warnings import PTBDeprecationWarning
 
-from messenger.bot.keyboards import markup
-from messenger.channels.base import Capabilities, Failed, Outgoing, RetryLater, SendOutcome, Sent
+from messenger.channels.base import Failed, Outgoing, RetryLater, SendOutcome, Sent
+from messenger.channels.failures import FailureCode
+from messenger.content import Button, Capabilities, Flavour
 from messenger.domain.enums import ChannelName
-from messenger.rendering.environment import Flavour
 
 # Telegram answers these for a chat that no longer exists for the bot: try the next contact.
 _DEAD_CHAT = ("chat not found", "user not found", "chat_id is empty", "peer_id_invalid")
+
+
+def markup(rows: tuple[tuple[Button, ...], ...]) -> InlineKeyboardMarkup | None:
+    """Telegram's inline keyboard for a message's button rows; None for a message without buttons."""
+    if not rows:
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in rows])
 
 
 def retry_after_seconds(error: RetryAfter) -> float:
@@ -52,18 +59,19 @@ class TelegramChannel:
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
         except RetryAfter as exc:
-            return RetryLater("Telegram flood control", after=retry_after_seconds(exc))
+            return RetryLater(FailureCode.TELEGRAM_FLOOD, after=retry_after_seconds(exc))
         except Forbidden as exc:
-            return Failed(f"Telegram refused: {exc.message}", unreachable=True)
+            return Failed(FailureCode.TELEGRAM_BLOCKED, unreachable=True, detail=exc.message)
         except ChatMigrated:
-            return Failed("the chat moved to a supergroup", unreachable=True)
+            return Failed(FailureCode.TELEGRAM_CHAT_MIGRATED, unreachable=True)
         except BadRequest as exc:  # a subclass of NetworkError: check it first
-            dead = any(marker in exc.message.lower() for marker in _DEAD_CHAT)
-            return Failed(f"Telegram rejected the message: {exc.message}", unreachable=dead)
+            if any(marker in exc.message.lower() for marker in _DEAD_CHAT):
+                return Failed(FailureCode.TELEGRAM_CHAT_NOT_FOUND, unreachable=True, detail=exc.message)
+            return Failed(FailureCode.TELEGRAM_REJECTED, detail=exc.message)
         except NetworkError as exc:  # also TimedOut
-            return RetryLater(f"Telegram unreachable: {type(exc).__name__}")
+            return RetryLater(FailureCode.TELEGRAM_NETWORK, params=(("error", type(exc).__name__),))
         except InvalidToken:
-            return RetryLater("Telegram rejected the bot token")
+            return RetryLater(FailureCode.TELEGRAM_TOKEN)
         except TelegramError as exc:
-            return Failed(f"Telegram error: {exc.message}")
+            return Failed(FailureCode.TELEGRAM_ERROR, detail=exc.message)
         return Sent(provider_id=str(sent.message_id))

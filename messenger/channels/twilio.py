@@ -21,9 +21,11 @@ from urllib.parse import quote
 import httpx
 from pydantic import SecretStr
 
-from messenger.channels.base import Capabilities, Failed, Outgoing, RetryLater, SendOutcome, Sent
+from messenger.channels.base import Failed, Outgoing, RetryLater, SendOutcome, Sent
+from messenger.channels.failures import FailureCode
+from messenger.clock import Clock
+from messenger.content import Capabilities, Flavour
 from messenger.domain.enums import ChannelName
-from messenger.rendering.environment import Flavour
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -59,6 +61,8 @@ UNREACHABLE_CODES = frozenset(
     }
 )
 
+# Twilio error codes with a code of their own; any other is twilio.error with code=<n>.
+_CODES = {int(c.value.split(".")[1]): c for c in FailureCode if c.value.split(".")[1].isdigit()}
 _PHONE_NUMBER = re.compile(r"\+?\d[\d\s().\-]{5,}\d")
 _WHATSAPP = "whatsapp:"
 _MAX_REASON = 300
@@ -73,14 +77,21 @@ def mask_number(number: str) -> str:
 def twilio_failure(code: int | None, message: str, *, status: int | None = None, address: str | None = None) -> Failed:
     """The outcome for a Twilio error ``code`` (from an API answer or a status callback).
 
-    Phone numbers in ``message`` (and ``address``, however short) are cut to their last digits.
+    Twilio's own words go to ``detail`` only, with phone numbers in ``message`` (and ``address``,
+    however short) cut to their last digits.
     """
-    detail = _redact(message, address)
+    detail = _redact(message, address)[:_MAX_REASON]
     if code is None:
-        reason = f"Twilio HTTP {status}" if status else "Twilio error"
-        return Failed(f"{reason}: {detail}"[:_MAX_REASON] if detail else reason)
-    reason = f"Twilio {code}: {detail or 'error'}"[:_MAX_REASON]
-    return Failed(reason, unreachable=code in UNREACHABLE_CODES, opted_out=code in OPTED_OUT_CODES)
+        params = (("status", str(status)),) if status else ()
+        return Failed(FailureCode.TWILIO_HTTP if status else FailureCode.TWILIO_ERROR, params, detail=detail)
+    known = _CODES.get(code)
+    return Failed(
+        known or FailureCode.TWILIO_ERROR,
+        () if known else (("code", str(code)),),
+        unreachable=code in UNREACHABLE_CODES,
+        opted_out=code in OPTED_OUT_CODES,
+        detail=detail,
+    )
 
 
 class TwilioChannel:
@@ -114,6 +125,7 @@ class TwilioChannel:
         account_sid: str,
         auth_token: str | SecretStr,
         from_number: str,
+        clock: Clock,
         base_url: str = DEFAULT_BASE_URL,
         status_callback_url: str | None = None,
         client: httpx.AsyncClient | None = None,
@@ -133,6 +145,7 @@ class TwilioChannel:
         self.from_number = self._channel_address(from_number)
         self.base_url = base_url.rstrip("/")
         self.status_callback_url = status_callback_url or None
+        self.clock = clock
         self._owns_client = client is None
         self._client = client or httpx.AsyncClient(
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
@@ -164,9 +177,9 @@ class TwilioChannel:
                 headers={"Accept": "application/json"},
             )
         except httpx.TimeoutException:
-            return RetryLater("Twilio did not answer in time")
+            return RetryLater(FailureCode.TWILIO_TIMEOUT)
         except httpx.RequestError as exc:  # connection refused or dropped, a mangled answer
-            return RetryLater(f"could not reach Twilio ({type(exc).__name__})")
+            return RetryLater(FailureCode.TWILIO_UNAVAILABLE, params=(("error", type(exc).__name__),))
         outcome = self._outcome(response, outgoing.address)
         if not isinstance(outcome, Sent):
             log.info(
@@ -204,17 +217,17 @@ class TwilioChannel:
             return Sent(sid if isinstance(sid, str) else None)
         code = _int(payload.get("code"))
         message = str(payload.get("message") or "")
+        detail = _redact(message, address)[:_MAX_REASON]
+        params = (("status", str(status)),) + ((("code", str(code)),) if code else ())
         if status == 429:
-            return RetryLater(
-                _retry_reason("Twilio is rate limiting us", code, message, address), _retry_after(response)
-            )
+            return RetryLater(FailureCode.TWILIO_RATE_LIMITED, _retry_after(response, self.clock.now()), params, detail)
         if status >= 500:
-            return RetryLater(_retry_reason(f"Twilio HTTP {status}", code, message, address), _retry_after(response))
+            return RetryLater(FailureCode.TWILIO_HTTP, _retry_after(response, self.clock.now()), params, detail)
         if status == 401:
-            return Failed(f"Twilio rejected the account credentials (HTTP 401{f', code {code}' if code else ''})")
+            return Failed(FailureCode.TWILIO_CREDENTIALS, params)
         if 400 <= status < 500:
             return twilio_failure(code, message, status=status, address=address)
-        return Failed(f"unexpected HTTP {status} from Twilio")
+        return Failed(FailureCode.TWILIO_HTTP, params, detail=detail)
 
     def _channel_address(self, address: str) -> str:
         address = address.strip()
@@ -232,20 +245,16 @@ def _json(response: httpx.Response) -> dict[str, Any]:
 
 
 def _int(value: object) -> int | None:
-    try:
-        return int(value)  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        return None
+    """Twilio's error code, which its JSON gives as a number (and some proxies as a string)."""
+    if isinstance(value, int | str):
+        try:
+            return int(value)
+        except ValueError:
+            return None
+    return None
 
 
-def _retry_reason(reason: str, code: int | None, message: str, address: str) -> str:
-    detail = _redact(message, address)
-    if code:
-        reason = f"{reason} ({code}{': ' + detail if detail else ''})"
-    return reason[:_MAX_REASON]
-
-
-def _retry_after(response: httpx.Response) -> float:
+def _retry_after(response: httpx.Response, now: datetime) -> float:
     """Seconds the ``Retry-After`` header asks for (as seconds or an HTTP date); 0 if absent."""
     value = response.headers.get("Retry-After", "").strip()
     if not value:
@@ -260,7 +269,7 @@ def _retry_after(response: httpx.Response) -> float:
         return 0.0
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
+    return max((when - now).total_seconds(), 0.0)
 
 
 def _redact(text: str, address: str | None = None) -> str:

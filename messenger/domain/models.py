@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint
@@ -36,17 +36,11 @@ class Persisted:
         return self.id
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def _when(*, nullable: bool = False, index: bool = False, default_now: bool = False) -> Any:
-    kwargs: dict[str, Any] = {"sa_type": UTCDateTime(), "nullable": nullable, "index": index}
-    if default_now:
-        kwargs["default_factory"] = utcnow
-    elif nullable:
-        kwargs["default"] = None
-    return Field(**kwargs)
+# A time that must be present has no default: it comes from the injected clock, so every
+# caller passes it. It is spelled ``Field(...)`` at each use (not through a helper) so that
+# the type checker sees a required argument and reports a constructor call that forgets it.
+def _optional_when() -> Any:
+    return Field(default=None, sa_type=UTCDateTime(), nullable=True)
 
 
 def _enum(enum_class: type, default: Any = ..., *, index: bool = False) -> Any:
@@ -61,7 +55,7 @@ class PatientBase(SQLModel):
 
 class Patient(PatientBase, Persisted, table=True):
     id: int | None = Field(default=None, primary_key=True)
-    created_at: datetime = _when(default_now=True)
+    created_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
 
 
 class ContactBase(SQLModel):
@@ -80,7 +74,7 @@ class Contact(ContactBase, Persisted, table=True):
     opted_out: bool = False
     # Why the contact is unreachable or opted out, as the provider said it.
     status_reason: str | None = Field(default=None, max_length=500)
-    updated_at: datetime = _when(default_now=True)
+    updated_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
 
 
 class Staff(SQLModel, Persisted, table=True):
@@ -89,7 +83,7 @@ class Staff(SQLModel, Persisted, table=True):
     role: StaffRole = _enum(StaffRole, StaffRole.STAFF)
     name: str | None = Field(default=None, max_length=200)
     active: bool = True
-    created_at: datetime = _when(default_now=True)
+    created_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
 
 
 class Invite(SQLModel, Persisted, table=True):
@@ -97,11 +91,11 @@ class Invite(SQLModel, Persisted, table=True):
     patient_id: int = Field(foreign_key="patient.id", index=True)
     # Only a hash of the code is stored: a database leak yields no working invite.
     code_hash: str = Field(max_length=64, unique=True)
-    expires_at: datetime = _when()
-    used_at: datetime | None = _when(nullable=True)
-    revoked_at: datetime | None = _when(nullable=True)
+    expires_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
+    used_at: datetime | None = _optional_when()
+    revoked_at: datetime | None = _optional_when()
     created_by: int | None = Field(default=None, sa_type=BigInteger)
-    created_at: datetime = _when(default_now=True)
+    created_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
 
 
 class Series(SQLModel, Persisted, table=True):
@@ -111,8 +105,8 @@ class Series(SQLModel, Persisted, table=True):
     patient_id: int = Field(foreign_key="patient.id", index=True)
     definition_key: str = Field(max_length=100)
     status: SeriesStatus = _enum(SeriesStatus, SeriesStatus.ACTIVE, index=True)
-    enrolled_at: datetime = _when()
-    status_changed_at: datetime = _when(default_now=True)
+    enrolled_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
+    status_changed_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
 
 
 class Infusion(SQLModel, Persisted, table=True):
@@ -121,9 +115,9 @@ class Infusion(SQLModel, Persisted, table=True):
     id: int | None = Field(default=None, primary_key=True)
     series_id: int = Field(foreign_key="series.id", index=True)
     number: int = Field(ge=1)
-    scheduled_at: datetime = _when()
+    scheduled_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
     status: InfusionStatus = _enum(InfusionStatus, InfusionStatus.SCHEDULED)
-    responded_at: datetime | None = _when(nullable=True)
+    responded_at: datetime | None = _optional_when()
 
 
 class Message(SQLModel, Persisted, table=True):
@@ -144,20 +138,20 @@ class Message(SQLModel, Persisted, table=True):
     quiet: QuietPolicy = _enum(QuietPolicy, QuietPolicy.DEFER)
     # When the series says the step is due, and when the dispatcher may send it
     # (later than due_at after quiet hours or a retry).
-    due_at: datetime = _when()
-    send_at: datetime = _when()
-    not_after: datetime | None = _when(nullable=True)
+    due_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
+    send_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
+    not_after: datetime | None = _optional_when()
     status: MessageStatus = _enum(MessageStatus, MessageStatus.PENDING)
     attempts: int = 0
     last_error: str | None = Field(default=None, sa_type=Text)
     channel: ChannelName | None = Field(default=None, sa_type=StrEnumType(ChannelName))
     contact_id: int | None = Field(default=None, foreign_key="contact.id")
     provider_id: str | None = Field(default=None, max_length=200)
-    sent_at: datetime | None = _when(nullable=True)
+    sent_at: datetime | None = _optional_when()
     # A claim by a dispatcher: it expires, so a crashed process's rows return to the queue.
     claimed_by: str | None = Field(default=None, max_length=100)
-    lease_until: datetime | None = _when(nullable=True)
-    updated_at: datetime = _when(default_now=True)
+    lease_until: datetime | None = _optional_when()
+    updated_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
     # Send on this channel only (a fallback copy of a reminder), whatever the patient's order.
     # Last, as migration 0002 added it: both ways of building the schema give the same table.
     only_channel: ChannelName | None = Field(default=None, sa_type=StrEnumType(ChannelName))
@@ -176,12 +170,12 @@ class Answer(SQLModel, Persisted, table=True):
     value: str = Field(max_length=500)
     score: int | None = None
     escalated: bool = False
-    answered_at: datetime = _when(default_now=True)
+    answered_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
 
 
 class AuditEvent(SQLModel, Persisted, table=True):
     id: int | None = Field(default=None, primary_key=True)
-    at: datetime = _when(default_now=True, index=True)
+    at: datetime = Field(sa_type=UTCDateTime(), nullable=False, index=True)
     # "staff:<telegram id>", "patient:<id>" or "system".
     actor: str = Field(max_length=100)
     action: str = Field(max_length=100)
@@ -197,7 +191,7 @@ class ConversationEntry(SQLModel, Persisted, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     patient_id: int = Field(foreign_key="patient.id")
-    at: datetime = _when()
+    at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
     # "in" from the patient, "out" a staff reply.
     direction: str = Field(max_length=8)
     channel: ChannelName = _enum(ChannelName)
@@ -209,7 +203,7 @@ class ConversationEntry(SQLModel, Persisted, table=True):
     level: str | None = Field(default=None, max_length=16)
     # Who wrote it (a staff reply), or who handled it (an inbound message).
     staff_user_id: int | None = Field(default=None, sa_type=BigInteger)
-    handled_at: datetime | None = _when(nullable=True)
+    handled_at: datetime | None = _optional_when()
 
 
 class StaffAlert(SQLModel, Persisted, table=True):
@@ -223,11 +217,11 @@ class StaffAlert(SQLModel, Persisted, table=True):
     urgent: bool = False
     # The rendered text, so the alert can be edited and sent again as it was.
     text: str = Field(sa_type=Text)
-    created_at: datetime = _when()
-    acknowledged_at: datetime | None = _when(nullable=True)
+    created_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
+    acknowledged_at: datetime | None = _optional_when()
     acknowledged_by: int | None = Field(default=None, sa_type=BigInteger)
     acknowledged_name: str | None = Field(default=None, max_length=200)
-    renotified_at: datetime | None = _when(nullable=True)
+    renotified_at: datetime | None = _optional_when()
 
 
 class AlertCopy(SQLModel, Persisted, table=True):
@@ -248,5 +242,5 @@ class CheckinFollowUp(SQLModel, table=True):
     __tablename__ = "checkin_followup"
 
     message_id: int = Field(foreign_key="message.id", primary_key=True)
-    reminded_at: datetime | None = _when(nullable=True)
-    reported_at: datetime | None = _when(nullable=True)
+    reminded_at: datetime | None = _optional_when()
+    reported_at: datetime | None = _optional_when()

@@ -9,23 +9,20 @@ into concrete, aware send times. Nothing here touches the database.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from itertools import pairwise
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from messenger.domain.checkin_rules import Escalation, OffsetField
 from messenger.domain.enums import QuietPolicy, StepKind
-from messenger.domain.timing import Offset, QuietHours, apply_offset, day_begins, local_wall
+from messenger.domain.timing import Offset, QuietHours, apply_offset, day_begins, local_wall, send_time
 from messenger.domain.wording import Phrase
 
-SHIPPED_SERIES_DIR = Path(__file__).resolve().parent.parent / "series"
 _ANCHOR = re.compile(r"^(enrolment|each infusion|infusion ([1-9]\d*))$")
 _KEY = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
@@ -110,7 +107,8 @@ class Step(_Strict):
     def infusion_numbers(self, count: int) -> list[int | None]:
         """The infusions this step is anchored to (``[None]`` for enrolment)."""
         match = _ANCHOR.match(self.anchor)
-        assert match is not None
+        if match is None:  # the definition's validation admits only anchors that match
+            raise ValueError(f"step {self.key!r}: unknown anchor {self.anchor!r}")
         if match.group(1) == "enrolment":
             return [None]
         if match.group(1) == "each infusion":
@@ -137,10 +135,10 @@ class SeriesDefinition(_Strict):
         for step in self.steps:
             for number in step.infusion_numbers(self.infusions.count):
                 if number is not None and number > self.infusions.count:
-                    raise _StepProblem(step.key, f"anchored to infusion {number} of {self.infusions.count}")
-                key = step_key(step, number, self.infusions.count)
+                    raise StepProblem(step.key, f"anchored to infusion {number} of {self.infusions.count}")
+                key = step_key(step, number)
                 if key in seen:
-                    raise _StepProblem(step.key, f"duplicate step key {key!r}")
+                    raise StepProblem(step.key, f"duplicate step key {key!r}")
                 seen.add(key)
         return self
 
@@ -148,7 +146,7 @@ class SeriesDefinition(_Strict):
         """Every concrete step: ``(step key, step, infusion number or None)``."""
         for step in self.steps:
             for number in step.infusion_numbers(self.infusions.count):
-                yield step_key(step, number, self.infusions.count), step, number
+                yield step_key(step, number), step, number
 
     def default_infusion_times(self, first: datetime, zone: ZoneInfo) -> list[datetime]:
         """Infusion times from the first one and the default spacing, same local time of day."""
@@ -167,13 +165,13 @@ class SeriesDefinition(_Strict):
         return None
 
 
-class _StepProblem(ValueError):
+class StepProblem(ValueError):
     def __init__(self, step: str, problem: str) -> None:
         super().__init__(problem)
         self.step, self.problem = step, problem
 
 
-def step_key(step: Step, infusion: int | None, count: int) -> str:
+def step_key(step: Step, infusion: int | None) -> str:
     """A step's unique key: ``each infusion`` steps get the infusion number appended."""
     return f"{step.key}-{infusion}" if step.anchor == "each infusion" else step.key
 
@@ -226,7 +224,7 @@ def plan_step(
 ) -> PlannedStep:
     anchor = enrolled_at if infusion is None else infusions[infusion - 1]
     due = apply_offset(anchor, step.offset, zone, step.at)
-    send = quiet_hours.defer(due, zone) if step.quiet is QuietPolicy.DEFER else due
+    send = send_time(due=due, policy=step.quiet, zone=zone, quiet=quiet_hours, not_after=None)
     not_after = None if step.not_after is None else apply_offset(anchor, step.not_after, zone)
     if step.kind is StepKind.REMINDER and infusion is not None:
         # A reminder due on an earlier day ("Tomorrow: …") is stale once the infusion's own day has
@@ -234,67 +232,3 @@ def plan_step(
         if due < (begins := day_begins(anchor, zone)):
             not_after = begins if not_after is None else min(not_after, begins)
     return PlannedStep(key, step.kind, step.template, infusion, step.quiet, due, send, not_after)
-
-
-def parse_definition(data: dict[str, Any], source: str) -> SeriesDefinition:
-    """Validate raw definition data; errors name ``source``, the step and the problem."""
-    try:
-        return SeriesDefinition.model_validate(data)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        loc = error["loc"]
-        step = None
-        if len(loc) >= 2 and loc[0] == "steps" and isinstance(loc[1], int):
-            raw_steps = data.get("steps") or []
-            raw = raw_steps[loc[1]] if loc[1] < len(raw_steps) else {}
-            step = str(raw.get("key") if isinstance(raw, dict) and raw.get("key") else f"#{loc[1] + 1}")
-            loc = loc[2:]
-        cause = error.get("ctx", {}).get("error")
-        if isinstance(cause, _StepProblem):
-            raise SeriesDefinitionError(source, cause.problem, cause.step) from None
-        field = ".".join(str(part) for part in loc)
-        message = error["msg"].removeprefix("Value error, ")
-        problem = f"{field}: {message}" if field else message
-        raise SeriesDefinitionError(source, problem, step) from None
-
-
-def load_definition(path: Path) -> SeriesDefinition:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise SeriesDefinitionError(str(path), "not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise SeriesDefinitionError(str(path), f"not valid TOML: {exc}") from None
-    return parse_definition(data, str(path))
-
-
-class SeriesCatalog:
-    """The series definitions a clinic can enrol patients into, by key."""
-
-    def __init__(self, definitions: Iterable[SeriesDefinition]) -> None:
-        self._by_key: dict[str, SeriesDefinition] = {}
-        for definition in definitions:
-            self._by_key[definition.key] = definition
-
-    @classmethod
-    def load(cls, extra_dir: Path | None = None) -> SeriesCatalog:
-        """The shipped definitions, then those in ``extra_dir`` (which may replace them)."""
-        return cls(load_definition(path) for path in definition_files(extra_dir))
-
-    def get(self, key: str) -> SeriesDefinition:
-        try:
-            return self._by_key[key]
-        except KeyError:
-            known = ", ".join(sorted(self._by_key)) or "none"
-            raise KeyError(f"unknown series {key!r} (known: {known})") from None
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._by_key
-
-    def __iter__(self):  # type: ignore[no-untyped-def]
-        return iter(self._by_key.values())
-
-
-def definition_files(extra_dir: Path | None = None) -> list[Path]:
-    dirs = [SHIPPED_SERIES_DIR] + ([extra_dir] if extra_dir else [])
-    return [path for directory in dirs for path in sorted(directory.glob("*.toml"))]

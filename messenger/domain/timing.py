@@ -1,4 +1,4 @@
-"""Wall-clock arithmetic in a patient's zone: offsets, times of day, quiet hours.
+"""Wall-clock arithmetic in a patient's zone: offsets, times of day, quiet hours, send times.
 
 Pure functions over aware datetimes. Day offsets are calendar days in the patient's
 local time (so "the day before at 18:00" stays 18:00 across a DST change); smaller
@@ -10,7 +10,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Protocol, overload
 from zoneinfo import ZoneInfo
+
+from messenger.domain.enums import QuietPolicy
 
 _OFFSET = re.compile(r"^([+-]?)((?:\d+[dhms])+)$")
 _OFFSET_PART = re.compile(r"(\d+)([dhms])")
@@ -105,3 +108,72 @@ class QuietHours:
         if self.start > self.end and wall.time() >= self.start:
             day += timedelta(days=1)
         return max(from_wall(datetime.combine(day, self.end), zone), instant)
+
+
+# Why a row is skipped when :func:`send_time` says it cannot go in time.
+PAST_NOT_AFTER = "past its not-after time"
+
+
+@overload
+def send_time(
+    *,
+    due: datetime,
+    policy: QuietPolicy,
+    zone: ZoneInfo,
+    quiet: QuietHours,
+    not_after: None,
+    not_before: datetime | None = None,
+) -> datetime: ...
+
+
+@overload
+def send_time(
+    *,
+    due: datetime,
+    policy: QuietPolicy,
+    zone: ZoneInfo,
+    quiet: QuietHours,
+    not_after: datetime | None,
+    not_before: datetime | None = None,
+) -> datetime | None: ...
+
+
+def send_time(
+    *,
+    due: datetime,
+    policy: QuietPolicy,
+    zone: ZoneInfo,
+    quiet: QuietHours,
+    not_after: datetime | None,
+    not_before: datetime | None = None,
+) -> datetime | None:
+    """When a message due at ``due`` may go; None when that is past ``not_after`` (skip it, never late).
+
+    The one rule for every writer of a row's send time. ``not_before`` is the earliest the
+    writer allows (now, the end of a pause, a retry's backoff). The quiet-hours deferral comes
+    after it, so a row released at 23:00 waits for the morning instead of going at once.
+    """
+    at = due if not_before is None else max(due, not_before)
+    if policy is QuietPolicy.DEFER:
+        at = quiet.defer(at, zone)
+    if not_after is not None and at > not_after:
+        return None
+    return at
+
+
+class Scheduled(Protocol):
+    """An outbox row as far as its send time goes."""
+
+    @property
+    def due_at(self) -> datetime: ...
+    @property
+    def quiet(self) -> QuietPolicy: ...
+    @property
+    def not_after(self) -> datetime | None: ...
+
+
+def send_time_of(row: Scheduled, *, zone: ZoneInfo, quiet: QuietHours, not_before: datetime) -> datetime | None:
+    """:func:`send_time` for an existing row sent again, released or retried from ``not_before`` on."""
+    return send_time(
+        due=row.due_at, policy=row.quiet, zone=zone, quiet=quiet, not_after=row.not_after, not_before=not_before
+    )

@@ -112,7 +112,7 @@ def migration_engine(url: str) -> AsyncEngine:
     return engine
 
 
-def _sqlite_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_connect(dbapi_connection: Any, _record: object) -> None:
     # Let SQLAlchemy's "begin" event (below) open transactions, not the driver.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
@@ -281,7 +281,7 @@ async def create_revision(url: str, message: str, *, autogenerate: bool = True) 
     )
     if isinstance(script, Sequence):  # a list, empty when skip_empty dropped the revision
         return script[0] if script else None
-    return script
+    return script if isinstance(script, Script) else None
 
 
 def _next_revision_id() -> str:

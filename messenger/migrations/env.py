@@ -21,10 +21,17 @@ from messenger.migrations.autogen import context_options
 config = context.config
 
 
+def _database_url() -> str:
+    """The URL the caller handed over, else the one in alembic.ini."""
+    url = config.attributes.get("database_url") or config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise RuntimeError("no database URL: pass one, or set sqlalchemy.url")
+    return str(url)
+
+
 def run_migrations_offline() -> None:
     """Write the SQL to standard output instead of running it (``--sql``)."""
-    url = config.attributes.get("database_url") or config.get_main_option("sqlalchemy.url")
-    url = async_database_url(url)
+    url = async_database_url(_database_url())
     context.configure(
         url=url,
         literal_binds=True,
@@ -56,8 +63,7 @@ def run_migrations_online() -> None:
     if connection is not None:
         do_run_migrations(connection)
         return
-    url = config.attributes.get("database_url") or config.get_main_option("sqlalchemy.url")
-    asyncio.run(run_async_migrations(url))
+    asyncio.run(run_async_migrations(_database_url()))
 
 
 if context.is_offline_mode():

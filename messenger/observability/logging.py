@@ -10,7 +10,8 @@ included, before any formatter sees it:
   ``X-Twilio-Signature: …`` and ``Authorization: …`` values → ``[secret]``
 * e-mail addresses → ``[email]``
 * phone numbers: E.164 (``+14155550100``, also written ``+1 (949) 503-1414`` or URL-encoded
-  ``%2B14155550100``) and North American national forms (``949-503-1414``, ``(949) 503-1414``, ``949.503.1414``) → ``[phone]``
+  ``%2B14155550100``) and North American national forms (``949-503-1414``, ``(949) 503-1414``,
+  ``949.503.1414``) → ``[phone]``
 
 Ordinary numbers stay readable: ids, counts, durations, dates, times and offsets.
 National numbers written with bare spaces (``030 1234567``) cannot be told from
@@ -158,7 +159,7 @@ class JsonFormatter(logging.Formatter):
         return jsonlib.dumps(payload, ensure_ascii=False)
 
 
-class _Handler(logging.StreamHandler):  # type: ignore[type-arg]
+class _Handler(logging.StreamHandler[TextIO]):
     """The handler :func:`configure_logging` installs (so a second call can replace it)."""
 
 

@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from messenger.content import Capabilities, Flavour
+from messenger.domain.catalog import SeriesCatalog
 from messenger.domain.enums import StepKind
-from messenger.domain.series import SeriesCatalog, Step
+from messenger.domain.series import Step
 from messenger.rendering.context import Clinic, sample_context
-from messenger.rendering.discreet import DEFAULT_SENSITIVE_WORDS, sensitive_words_in
-from messenger.rendering.environment import Flavour, TemplateEnvironment, TemplateRenderError
+from messenger.rendering.discreet import sensitive_words_in
+from messenger.rendering.environment import TemplateEnvironment, TemplateRenderError
 from messenger.rendering.sms import sms_segments
 
 # Every step needs these in the default locale; the other flavours fall back or are optional.
 REQUIRED = (Flavour.TEXT, Flavour.TELEGRAM)
-MAX_LENGTH = {Flavour.TELEGRAM: 4096, Flavour.TEXT: 4096}
-# What a lock screen shows on the discreet channels: the SMS text and the e-mail subject.
-DISCREET = (Flavour.SMS, Flavour.EMAIL_SUBJECT)
 MAX_SMS_SEGMENTS = 2
 # Templates the app sends outside any series definition, with the kind of step they stand for.
 SYSTEM_TEMPLATES = {"reminder/moved": StepKind.REMINDER}
@@ -46,8 +45,17 @@ def check_templates(
     environment: TemplateEnvironment,
     catalog: SeriesCatalog,
     clinic: Clinic,
-    sensitive_words: Sequence[str] = DEFAULT_SENSITIVE_WORDS,
+    *,
+    capabilities: Iterable[Capabilities],
+    sensitive_words: Sequence[str] | None = None,
 ) -> CheckReport:
+    """Check every template against what the channels in ``capabilities`` carry.
+
+    A flavour is held to the shortest ``max_length`` of the channels whose body it is, and what a
+    discreet channel shows on a lock screen must not contain ``sensitive_words`` (the shipped list
+    if None).
+    """
+    rules = _Rules.of(capabilities, sensitive_words)
     problems: list[str] = []
     lengths: dict[Flavour, int] = {}
     sms: Counter[str] = Counter()
@@ -64,12 +72,12 @@ def check_templates(
         ]
         for key, step, number in [*definition.expanded_steps(), *extra]:
             context = sample_context(definition, clinic=clinic, step_key=key, kind=step.kind, infusion_number=number)
-            for flavour in REQUIRED:
-                if not environment.has(step.template, flavour, environment.default_locale):
-                    problems.append(
-                        f"{environment.default_locale}/{step.template}.{flavour.value}.j2: "
-                        f"missing (series {definition.key!r}, step {key!r})"
-                    )
+            problems.extend(
+                f"{environment.default_locale}/{step.template}.{flavour.value}.j2: "
+                f"missing (series {definition.key!r}, step {key!r})"
+                for flavour in REQUIRED
+                if not environment.has(step.template, flavour, environment.default_locale)
+            )
             for locale in locales(environment):
                 for flavour in Flavour:
                     ref = _exact_file(environment, step.template, flavour, locale)
@@ -82,23 +90,7 @@ def check_templates(
                         continue
                     rendered += 1
                     lengths[flavour] = max(lengths.get(flavour, 0), len(text))
-                    limit = MAX_LENGTH.get(flavour)
-                    path = environment.source_path(ref)
-                    if limit is not None and len(text) > limit:
-                        problems.append(f"{path}: renders to {len(text)} characters, more than {limit}")
-                    if flavour in DISCREET and (found := sensitive_words_in(text, sensitive_words)):
-                        problems.append(
-                            f"{path}: shows {', '.join(repr(w) for w in found)} on a discreet channel "
-                            "(lock screens show it)"
-                        )
-                    if flavour is Flavour.SMS:
-                        segments = sms_segments(text)
-                        sms[f"{segments.encoding}, {segments.segments} segment(s)"] += 1
-                        if segments.segments > MAX_SMS_SEGMENTS:
-                            problems.append(
-                                f"{path}: {segments.segments} SMS segments ({segments.encoding}, "
-                                f"{segments.length} characters); keep it to {MAX_SMS_SEGMENTS}"
-                            )
+                    problems.extend(rules.problems(environment.source_path(ref), flavour, text, sms))
     return CheckReport(rendered=rendered, problems=list(dict.fromkeys(problems)), lengths=lengths, sms=sms)
 
 
@@ -106,3 +98,45 @@ def _exact_file(environment: TemplateEnvironment, template: str, flavour: Flavou
     """The file for exactly this locale (no fallback), if it exists."""
     ref = environment.resolve(template, flavour, locale)
     return ref.name if ref is not None and ref.locale == locale else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Rules:
+    """What a rendered text must respect, from the channels' declared capabilities."""
+
+    max_length: dict[Flavour, int]
+    # The flavours a discreet channel shows on a lock screen.
+    discreet: frozenset[Flavour]
+    sensitive_words: Sequence[str] | None
+
+    @classmethod
+    def of(cls, capabilities: Iterable[Capabilities], sensitive_words: Sequence[str] | None) -> _Rules:
+        max_length: dict[Flavour, int] = {}
+        discreet: set[Flavour] = set()
+        for capability in capabilities:
+            max_length[capability.body] = min(
+                capability.max_length, max_length.get(capability.body, capability.max_length)
+            )
+            if capability.discreet:
+                discreet.add(capability.lock_screen)
+        return cls(max_length, frozenset(discreet), sensitive_words)
+
+    def problems(self, path: str, flavour: Flavour, text: str, sms: Counter[str]) -> list[str]:
+        """What is wrong with ``text``, the rendering of ``path``; counts SMS texts into ``sms``."""
+        found: list[str] = []
+        limit = self.max_length.get(flavour)
+        if limit is not None and len(text) > limit:
+            found.append(f"{path}: renders to {len(text)} characters, more than {limit}")
+        if flavour in self.discreet and (words := sensitive_words_in(text, self.sensitive_words)):
+            found.append(
+                f"{path}: shows {', '.join(repr(w) for w in words)} on a discreet channel (lock screens show it)"
+            )
+        if flavour is Flavour.SMS:
+            segments = sms_segments(text)
+            sms[f"{segments.encoding}, {segments.segments} segment(s)"] += 1
+            if segments.segments > MAX_SMS_SEGMENTS:
+                found.append(
+                    f"{path}: {segments.segments} SMS segments ({segments.encoding}, "
+                    f"{segments.length} characters); keep it to {MAX_SMS_SEGMENTS}"
+                )
+        return found

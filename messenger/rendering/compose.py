@@ -9,8 +9,8 @@ from typing import Any
 
 from markupsafe import Markup
 
-from messenger.channels.base import Capabilities, Content
-from messenger.rendering.environment import Flavour, TemplateEnvironment, TemplateRenderError
+from messenger.content import Capabilities, Content, Flavour
+from messenger.rendering.environment import TemplateEnvironment, TemplateRenderError
 
 # A flavour a template may leave out, and what stands in for it.
 _FALLBACK = {Flavour.SMS: Flavour.TEXT, Flavour.TELEGRAM: Flavour.TEXT, Flavour.EMAIL_TEXT: Flavour.TEXT}

@@ -12,32 +12,29 @@ import re
 from collections.abc import Iterable
 from functools import lru_cache
 
-__all__ = ["DEFAULT_SENSITIVE_WORDS", "sensitive_words_in"]
+from messenger.rendering.environment import shipped_templates_dir
 
-DEFAULT_SENSITIVE_WORDS: tuple[str, ...] = (
-    "ketamine",
-    "infusion",
-    "chronic pain",
-    "fibromyalgia",
-    "CRPS",
-    "neuralgia",
-    "neuropathic",
-    "depression",
-    "anxiety",
-    "PTSD",
-    "psychotherapy",
-    "NMDA",
-    "opioid",
-)
+__all__ = ["default_sensitive_words", "sensitive_words_in"]
+
+# One word or phrase a line; "#" starts a comment.
+_WORDS_FILE = "sensitive-words.txt"
 
 
-def sensitive_words_in(text: str, words: Iterable[str] = DEFAULT_SENSITIVE_WORDS) -> list[str]:
-    """The entries of ``words`` that occur in ``text``, each once, in order of first occurrence.
+@lru_cache(maxsize=1)
+def default_sensitive_words() -> tuple[str, ...]:
+    """The shipped list of sensitive words (``templates/sensitive-words.txt``)."""
+    text = (shipped_templates_dir() / _WORDS_FILE).read_text(encoding="utf-8")
+    lines = (line.split("#", 1)[0].strip() for line in text.splitlines())
+    return tuple(line for line in lines if line)
+
+
+def sensitive_words_in(text: str, words: Iterable[str] | None = None) -> list[str]:
+    """The entries of ``words`` (the shipped list if None) in ``text``, each once, by first occurrence.
 
     Entries are returned as given in ``words`` (so ``"CRPS"``, whatever the text's case).
     """
     found: list[tuple[int, int, str]] = []
-    for index, word in enumerate(dict.fromkeys(words)):
+    for index, word in enumerate(dict.fromkeys(default_sensitive_words() if words is None else words)):
         match = _pattern(word).search(text)
         if match:
             found.append((match.start(), index, word))

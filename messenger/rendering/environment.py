@@ -10,7 +10,6 @@ from __future__ import annotations
 import traceback
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,8 @@ from jinja2 import (
     select_autoescape,
 )
 
+from messenger.content import Flavour
+
 _PACKAGED = Path(__file__).resolve().parent.parent / "_templates"
 _SOURCE_TREE = Path(__file__).resolve().parent.parent.parent / "templates"
 
@@ -31,15 +32,6 @@ _SOURCE_TREE = Path(__file__).resolve().parent.parent.parent / "templates"
 def shipped_templates_dir() -> Path:
     """The shipped templates: inside the installed package, or the source tree's ``templates/``."""
     return _PACKAGED if _PACKAGED.is_dir() else _SOURCE_TREE
-
-
-class Flavour(StrEnum):
-    TELEGRAM = "telegram.html"
-    TEXT = "text"
-    SMS = "sms"
-    EMAIL_SUBJECT = "email-subject"
-    EMAIL_TEXT = "email.text"
-    EMAIL_HTML = "email.html"
 
 
 class TemplateRenderError(Exception):

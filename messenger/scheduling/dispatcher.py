@@ -37,11 +37,13 @@ from messenger.channels.base import (
     SendOutcome,
     Sent,
 )
+from messenger.channels.failures import FailureCode
 from messenger.clock import Clock
 from messenger.db import SessionFactory
+from messenger.domain.catalog import SeriesCatalog
 from messenger.domain.enums import ChannelName, MessageStatus, QuietPolicy, SeriesStatus
 from messenger.domain.models import Contact, Infusion, Message, Patient, Series
-from messenger.domain.series import SeriesCatalog, SeriesDefinition
+from messenger.domain.series import SeriesDefinition
 from messenger.domain.timing import QuietHours
 from messenger.rendering.compose import Composer
 from messenger.rendering.context import Clinic, message_context
@@ -125,8 +127,7 @@ class _Job:
     reach: Reach
     # Infusions the patient confirmed or asked to move.
     answered_infusions: frozenset[int]
-    # Infusions that did not take place: the completion message counts only the others.
-    not_held: frozenset[int] = frozenset()
+    not_held: frozenset[int] = frozenset()  # infusions that did not take place
 
 
 def default_worker_name() -> str:
@@ -308,9 +309,7 @@ class Dispatcher:
             channel = self.channels[contact.channel]
             paused_until = self._channel_pause.get(channel.name)
             if paused_until is not None and paused_until > now:
-                outcome: SendOutcome = RetryLater(
-                    "the provider asked us to slow down", (paused_until - now).total_seconds()
-                )
+                outcome: SendOutcome = RetryLater(FailureCode.CHANNEL_PAUSED, (paused_until - now).total_seconds())
                 return await self._retry(job, outcome, lost)
             try:
                 content = self.composer.compose(
@@ -367,17 +366,19 @@ class Dispatcher:
                         contact.opted_out = contact.opted_out or outcome.opted_out
                         contact.status_reason = outcome.reason
                         lost.append(contact)
-                    log.warning("message %s failed on %s: %s", message.id, channel.name.value, outcome.reason)
+                    log.warning(
+                        "message %s failed on %s: %s %s", message.id, channel.name.value, outcome.reason, outcome.detail
+                    )
         return await self._record(job, MessageStatus.FAILED, reason=reason, lost=lost)
 
     async def _send(self, channel: Channel, outgoing: Outgoing) -> SendOutcome:
         try:
             return await asyncio.wait_for(channel.send(outgoing), timeout=self.send_timeout)
         except TimeoutError:
-            return RetryLater(f"{channel.name.value} did not answer within {self.send_timeout:.0f} s")
+            return RetryLater(FailureCode.CHANNEL_TIMEOUT, params=(("seconds", f"{self.send_timeout:.0f}"),))
         except Exception as exc:  # a channel bug must not lose the message
             log.exception("channel %s raised while sending message %s", channel.name.value, outgoing.message_id)
-            return RetryLater(f"{channel.name.value} raised {type(exc).__name__}")
+            return RetryLater(FailureCode.CHANNEL_CRASHED, params=(("error", type(exc).__name__),))
 
     async def _wait_for_contact(self, job: _Job) -> Delivery:
         """The patient has not linked any contact yet: look again later, without using up attempts."""
@@ -485,9 +486,8 @@ class Dispatcher:
         definition = self.catalog.get(series.definition_key) if series.definition_key in self.catalog else None
         answered = frozenset(i.number for i in infusions if i.responded_at is not None)
         not_held = frozenset(i.number for i in infusions if i.status.did_not_happen)
-        return _Job(
-            message, series, patient, definition, [i.scheduled_at for i in infusions], usable, reach, answered, not_held
-        )
+        times = [i.scheduled_at for i in infusions]
+        return _Job(message, series, patient, definition, times, usable, reach, answered, not_held)
 
     async def _renew_lease(self, message_id: int) -> bool:
         """Extend this process's claim, only if it still holds it and the lease has not run out."""
@@ -583,8 +583,7 @@ class Dispatcher:
                 ).where(Message.series_id == series.id)
             )
         ).one()
-        # A series nothing reached is not "completed": it stays open for staff to see and act on.
-        if open_rows == 0 and sent_rows > 0:
+        if open_rows == 0 and sent_rows > 0:  # a series nothing reached stays open for staff to act on
             await session.exec(
                 update(Series)
                 .where(col(Series.id) == series.id, col(Series.status) == SeriesStatus.ACTIVE)

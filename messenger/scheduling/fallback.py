@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from sqlmodel import select
 
 from messenger.db import SessionFactory, transaction
 from messenger.domain.enums import ChannelName, MessageStatus, StepKind
 from messenger.domain.models import Contact, Message
+from messenger.domain.timing import QuietHours, send_time
 from messenger.scheduling.dispatcher import Delivery
 
 FALLBACK_PREFIX = "fallback-"
@@ -19,11 +21,21 @@ class ReminderFallback:
 
     The copy is skipped if the patient answers the reminder first, and it has the
     reminder's own not-after time, so it never arrives after the infusion has started.
+    It keeps the reminder's quiet-hours policy: a copy that would fall due at night waits
+    for the morning, or is not queued if the morning is too late.
     """
 
-    def __init__(self, *, sessions: SessionFactory, delay: timedelta, channel: ChannelName = ChannelName.SMS) -> None:
+    def __init__(
+        self,
+        *,
+        sessions: SessionFactory,
+        delay: timedelta,
+        quiet_hours: QuietHours,
+        channel: ChannelName = ChannelName.SMS,
+    ) -> None:
         self.sessions = sessions
         self.delay = delay
+        self.quiet_hours = quiet_hours
         self.channel = channel
 
     async def on_delivery(self, delivery: Delivery) -> None:
@@ -36,7 +48,14 @@ class ReminderFallback:
         ):
             return
         due = delivery.at + self.delay
-        if message.not_after is not None and due >= message.not_after:
+        send_at = send_time(
+            due=due,
+            policy=message.quiet,
+            zone=ZoneInfo(delivery.patient.timezone),
+            quiet=self.quiet_hours,
+            not_after=message.not_after,
+        )
+        if send_at is None:
             return
         key = f"{FALLBACK_PREFIX}{message.step_key}"
         async with transaction(self.sessions) as session:
@@ -62,8 +81,9 @@ class ReminderFallback:
                     infusion_number=message.infusion_number,
                     quiet=message.quiet,
                     due_at=due,
-                    send_at=due,
+                    send_at=send_at,
                     not_after=message.not_after,
                     only_channel=self.channel,
+                    updated_at=delivery.at,
                 )
             )

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import cast
 from datetime import timedelta
+from typing import cast
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
@@ -21,9 +21,9 @@ from messenger.channels.patient_line import PatientLine
 from messenger.clock import Clock
 from messenger.config import Settings
 from messenger.db import SessionFactory, transaction
+from messenger.domain.catalog import SeriesCatalog
 from messenger.domain.enums import MessageStatus, StepKind
 from messenger.domain.models import Answer, CheckinFollowUp, Message, Patient, Series
-from messenger.domain.series import SeriesCatalog
 from messenger.rendering.strings import BotStrings
 
 log = logging.getLogger(__name__)

@@ -8,14 +8,15 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from messenger.clock import Clock
+from messenger.domain.catalog import SeriesCatalog
 from messenger.domain.checkin_rules import Escalation
 from messenger.domain.enums import InfusionStatus, MessageStatus, StepKind
 from messenger.domain.models import Answer, Infusion, Message, Series
-from messenger.domain.series import SeriesCatalog
 from messenger.domain.wording import Phrase
 from messenger.services import audit
 from messenger.services.attendance import hold_for_reschedule
 from messenger.services.errors import ServiceError
+from messenger.services.rows import existing
 
 QUESTIONS = ("pain", "mood", "contact")
 VALID = {"pain": {str(n) for n in range(11)}, "mood": {str(n) for n in range(1, 6)}, "contact": {"yes", "no"}}
@@ -100,8 +101,7 @@ async def answer_checkin(
     earlier_escalated = any(a.escalated for a in rows)
     if question in answers:
         return CheckinState(message, answers, next_question(answers), duplicate=True, escalated=earlier_escalated)
-    series = await session.get(Series, message.series_id)
-    assert series is not None
+    series = await existing(session, Series, message.series_id)
     escalation = catalog.get(series.definition_key).escalation if series.definition_key in catalog else Escalation()
     reasons = escalations(escalation, question, value)
     if question == "pain" and not reasons:

@@ -23,6 +23,11 @@ def patient_actor(patient_id: int) -> str:
 def record(
     session: AsyncSession, *, at: datetime, actor: str, action: str, patient_id: int | None = None, **detail: Any
 ) -> AuditEvent:
-    event = AuditEvent(at=at, actor=actor, action=action, patient_id=patient_id, detail=detail)
+    event = AuditEvent(**row(at=at, actor=actor, action=action, patient_id=patient_id, **detail))
     session.add(event)
     return event
+
+
+def row(*, at: datetime, actor: str, action: str, patient_id: int | None = None, **detail: Any) -> dict[str, Any]:
+    """An audit event as values for a bulk insert (many patients enrolled at once)."""
+    return {"at": at, "actor": actor, "action": action, "patient_id": patient_id, "detail": detail}

@@ -6,14 +6,15 @@ Sent messages are history and stay as they are; only pending (or held) rows move
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, update
+from sqlalchemy import and_, func, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from messenger.clock import Clock
+from messenger.domain.catalog import SeriesCatalog
 from messenger.domain.enums import (
     InfusionStatus,
     MessageStatus,
@@ -22,14 +23,15 @@ from messenger.domain.enums import (
     StepKind,
 )
 from messenger.domain.models import Infusion, Message, Patient, Series
-from messenger.domain.series import SeriesCatalog, SeriesDefinition, plan_step
-from messenger.domain.timing import QuietHours
+from messenger.domain.series import SeriesDefinition, plan_step
+from messenger.domain.timing import PAST_NOT_AFTER, QuietHours, send_time, send_time_of
 from messenger.domain.wording import Phrase
 from messenger.services import audit
 from messenger.services.attendance import HELD_FOR_RESCHEDULE, release_held
 from messenger.services.enrolment import zone_of
 from messenger.services.errors import ServiceError
 from messenger.services.reports import latest_series_of
+from messenger.services.rows import existing
 
 _OPEN = (MessageStatus.PENDING, MessageStatus.HELD)
 
@@ -76,10 +78,9 @@ async def reschedule_infusion(
     """Move infusion ``number`` to ``at`` and the pending steps anchored to it."""
     _require_open(series)
     definition = catalog.get(series.definition_key)
-    patient = await session.get(Patient, series.patient_id)
-    assert patient is not None
+    patient = await existing(session, Patient, series.patient_id)
     zone = zone_of(patient.timezone)
-    infusions = await infusions_of(session, series.id)  # type: ignore[arg-type]
+    infusions = await infusions_of(session, series.pk)
     if not 1 <= number <= len(infusions):
         raise ServiceError("unknown_infusion", number=number, count=len(infusions))
     now = clock.now()
@@ -94,10 +95,9 @@ async def reschedule_infusion(
     previous = infusion.scheduled_at
     infusion.scheduled_at, infusion.status, infusion.responded_at = at, InfusionStatus.SCHEDULED, None
     times = [i.scheduled_at for i in infusions]
-    # Before the replan, which clears last_error, the mark of what the reschedule request held.
-    await release_held(session, series=series, number=number, now=now)
-    moved = await _replan(session, series, definition, zone, times, quiet_hours, number)
-    await _tell_patient(session, series, number, at, now)
+    await release_held(session, series=series, number=number, now=now)  # before the replan clears the hold's mark
+    moved = await _replan(session, series, definition, zone, times, quiet_hours, number, now)
+    await _tell_patient(session, series, zone, quiet_hours, number, at, now)
     problem = definition.course_problem(times, zone)
     audit.record(
         session,
@@ -121,17 +121,25 @@ async def _replan(
     times: list[datetime],
     quiet_hours: QuietHours,
     number: int,
+    now: datetime,
 ) -> int:
+    """Move the open steps anchored to infusion ``number``, and those skipped only for being too late."""
     rows = {
         m.step_key: m
         for m in (
             await session.exec(
                 select(Message).where(
-                    Message.series_id == series.id, Message.infusion_number == number, col(Message.status).in_(_OPEN)
+                    Message.series_id == series.id,
+                    Message.infusion_number == number,
+                    or_(
+                        col(Message.status).in_(_OPEN),
+                        and_(col(Message.status) == MessageStatus.SKIPPED, col(Message.last_error) == PAST_NOT_AFTER),
+                    ),
                 )
             )
         ).all()
     }
+    open_status = MessageStatus.HELD if series.status is SeriesStatus.PAUSED else MessageStatus.PENDING
     moved = 0
     for key, step, infusion in definition.expanded_steps():
         if infusion != number or key not in rows:
@@ -146,8 +154,18 @@ async def _replan(
             quiet_hours=quiet_hours,
         )
         message = rows[key]
-        message.due_at, message.send_at, message.not_after = planned.due_at, planned.send_at, planned.not_after
-        message.attempts, message.last_error = 0, None
+        message.due_at, message.not_after = planned.due_at, planned.not_after
+        when = send_time(
+            due=planned.due_at,
+            policy=planned.quiet,
+            zone=zone,
+            quiet=quiet_hours,
+            not_after=planned.not_after,
+            not_before=now,
+        )
+        message.status = open_status if when is not None else MessageStatus.SKIPPED
+        message.send_at = when or planned.send_at
+        message.attempts, message.last_error, message.updated_at = 0, None if when else PAST_NOT_AFTER, now
         moved += 1
     return moved
 
@@ -155,8 +173,20 @@ async def _replan(
 MOVED_TEMPLATE = "reminder/moved"
 
 
-async def _tell_patient(session: AsyncSession, series: Series, number: int, at: datetime, now: datetime) -> None:
-    """Queue a notice of the new time (by e-mail it carries the updated calendar entry)."""
+async def _tell_patient(
+    session: AsyncSession,
+    series: Series,
+    zone: ZoneInfo,
+    quiet_hours: QuietHours,
+    number: int,
+    at: datetime,
+    now: datetime,
+) -> None:
+    """Queue a notice of the new time (by e-mail it carries the updated calendar entry).
+
+    It waits for the end of quiet hours like any step; if that is after the new time itself,
+    the notice is written as skipped (the row shows staff that the patient was not told).
+    """
     earlier = (
         await session.exec(
             select(func.count())
@@ -164,6 +194,11 @@ async def _tell_patient(session: AsyncSession, series: Series, number: int, at: 
             .where(Message.series_id == series.id, col(Message.step_key).startswith(f"moved-{number}-"))
         )
     ).one()
+    when = send_time(due=now, policy=QuietPolicy.DEFER, zone=zone, quiet=quiet_hours, not_after=at)
+    if when is None:
+        status = MessageStatus.SKIPPED
+    else:
+        status = MessageStatus.HELD if series.status is SeriesStatus.PAUSED else MessageStatus.PENDING
     session.add(
         Message(
             series_id=series.pk,
@@ -174,9 +209,11 @@ async def _tell_patient(session: AsyncSession, series: Series, number: int, at: 
             infusion_number=number,
             quiet=QuietPolicy.DEFER,
             due_at=now,
-            send_at=now,
+            send_at=when or now,
             not_after=at,
-            status=MessageStatus.HELD if series.status is SeriesStatus.PAUSED else MessageStatus.PENDING,
+            status=status,
+            last_error=None if when else PAST_NOT_AFTER,
+            updated_at=now,
         )
     )
 
@@ -199,38 +236,30 @@ async def resume(
     if series.status is not SeriesStatus.PAUSED:
         raise ServiceError("series_not_paused", status=series.status.value)
     now = clock.now()
-    patient = await session.get(Patient, series.patient_id)
-    assert patient is not None
+    patient = await existing(session, Patient, series.patient_id)
     zone = zone_of(patient.timezone)
     series.status, series.status_changed_at = SeriesStatus.ACTIVE, now
     held = (
         await session.exec(
-            select(Message)
-            .where(
+            select(Message).where(
                 Message.series_id == series.id,
                 Message.status == MessageStatus.HELD,
                 # Held for a reschedule request: they wait for the new time, not for the resume.
                 col(Message.last_error).is_distinct_from(HELD_FOR_RESCHEDULE),
             )
-            .order_by(col(Message.send_at), col(Message.due_at), col(Message.id))
         )
     ).all()
     released = skipped = 0
-    previous = None
+    # Their due times are untouched: rows released together keep their scheduled order.
     for message in held:
-        if message.not_after is not None and message.not_after <= now:
-            message.status, message.last_error = MessageStatus.SKIPPED, "expired while the series was paused"
+        when = send_time_of(message, zone=zone, quiet=quiet_hours, not_before=now)
+        message.updated_at = now
+        if when is None:
+            message.status, message.last_error = MessageStatus.SKIPPED, PAST_NOT_AFTER
             skipped += 1
-            continue
-        send_at = max(message.send_at, now)
-        if message.quiet is QuietPolicy.DEFER:
-            send_at = quiet_hours.defer(send_at, zone)
-        # Overdue rows would all share "now": a microsecond apart they still go out in their scheduled order.
-        if previous is not None and send_at <= previous:
-            send_at = previous + timedelta(microseconds=1)
-        previous = send_at
-        message.status, message.send_at, message.updated_at = MessageStatus.PENDING, send_at, now
-        released += 1
+        else:
+            message.status, message.send_at = MessageStatus.PENDING, when
+            released += 1
     audit.record(
         session, at=now, actor=actor, action="resume", patient_id=series.patient_id, released=released, skipped=skipped
     )

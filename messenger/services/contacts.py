@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections import defaultdict
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
 from sqlmodel import col, select
@@ -10,7 +12,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from messenger.clock import Clock
 from messenger.domain.enums import ChannelName, MessageStatus, StepKind
-from messenger.domain.models import Contact, Message
+from messenger.domain.models import Contact, Message, Patient
+from messenger.domain.timing import PAST_NOT_AFTER, QuietHours, send_time_of
 from messenger.services import audit
 
 # The dispatcher's reason for holding back a message of a patient with no contact yet.
@@ -57,20 +60,48 @@ async def set_opted_out(*, session: AsyncSession, clock: Clock, contact: Contact
     return True
 
 
-async def release_waiting(*, session: AsyncSession, clock: Clock, patient_id: int) -> int:
-    """Messages held back for want of a contact become due now."""
+async def release_waiting(*, session: AsyncSession, clock: Clock, quiet_hours: QuietHours, patient_id: int) -> int:
+    """Messages held back for want of a contact become due: now, or when quiet hours end.
+
+    Returns how many were released. A row the dispatcher has claimed meanwhile is left to it
+    (every update is guarded by the waiting state), and one that can no longer go in time is
+    skipped.
+    """
     now = clock.now()
-    result = await session.exec(  # type: ignore[call-overload]
-        update(Message)
-        .where(
-            col(Message.patient_id) == patient_id,
-            col(Message.status) == MessageStatus.PENDING,
-            col(Message.last_error) == WAITING_FOR_CONTACT,
-            col(Message.send_at) > now,
+    patient = await session.get(Patient, patient_id)
+    if patient is None:
+        return 0
+    zone = ZoneInfo(patient.timezone)
+    waiting = (
+        await session.exec(
+            select(Message).where(
+                Message.patient_id == patient_id,
+                Message.status == MessageStatus.PENDING,
+                Message.last_error == WAITING_FOR_CONTACT,
+            )
         )
-        .values(send_at=now, updated_at=now)
-    )
-    return int(result.rowcount or 0)
+    ).all()
+    # Rows released together mostly share one time (now, or the morning): one UPDATE per time.
+    by_time: dict[datetime | None, list[int]] = defaultdict(list)
+    for message in waiting:
+        when = send_time_of(message, zone=zone, quiet=quiet_hours, not_before=now)
+        by_time[when].append(message.pk)
+    released = 0
+    for when, ids in by_time.items():
+        values: dict[str, object] = {"send_at": when, "updated_at": now}
+        if when is None:
+            values = {"status": MessageStatus.SKIPPED, "last_error": PAST_NOT_AFTER, "updated_at": now}
+        result = await session.exec(
+            update(Message)
+            .where(
+                col(Message.id).in_(ids),
+                col(Message.status) == MessageStatus.PENDING,
+                col(Message.last_error) == WAITING_FOR_CONTACT,
+            )
+            .values(**values)
+        )
+        released += int(result.rowcount or 0) if when is not None else 0
+    return released
 
 
 # Who holds a welcome claimed by the bot itself (see claim_welcome).
@@ -91,7 +122,7 @@ async def claim_welcome(*, session: AsyncSession, clock: Clock, patient_id: int)
         )
         .limit(1)
     )
-    result = await session.exec(  # type: ignore[call-overload]
+    result = await session.exec(
         update(Message)
         .where(col(Message.id).in_(pending.scalar_subquery()), col(Message.status) == MessageStatus.PENDING)
         .values(
@@ -101,9 +132,10 @@ async def claim_welcome(*, session: AsyncSession, clock: Clock, patient_id: int)
             lease_until=now + timedelta(minutes=5),
             updated_at=now,
         )
-        .returning(Message.id)
+        .returning(col(Message.id))
     )
-    return result.scalars().first()
+    row = result.first()
+    return None if row is None else row[0]
 
 
 async def record_welcome(
@@ -111,7 +143,7 @@ async def record_welcome(
 ) -> None:
     """The claimed welcome was sent by the bot in its reply."""
     now = clock.now()
-    await session.exec(  # type: ignore[call-overload]
+    await session.exec(
         update(Message)
         .where(
             col(Message.id) == message_id,

@@ -1,25 +1,29 @@
-"""Enrolment: a patient, their contacts and infusions, and one outbox row per series step."""
+"""Enrolment: a patient, their contacts and infusions, and one outbox row per series step.
+
+Rows are written with one bulk insert per table, for one patient or for thousands in one
+transaction (:func:`enrol_many`): enrolment cost is the planning, not round trips.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, field_validator
-from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from messenger.clock import Clock
-from messenger.domain.enums import ChannelName, MessageStatus, StepKind
-from messenger.domain.models import Contact, ContactBase, Infusion, Message, Patient, Series
-from messenger.domain.series import SeriesCatalog, SeriesDefinition, plan
+from messenger.domain.catalog import SeriesCatalog
+from messenger.domain.enums import ChannelName, InfusionStatus, MessageStatus, SeriesStatus
+from messenger.domain.models import AuditEvent, Contact, ContactBase, Infusion, Message, Patient, Series
+from messenger.domain.series import SeriesDefinition
 from messenger.domain.timing import QuietHours
 from messenger.services import audit
 from messenger.services.errors import ServiceError
-
-# A step planned this long before enrolment is history, not news: it is recorded as skipped.
-ENROLMENT_GRACE = timedelta(minutes=1)
+from messenger.services.outbox_rows import insert_returning_ids, insert_rows, planned_rows
 
 
 def zone_of(name: str) -> ZoneInfo:
@@ -45,6 +49,24 @@ class EnrolmentRequest(BaseModel):
         return " ".join(value.split())
 
 
+@dataclass(frozen=True, slots=True)
+class Enrolled:
+    """One patient enrolled: their ids and how many of their rows will be sent or were skipped."""
+
+    patient_id: int
+    series_id: int
+    pending: int
+    skipped: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    request: EnrolmentRequest
+    definition: SeriesDefinition
+    zone: ZoneInfo
+    times: list[datetime]
+
+
 async def enrol(
     *,
     session: AsyncSession,
@@ -55,45 +77,117 @@ async def enrol(
     actor: str,
 ) -> Series:
     """Create the patient and their series; the caller commits."""
-    definition = _definition(catalog, request.series_key)
-    zone = zone_of(request.timezone)
-    times = infusion_times(definition, zone, first=request.first_infusion, given=request.infusions)
-    now = clock.now()
-    if times[0] <= now:
-        raise ServiceError("first_infusion_in_past", first=times[0])
+    (enrolled,) = await enrol_many(
+        session=session, catalog=catalog, quiet_hours=quiet_hours, requests=[request], now=clock.now(), actor=actor
+    )
+    series = await session.get(Series, enrolled.series_id)
+    if series is None:  # the insert above is in this very transaction
+        raise RuntimeError(f"series {enrolled.series_id} vanished inside its own transaction")
+    return series
 
-    patient = Patient(name=request.name, locale=request.locale, timezone=request.timezone)
-    session.add(patient)
-    await session.flush()
-    assert patient.id is not None
-    for priority, contact in enumerate(request.contacts):
-        session.add(
-            Contact(
-                patient_id=patient.id,
-                channel=contact.channel,
-                address=contact.address,
-                priority=contact.priority or priority,
+
+async def enrol_many(
+    *,
+    session: AsyncSession,
+    catalog: SeriesCatalog,
+    quiet_hours: QuietHours,
+    requests: Sequence[EnrolmentRequest],
+    now: datetime,
+    actor: str,
+) -> list[Enrolled]:
+    """Enrol every request in the caller's transaction, with one bulk insert per table.
+
+    Every request is checked before anything is written: one that the rules refuse refuses
+    the whole batch (its ``ServiceError`` carries ``row``, counted from 1) and writes nothing.
+    """
+    checked = [_check(catalog, request, now, row) for row, request in enumerate(requests, start=1)]
+    if not checked:
+        return []
+    patient_ids = await insert_returning_ids(
+        session,
+        Patient,
+        [
+            {"name": c.request.name, "locale": c.request.locale, "timezone": c.request.timezone, "created_at": now}
+            for c in checked
+        ],
+    )
+    series_ids = await insert_returning_ids(
+        session,
+        Series,
+        [
+            {
+                "patient_id": patient_id,
+                "definition_key": c.definition.key,
+                "status": SeriesStatus.ACTIVE,
+                "enrolled_at": now,
+                "status_changed_at": now,
+            }
+            for c, patient_id in zip(checked, patient_ids, strict=True)
+        ],
+    )
+    contacts: list[dict[str, Any]] = []
+    infusions: list[dict[str, Any]] = []
+    messages: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    enrolled: list[Enrolled] = []
+    # Patients booked into the same slots share one plan: it is computed once per course.
+    plans: dict[tuple[object, ...], list[dict[str, Any]]] = {}
+    for c, patient_id, series_id in zip(checked, patient_ids, series_ids, strict=True):
+        contacts += (
+            _contact_row(patient_id, contact, contact.priority or priority, now)
+            for priority, contact in enumerate(c.request.contacts)
+        )
+        infusions += (
+            {"series_id": series_id, "number": number, "scheduled_at": at, "status": InfusionStatus.SCHEDULED}
+            for number, at in enumerate(c.times, start=1)
+        )
+        course = (c.definition.key, c.request.timezone, *c.times)
+        if course not in plans:
+            plans[course] = planned_rows(
+                definition=c.definition, zone=c.zone, infusion_times=c.times, quiet_hours=quiet_hours, enrolled_at=now
+            )
+        ids = {"series_id": series_id, "patient_id": patient_id}
+        rows = [row | ids for row in plans[course]]
+        messages += rows
+        skipped = sum(1 for row in rows if row["status"] is MessageStatus.SKIPPED)
+        enrolled.append(Enrolled(patient_id, series_id, pending=len(rows) - skipped, skipped=skipped))
+        events.append(
+            audit.row(
+                at=now,
+                actor=actor,
+                action="enrol",
+                patient_id=patient_id,
+                series=c.definition.key,
+                infusions=[t.isoformat() for t in c.times],
             )
         )
-    series = Series(patient_id=patient.id, definition_key=definition.key, enrolled_at=now, status_changed_at=now)
-    session.add(series)
-    await session.flush()
-    assert series.id is not None
-    for number, at in enumerate(times, start=1):
-        session.add(Infusion(series_id=series.id, number=number, scheduled_at=at))
-    await materialise(
-        session=session, series=series, definition=definition, zone=zone, infusion_times=times, quiet_hours=quiet_hours
-    )
-    audit.record(
-        session,
-        at=now,
-        actor=actor,
-        action="enrol",
-        patient_id=patient.id,
-        series=definition.key,
-        infusions=[t.isoformat() for t in times],
-    )
-    return series
+    for model, values in ((Contact, contacts), (Infusion, infusions), (Message, messages), (AuditEvent, events)):
+        await insert_rows(session, model, values)
+    return enrolled
+
+
+def _check(catalog: SeriesCatalog, request: EnrolmentRequest, now: datetime, row: int) -> _Checked:
+    try:
+        definition = _definition(catalog, request.series_key)
+        zone = zone_of(request.timezone)
+        times = infusion_times(definition, zone, first=request.first_infusion, given=request.infusions)
+        if times[0] <= now:
+            raise ServiceError("first_infusion_in_past", first=times[0])
+    except ServiceError as error:
+        raise ServiceError(error.code, row=row, **error.params) from None
+    return _Checked(request, definition, zone, times)
+
+
+def _contact_row(patient_id: int, contact: ContactBase, priority: int, now: datetime) -> dict[str, Any]:
+    return {
+        "patient_id": patient_id,
+        "channel": contact.channel,
+        "address": contact.address,
+        "priority": priority,
+        "reachable": True,
+        "opted_out": False,
+        "updated_at": now,
+    }
 
 
 def infusion_times(
@@ -114,46 +208,6 @@ def infusion_times(
             "bad_course", problem=problem, count=definition.infusions.count, max_days=definition.infusions.max_span_days
         )
     return times
-
-
-async def materialise(
-    *,
-    session: AsyncSession,
-    series: Series,
-    definition: SeriesDefinition,
-    zone: ZoneInfo,
-    infusion_times: Sequence[datetime],
-    quiet_hours: QuietHours,
-) -> int:
-    """Add the outbox rows this series lacks; returns how many. Running it twice adds nothing."""
-    assert series.id is not None
-    existing = set((await session.exec(select(Message.step_key).where(Message.series_id == series.id))).all())
-    added = 0
-    for step in plan(
-        definition, enrolled_at=series.enrolled_at, infusions=infusion_times, zone=zone, quiet_hours=quiet_hours
-    ):
-        if step.key in existing:
-            continue
-        late = step.kind is not StepKind.WELCOME and step.due_at < series.enrolled_at - ENROLMENT_GRACE
-        session.add(
-            Message(
-                series_id=series.id,
-                patient_id=series.patient_id,
-                step_key=step.key,
-                kind=step.kind,
-                template=step.template,
-                infusion_number=step.infusion_number,
-                quiet=step.quiet,
-                due_at=step.due_at,
-                send_at=max(step.send_at, series.enrolled_at),
-                not_after=step.not_after,
-                status=MessageStatus.SKIPPED if late else MessageStatus.PENDING,
-                last_error="due before enrolment" if late else None,
-            )
-        )
-        added += 1
-    await session.flush()
-    return added
 
 
 def _definition(catalog: SeriesCatalog, key: str) -> SeriesDefinition:

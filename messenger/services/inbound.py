@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
 from sqlmodel import col, select
@@ -16,16 +18,18 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from messenger.channels.base import Failed
 from messenger.clock import Clock
+from messenger.domain.catalog import SeriesCatalog
 from messenger.domain.enums import ChannelName, MessageStatus
 from messenger.domain.hours import ClinicHours
 from messenger.domain.models import Contact, Message, Patient
-from messenger.domain.series import SeriesCatalog
+from messenger.domain.timing import PAST_NOT_AFTER, QuietHours, send_time_of
 from messenger.domain.triage import Level, PhraseBook
 from messenger.services import audit
 from messenger.services.answers import answer_checkin, open_checkin
 from messenger.services.contacts import contact_at, set_opted_out
 from messenger.services.conversation import Inbound, record_inbound
 from messenger.services.listening import Heard, listen
+from messenger.services.rows import existing
 
 # The carrier keywords (CTIA, and Twilio's defaults), matched on the whole message.
 STOP_WORDS = frozenset({"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "optout", "revoke"})
@@ -82,12 +86,11 @@ async def handle_inbound(
     contact = await contact_at(session, channel, address)
     if contact is None:
         return InboundResult()  # an unknown number gets no answer: it may be anyone
-    patient = await session.get(Patient, contact.patient_id)
-    assert patient is not None
+    patient = await existing(session, Patient, contact.patient_id)
     text = " ".join(body.split())
     word = text.lower().strip(".!")
     result = InboundResult(patient=patient)
-    checkin, question = await open_checkin(session, patient.id) or (None, None)  # type: ignore[arg-type]
+    checkin, question = await open_checkin(session, patient.pk) or (None, None)
     answer = read_answer(question, word) if question else None
     # "yes" answers an open question; it means START only to a patient who had stopped messages.
     answering = question is not None and word in _YES_NO and not contact.opted_out
@@ -172,7 +175,13 @@ class StatusResult:
 
 
 async def apply_delivery_status(
-    *, session: AsyncSession, clock: Clock, provider_id: str, status: str, failure: Failed | None
+    *,
+    session: AsyncSession,
+    clock: Clock,
+    quiet_hours: QuietHours,
+    provider_id: str,
+    status: str,
+    failure: Failed | None,
 ) -> StatusResult:
     """A provider's later word on a sent message: a dead or opted-out number sends it to the next contact."""
     message = (await session.exec(select(Message).where(Message.provider_id == provider_id))).first()
@@ -197,19 +206,7 @@ async def apply_delivery_status(
         contact.reachable = contact.reachable and not failure.unreachable
         contact.opted_out = contact.opted_out or failure.opted_out
         contact.status_reason, lost = failure.reason, contact
-        # The step was not delivered: back to the queue, for the patient's next contact.
-        await session.exec(
-            update(Message)
-            .where(col(Message.id) == message.id, col(Message.status) == MessageStatus.SENT)
-            .values(
-                status=MessageStatus.PENDING,
-                send_at=now,
-                sent_at=None,
-                provider_id=None,
-                last_error=failure.reason,
-                updated_at=now,
-            )
-        )
+        await _reroute(session, message, failure, quiet_hours, now)
     else:
         message.status, message.last_error, message.updated_at = MessageStatus.FAILED, failure.reason, now
     audit.record(
@@ -223,3 +220,24 @@ async def apply_delivery_status(
         reason=failure.reason,
     )
     return StatusResult(message, lost)
+
+
+async def _reroute(
+    session: AsyncSession, message: Message, failure: Failed, quiet_hours: QuietHours, now: datetime
+) -> None:
+    """The step was not delivered: back to the queue for the patient's next contact, if still in time."""
+    patient = await session.get(Patient, message.patient_id)
+    when = None
+    if patient is not None:
+        when = send_time_of(message, zone=ZoneInfo(patient.timezone), quiet=quiet_hours, not_before=now)
+    values: dict[str, object] = {"status": MessageStatus.PENDING, "send_at": when, "last_error": failure.reason}
+    if when is None:
+        values = {
+            "status": MessageStatus.FAILED,
+            "last_error": f"{failure.reason}; {PAST_NOT_AFTER} for another contact",
+        }
+    await session.exec(
+        update(Message)
+        .where(col(Message.id) == message.id, col(Message.status) == MessageStatus.SENT)
+        .values(sent_at=None, provider_id=None, updated_at=now, **values)
+    )

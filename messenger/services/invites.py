@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import update
 from sqlmodel import col, select
@@ -16,6 +16,7 @@ from messenger.domain.models import Contact, Invite, Patient
 from messenger.services import audit
 from messenger.services.contacts import contact_at
 from messenger.services.errors import ServiceError
+from messenger.services.rows import existing
 
 # 24 random bytes: 32 URL-safe characters, within Telegram's 64-character deep-link payload.
 CODE_BYTES = 24
@@ -28,7 +29,7 @@ def code_hash(code: str) -> str:
 async def create_invite(*, session: AsyncSession, clock: Clock, patient_id: int, ttl: timedelta, actor: str) -> str:
     """A fresh code for the patient; earlier unused codes stop working. Returns the code (never stored)."""
     now = clock.now()
-    await session.exec(  # type: ignore[call-overload]
+    await session.exec(
         update(Invite)
         .where(col(Invite.patient_id) == patient_id, col(Invite.used_at).is_(None), col(Invite.revoked_at).is_(None))
         .values(revoked_at=now)
@@ -56,21 +57,20 @@ async def redeem_invite(*, session: AsyncSession, clock: Clock, code: str, chat_
     invite = (await session.exec(select(Invite).where(Invite.code_hash == code_hash(code)))).first()
     if invite is None or invite.used_at or invite.revoked_at or invite.expires_at <= now:
         raise ServiceError("invite_invalid")
-    patient = await session.get(Patient, invite.patient_id)
-    assert patient is not None
+    patient = await existing(session, Patient, invite.patient_id)
     invite.used_at = now
-    await link_telegram(session=session, patient_id=patient.id, chat_id=chat_id)  # type: ignore[arg-type]
+    await link_telegram(session=session, patient_id=patient.pk, chat_id=chat_id, now=now)
     audit.record(
         session,
         at=now,
-        actor=audit.patient_actor(patient.id),
-        action="invite.redeem",  # type: ignore[arg-type]
-        patient_id=patient.id,
+        actor=audit.patient_actor(patient.pk),
+        action="invite.redeem",
+        patient_id=patient.pk,
     )
     return patient
 
 
-async def link_telegram(*, session: AsyncSession, patient_id: int, chat_id: int) -> Contact:
+async def link_telegram(*, session: AsyncSession, patient_id: int, chat_id: int, now: datetime) -> Contact:
     """Make this chat the patient's Telegram contact, tried before any other."""
     contact = (
         await session.exec(
@@ -78,9 +78,12 @@ async def link_telegram(*, session: AsyncSession, patient_id: int, chat_id: int)
         )
     ).first()
     if contact is None:
-        contact = Contact(patient_id=patient_id, channel=ChannelName.TELEGRAM, address=str(chat_id), priority=-1)
+        contact = Contact(
+            patient_id=patient_id, channel=ChannelName.TELEGRAM, address=str(chat_id), priority=-1, updated_at=now
+        )
         session.add(contact)
     contact.address, contact.reachable, contact.opted_out, contact.status_reason = str(chat_id), True, False, None
+    contact.updated_at = now
     return contact
 
 

@@ -47,7 +47,7 @@ async def patient_page(session: AsyncSession, *, page: int, size: int, now: date
     ).all()
     lines = []
     for patient in patients:
-        series = await latest_series_of(session, patient.id)  # type: ignore[arg-type]
+        series = await latest_series_of(session, patient.pk)
         upcoming = await upcoming_infusions(session, series, now) if series else []
         lines.append(PatientLine(patient, series, upcoming[0] if upcoming else None))
     return lines, int(total)
@@ -74,7 +74,7 @@ async def upcoming_infusions(session: AsyncSession, series: Series, now: datetim
     return list(rows.all())
 
 
-async def patient_card(session: AsyncSession, patient_id: int, *, now: datetime) -> PatientCard:
+async def patient_card(session: AsyncSession, patient_id: int) -> PatientCard:
     patient = await session.get(Patient, patient_id)
     if patient is None:
         raise ServiceError("unknown_patient", patient_id=patient_id)
@@ -120,19 +120,13 @@ async def patient_card(session: AsyncSession, patient_id: int, *, now: datetime)
 
 
 async def stats(session: AsyncSession, *, now: datetime, zone: ZoneInfo) -> Stats:
-    by_status = dict(
-        (
-            await session.exec(
-                select(Series.status, func.count()).group_by(Series.status)  # type: ignore[call-overload]
-            )
-        ).all()
-    )
+    by_status = dict((await session.exec(select(Series.status, func.count()).group_by(Series.status))).all())
     start = from_wall(local_wall(now, zone).replace(hour=0, minute=0, second=0, microsecond=0), zone)
     end = start + timedelta(days=1)
     today = dict(
         (
             await session.exec(
-                select(Message.status, func.count())  # type: ignore[call-overload]
+                select(Message.status, func.count())
                 .where(
                     col(Message.updated_at) >= start,
                     col(Message.updated_at) < end,

@@ -30,7 +30,7 @@ async def ensure_owners(*, session: AsyncSession, clock: Clock, owner_ids: Itera
     for user_id in owner_ids:
         row = (await session.exec(select(Staff).where(Staff.telegram_user_id == user_id))).first()
         if row is None:
-            session.add(Staff(telegram_user_id=user_id, role=StaffRole.OWNER))
+            session.add(Staff(telegram_user_id=user_id, role=StaffRole.OWNER, created_at=clock.now()))
         elif row.role is StaffRole.OWNER and row.active:
             continue
         else:
@@ -46,7 +46,7 @@ async def add_staff(
     _require_owner(by)
     row = (await session.exec(select(Staff).where(Staff.telegram_user_id == telegram_user_id))).first()
     if row is None:
-        row = Staff(telegram_user_id=telegram_user_id, role=role, name=name)
+        row = Staff(telegram_user_id=telegram_user_id, role=role, name=name, created_at=clock.now())
         session.add(row)
     else:
         row.role, row.active = role, True

@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 from xml.sax.saxutils import escape
 
 from starlette.background import BackgroundTask
@@ -23,14 +24,15 @@ from messenger.channels.twilio import twilio_failure
 from messenger.clock import Clock
 from messenger.config import Settings
 from messenger.db import SessionFactory, transaction
+from messenger.domain.catalog import SeriesCatalog
 from messenger.domain.enums import ChannelName, MessageStatus
 from messenger.domain.models import Contact, Patient
-from messenger.domain.series import SeriesCatalog
+from messenger.domain.timing import QuietHours
 from messenger.domain.triage import PhraseBooks
 from messenger.rendering.environment import TemplateEnvironment
 from messenger.rendering.strings import BotStrings
 from messenger.services.contacts import set_opted_out
-from messenger.services.inbound import apply_delivery_status, handle_inbound
+from messenger.services.inbound import InboundResult, apply_delivery_status, handle_inbound
 from messenger.services.listening import discreet_key, reply_params
 
 log = logging.getLogger(__name__)
@@ -50,18 +52,19 @@ class WebhookDeps:
     templates: TemplateEnvironment
     alerts: StaffAlerts | None
     poke: Callable[[], None]
+    quiet_hours: QuietHours
     phrases: PhraseBooks
 
     @property
     def locale(self) -> str:
         return self.settings.default_locale
 
-    async def alert(self, key: str | None, patient: Patient | None, **params: object) -> None:
+    async def alert(self, key: str | None, patient: Patient | None, **params: Any) -> None:
         if key and patient is not None and self.alerts is not None:
-            await self.alerts.send(key, patient_id=patient.id, name=patient.name, **params)  # type: ignore[arg-type]
+            await self.alerts.send(key, patient_id=patient.pk, name=patient.name, **params)
 
 
-def unsubscribe_link(settings: Settings, contact_id: int, now) -> str | None:  # type: ignore[no-untyped-def]
+def unsubscribe_link(settings: Settings, contact_id: int, now: datetime) -> str | None:
     """A signed, expiring one-click unsubscribe link for an e-mail contact."""
     if not settings.public_url or settings.signing_secret is None:
         return None
@@ -72,74 +75,14 @@ def unsubscribe_link(settings: Settings, contact_id: int, now) -> str | None:  #
 
 
 def webhook_routes(deps: WebhookDeps) -> list[Route]:
-    async def twilio_form(request: Request) -> dict[str, str] | None:
-        form = {k: str(v) for k, v in (await request.form()).multi_items()}
-        token = deps.settings.twilio_auth_token
-        url = f"{deps.settings.public_url}{request.url.path}" if deps.settings.public_url else str(request.url)
-        if request.url.query and deps.settings.public_url:
-            url += f"?{request.url.query}"
-        signature = request.headers.get("X-Twilio-Signature", "")
-        if token is None or not valid_twilio_signature(token.get_secret_value(), url, form, signature):
-            log.warning("rejected a Twilio request to %s: missing or invalid signature", request.url.path)
-            return None
-        return form
-
     async def inbound(request: Request) -> Response:
-        form = await twilio_form(request)
-        if form is None:
-            return Response("invalid signature", status_code=403)
-        body, deliver = await answer_inbound(deps, form)
-        return Response(
-            f'<?xml version="1.0" encoding="UTF-8"?>{body}', media_type="application/xml", background=deliver
-        )
+        return await _inbound(deps, request)
 
     async def status(request: Request) -> Response:
-        form = await twilio_form(request)
-        if form is None:
-            return Response("invalid signature", status_code=403)
-        state = form.get("MessageStatus", "")
-        code = form.get("ErrorCode") or None
-        failure = (
-            twilio_failure(
-                int(code) if code and code.isdigit() else None, form.get("ErrorMessage", ""), address=form.get("To")
-            )
-            if state in FAILED_STATUSES
-            else None
-        )
-        async with transaction(deps.sessions) as session:
-            result = await apply_delivery_status(
-                session=session, clock=deps.clock, provider_id=form.get("MessageSid", ""), status=state, failure=failure
-            )
-            patient = await session.get(Patient, result.message.patient_id) if result.message else None
-        if result.lost is not None:
-            key = "opted_out" if result.lost.opted_out else "unreachable"
-            await deps.alert(key, patient, channel=result.lost.channel.value, reason=result.lost.status_reason or "")
-            deps.poke()
-        elif failure is not None and result.message is not None and result.message.status is MessageStatus.FAILED:
-            await deps.alert("undeliverable", patient, reason=failure.reason)
-        return Response(status_code=204)
+        return await _status(deps, request)
 
     async def unsubscribe(request: Request) -> Response:
-        secret = deps.settings.signing_secret
-        payload = (
-            read_token(secret.get_secret_value().encode(), request.path_params["token"], deps.clock.now())
-            if secret
-            else None
-        )
-        phone = deps.settings.clinic_phone
-        if payload is None or not payload.startswith("c") or not payload[1:].isdigit():
-            return _page(deps, "web.unsubscribe_invalid", status=400, phone=phone)
-        if request.method == "GET":  # link scanners fetch links: only a POST unsubscribes
-            return _page(deps, "web.unsubscribe_question", button=True)
-        async with transaction(deps.sessions) as session:
-            contact = await session.get(Contact, int(payload[1:]))
-            changed = contact is not None and await set_opted_out(
-                session=session, clock=deps.clock, contact=contact, opted_out=True, reason="one-click unsubscribe"
-            )
-            patient = await session.get(Patient, contact.patient_id) if contact else None
-        if changed:
-            await deps.alert("opted_out", patient, channel=ChannelName.EMAIL.value)
-        return _page(deps, "web.unsubscribed", phone=phone)
+        return await _unsubscribe(deps, request)
 
     return [
         Route("/twilio/inbound", inbound, methods=["POST"]),
@@ -148,11 +91,26 @@ def webhook_routes(deps: WebhookDeps) -> list[Route]:
     ]
 
 
-async def answer_inbound(deps: WebhookDeps, form: dict[str, str]) -> tuple[str, BackgroundTask | None]:
-    """Handle a patient's SMS or WhatsApp message: the TwiML answer's body, and the staff alert to deliver."""
+async def _twilio_form(deps: WebhookDeps, request: Request) -> dict[str, str] | None:
+    """The form Twilio posted, or None if its signature does not check out."""
+    form = {k: str(v) for k, v in (await request.form()).multi_items()}
+    token = deps.settings.twilio_auth_token
+    url = f"{deps.settings.public_url}{request.url.path}" if deps.settings.public_url else str(request.url)
+    if request.url.query and deps.settings.public_url:
+        url += f"?{request.url.query}"
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if token is None or not valid_twilio_signature(token.get_secret_value(), url, form, signature):
+        log.warning("rejected a Twilio request to %s: missing or invalid signature", request.url.path)
+        return None
+    return form
+
+
+async def _inbound(deps: WebhookDeps, request: Request) -> Response:
+    form = await _twilio_form(deps, request)
+    if form is None:
+        return Response("invalid signature", status_code=403)
     sender = form.get("From", "")
     channel = ChannelName.WHATSAPP if sender.startswith(WHATSAPP_PREFIX) else ChannelName.SMS
-    locale = deps.locale
     alert = None
     async with transaction(deps.sessions) as session:
         result = await handle_inbound(
@@ -162,7 +120,7 @@ async def answer_inbound(deps: WebhookDeps, form: dict[str, str]) -> tuple[str, 
             channel=channel,
             address=sender.removeprefix(WHATSAPP_PREFIX),
             body=form.get("Body", ""),
-            book=deps.phrases(locale),
+            book=deps.phrases(deps.locale),
             hours=deps.settings.hours,
         )
         patient = result.patient
@@ -184,19 +142,79 @@ async def answer_inbound(deps: WebhookDeps, form: dict[str, str]) -> tuple[str, 
         await deps.alert(result.alert, result.patient, **result.alert_params)
     if result.reply == "started":
         deps.poke()
-    reply = ""
-    if result.reply:
-        locale = result.patient.locale if result.patient else deps.locale
-        params = reply_params(deps.settings, now=deps.clock.now())
-        question = deps.strings.plain(f"sms.question_{result.reply_params.get('question', 'pain')}", locale)
-        key = discreet_key(result.reply) if "." in result.reply else f"sms.{result.reply}"
-        reply = deps.strings.plain(key, locale, **(params | {"question": question}))
-        if result.preface:
-            reply = deps.strings.plain(discreet_key(result.preface), locale, **params) + " " + reply
+    reply = _sms_reply(deps, result)
     body = f"<Response><Message>{escape(reply)}</Message></Response>" if reply else "<Response/>"
     # The alert is stored; it is delivered once the answer has left, so staff chats never delay a crisis reply.
     deliver = BackgroundTask(deps.alerts.deliver, alert) if alert is not None and deps.alerts is not None else None
-    return body, deliver
+    return Response(f'<?xml version="1.0" encoding="UTF-8"?>{body}', media_type="application/xml", background=deliver)
+
+
+def _sms_reply(deps: WebhookDeps, result: InboundResult) -> str:
+    if not result.reply:
+        return ""
+    locale = result.patient.locale if result.patient else deps.locale
+    params = reply_params(deps.settings, now=deps.clock.now())
+    question = deps.strings.plain(f"sms.question_{result.reply_params.get('question', 'pain')}", locale)
+    key = discreet_key(result.reply) if "." in result.reply else f"sms.{result.reply}"
+    reply = deps.strings.plain(key, locale, **(params | {"question": question}))
+    if result.preface:
+        reply = deps.strings.plain(discreet_key(result.preface), locale, **params) + " " + reply
+    return reply
+
+
+async def _status(deps: WebhookDeps, request: Request) -> Response:
+    form = await _twilio_form(deps, request)
+    if form is None:
+        return Response("invalid signature", status_code=403)
+    state = form.get("MessageStatus", "")
+    code = form.get("ErrorCode") or None
+    failure = (
+        twilio_failure(
+            int(code) if code and code.isdigit() else None, form.get("ErrorMessage", ""), address=form.get("To")
+        )
+        if state in FAILED_STATUSES
+        else None
+    )
+    async with transaction(deps.sessions) as session:
+        result = await apply_delivery_status(
+            session=session,
+            clock=deps.clock,
+            quiet_hours=deps.quiet_hours,
+            provider_id=form.get("MessageSid", ""),
+            status=state,
+            failure=failure,
+        )
+        patient = await session.get(Patient, result.message.patient_id) if result.message else None
+    if result.lost is not None:
+        key = "opted_out" if result.lost.opted_out else "unreachable"
+        await deps.alert(key, patient, channel=result.lost.channel.value, reason=result.lost.status_reason or "")
+        deps.poke()
+    elif failure is not None and result.message is not None and result.message.status is MessageStatus.FAILED:
+        await deps.alert("undeliverable", patient, reason=failure.reason)
+    return Response(status_code=204)
+
+
+async def _unsubscribe(deps: WebhookDeps, request: Request) -> Response:
+    secret = deps.settings.signing_secret
+    payload = (
+        read_token(secret.get_secret_value().encode(), request.path_params["token"], deps.clock.now())
+        if secret
+        else None
+    )
+    phone = deps.settings.clinic_phone
+    if payload is None or not payload.startswith("c") or not payload[1:].isdigit():
+        return _page(deps, "web.unsubscribe_invalid", status=400, phone=phone)
+    if request.method == "GET":  # link scanners fetch links: only a POST unsubscribes
+        return _page(deps, "web.unsubscribe_question", button=True)
+    async with transaction(deps.sessions) as session:
+        contact = await session.get(Contact, int(payload[1:]))
+        changed = contact is not None and await set_opted_out(
+            session=session, clock=deps.clock, contact=contact, opted_out=True, reason="one-click unsubscribe"
+        )
+        patient = await session.get(Patient, contact.patient_id) if contact else None
+    if changed:
+        await deps.alert("opted_out", patient, channel=ChannelName.EMAIL.value)
+    return _page(deps, "web.unsubscribed", phone=phone)
 
 
 def _page(deps: WebhookDeps, key: str, *, status: int = 200, button: bool = False, **params: object) -> HTMLResponse:

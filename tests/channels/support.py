@@ -5,11 +5,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from messenger.channels.base import Content, Outgoing
+from messenger.channels.base import Outgoing
+from messenger.clock import ManualClock
+from messenger.content import Content
 from messenger.domain.enums import StepKind
 
 LA = ZoneInfo("America/Los_Angeles")
 WHEN = datetime(2026, 11, 30, 20, 0, tzinfo=UTC)
+# Years from any real today, so a time read from the wall clock instead of the channel's clock shows.
+FAR_FROM_TODAY = datetime(2037, 3, 14, 15, 9, 26, tzinfo=UTC)
+
+
+def far_clock() -> ManualClock:
+    return ManualClock(FAR_FROM_TODAY)
 
 
 def outgoing(

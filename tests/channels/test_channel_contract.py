@@ -15,9 +15,9 @@ from messenger.channels.base import Channel, Failed, RetryLater, Sent
 from messenger.channels.console import ConsoleChannel
 from messenger.channels.email import EmailChannel
 from messenger.channels.twilio import TwilioChannel
+from messenger.content import Flavour
 from messenger.domain.enums import ChannelName
-from messenger.rendering.environment import Flavour
-from tests.channels.support import outgoing
+from tests.channels.support import far_clock, outgoing
 from tests.fakes.smtp import FakeSmtpServer
 from tests.fakes.twilio_api import FakeTwilioApi
 
@@ -57,6 +57,7 @@ def twilio(name: ChannelName):  # type: ignore[no-untyped-def]
                 auth_token=api.auth_token,
                 from_number="+15005550006",
                 base_url=api.base_url,
+                clock=far_clock(),
             )
             api.fail_to("+15005550001", 21211 if name is ChannelName.SMS else 63024)
             try:
@@ -78,7 +79,9 @@ def twilio(name: ChannelName):  # type: ignore[no-untyped-def]
 @asynccontextmanager
 async def email() -> AsyncIterator[Harness]:
     async with FakeSmtpServer() as smtp:
-        channel = EmailChannel(host=smtp.host, port=smtp.port, from_address="care@clinic.example", timeout=5)
+        channel = EmailChannel(
+            host=smtp.host, port=smtp.port, from_address="care@clinic.example", timeout=5, clock=far_clock()
+        )
         smtp.refuse("nobody@example.org")
 
         async def outage() -> None:
@@ -144,7 +147,7 @@ async def test_a_dead_address_is_failed_unreachable(harness: Harness) -> None:
 
     assert isinstance(outcome, Failed)
     assert outcome.unreachable and not outcome.opted_out
-    assert harness.dead_address not in outcome.reason
+    assert harness.dead_address not in outcome.reason and harness.dead_address not in outcome.detail
     assert harness.delivered() == 0
 
 

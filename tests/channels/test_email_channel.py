@@ -14,8 +14,9 @@ from icalendar import Calendar
 from messenger.channels.base import Failed, RetryLater, Sent
 from messenger.channels.calendar import CalendarEvent, ics_bytes
 from messenger.channels.email import EmailChannel
-from messenger.rendering.environment import Flavour
-from tests.channels.support import LA, outgoing
+from messenger.channels.failures import FailureCode
+from messenger.content import Flavour
+from tests.channels.support import FAR_FROM_TODAY, LA, far_clock, outgoing
 from tests.fakes.smtp import FakeSmtpServer
 
 PATIENT = "jane@example.org"
@@ -37,6 +38,7 @@ def channel_for(smtp: FakeSmtpServer, **options: object) -> EmailChannel:
         "port": smtp.port,
         "from_address": "Care Team <care@clinic.example>",
         "timeout": 5,
+        "clock": far_clock(),
         **options,
     }
     return EmailChannel(**settings)  # type: ignore[arg-type]
@@ -60,7 +62,8 @@ async def test_subject_text_and_html_alternative(smtp: FakeSmtpServer) -> None:
     assert message["Subject"] == SUBJECT
     assert message["From"] == "Care Team <care@clinic.example>"
     assert message["To"] == f"Jane Doe <{PATIENT}>"
-    assert message["Date"]
+    # The channel's clock, years from today: a Date from the wall clock would differ.
+    assert message["Date"].datetime == FAR_FROM_TODAY.replace(microsecond=0)
     assert message.get_content_type() == "multipart/alternative"
     plain = message.get_body(("plain",))
     html = message.get_body(("html",))
@@ -235,14 +238,14 @@ async def test_other_attachments_keep_their_type(smtp: FakeSmtpServer) -> None:
 async def test_no_subject_is_failed_before_sending(smtp: FakeSmtpServer) -> None:
     for subject in (None, "", "  \n "):
         outcome = await channel_for(smtp).send(outgoing(PATIENT, BODY, subject=subject))
-        assert outcome == Failed("no subject")
+        assert outcome == Failed(FailureCode.SMTP_INVALID_MESSAGE)
     assert smtp.received == []
 
 
 async def test_an_invalid_address_is_unreachable(smtp: FakeSmtpServer) -> None:
     for address in ("not an address", "jane@", "", "jane@example.org\r\nBcc: x@evil.example"):
         outcome = await channel_for(smtp).send(outgoing(address, BODY, subject=SUBJECT))
-        assert outcome == Failed("invalid e-mail address", unreachable=True), address
+        assert outcome == Failed(FailureCode.SMTP_INVALID_ADDRESS, unreachable=True), address
     assert smtp.received == []
 
 
@@ -273,8 +276,9 @@ async def test_recipient_refusals_map_to_outcomes(
     assert isinstance(outcome, kind), outcome
     if isinstance(outcome, Failed):
         assert outcome.unreachable is unreachable and not outcome.opted_out
-    assert reply[:3] in outcome.reason
-    assert PATIENT not in outcome.reason and "example.org" not in outcome.reason
+    assert outcome.code is (FailureCode.SMTP_REJECTED if kind is Failed else FailureCode.SMTP_DEFERRED)
+    assert f"code={reply[:3]}" in outcome.reason
+    assert PATIENT not in outcome.reason and "example.org" not in outcome.reason + outcome.detail
     assert smtp.received == []
 
 
@@ -293,7 +297,7 @@ async def test_data_refusals_map_to_outcomes(smtp: FakeSmtpServer, reply: str, k
 
     assert isinstance(outcome, kind), outcome
     assert not getattr(outcome, "unreachable", False)
-    assert PATIENT not in outcome.reason
+    assert PATIENT not in outcome.reason and PATIENT not in outcome.detail
 
 
 async def test_a_deferred_recipient_is_retry_later(smtp: FakeSmtpServer) -> None:
@@ -301,14 +305,16 @@ async def test_a_deferred_recipient_is_retry_later(smtp: FakeSmtpServer) -> None
 
     outcome = await channel_for(smtp).send(outgoing(PATIENT, BODY, subject=SUBJECT))
 
-    assert outcome == RetryLater("recipient deferred (450)")
+    assert outcome == RetryLater(FailureCode.SMTP_DEFERRED, params=(("code", "450"),))
 
 
 async def test_a_server_that_is_down_is_retry_later() -> None:
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    channel = EmailChannel(host="127.0.0.1", port=port, from_address="care@clinic.example", timeout=5)
+    channel = EmailChannel(
+        host="127.0.0.1", port=port, from_address="care@clinic.example", timeout=5, clock=far_clock()
+    )
 
     outcome = await channel.send(outgoing(PATIENT, BODY, subject=SUBJECT))
 
@@ -328,7 +334,9 @@ async def test_a_server_that_never_answers_is_retry_later() -> None:
 
     server = await asyncio.start_server(silent, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    channel = EmailChannel(host="127.0.0.1", port=port, from_address="care@clinic.example", timeout=0.3)
+    channel = EmailChannel(
+        host="127.0.0.1", port=port, from_address="care@clinic.example", timeout=0.3, clock=far_clock()
+    )
     try:
         outcome = await channel.send(outgoing(PATIENT, BODY, subject=SUBJECT))
         await asyncio.wait_for(hung_up.wait(), 5)
@@ -349,7 +357,7 @@ async def test_authentication() -> None:
         refused = await bad.send(outgoing(PATIENT, BODY, subject=SUBJECT))
         unauthenticated = await anonymous.send(outgoing(PATIENT, BODY, subject=SUBJECT))
 
-        assert refused == Failed("SMTP authentication failed (535)")
+        assert refused == Failed(FailureCode.SMTP_AUTH, (("code", "535"),))
         assert isinstance(unauthenticated, Failed) and not unauthenticated.unreachable
         assert "wrong-password" not in refused.reason
         assert len(smtp.received) == 1

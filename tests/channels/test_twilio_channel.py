@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from email.utils import format_datetime
 
 import httpx
@@ -13,11 +13,12 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from messenger.channels.base import Failed, RetryLater, Sent
+from messenger.channels.failures import FailureCode
 from messenger.channels.signing import valid_twilio_signature
 from messenger.channels.twilio import TwilioChannel, mask_number, twilio_failure
+from messenger.content import Flavour
 from messenger.domain.enums import ChannelName
-from messenger.rendering.environment import Flavour
-from tests.channels.support import outgoing
+from tests.channels.support import FAR_FROM_TODAY, far_clock, outgoing
 from tests.fakes.twilio_api import FakeTwilioApi
 
 SENDER = "+15005550006"
@@ -36,6 +37,7 @@ def channel_for(api: FakeTwilioApi, name: ChannelName = ChannelName.SMS, **optio
         "auth_token": api.auth_token,
         "from_number": SENDER,
         "base_url": api.base_url,
+        "clock": far_clock(),
         **options,
     }
     return TwilioChannel(name=name, **settings)  # type: ignore[arg-type]
@@ -147,12 +149,16 @@ def test_capabilities_are_class_level_data() -> None:
 
 def test_only_sms_and_whatsapp_are_twilio_channels() -> None:
     with pytest.raises(ValueError, match="not email"):
-        TwilioChannel(name=ChannelName.EMAIL, account_sid="AC1", auth_token="t", from_number=SENDER)
+        TwilioChannel(name=ChannelName.EMAIL, account_sid="AC1", auth_token="t", from_number=SENDER, clock=far_clock())
 
 
 def test_the_token_may_be_a_secret_and_never_shows() -> None:
     channel = TwilioChannel(
-        name=ChannelName.SMS, account_sid="AC1", auth_token=SecretStr("s3cret-token"), from_number=SENDER
+        name=ChannelName.SMS,
+        account_sid="AC1",
+        auth_token=SecretStr("s3cret-token"),
+        from_number=SENDER,
+        clock=far_clock(),
     )
     assert "s3cret" not in repr(channel) and SENDER not in repr(channel)
     assert "s3cret" not in repr(vars(channel))
@@ -193,8 +199,9 @@ async def test_twilio_answers_map_to_outcomes(
     assert isinstance(outcome, kind), outcome
     if isinstance(outcome, Failed):
         assert (outcome.unreachable, outcome.opted_out) == (unreachable, opted_out)
-    assert api.auth_token not in outcome.reason
-    assert PATIENT not in outcome.reason and PATIENT[1:] not in outcome.reason
+    for said in (outcome.reason, outcome.detail):
+        assert api.auth_token not in said
+        assert PATIENT not in said and PATIENT[1:] not in said
     assert api.messages == []
 
 
@@ -203,14 +210,16 @@ async def test_a_refusal_names_the_twilio_code_and_message(api: FakeTwilioApi, s
 
     outcome = await sms.send(outgoing(PATIENT))
 
-    assert outcome == Failed("Twilio 21211: The 'To' number …01 is not a valid phone number.", unreachable=True)
+    assert outcome == Failed(FailureCode.TWILIO_INVALID_NUMBER, unreachable=True)
+    assert outcome.reason == "twilio.21211"
+    assert outcome.detail == "The 'To' number …01 is not a valid phone number."
 
 
 async def test_a_short_number_is_masked_too(api: FakeTwilioApi, sms: TwilioChannel) -> None:
     outcome = await sms.send(outgoing("+1555"))
 
     assert isinstance(outcome, Failed) and outcome.unreachable
-    assert "1555" not in outcome.reason
+    assert "1555" not in outcome.reason and "1555" not in outcome.detail
 
 
 async def test_wrong_credentials_are_failed_without_the_token(api: FakeTwilioApi) -> None:
@@ -221,7 +230,8 @@ async def test_wrong_credentials_are_failed_without_the_token(api: FakeTwilioApi
 
     assert isinstance(outcome, Failed) and not outcome.unreachable
     assert "credentials" in outcome.reason and "401" in outcome.reason
-    assert "not-the-token" not in outcome.reason
+    assert outcome.code is FailureCode.TWILIO_CREDENTIALS
+    assert "not-the-token" not in outcome.reason and "not-the-token" not in outcome.detail
 
 
 @pytest.mark.parametrize(
@@ -245,13 +255,25 @@ async def test_retry_after_is_honoured(
     assert outcome.after == expected
 
 
-async def test_retry_after_as_an_http_date(api: FakeTwilioApi, sms: TwilioChannel) -> None:
-    api.fail_next(503, retry_after=format_datetime(datetime.now(UTC) + timedelta(seconds=120), usegmt=True))
+async def test_retry_after_as_an_http_date_counts_from_the_channels_clock(
+    api: FakeTwilioApi, sms: TwilioChannel
+) -> None:
+    # Measured against the wall clock, a date years ahead would ask for years of waiting.
+    api.fail_next(503, retry_after=format_datetime(FAR_FROM_TODAY + timedelta(seconds=120), usegmt=True))
 
     outcome = await sms.send(outgoing(PATIENT))
 
-    assert isinstance(outcome, RetryLater)
-    assert 100 <= outcome.after <= 120
+    assert isinstance(outcome, RetryLater) and outcome.after == 120.0
+
+
+async def test_an_http_date_already_past_by_the_channels_clock_asks_for_no_wait(
+    api: FakeTwilioApi, sms: TwilioChannel
+) -> None:
+    api.fail_next(503, retry_after=format_datetime(FAR_FROM_TODAY - timedelta(seconds=5), usegmt=True))
+
+    outcome = await sms.send(outgoing(PATIENT))
+
+    assert isinstance(outcome, RetryLater) and outcome.after == 0.0
 
 
 async def test_after_a_failure_the_next_send_goes_through(api: FakeTwilioApi, sms: TwilioChannel) -> None:
@@ -266,7 +288,13 @@ async def test_twilio_unreachable_is_retry_later(api: FakeTwilioApi, sms: Twilio
 
     outcome = await sms.send(outgoing(PATIENT))
 
-    assert outcome == RetryLater("could not reach Twilio (ConnectError)")
+    assert outcome == RetryLater(FailureCode.TWILIO_UNAVAILABLE, params=(("error", "ConnectError"),))
+
+
+def sms_through(client: httpx.AsyncClient) -> TwilioChannel:
+    return TwilioChannel(
+        name=ChannelName.SMS, account_sid="AC1", auth_token="t", from_number=SENDER, client=client, clock=far_clock()
+    )
 
 
 @pytest.mark.parametrize(
@@ -279,10 +307,7 @@ async def test_transport_errors_are_retry_later(error: httpx.TransportError) -> 
         raise error
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(fail)) as client:
-        channel = TwilioChannel(
-            name=ChannelName.SMS, account_sid="AC1", auth_token="t", from_number=SENDER, client=client
-        )
-        outcome = await channel.send(outgoing(PATIENT))
+        outcome = await sms_through(client).send(outgoing(PATIENT))
 
     assert isinstance(outcome, RetryLater)
 
@@ -292,12 +317,9 @@ async def test_a_proxy_error_page_is_retry_later() -> None:
         return httpx.Response(502, text="<html>Bad Gateway</html>", headers={"Content-Type": "text/html"})
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(gateway)) as client:
-        channel = TwilioChannel(
-            name=ChannelName.SMS, account_sid="AC1", auth_token="t", from_number=SENDER, client=client
-        )
-        outcome = await channel.send(outgoing(PATIENT))
+        outcome = await sms_through(client).send(outgoing(PATIENT))
 
-    assert outcome == RetryLater("Twilio HTTP 502")
+    assert outcome == RetryLater(FailureCode.TWILIO_HTTP, params=(("status", "502"),))
 
 
 async def test_a_given_client_is_left_open_and_an_own_client_is_closed(api: FakeTwilioApi) -> None:
@@ -373,25 +395,25 @@ async def test_a_forged_inbound_message_is_refused(api: FakeTwilioApi, webhooks:
 
 
 @pytest.mark.parametrize(
-    ("code", "unreachable", "opted_out"),
+    ("code", "reason", "unreachable", "opted_out"),
     [
-        (21610, False, True),
-        (21211, True, False),
-        (21614, True, False),
-        (21408, True, False),
-        (63024, True, False),
-        (30005, True, False),
-        (30006, True, False),
-        (30003, False, False),
-        (None, False, False),
+        pytest.param(21610, "twilio.21610", False, True, id="21610 STOP"),
+        pytest.param(21211, "twilio.21211", True, False, id="21211 invalid number"),
+        pytest.param(21614, "twilio.21614", True, False, id="21614 not mobile"),
+        pytest.param(21408, "twilio.21408", True, False, id="21408 region"),
+        pytest.param(63024, "twilio.63024", True, False, id="63024 not on WhatsApp"),
+        pytest.param(30005, "twilio.30005", True, False, id="30005 unknown handset"),
+        pytest.param(30006, "twilio.30006", True, False, id="30006 landline"),
+        pytest.param(30003, "twilio.30003", False, False, id="30003 undelivered"),
+        pytest.param(30008, "twilio.error code=30008", False, False, id="a code without its own"),
+        pytest.param(None, "twilio.http status=400", False, False, id="no code"),
     ],
-    ids=lambda value: str(value),
 )
-def test_twilio_failure_table(code: int | None, unreachable: bool, opted_out: bool) -> None:
+def test_twilio_failure_table(code: int | None, reason: str, unreachable: bool, opted_out: bool) -> None:
     failure = twilio_failure(code, "Message to +15551230001 failed", status=400)
 
-    assert (failure.unreachable, failure.opted_out) == (unreachable, opted_out)
-    assert "+15551230001" not in failure.reason and "…01" in failure.reason
+    assert (failure.reason, failure.unreachable, failure.opted_out) == (reason, unreachable, opted_out)
+    assert "+15551230001" not in failure.detail and "…01" in failure.detail
 
 
 def test_mask_number() -> None:

@@ -10,19 +10,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from messenger.domain.enums import QuietPolicy, StepKind
-from messenger.domain.series import (
+from messenger.domain.catalog import (
     SHIPPED_SERIES_DIR,
-    PlannedStep,
     SeriesCatalog,
-    SeriesDefinition,
-    SeriesDefinitionError,
     definition_files,
     load_definition,
     parse_definition,
-    plan,
-    plan_step,
 )
+from messenger.domain.enums import QuietPolicy, StepKind
+from messenger.domain.series import PlannedStep, SeriesDefinition, SeriesDefinitionError, plan, plan_step
 from messenger.domain.timing import Offset, QuietHours, apply_offset, local_wall
 from messenger.domain.wording import Phrase
 

@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from messenger.domain.timing import Offset, QuietHours, apply_offset, from_wall, local_wall
+from messenger.domain.enums import QuietPolicy
+from messenger.domain.timing import Offset, QuietHours, apply_offset, from_wall, local_wall, send_time
 
 LA = ZoneInfo("America/Los_Angeles")  # DST 2026: spring forward 03-08, fall back 11-01
 KOLKATA = ZoneInfo("Asia/Kolkata")  # +05:30, no DST
@@ -421,3 +422,53 @@ def test_defer_uses_the_patients_zone() -> None:
     instant = utc(2026, 12, 2, 5, 0)  # 21:00 PST in LA; 10:30 IST in Kolkata
     assert QuietHours().defer(instant, KOLKATA) == instant
     assert QuietHours().defer(instant, LA) == utc(2026, 12, 2, 16, 0)  # 08:00 PST
+
+
+# ---- send_time: the one rule for every writer of a row's send time ------------------------
+
+DEFER, IGNORE = QuietPolicy.DEFER, QuietPolicy.IGNORE
+DAY = date(2026, 12, 1)  # a Tuesday, standard time in LA
+
+
+def la(hour: int, minute: int = 0, day: int = 0) -> datetime:
+    return from_wall(datetime.combine(DAY + timedelta(days=day), time(hour, minute)), LA)
+
+
+@pytest.mark.parametrize(
+    ("due", "policy", "not_before", "not_after", "sent"),
+    [
+        pytest.param(la(12), DEFER, None, None, la(12), id="daytime-goes-when-due"),
+        pytest.param(la(23), DEFER, None, None, la(8, day=1), id="night-waits-for-the-morning"),
+        pytest.param(la(23), IGNORE, None, None, la(23), id="urgent-ignores-quiet-hours"),
+        pytest.param(la(6), DEFER, None, None, la(8), id="early-morning-waits-until-08"),
+        pytest.param(la(10), DEFER, la(12), None, la(12), id="not-before-a-later-now"),
+        pytest.param(la(12), DEFER, la(10), None, la(12), id="future-due-keeps-its-time"),
+        pytest.param(la(19), DEFER, la(23), None, la(8, day=1), id="released-at-23-waits-for-the-morning"),
+        pytest.param(la(19), IGNORE, la(23), None, la(23), id="urgent-released-at-23-goes-at-once"),
+        pytest.param(la(23), DEFER, None, la(9, day=1), la(8, day=1), id="deferred-still-before-not-after"),
+        pytest.param(la(23), DEFER, None, la(7, day=1), None, id="deferred-past-not-after-is-skipped"),
+        pytest.param(la(23), IGNORE, None, la(7, day=1), la(23), id="urgent-before-not-after"),
+        pytest.param(la(12), DEFER, la(14), la(13), None, id="not-before-past-not-after-is-skipped"),
+        pytest.param(la(12), DEFER, None, la(12), la(12), id="exactly-at-not-after-still-goes"),
+        pytest.param(la(21), DEFER, None, None, la(8, day=1), id="quiet-start-is-quiet"),
+        pytest.param(la(8), DEFER, None, None, la(8), id="quiet-end-is-not-quiet"),
+    ],
+)
+def test_send_time(
+    due: datetime, policy: QuietPolicy, not_before: datetime | None, not_after: datetime | None, sent: datetime | None
+) -> None:
+    result = send_time(due=due, policy=policy, zone=LA, quiet=QuietHours(), not_after=not_after, not_before=not_before)
+    assert result == sent
+
+
+def test_send_time_reads_quiet_hours_in_the_patients_zone() -> None:
+    instant = utc(2026, 12, 2, 7, 0)  # 23:00 PST in LA; 12:30 IST in Kolkata
+    common = {"due": instant, "policy": DEFER, "quiet": QuietHours(), "not_after": None}
+    assert send_time(zone=KOLKATA, **common) == instant
+    assert send_time(zone=LA, **common) == utc(2026, 12, 2, 16, 0)  # 08:00 PST
+
+
+def test_send_time_applies_not_before_before_quiet_hours() -> None:
+    # Deferring first and then taking the later of the two would send at 23:00.
+    result = send_time(due=la(6), policy=DEFER, zone=LA, quiet=QuietHours(), not_after=None, not_before=la(23))
+    assert result == la(8, day=1)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 
-from messenger.channels.base import Capabilities, Outgoing, SendOutcome, Sent
+from messenger.channels.base import Outgoing, SendOutcome, Sent
+from messenger.content import Capabilities, Flavour
 from messenger.domain.enums import ChannelName
-from messenger.rendering.environment import Flavour
 
 
 class ScriptedChannel:

@@ -14,14 +14,15 @@ Two ways in:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from messenger.clock import ManualClock
+from messenger.clock import ManualClock, SystemClock
 from messenger.db import session_factory, transaction
+from messenger.domain.catalog import SeriesCatalog
 from messenger.domain.enums import (
     ChannelName,
     InfusionStatus,
@@ -31,7 +32,6 @@ from messenger.domain.enums import (
     StepKind,
 )
 from messenger.domain.models import Contact, Infusion, Message, Patient, Series
-from messenger.domain.series import SeriesCatalog
 from messenger.domain.timing import QuietHours
 from messenger.services.enrolment import EnrolmentRequest, enrol
 from messenger.services.invites import link_telegram
@@ -60,7 +60,8 @@ async def enrol_telegram_patients(
     """
     catalog = SeriesCatalog.load(COMPACT_DIR)
     sessions = session_factory(engine)
-    enrolled_at = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    # Real time, as the ``messenger run`` processes that send these rows read the system clock.
+    enrolled_at = SystemClock().now().replace(microsecond=0) - timedelta(hours=1)
     clock = ManualClock(enrolled_at)
     infusions = [enrolled_at + timedelta(minutes=10), enrolled_at + timedelta(minutes=20)]
     quiet = QuietHours()  # the compact series ignores quiet hours anyway
@@ -77,7 +78,9 @@ async def enrol_telegram_patients(
                         name=f"Patient {i:05d}", timezone="UTC", series_key=COMPACT, infusions=infusions
                     ),
                 )
-                await link_telegram(session=session, patient_id=series.patient_id, chat_id=first_chat_id + i)
+                await link_telegram(
+                    session=session, patient_id=series.patient_id, chat_id=first_chat_id + i, now=enrolled_at
+                )
     async with transaction(sessions) as session:
         await session.exec(update(Message).where(Message.not_after.is_not(None)).values(not_after=None))  # type: ignore[call-overload, union-attr]
     return await owed_per_chat(engine)
@@ -117,7 +120,7 @@ async def insert_outbox(
     ``channel`` and an active series of ``series_key`` with two infusions; the steps use the compact
     series' templates.
     """
-    now = datetime.now(UTC).replace(microsecond=0)
+    now = SystemClock().now().replace(microsecond=0)
     patient_count = max(1, -(-messages // per_patient))
     templates = [
         ("welcome", StepKind.WELCOME, "welcome"),

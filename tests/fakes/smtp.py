@@ -3,7 +3,8 @@
 ::
 
     async with FakeSmtpServer() as smtp:
-        channel = EmailChannel(host=smtp.host, port=smtp.port, from_address="care@clinic.example")
+        channel = EmailChannel(host=smtp.host, port=smtp.port, from_address="care@clinic.example",
+                               clock=clock)
         await channel.send(outgoing)
         [message] = await smtp.wait_for(1)
         assert message["Subject"] == "..."

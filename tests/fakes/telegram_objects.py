@@ -317,11 +317,51 @@ def callback_data_of(message: dict) -> set[str]:
 
 # Values PTB sends form-encoded that must stay strings even when they look like JSON.
 STRING_FIELDS = frozenset(
-    ["text", "caption", "parse_mode", "callback_query_id", "inline_message_id", "url", "secret_token", "ip_address", "language_code", "emoji", "action", "title", "description", "short_description", "name", "query", "file_id", "photo", "document", "video", "audio", "voice", "animation", "sticker", "thumbnail", "business_connection_id", "message_effect_id", "custom_title"]
+    [
+        "text",
+        "caption",
+        "parse_mode",
+        "callback_query_id",
+        "inline_message_id",
+        "url",
+        "secret_token",
+        "ip_address",
+        "language_code",
+        "emoji",
+        "action",
+        "title",
+        "description",
+        "short_description",
+        "name",
+        "query",
+        "file_id",
+        "photo",
+        "document",
+        "video",
+        "audio",
+        "voice",
+        "animation",
+        "sticker",
+        "thumbnail",
+        "business_connection_id",
+        "message_effect_id",
+        "custom_title",
+    ]
 )
 # Values that are JSON-serialized objects even inside a JSON body.
 JSON_FIELDS = frozenset(
-    ["reply_markup", "entities", "caption_entities", "allowed_updates", "commands", "scope", "menu_button", "link_preview_options", "reply_parameters", "media"]
+    [
+        "reply_markup",
+        "entities",
+        "caption_entities",
+        "allowed_updates",
+        "commands",
+        "scope",
+        "menu_button",
+        "link_preview_options",
+        "reply_parameters",
+        "media",
+    ]
 )
 WEBHOOK_CONFLICT = (
     "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"
@@ -334,7 +374,41 @@ NOT_MODIFIED = (
 
 CANONICAL_METHODS = {
     name.lower(): name
-    for name in ["getMe", "getUpdates", "deleteWebhook", "setWebhook", "getWebhookInfo", "sendMessage", "sendPhoto", "sendDocument", "editMessageText", "editMessageCaption", "editMessageReplyMarkup", "deleteMessage", "answerCallbackQuery", "setMyCommands", "getMyCommands", "deleteMyCommands", "setChatMenuButton", "getChatMenuButton", "getFile", "close", "logOut", "sendChatAction", "copyMessage", "forwardMessage", "sendMediaGroup", "sendVideo", "sendAudio", "sendVoice", "sendSticker", "getChat", "setMyDescription", "setMyShortDescription", "setMyName"]
+    for name in [
+        "getMe",
+        "getUpdates",
+        "deleteWebhook",
+        "setWebhook",
+        "getWebhookInfo",
+        "sendMessage",
+        "sendPhoto",
+        "sendDocument",
+        "editMessageText",
+        "editMessageCaption",
+        "editMessageReplyMarkup",
+        "deleteMessage",
+        "answerCallbackQuery",
+        "setMyCommands",
+        "getMyCommands",
+        "deleteMyCommands",
+        "setChatMenuButton",
+        "getChatMenuButton",
+        "getFile",
+        "close",
+        "logOut",
+        "sendChatAction",
+        "copyMessage",
+        "forwardMessage",
+        "sendMediaGroup",
+        "sendVideo",
+        "sendAudio",
+        "sendVoice",
+        "sendSticker",
+        "getChat",
+        "setMyDescription",
+        "setMyShortDescription",
+        "setMyName",
+    ]
 }
 
 

@@ -42,6 +42,7 @@ async def _scalar(url: str, sql: str) -> object:
 
 
 @needs_postgres_binaries
+@pytest.mark.slow
 async def test_server_lifecycle() -> None:
     server = PostgresServer()
     server.start()
@@ -74,6 +75,7 @@ async def test_server_lifecycle() -> None:
 
 
 @needs_postgres_binaries
+@pytest.mark.slow
 def test_context_manager_stops_server() -> None:
     with PostgresServer() as server:
         port, directory = server.port, server.directory

@@ -6,7 +6,7 @@ send, and read what arrived (:attr:`FakeTwilioApi.messages`, :attr:`FakeTwilioAp
     async with FakeTwilioApi() as api:
         channel = TwilioChannel(name=ChannelName.SMS, account_sid=api.account_sid,
                                 auth_token=api.auth_token, from_number="+15005550006",
-                                base_url=api.base_url)
+                                base_url=api.base_url, clock=clock)
         outcome = await channel.send(outgoing)
         assert api.messages[0].body == outgoing.content.body
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlmodel import col, select
 
 from messenger.clock import ScaledClock
@@ -41,6 +42,7 @@ def _completed(deliveries: list[Delivery]) -> bool:
     return sum(d.message.step_key == "completion" and d.status.is_final for d in deliveries) == len(PATIENTS)
 
 
+@pytest.mark.slow
 async def test_the_compact_series_on_telegram_sms_whatsapp_and_email(database_url, twilio, smtp, bot_api):
     # Infusions at 12:02 and 12:05 story time; at 20x a story minute lasts three real seconds, and a
     # reminder may be one story minute late before it is skipped.

@@ -25,8 +25,12 @@ from tests.inbound.support import (
 
 # (Twilio error code in the callback, what it says about the number, the alert staff get)
 LOSSES = [
-    (30006, "unreachable", "cannot be reached on sms: Twilio 30006"),
-    (21211, "unreachable", "cannot be reached on sms: Twilio 21211"),
+    (
+        30006,
+        "unreachable",
+        "cannot be reached on sms: the number is a landline or its carrier cannot be reached (Twilio 30006)",
+    ),
+    (21211, "unreachable", "cannot be reached on sms: the phone number is not valid (Twilio 21211)"),
     (21610, "opted out", "stopped messages on sms"),
 ]
 
@@ -108,8 +112,9 @@ async def test_an_sms_that_never_arrived_is_reported_to_staff(database_url, cloc
         alerts = [m["text"] for m in bot_api.sent_messages(OWNER) if "could not be delivered" in m["text"]]
 
     assert reply.status == 204
-    assert (welcome.status, welcome.last_error) == (MessageStatus.FAILED, "Twilio 30003: error")
+    assert (welcome.status, welcome.last_error) == (MessageStatus.FAILED, "twilio.30003")
     assert alerts, "the welcome never reached the patient and nobody at the clinic was told"
+    assert "on any channel: the carrier could not deliver it (Twilio 30003)." in alerts[0]
 
 
 async def test_a_step_resent_by_email_does_not_keep_the_lost_sms_report(database_url, clock, twilio, smtp):

@@ -8,6 +8,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from messenger.app import build_app
 from messenger.channels.base import RetryLater
+from messenger.channels.failures import FailureCode
 from messenger.clock import ManualClock
 from messenger.config import Settings
 from messenger.db import create_schema
@@ -22,7 +23,7 @@ T0 = datetime(2026, 11, 30, 20, 0, tzinfo=UTC)
 async def test_dispatcher_outcomes_reach_the_exposition(tmp_path) -> None:
     settings = Settings(_env_file=None, database_url=f"sqlite:///{tmp_path}/m.db")  # type: ignore[call-arg]
     clock = ManualClock(T0)
-    channel = ScriptedChannel(ChannelName.CONSOLE).then(RetryLater("provider hiccup"))
+    channel = ScriptedChannel(ChannelName.CONSOLE).then(RetryLater(FailureCode.TWILIO_TIMEOUT))
     metrics = Metrics()
     app = build_app(settings, clock=clock, channels={channel.name: channel}, listeners=[metrics.on_delivery])
     await create_schema(app.engine)

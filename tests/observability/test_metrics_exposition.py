@@ -34,6 +34,7 @@ def message(
         due_at=send_at,
         send_at=send_at,
         status=status,
+        updated_at=send_at,
     )
 
 
@@ -48,7 +49,7 @@ def delivery(
 ) -> Delivery:
     return Delivery(
         message=message(kind=kind, send_at=send_at, status=status),
-        patient=Patient(name="x", timezone="UTC"),
+        patient=Patient(name="x", timezone="UTC", created_at=T0),
         status=status,
         at=at,
         channel=channel,
@@ -186,10 +187,10 @@ async def test_watch_queue_reads_pending_rows_before_a_scrape(tmp_path) -> None:
         await create_schema(engine)
         sessions = session_factory(engine)
         async with transaction(sessions) as session:
-            patient = Patient(name="x", timezone="UTC")
+            patient = Patient(name="x", timezone="UTC", created_at=T0)
             session.add(patient)
             await session.flush()
-            series = Series(patient_id=patient.id, definition_key="k", enrolled_at=T0)
+            series = Series(patient_id=patient.pk, definition_key="k", enrolled_at=T0, status_changed_at=T0)
             session.add(series)
             await session.flush()
             for n, (status, minutes) in enumerate(

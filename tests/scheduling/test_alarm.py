@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from messenger.app import build_app
-from messenger.clock import ScaledClock
+from messenger.clock import ScaledClock, SystemClock
 from messenger.db import create_schema
 from messenger.domain.enums import MessageStatus
 from messenger.scheduling.dispatcher import Delivery
@@ -17,8 +19,9 @@ from tests.fakes.channels import ScriptedChannel
 COMPACT = Path(__file__).parent.parent / "data" / "series"
 
 
+@pytest.mark.slow
 async def test_a_series_in_seconds_is_delivered_in_order_by_the_real_scheduler(settings):
-    start = datetime.now(UTC)
+    start = SystemClock().now()  # the real scheduler sleeps in real seconds
     clock = ScaledClock(start, speed=180.0, running=False)  # eight story minutes in under three real seconds
     channel = ScriptedChannel()
     finished = asyncio.Event()

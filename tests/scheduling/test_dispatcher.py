@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import pytest
 from sqlmodel import select
 
 from messenger.app import build_app
 from messenger.channels.base import Failed, RetryLater
+from messenger.channels.failures import FailureCode
 from messenger.db import create_schema
 from messenger.domain.enums import ChannelName, MessageStatus, SeriesStatus
 from messenger.domain.models import Contact, Series
@@ -57,6 +59,7 @@ async def test_a_series_nothing_reached_is_not_completed(app, clock, channel):
         assert (await session.get(Series, series.id)).status is SeriesStatus.ACTIVE
 
 
+@pytest.mark.slow
 async def test_two_dispatchers_on_one_database_never_send_a_row_twice(settings, clock):
     channel_a, channel_b = ScriptedChannel(), ScriptedChannel()
     first = build_app(settings, clock=clock, channels={channel_a.name: channel_a})
@@ -87,11 +90,11 @@ async def test_two_dispatchers_on_one_database_never_send_a_row_twice(settings, 
 
 async def test_a_transient_failure_is_retried_with_backoff(app, clock, channel):
     series = await enrol_patient(app)
-    channel.then(RetryLater("provider hiccup"))
+    channel.then(RetryLater(FailureCode.TWILIO_HTTP, params=(("status", "503"),)))
 
     await app.dispatcher.run_due()
     row = (await messages_of(app, series.id))["welcome"]
-    assert (row.status, row.attempts, row.last_error) == (MessageStatus.PENDING, 1, "provider hiccup")
+    assert (row.status, row.attempts, row.last_error) == (MessageStatus.PENDING, 1, "twilio.http status=503")
     base = app.dispatcher.retry.base
     assert timedelta(seconds=base * 0.79) <= row.send_at - clock.now() <= timedelta(seconds=base * 1.21)
 
@@ -105,7 +108,7 @@ async def test_a_transient_failure_is_retried_with_backoff(app, clock, channel):
 async def test_backoff_grows_exponentially_then_gives_up(app, clock, channel):
     series = await enrol_patient(app)
     attempts = app.dispatcher.retry.max_attempts
-    channel.then(*[RetryLater("down")] * attempts)
+    channel.then(*[RetryLater(FailureCode.SMTP_UNAVAILABLE)] * attempts)
     delays = []
 
     for _ in range(attempts):
@@ -123,7 +126,7 @@ async def test_backoff_grows_exponentially_then_gives_up(app, clock, channel):
 async def test_retry_after_pauses_the_whole_channel(app, clock, channel):
     first = await enrol_patient(app, name="First Patient")
     await enrol_patient(app, name="Second Patient")
-    channel.then(RetryLater("Flood control exceeded", after=300))
+    channel.then(RetryLater(FailureCode.TELEGRAM_FLOOD, after=300))
 
     await app.dispatcher.run_due()
 
@@ -137,18 +140,18 @@ async def test_retry_after_pauses_the_whole_channel(app, clock, channel):
 
 async def test_a_permanent_failure_is_recorded_with_its_reason(app, channel):
     series = await enrol_patient(app)
-    channel.then(Failed("message text is invalid"))
+    channel.then(Failed(FailureCode.TELEGRAM_REJECTED))
 
     await app.dispatcher.run_due()
 
     row = (await messages_of(app, series.id))["welcome"]
     assert row.status is MessageStatus.FAILED
-    assert row.last_error == "console: message text is invalid"
+    assert row.last_error == "console: telegram.rejected"
     assert row.sent_at is None
 
 
 async def test_an_unreachable_contact_falls_back_to_the_next_one_once(settings, clock):
-    telegram = ScriptedChannel(ChannelName.TELEGRAM, outcomes=[Failed("bot was blocked", unreachable=True)])
+    telegram = ScriptedChannel(ChannelName.TELEGRAM, outcomes=[Failed(FailureCode.TELEGRAM_BLOCKED, unreachable=True)])
     sms = ScriptedChannel(ChannelName.SMS)
     app = build_app(settings, clock=clock, channels={telegram.name: telegram, sms.name: sms})
     await create_schema(app.engine)
@@ -167,7 +170,7 @@ async def test_an_unreachable_contact_falls_back_to_the_next_one_once(settings, 
     assert len(telegram.attempts) == 1, "a blocked contact is not tried again"
     assert rows["welcome"].channel is ChannelName.SMS
     assert contacts[ChannelName.TELEGRAM].reachable is False
-    assert contacts[ChannelName.TELEGRAM].status_reason == "bot was blocked"
+    assert contacts[ChannelName.TELEGRAM].status_reason == "telegram.blocked"
 
 
 async def test_a_step_past_its_not_after_is_skipped_not_sent_late(app, clock, channel):
@@ -187,7 +190,7 @@ async def test_a_retry_that_would_land_after_not_after_is_skipped(app, clock, ch
     series = await enrol_patient(app)
     rows = await messages_of(app, series.id)
     clock.set(rows["reminder-day-1"].not_after - timedelta(seconds=10))
-    channel.then(*[RetryLater("down")] * 20)
+    channel.then(*[RetryLater(FailureCode.SMTP_UNAVAILABLE)] * 20)
 
     await app.dispatcher.run_due()
 

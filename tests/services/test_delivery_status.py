@@ -14,7 +14,12 @@ async def _report(app, provider_id, status, code=None):
     failure = twilio_failure(code, "") if code else None
     async with transaction(app.sessions) as session:
         return await apply_delivery_status(
-            session=session, clock=app.clock, provider_id=provider_id, status=status, failure=failure
+            session=session,
+            clock=app.clock,
+            quiet_hours=app.quiet_hours,
+            provider_id=provider_id,
+            status=status,
+            failure=failure,
         )
 
 

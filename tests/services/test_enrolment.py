@@ -10,8 +10,9 @@ from sqlmodel import func, select
 from messenger.db import transaction
 from messenger.domain.enums import MessageStatus, StepKind
 from messenger.domain.models import AuditEvent, Infusion, Message, Series
-from messenger.services.enrolment import EnrolmentRequest, enrol, materialise
+from messenger.services.enrolment import EnrolmentRequest, enrol
 from messenger.services.errors import ServiceError
+from messenger.services.outbox_rows import materialise
 from tests.factories import LA, days_later_at, enrol_patient, local, messages_of
 
 
@@ -53,7 +54,7 @@ async def test_the_database_refuses_a_second_row_for_the_same_step(app):
     series = await enrol_patient(app)
     duplicate = (await messages_of(app, series.id))["welcome"].model_copy(update={"id": None})
 
-    with pytest.raises(Exception, match="(?i)unique"):
+    with pytest.raises(Exception, match=r"(?i)unique"):
         async with transaction(app.sessions) as session:
             session.add(Message.model_validate(duplicate))
 

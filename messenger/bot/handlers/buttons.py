@@ -19,10 +19,9 @@ from telegram.ext import ContextTypes
 
 from messenger.bot.context import BotDeps, deps_of
 from messenger.bot.handlers import inbox
-from messenger.bot.handlers.patient import confirm_stop
-from messenger.bot.handlers.cards import send_patient_card
-from messenger.bot.handlers.staff import local_text
-from messenger.bot.keyboards import Callback, markup, question_buttons
+from messenger.bot.keyboards import Callback, question_buttons
+from messenger.bot.steps import confirm_stop, local_text, send_patient_card
+from messenger.channels.telegram import markup
 from messenger.db import transaction
 from messenger.domain.models import Patient
 from messenger.services.answers import CheckinState, answer_checkin, respond_to_reminder
@@ -38,7 +37,8 @@ async def pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Route a button press by its callback data."""
     deps = deps_of(context)
     query = update.callback_query
-    assert query is not None
+    if query is None:  # registered as a CallbackQueryHandler: there is always one
+        return
     callback = Callback.decode(query.data)
     try:
         if callback is None:

@@ -22,8 +22,8 @@ from telegram.warnings import PTBUserWarning
 
 from messenger.bot import parsing
 from messenger.bot.context import BotDeps, deps_of, reply, staff_only
-from messenger.bot.handlers.staff import enrol_and_invite, enrolment_request, local_text
 from messenger.bot.keyboards import Callback, choice
+from messenger.bot.steps import enrol_and_invite, enrolment_request, local_text
 from messenger.domain.models import Staff
 from messenger.services.enrolment import infusion_times, zone_of
 from messenger.services.errors import ServiceError
@@ -113,7 +113,8 @@ async def got_spacing(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int
     """Default spacing goes on to contacts; otherwise ask for every time."""
     deps = deps_of(context)
     query = update.callback_query
-    assert query is not None
+    if query is None:  # registered for buttons only; stay on this step for anything else
+        return SPACING
     await query.answer()
     if (Callback.decode(query.data) or _button("")).value == "all":
         count = deps.catalog.get(deps.settings.default_series).infusions.count
@@ -211,7 +212,8 @@ async def _summary(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def confirmed(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, staff: Staff) -> int:
     """Enrol on "Enrol"; drop everything on "Cancel"."""
     query = update.callback_query
-    assert query is not None
+    if query is None:  # registered for buttons only; stay on this step for anything else
+        return CONFIRM
     await query.answer()
     answers = context.user_data.pop("enrol", {})  # type: ignore[union-attr]
     if (Callback.decode(query.data) or _button("")).value != "ok":

@@ -12,13 +12,12 @@ from telegram.ext import ContextTypes
 
 from messenger.bot.context import BotDeps, deps_of, reply
 from messenger.bot.handlers import inbox as staff_inbox
-from messenger.bot.handlers import staff as staff_commands
 from messenger.bot.keyboards import Callback, choice
+from messenger.content import Flavour
 from messenger.db import transaction
 from messenger.domain.enums import ChannelName, InfusionStatus
 from messenger.domain.models import Patient, StaffAlert
 from messenger.rendering.context import infusion_view, message_context
-from messenger.rendering.environment import Flavour
 from messenger.services import changes, reports
 from messenger.services.contacts import (
     claim_welcome,
@@ -63,7 +62,9 @@ async def _redeem(update: Update, deps: BotDeps, code: str, chat_id: int, user_i
         async with transaction(deps.sessions) as session:
             patient = await redeem_invite(session=session, clock=deps.clock, code=code[:64], chat_id=chat_id)
             welcome_id = await claim_welcome(session=session, clock=deps.clock, patient_id=patient.id)  # type: ignore[arg-type]
-            await release_waiting(session=session, clock=deps.clock, patient_id=patient.id)  # type: ignore[arg-type]
+            await release_waiting(
+                session=session, clock=deps.clock, quiet_hours=deps.quiet_hours, patient_id=patient.pk
+            )
     except ServiceError as error:
         deps.start_throttle.fail(user_id)
         log.info("an invite code was refused (%s)", error.code)
@@ -107,11 +108,8 @@ async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Turn messages back on for this chat (a staff member with an id resumes a series instead)."""
+    """Turn messages back on for this chat (``/resume <id>`` is the staff command)."""
     deps = deps_of(context)
-    if context.args:
-        await staff_commands.resume(update, context)
-        return
     patient = await _linked_patient(update, deps)
     if patient is None:
         return
@@ -188,28 +186,6 @@ async def hear(deps: BotDeps, patient: Patient, inbound: Inbound) -> tuple[Heard
         )
         await session.flush()
     return heard, alert
-
-
-async def confirm_stop(deps: BotDeps, patient: Patient, chat_id: int, confirmed: bool) -> str:
-    """The answer to the /stop question: opt the chat out (and tell staff), or keep things as they are."""
-    if not confirmed:
-        return deps.text("patient.stop_kept")
-    async with transaction(deps.sessions) as session:
-        contact = await find_contact(session, patient_id=patient.id, channel=ChannelName.TELEGRAM)  # type: ignore[arg-type]
-        if contact is None or contact.address != str(chat_id):
-            raise ServiceError("button_not_yours")
-        changed = await set_opted_out(
-            session=session, clock=deps.clock, contact=contact, opted_out=True, reason="patient sent /stop"
-        )
-    if not changed:
-        return deps.text("patient.already_stopped")
-    await deps.alerts.send(
-        "opted_out",
-        patient_id=patient.pk,
-        name=patient.name,
-        channel=ChannelName.TELEGRAM.value,
-    )
-    return deps.text("patient.stopped")
 
 
 async def _opt_in(session: AsyncSession, deps: BotDeps, patient: Patient) -> bool:

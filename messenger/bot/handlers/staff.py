@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -13,95 +13,24 @@ from telegram.ext import ContextTypes
 from messenger.bot import parsing
 from messenger.bot.context import BotDeps, reply, staff_only
 from messenger.bot.parsing import InputError
+from messenger.bot.steps import invite_link, local_text, send_patient_card
+from messenger.content import Flavour
 from messenger.db import transaction
-from messenger.domain.enums import ChannelName, StaffRole
-from messenger.domain.models import ContactBase, Patient, Series, Staff
-from messenger.rendering.context import infusion_view, sample_context
-from messenger.rendering.environment import Flavour
+from messenger.domain.enums import StaffRole
+from messenger.domain.models import Patient, Series, Staff
+from messenger.rendering.context import sample_context
 from messenger.services import changes, reports
+from messenger.services.acknowledgement import acknowledgement_figures
 from messenger.services.audit import staff_actor
-from messenger.services.enrolment import EnrolmentRequest, enrol, zone_of
+from messenger.services.errors import ServiceError
 from messenger.services.invites import create_invite
 from messenger.services.staff import add_staff, list_staff, remove_staff
 
 PAGE_SIZE = 10
-_CONTACT_KEYS = {"phone": ChannelName.SMS, "whatsapp": ChannelName.WHATSAPP, "email": ChannelName.EMAIL}
-
-
-def invite_link(context: ContextTypes.DEFAULT_TYPE, code: str) -> str:
-    return f"https://t.me/{context.bot.username}?start={code}"
-
-
-def enrolment_request(deps: BotDeps, fields: dict[str, str]) -> EnrolmentRequest:
-    """An enrolment from ``/enroll`` fields (one line or the conversation's answers)."""
-    for key in ("name", "tz"):
-        if not fields.get(key):
-            raise InputError("missing_key", key=key)
-    zone = zone_of(fields["tz"])
-    series_key = fields.get("series") or deps.settings.default_series
-    given = parsing.datetimes(fields["infusions"], zone) if fields.get("infusions") else None
-    first = parsing.local_datetime(fields["first"], zone) if fields.get("first") else None
-    contacts: list[ContactBase] = []
-    for key, value in fields.items():
-        if key in _CONTACT_KEYS and value:
-            address = parsing.email(value) if key == "email" else parsing.phone(value)
-            contacts.append(ContactBase(channel=_CONTACT_KEYS[key], address=address, priority=len(contacts)))
-    return EnrolmentRequest(
-        name=fields["name"],
-        timezone=zone.key,
-        series_key=series_key,
-        locale=parsing.locale(fields["lang"]) if fields.get("lang") else deps.locale,
-        first_infusion=first,
-        infusions=given,
-        contacts=contacts,
-    )
-
-
-async def enrol_and_invite(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, staff: Staff, request: EnrolmentRequest
-) -> None:
-    """Enrol, make an invite, reply with the patient's id, infusion times and link."""
-    actor = staff_actor(staff.telegram_user_id)
-    ttl = timedelta(days=deps.settings.invite_ttl_days)
-    async with transaction(deps.sessions) as session:
-        series = await enrol(
-            session=session,
-            catalog=deps.catalog,
-            clock=deps.clock,
-            quiet_hours=deps.quiet_hours,
-            request=request,
-            actor=actor,
-        )
-        code = await create_invite(
-            session=session, clock=deps.clock, patient_id=series.patient_id, ttl=ttl, actor=actor
-        )
-        infusions = await changes.infusions_of(session, series.id)  # type: ignore[arg-type]
-    deps.poke()
-    zone = ZoneInfo(request.timezone)
-    await reply(
-        update,
-        deps.page(
-            "enrolled",
-            name=request.name,
-            patient_id=series.patient_id,
-            timezone=zone.key,
-            infusions=[infusion_view(i.number, len(infusions), i.scheduled_at, zone) for i in infusions],
-            link=invite_link(context, code),
-            expires=local_text(deps.clock.now() + ttl, zone),
-        ),
-    )
-
-
-@staff_only()
-async def enroll_one_line(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, staff: Staff) -> None:
-    """Enrol a patient from ``key=value`` pairs."""
-    text = update.effective_message.text.partition(" ")[2]  # type: ignore[union-attr]
-    fields = parsing.key_values(text, parsing.ENROL_KEYS)
-    await enrol_and_invite(update, context, deps, staff, enrolment_request(deps, fields))
 
 
 @staff_only(audit_as="view.patients")
-async def patients(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, staff: Staff) -> None:
+async def patients(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, _staff: Staff) -> None:
     """List patients, newest first, a page at a time."""
     page = parsing.positive_int(context.args[0]) if context.args else 1
     async with deps.sessions() as session:
@@ -120,6 +49,12 @@ async def patients(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: Bot
         for line in lines
     ]
     await reply(update, deps.page("patients", rows=rows, page=min(page, pages), pages=pages, total=total))
+
+
+@staff_only(audit_as="view.patient")
+async def patient(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, _staff: Staff) -> None:
+    """Show one patient's card."""
+    await send_patient_card(update, deps, _patient_id(context, "patient"))
 
 
 @staff_only()
@@ -156,7 +91,7 @@ async def reschedule(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: B
 @staff_only()
 async def pause(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, staff: Staff) -> None:
     """Hold a patient's pending messages."""
-    patient_id = patient_id_arg(context, "pause")
+    patient_id = _patient_id(context, "pause")
     async with transaction(deps.sessions) as session:
         series = await changes.latest_series(session, patient_id)
         held = await changes.pause(
@@ -168,7 +103,7 @@ async def pause(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDep
 @staff_only()
 async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, staff: Staff) -> None:
     """Release a paused patient's messages that are still meaningful."""
-    patient_id = patient_id_arg(context, "resume")
+    patient_id = _patient_id(context, "resume")
     async with transaction(deps.sessions) as session:
         series = await changes.latest_series(session, patient_id)
         released, skipped = await changes.resume(
@@ -185,7 +120,7 @@ async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDe
 @staff_only()
 async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, staff: Staff) -> None:
     """Cancel a patient's series."""
-    patient_id = patient_id_arg(context, "cancel")
+    patient_id = _patient_id(context, "cancel")
     async with transaction(deps.sessions) as session:
         series = await changes.latest_series(session, patient_id)
         cancelled = await changes.cancel(
@@ -197,10 +132,10 @@ async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDe
 @staff_only()
 async def invite(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, staff: Staff) -> None:
     """Make a fresh invite link for a patient; earlier ones stop working."""
-    patient_id = patient_id_arg(context, "invite")
+    patient_id = _patient_id(context, "invite")
     ttl = timedelta(days=deps.settings.invite_ttl_days)
     async with transaction(deps.sessions) as session:
-        card = await reports.patient_card(session, patient_id, now=deps.clock.now())
+        card = await reports.patient_card(session, patient_id)
         code = await create_invite(
             session=session, clock=deps.clock, patient_id=patient_id, ttl=ttl, actor=staff_actor(staff.telegram_user_id)
         )
@@ -218,7 +153,7 @@ async def invite(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDe
 
 
 @staff_only(audit_as="view.preview")
-async def preview(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, staff: Staff) -> None:
+async def preview(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, _staff: Staff) -> None:
     """Render a step's Telegram message with sample data."""
     args = context.args or []
     if not args:
@@ -236,6 +171,19 @@ async def preview(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotD
         sample_context(definition, clinic=deps.clinic, step_key=args[0], kind=step.kind, infusion_number=number),
     )
     await reply(update, deps.text("staff.preview_header", step=args[0], lang=locale) + "\n\n" + body)
+
+
+@staff_only(audit_as="view.stats")
+async def stats(update: Update, _context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, _staff: Staff) -> None:
+    """Patients by status and today's messages."""
+    async with deps.sessions() as session:
+        figures = await reports.stats(session, now=deps.clock.now(), zone=deps.clinic_zone)
+        taking = await acknowledgement_figures(session)
+    minutes = {
+        name: None if value is None else round(value / 60)
+        for name, value in (("median", taking.median), ("p90", taking.p90))
+    }
+    await reply(update, deps.page("stats", stats=figures, acknowledgement=taking, minutes=minutes))
 
 
 @staff_only()
@@ -265,7 +213,7 @@ async def staff_command(update: Update, context: ContextTypes.DEFAULT_TYPE, deps
     await reply(update, text)
 
 
-def patient_id_arg(context: ContextTypes.DEFAULT_TYPE, command: str) -> int:
+def _patient_id(context: ContextTypes.DEFAULT_TYPE, command: str) -> int:
     if not context.args or len(context.args) != 1:
         raise InputError("usage_patient_id", command=command)
     return parsing.positive_int(context.args[0])
@@ -273,14 +221,9 @@ def patient_id_arg(context: ContextTypes.DEFAULT_TYPE, command: str) -> int:
 
 async def _patient_zone(session: AsyncSession, series: Series) -> str:
     patient = await session.get(Patient, series.patient_id)
-    assert patient is not None
+    if patient is None:
+        raise ServiceError("unknown_patient", patient_id=series.patient_id)
     return patient.timezone
-
-
-def local_text(instant: datetime, zone: ZoneInfo) -> str:
-    """A time as staff read it: 'Tue 1 Dec 2026, 10:00 PST'."""
-    local = instant.astimezone(zone)
-    return f"{local:%a} {local.day} {local:%b %Y, %H:%M} {local.tzname()}"
 
 
 def _next_infusion(line: reports.PatientLine) -> str | None:

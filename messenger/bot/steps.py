@@ -1,0 +1,178 @@
+"""Steps that more than one handler module takes: enrol and invite, a patient's card, /stop confirmed.
+
+Handler modules import these instead of each other's handlers, so each handler module depends
+only on what is below it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from messenger.bot import parsing
+from messenger.bot.context import BotDeps, reply
+from messenger.bot.parsing import InputError
+from messenger.db import transaction
+from messenger.domain.enums import ChannelName
+from messenger.domain.models import ContactBase, Patient, Staff
+from messenger.rendering.context import infusion_view
+from messenger.services import changes, conversation, reports
+from messenger.services.attendance import effective_status
+from messenger.services.audit import staff_actor
+from messenger.services.contacts import find_contact, set_opted_out
+from messenger.services.enrolment import EnrolmentRequest, enrol, zone_of
+from messenger.services.errors import ServiceError
+from messenger.services.invites import create_invite
+
+_CONTACT_KEYS = {"phone": ChannelName.SMS, "whatsapp": ChannelName.WHATSAPP, "email": ChannelName.EMAIL}
+
+
+def invite_link(context: ContextTypes.DEFAULT_TYPE, code: str) -> str:
+    return f"https://t.me/{context.bot.username}?start={code}"
+
+
+def enrolment_request(deps: BotDeps, fields: dict[str, str]) -> EnrolmentRequest:
+    """An enrolment from ``/enroll`` fields (one line or the conversation's answers)."""
+    for key in ("name", "tz"):
+        if not fields.get(key):
+            raise InputError("missing_key", key=key)
+    zone = zone_of(fields["tz"])
+    series_key = fields.get("series") or deps.settings.default_series
+    given = parsing.datetimes(fields["infusions"], zone) if fields.get("infusions") else None
+    first = parsing.local_datetime(fields["first"], zone) if fields.get("first") else None
+    contacts: list[ContactBase] = []
+    for key, value in fields.items():
+        if key in _CONTACT_KEYS and value:
+            address = parsing.email(value) if key == "email" else parsing.phone(value)
+            contacts.append(ContactBase(channel=_CONTACT_KEYS[key], address=address, priority=len(contacts)))
+    return EnrolmentRequest(
+        name=fields["name"],
+        timezone=zone.key,
+        series_key=series_key,
+        locale=parsing.locale(fields["lang"]) if fields.get("lang") else deps.locale,
+        first_infusion=first,
+        infusions=given,
+        contacts=contacts,
+    )
+
+
+async def enrol_and_invite(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, staff: Staff, request: EnrolmentRequest
+) -> None:
+    """Enrol, make an invite, reply with the patient's id, infusion times and link."""
+    actor = staff_actor(staff.telegram_user_id)
+    ttl = timedelta(days=deps.settings.invite_ttl_days)
+    async with transaction(deps.sessions) as session:
+        series = await enrol(
+            session=session,
+            catalog=deps.catalog,
+            clock=deps.clock,
+            quiet_hours=deps.quiet_hours,
+            request=request,
+            actor=actor,
+        )
+        code = await create_invite(
+            session=session, clock=deps.clock, patient_id=series.patient_id, ttl=ttl, actor=actor
+        )
+        infusions = await changes.infusions_of(session, series.id)  # type: ignore[arg-type]
+    deps.poke()
+    zone = ZoneInfo(request.timezone)
+    await reply(
+        update,
+        deps.page(
+            "enrolled",
+            name=request.name,
+            patient_id=series.patient_id,
+            timezone=zone.key,
+            infusions=[infusion_view(i.number, len(infusions), i.scheduled_at, zone) for i in infusions],
+            link=invite_link(context, code),
+            expires=local_text(deps.clock.now() + ttl, zone),
+        ),
+    )
+
+
+async def send_patient_card(update: Update, deps: BotDeps, patient_id: int) -> None:
+    async with deps.sessions() as session:
+        card = await reports.patient_card(session, patient_id)
+        entries = await conversation.recent(session, patient_id)
+    zone = ZoneInfo(card.patient.timezone)
+    await reply(
+        update,
+        deps.page(
+            "patient",
+            patient=card.patient,
+            series=card.series,
+            contacts=card.contacts,
+            infusions=[
+                {
+                    "number": i.number,
+                    "when": local_text(i.scheduled_at, zone),
+                    "status": effective_status(i, deps.clock.now()).value,
+                    "marked": i.status.value,
+                }
+                for i in card.infusions
+            ],
+            next_messages=[
+                {
+                    "step": m.step_key,
+                    "kind": m.kind.value,
+                    "infusion": m.infusion_number,
+                    "when": local_text(m.send_at, zone),
+                    "status": m.status.value,
+                }
+                for m in card.next_messages
+            ],
+            answers=[
+                {
+                    "question": a.question,
+                    "value": a.value,
+                    "when": local_text(a.answered_at, zone),
+                    "escalated": a.escalated,
+                }
+                for a in card.answers
+            ],
+            conversation=[
+                {
+                    "when": local_text(e.at, zone),
+                    "outgoing": e.direction == conversation.OUTBOUND,
+                    "channel": e.channel.value,
+                    "level": e.level,
+                    "media": e.media,
+                    "text": e.text,
+                    "handled": e.handled_at is not None,
+                }
+                for e in entries
+            ],
+        ),
+    )
+
+
+async def confirm_stop(deps: BotDeps, patient: Patient, chat_id: int, confirmed: bool) -> str:
+    """The answer to the /stop question: opt the chat out (and tell staff), or keep things as they are."""
+    if not confirmed:
+        return deps.text("patient.stop_kept")
+    async with transaction(deps.sessions) as session:
+        contact = await find_contact(session, patient_id=patient.id, channel=ChannelName.TELEGRAM)  # type: ignore[arg-type]
+        if contact is None or contact.address != str(chat_id):
+            raise ServiceError("button_not_yours")
+        changed = await set_opted_out(
+            session=session, clock=deps.clock, contact=contact, opted_out=True, reason="patient sent /stop"
+        )
+    if not changed:
+        return deps.text("patient.already_stopped")
+    await deps.alerts.send(
+        "opted_out",
+        patient_id=patient.pk,
+        name=patient.name,
+        channel=ChannelName.TELEGRAM.value,
+    )
+    return deps.text("patient.stopped")
+
+
+def local_text(instant: datetime, zone: ZoneInfo) -> str:
+    """A time as staff read it: 'Tue 1 Dec 2026, 10:00 PST'."""
+    local = instant.astimezone(zone)
+    return f"{local:%a} {local.day} {local:%b %Y, %H:%M} {local.tzname()}"

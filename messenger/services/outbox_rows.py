@@ -1,0 +1,154 @@
+"""A series' plan as outbox rows, and the bulk inserts that write them.
+
+The rows are plain values for one INSERT per table (many patients' rows at once); each
+step's send time comes from the one send-time rule, with the enrolment as its earliest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic_core import PydanticUndefined
+from sqlalchemy import Table, insert
+from sqlmodel import SQLModel, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from messenger.domain.enums import MessageStatus, StepKind
+from messenger.domain.models import Message, Series
+from messenger.domain.series import SeriesDefinition, plan
+from messenger.domain.timing import PAST_NOT_AFTER, QuietHours, send_time
+
+# A step planned this long before enrolment is history, not news: it is recorded as skipped.
+ENROLMENT_GRACE = timedelta(minutes=1)
+DUE_BEFORE_ENROLMENT = "due before enrolment"
+# A bulk insert names the same columns in every row: the model's own defaults for those the
+# plan does not set. Columns left NULL are left out: converting their values is most of the cost.
+_MESSAGE_DEFAULTS: dict[str, Any] = {
+    name: field.default
+    for name, field in Message.model_fields.items()
+    if name != "id" and field.default not in (None, PydanticUndefined)
+}
+
+
+def _table(model: type[SQLModel]) -> Table:
+    # The table, not the ORM entity: an ORM bulk insert splits the rows into one statement per
+    # pattern of NULL columns (thousands here), a Core insert sends them all as one.
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    return table
+
+
+async def insert_rows(session: AsyncSession, model: type[SQLModel], rows: list[dict[str, Any]]) -> None:
+    """One INSERT for all ``rows`` (which name the same columns), as one executemany.
+
+    The column types' own bind processors convert the values, but each distinct value only
+    once: patients booked into the same slots share most of their values (times, templates,
+    enums), and converting them row by row was most of an enrolment's cost.
+    """
+    if not rows:
+        return
+    table = _table(model)
+    connection = await session.connection()
+    dialect = connection.dialect
+    compiled = insert(table).compile(dialect=dialect, column_keys=list(rows[0]))
+    order = compiled.positiontup or []
+    convert = [table.c[key].type.dialect_impl(dialect).bind_processor(dialect) for key in order]
+    seen: dict[tuple[int, Any], Any] = {}
+
+    def value(position: int, raw: Any) -> Any:
+        processor = convert[position]
+        if processor is None or raw is None:
+            return raw
+        try:
+            return seen[position, raw]
+        except KeyError:
+            seen[position, raw] = converted = processor(raw)
+            return converted
+        except TypeError:  # unhashable (a JSON document): converted every time
+            return processor(raw)
+
+    await connection.exec_driver_sql(
+        compiled.string, [tuple(value(i, row[key]) for i, key in enumerate(order)) for row in rows]
+    )
+
+
+async def insert_returning_ids(session: AsyncSession, model: type[SQLModel], rows: list[dict[str, Any]]) -> list[int]:
+    table = _table(model)
+    result = await session.exec(insert(table).returning(table.c.id, sort_by_parameter_order=True), params=rows)
+    return list(result.scalars().all())
+
+
+async def materialise(
+    *,
+    session: AsyncSession,
+    series: Series,
+    definition: SeriesDefinition,
+    zone: ZoneInfo,
+    infusion_times: Sequence[datetime],
+    quiet_hours: QuietHours,
+) -> int:
+    """Add the outbox rows this series lacks; returns how many. Running it twice adds nothing."""
+    existing = set((await session.exec(select(Message.step_key).where(Message.series_id == series.pk))).all())
+    ids = {"series_id": series.pk, "patient_id": series.patient_id}
+    rows = [
+        row | ids
+        for row in planned_rows(
+            definition=definition,
+            zone=zone,
+            infusion_times=infusion_times,
+            quiet_hours=quiet_hours,
+            enrolled_at=series.enrolled_at,
+        )
+        if row["step_key"] not in existing
+    ]
+    await insert_rows(session, Message, rows)
+    return len(rows)
+
+
+def planned_rows(
+    *,
+    definition: SeriesDefinition,
+    zone: ZoneInfo,
+    infusion_times: Sequence[datetime],
+    quiet_hours: QuietHours,
+    enrolled_at: datetime,
+) -> list[dict[str, Any]]:
+    """The outbox rows of one enrolment, as values for a bulk insert (without the ids), in send order.
+
+    A step due well before enrolment is history, and one that could only go after its
+    not-after time is pointless: both are written as skipped, so the series shows them.
+    """
+    rows = []
+    for step in plan(definition, enrolled_at=enrolled_at, infusions=infusion_times, zone=zone, quiet_hours=quiet_hours):
+        send_at = send_time(
+            due=step.due_at,
+            policy=step.quiet,
+            zone=zone,
+            quiet=quiet_hours,
+            not_after=step.not_after,
+            not_before=enrolled_at,
+        )
+        reason = None
+        if step.kind is not StepKind.WELCOME and step.due_at < enrolled_at - ENROLMENT_GRACE:
+            reason = DUE_BEFORE_ENROLMENT
+        elif send_at is None:
+            reason = PAST_NOT_AFTER
+        rows.append(
+            _MESSAGE_DEFAULTS
+            | {
+                "step_key": step.key,
+                "kind": step.kind,
+                "template": step.template,
+                "infusion_number": step.infusion_number,
+                "quiet": step.quiet,
+                "due_at": step.due_at,
+                "send_at": send_at or step.send_at,
+                "not_after": step.not_after,
+                "status": MessageStatus.PENDING if reason is None else MessageStatus.SKIPPED,
+                "last_error": reason,
+                "updated_at": enrolled_at,
+            }
+        )
+    return rows
