@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from types import TracebackType
@@ -13,6 +14,8 @@ from messenger.bot.alerts import StaffAlerts
 from messenger.bot.application import TelegramRuntime, build_telegram_application
 from messenger.bot.context import BotDeps
 from messenger.bot.keyboards import message_buttons
+from messenger.bot.persistence import DatabasePersistence
+from messenger.bot.reachability import TelegramReachability
 from messenger.channels.base import Channel
 from messenger.channels.calendar import calendar_attachments
 from messenger.channels.console import ConsoleChannel
@@ -29,6 +32,9 @@ from messenger.domain.timing import QuietHours
 from messenger.domain.triage import PhraseBooks
 from messenger.migrations import upgrade
 from messenger.observability.metrics import Metrics
+from messenger.pacing.pacer import Pacer
+from messenger.pacing.shared import SharedBudget
+from messenger.pacing.telegram import telegram_pacer
 from messenger.rendering.compose import Composer
 from messenger.rendering.context import Clinic
 from messenger.rendering.environment import TemplateEnvironment
@@ -41,6 +47,7 @@ from messenger.scheduling.dispatcher import (
 )
 from messenger.scheduling.fallback import ReminderFallback
 from messenger.scheduling.followup import FollowUps
+from messenger.scheduling.heartbeat import Heartbeat, welcome_claimer
 from messenger.services.staff import ensure_owners
 from messenger.web.app import HealthCheck, create_web_app
 from messenger.web.server import WebServer
@@ -68,6 +75,8 @@ class App:
     strings: BotStrings
     metrics: Metrics
     followups: FollowUps
+    heartbeat: Heartbeat
+    budget: SharedBudget
     telegram: TelegramRuntime | None = None
     web: WebServer | None = None
     _started: bool = field(default=False, repr=False)
@@ -78,6 +87,8 @@ class App:
             await upgrade(self.settings.database_url)
         async with transaction(self.sessions) as session:
             await ensure_owners(session=session, clock=self.clock, owner_ids=self.settings.owner_ids)
+        # Before the first claim: take back what dead processes held, and this process's share of the budget.
+        await self.heartbeat.beat()
         self.alarm.start()
         self._started = True
         if self.telegram is not None:
@@ -93,6 +104,8 @@ class App:
             await self.telegram.stop()
         if self._started:
             await self.alarm.stop()
+            await self.budget.drain()
+            await self.heartbeat.stop()
         for channel in self.channels.values():
             close = getattr(channel, "aclose", None)
             if close is not None:
@@ -116,10 +129,16 @@ def build_app(
     channels: Mapping[ChannelName, Channel] | None = None,
     listeners: Sequence[DeliveryListener] = (),
     serve_http: bool = False,
+    pacing_clock: Clock | None = None,
     **engine_options: object,
 ) -> App:
-    """Wire everything from settings. ``serve_http`` adds the web app (health, metrics, webhooks)."""
+    """Wire everything from settings. ``serve_http`` adds the web app (health, metrics, webhooks).
+
+    Providers count their limits in real seconds, so pacers run on the system clock unless
+    ``pacing_clock`` says otherwise (tests drive them with a manual clock).
+    """
     clock = clock or SystemClock()
+    pacing_clock = pacing_clock or SystemClock()
     engine = create_engine(settings.database_url, **engine_options)
     sessions = session_factory(engine)
     catalog = SeriesCatalog.load(settings.series_dir)
@@ -129,10 +148,19 @@ def build_app(
     clinic = Clinic(settings.clinic_name, settings.clinic_phone)
     strings = BotStrings(templates)
     wired = dict(channels) if channels is not None else {}
-    for name, channel in provider_channels(settings, clock).items():
+    for name, channel in provider_channels(settings, clock, pacing_clock).items():
         wired.setdefault(name, channel)
-    telegram_app = build_telegram_application(settings) if settings.telegram_token else None
-    if telegram_app is not None:
+    reachability = TelegramReachability(clock) if settings.telegram_token else None
+    telegram_app = None
+    if settings.telegram_token is not None:
+        token_id = settings.telegram_token.get_secret_value().split(":", 1)[0]
+        pacer = telegram_pacer(token_id=token_id, clock=pacing_clock, rate=settings.telegram_max_rate)
+        # Only the process that receives updates holds conversations.
+        receives = settings.telegram_updates != "none"
+        persistence = DatabasePersistence(sessions=sessions, clock=clock) if receives else None
+        telegram_app = build_telegram_application(
+            settings, pacer=pacer, reachability=reachability, persistence=persistence
+        )
         wired.setdefault(ChannelName.TELEGRAM, TelegramChannel(telegram_app.bot))
     if not wired:
         wired[ChannelName.CONSOLE] = ConsoleChannel()
@@ -153,7 +181,18 @@ def build_app(
         lease=timedelta(seconds=settings.claim_lease_seconds),
         attachments=calendar_attachments(strings, clock),
     )
-    alarm = Alarm(dispatcher=dispatcher, clock=clock, sweep_seconds=settings.sweep_seconds)
+    pacers = unique_pacers(wired.values())
+    budget = SharedBudget(sessions=sessions, pacers=pacers)
+    heartbeat = Heartbeat(
+        sessions=sessions,
+        clock=clock,
+        name=dispatcher.name,
+        interval=timedelta(seconds=settings.heartbeat_seconds),
+        ttl=timedelta(seconds=settings.heartbeat_ttl_seconds),
+        budget=budget,
+    )
+    alarm = Alarm(dispatcher=dispatcher, clock=clock, sweep_seconds=settings.sweep_seconds, heartbeat=heartbeat)
+    heartbeat.on_released = alarm.poke
     if settings.reminder_fallback_minutes:
         fallback = ReminderFallback(
             sessions=sessions, delay=timedelta(minutes=settings.reminder_fallback_minutes), quiet_hours=quiet_hours
@@ -164,6 +203,8 @@ def build_app(
     metrics.watch_scheduler(lambda: alarm.running)
     phrases = PhraseBooks(templates.search_path, templates.locales_for)
     line = PatientLine(sessions=sessions, channels=wired, strings=strings, clock=clock)
+    if reachability is not None:
+        metrics.watch_telegram(lambda: reachability.last_ok)
     telegram, alerts = None, None
     if telegram_app is not None:
         alerts = StaffAlerts(
@@ -193,6 +234,7 @@ def build_app(
                 poke=alarm.poke,
                 phrases=phrases,
                 line=line,
+                welcome_claimer=welcome_claimer(dispatcher.name),
             ),
         )
     followups = FollowUps(
@@ -208,7 +250,12 @@ def build_app(
     alarm.every(FOLLOW_UP_JOB, FOLLOW_UP_SECONDS, followups.run)
     web = None
     if serve_http:
-        health = HealthCheck(sessions=sessions, scheduler_running=lambda: alarm.running)
+        health = HealthCheck(
+            sessions=sessions,
+            scheduler_running=lambda: alarm.running,
+            telegram=reachability,
+            telegram_grace=timedelta(seconds=settings.telegram_health_seconds),
+        )
         routes = webhook_routes(
             WebhookDeps(
                 settings=settings,
@@ -244,12 +291,29 @@ def build_app(
         strings=strings,
         metrics=metrics,
         followups=followups,
+        heartbeat=heartbeat,
+        budget=budget,
         telegram=telegram,
         web=web,
     )
 
 
-def provider_channels(settings: Settings, clock: Clock) -> dict[ChannelName, Channel]:
+def unique_pacers(channels: Iterable[Channel]) -> list[Pacer]:
+    """The pacers of these channels, each once (channels of one account share theirs)."""
+    found: dict[int, Pacer] = {}
+    for channel in channels:
+        pacer = getattr(channel, "pacer", None)
+        if isinstance(pacer, Pacer):
+            found.setdefault(id(pacer), pacer)
+    return list(found.values())
+
+
+def twilio_account(name: ChannelName, sender: str) -> str:
+    """A Twilio sender as named in the shared pause table: a digest, so no number is stored there."""
+    return f"twilio:{name.value}:{hashlib.sha256(sender.encode()).hexdigest()[:16]}"
+
+
+def provider_channels(settings: Settings, clock: Clock, pacing_clock: Clock) -> dict[ChannelName, Channel]:
     """SMS and WhatsApp (Twilio) and e-mail (SMTP), where the settings configure them."""
     channels: dict[ChannelName, Channel] = {}
     public = settings.public_url
@@ -269,6 +333,9 @@ def provider_channels(settings: Settings, clock: Clock) -> dict[ChannelName, Cha
                     clock=clock,
                     base_url=settings.twilio_base_url,
                     status_callback_url=callback,
+                    pacer=Pacer(
+                        account=twilio_account(name, sender), clock=pacing_clock, rate=settings.twilio_max_rate
+                    ),
                 )
     host, sender = settings.smtp_host, settings.email_from
     if host and sender:  # what Settings.email_configured checks, spelled out for the types

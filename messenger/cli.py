@@ -6,26 +6,42 @@ import asyncio
 import logging
 import signal
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
+from sqlmodel import col, func, select
 
+from messenger import __version__
+from messenger.cli_staff import staff_app
 from messenger.clock import SystemClock
-from messenger.config import Settings, load_settings
+from messenger.config import Settings, UnknownSettingError, load_settings
 from messenger.domain.catalog import SeriesCatalog, definition_files, load_definition
+from messenger.domain.enums import StaffRole
+from messenger.domain.models import Staff
 from messenger.domain.series import SeriesDefinitionError
 from messenger.migrations.cli import db_app
 from messenger.observability.logging import configure_logging
+from messenger.startup import ExitCode, StartupFailure, explain_failure, preflight
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="Keeps a clinic in touch with its patients.")
+# Typer's crash printout shows every local variable, settings and bot token included.
+if TYPE_CHECKING:
+    from messenger.app import App
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+    help="Keeps a clinic in touch with its patients.",
+)
 templates_app = typer.Typer(no_args_is_help=True, help="Work with message templates.")
 series_app = typer.Typer(no_args_is_help=True, help="Work with series definitions.")
 app.add_typer(templates_app, name="templates")
 app.add_typer(series_app, name="series")
 app.add_typer(db_app, name="db", help="Database migrations: upgrade, downgrade, current, stamp, revision.")
+app.add_typer(staff_app, name="staff")
 
 console = Console()
 errors = Console(stderr=True)
@@ -40,9 +56,27 @@ def settings_or_exit(**overrides: object) -> Settings:
             message = escape(error["msg"].removeprefix("Value error, "))
             errors.print(f"[red]Configuration error[/]: {name}: {message}", soft_wrap=True)
         raise typer.Exit(2) from None
+    except UnknownSettingError as exc:
+        errors.print(f"[red]Configuration error[/]: {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(2) from None
     except SeriesDefinitionError as exc:
         errors.print(f"[red]Series definition error[/]: {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(2) from None
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"messenger {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    _version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Keeps a clinic in touch with its patients."""
 
 
 @app.command()
@@ -52,19 +86,48 @@ def run(
     """Run the bot, the scheduler, the dispatcher and the web app until Ctrl-C or SIGTERM."""
     settings = settings_or_exit(**({"log_level": log_level} if log_level else {}))
     configure_logging(level=settings.log_level, json=settings.log_json)
-    asyncio.run(_run(settings))
+    try:
+        preflight(settings)
+    except StartupFailure as failure:
+        raise typer.Exit(_cannot_start(failure)) from None
+    raise typer.Exit(asyncio.run(_run(settings)))
 
 
-async def _run(settings: Settings) -> None:
+def _cannot_start(failure: StartupFailure) -> ExitCode:
+    errors.print(f"[red]messenger cannot start[/]: {escape(failure.sentence)}", highlight=False, soft_wrap=True)
+    return failure.code
+
+
+def _failed(exc: BaseException, settings: Settings) -> ExitCode:
+    failure = explain_failure(exc, settings)
+    if failure is not None:
+        return _cannot_start(failure)
+    # Unforeseen: the traceback goes through the redacting log handler, never Typer's printout.
+    logging.getLogger("messenger").critical("start-up failed", exc_info=exc)
+    return _cannot_start(StartupFailure(f"unexpected {type(exc).__name__} (details above)", ExitCode.FAILED))
+
+
+async def _run(settings: Settings) -> ExitCode:
     from messenger.app import build_app
 
+    try:
+        app = build_app(settings, serve_http=True)
+    except Exception as exc:
+        return _failed(exc, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    app = build_app(settings, serve_http=True)
-    await app.start()
     log = logging.getLogger("messenger")
+    try:
+        await app.start()
+        await _warn_if_useless(app)
+    except Exception as exc:
+        try:
+            await app.stop()
+        except Exception:
+            log.debug("clean-up after a failed start failed too", exc_info=True)
+        return _failed(exc, settings)
     channels = ", ".join(sorted(c.value for c in app.channels))
     log.info(
         "messenger is running (channels: %s; http on %s:%s); Ctrl-C to stop",
@@ -77,6 +140,30 @@ async def _run(settings: Settings) -> None:
         log.info("stopping: no new claims; finishing the sends in flight")
     finally:
         await app.stop()
+    return ExitCode.OK
+
+
+async def _warn_if_useless(app: App) -> None:
+    """Say loudly what makes this start do less than an operator expects."""
+    log = logging.getLogger("messenger")
+    if app.telegram is None:
+        log.warning(
+            "Telegram is off (MESSENGER_TELEGRAM_TOKEN is not set): no patient or staff member can use the bot; "
+            "only SMS, WhatsApp and e-mail are sent"
+        )
+    async with app.sessions() as session:
+        owners = (
+            await session.exec(
+                select(func.count())
+                .select_from(Staff)
+                .where(col(Staff.active).is_(True), col(Staff.role) == StaffRole.OWNER)
+            )
+        ).one()
+    if not owners:
+        log.warning(
+            "no staff owner exists, so nobody can enrol patients: set MESSENGER_OWNER_IDS or run "
+            "`messenger staff add USER_ID --role owner`"
+        )
 
 
 @app.command()

@@ -7,6 +7,9 @@ through the same scheduler and dispatcher as production.
 
 from __future__ import annotations
 
+import asyncio
+import heapq
+import itertools
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -22,6 +25,10 @@ class Clock(Protocol):
         """Real seconds until this clock reads ``instant`` (0 if it already has)."""
         ...
 
+    async def sleep_until(self, instant: datetime) -> None:
+        """Return once this clock reads ``instant`` or later."""
+        ...
+
 
 class SystemClock:
     def now(self) -> datetime:
@@ -29,6 +36,15 @@ class SystemClock:
 
     def real_seconds_until(self, instant: datetime) -> float:
         return max(0.0, (instant - self.now()).total_seconds())
+
+    async def sleep_until(self, instant: datetime) -> None:
+        await _sleep_until(self, instant)
+
+
+async def _sleep_until(clock: Clock, instant: datetime) -> None:
+    # asyncio may wake a little early (timer resolution): look again until the clock agrees.
+    while (delay := clock.real_seconds_until(instant)) > 0:  # noqa: ASYNC110  (a clock, not an event)
+        await asyncio.sleep(delay)
 
 
 class ScaledClock:
@@ -54,10 +70,14 @@ class ScaledClock:
         self._ceiling: datetime | None = None
         # Real time spent held at a ceiling (story time the hold kept from passing).
         self.waited = timedelta(0)
+        self._started = asyncio.Event()
+        if running:
+            self._started.set()
 
     def run(self) -> None:
         if self._origin is None:
             self._origin = self._ticks()
+        self._started.set()
 
     def hold_at(self, ceiling: datetime | None) -> None:
         """Run on from the current reading up to ``ceiling`` and wait there (``None``: no limit).
@@ -85,14 +105,22 @@ class ScaledClock:
     def real_seconds_until(self, instant: datetime) -> float:
         return max(0.0, (instant - self.now()).total_seconds() / self.speed)
 
+    async def sleep_until(self, instant: datetime) -> None:
+        # Standing still, the clock would never get there on its own: wait for run().
+        await self._started.wait()
+        await _sleep_until(self, instant)
+
 
 class ManualClock:
-    """A clock that moves only when told to; for tests."""
+    """A clock that moves only when told to; for tests. Sleepers wake when it is moved past their instant."""
 
     def __init__(self, start: datetime) -> None:
         if start.tzinfo is None:
             raise ValueError("ManualClock needs an aware datetime")
         self._now = start.astimezone(UTC)
+        self._sleepers: list[tuple[datetime, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+        self._new_sleeper = asyncio.Event()
 
     def now(self) -> datetime:
         return self._now
@@ -100,9 +128,40 @@ class ManualClock:
     def real_seconds_until(self, instant: datetime) -> float:
         return max(0.0, (instant - self._now).total_seconds())
 
+    async def sleep_until(self, instant: datetime) -> None:
+        if instant <= self._now:
+            await asyncio.sleep(0)  # still a suspension point, as a real sleep would be
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._sleepers, (instant, next(self._order), future))
+        self._new_sleeper.set()
+        await future
+
+    async def wait_for_sleeper(self) -> None:
+        """Return once some task has started waiting on this clock (a test drives time from there)."""
+        await self._new_sleeper.wait()
+        self._new_sleeper.clear()
+
+    def wake_times(self) -> list[datetime]:
+        """The instants tasks wait for this clock to reach, earliest first."""
+        return sorted(instant for instant, _, future in self._sleepers if not future.done())
+
+    def next_wake(self) -> datetime | None:
+        """The earliest instant a sleeper waits for, if any."""
+        waiting = self.wake_times()
+        return waiting[0] if waiting else None
+
     def advance(self, delta: timedelta | float) -> datetime:
         self._now += delta if isinstance(delta, timedelta) else timedelta(seconds=delta)
+        self._wake()
         return self._now
 
     def set(self, instant: datetime) -> None:
         self._now = instant.astimezone(UTC)
+        self._wake()
+
+    def _wake(self) -> None:
+        while self._sleepers and self._sleepers[0][0] <= self._now:
+            _, _, future = heapq.heappop(self._sleepers)
+            if not future.done():
+                future.set_result(None)

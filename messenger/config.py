@@ -6,12 +6,15 @@ Nothing here is built at import time: call :func:`load_settings` (or construct
 
 from __future__ import annotations
 
+import difflib
+import os
 from datetime import date, time
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
+from dotenv import dotenv_values
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -57,7 +60,12 @@ def _comma_separated(value: object) -> object:
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="MESSENGER_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="MESSENGER_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        # "NAME=" (as .env.example leaves the values a clinic must fill in) means not set.
+        env_ignore_empty=True,
     )
 
     database_url: str = "sqlite:///messenger.db"
@@ -103,9 +111,15 @@ class Settings(BaseSettings):
     # "polling": this process receives Telegram updates. "none": it only sends; with several
     # processes on one database exactly one polls (Telegram allows one getUpdates consumer).
     telegram_updates: Literal["polling", "none"] = "polling"
-    # Messages per second this process sends on Telegram (Telegram allows about 30 per bot in all:
-    # with several processes, divide it between them).
-    telegram_max_rate: float = Field(default=30.0, gt=0)
+    # Requests per second to Telegram for the whole bot (Telegram allows 30): processes on one
+    # database divide it between them through their heartbeats.
+    telegram_max_rate: float = Field(default=29.0, gt=0, le=30)
+    # Messages per second from each Twilio sender number, shared the same way (a US long code: 1).
+    twilio_max_rate: float = Field(default=1.0, gt=0, le=1000)
+    # Each process writes a heartbeat this often; one silent for the ttl is taken as dead and
+    # its claimed messages return to the queue.
+    heartbeat_seconds: float = Field(default=5.0, gt=0)
+    heartbeat_ttl_seconds: float = Field(default=15.0, gt=0)
     # Invite links expire after this many days.
     invite_ttl_days: int = Field(default=7, gt=0, le=90)
     # Alerts go to this chat (a staff group) instead of each staff member's private chat.
@@ -136,6 +150,21 @@ class Settings(BaseSettings):
     # The small web app (health, metrics, inbound webhooks).
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
+
+    # -- start-up, conversations, operations ----------------------------------------------
+    # An /enroll conversation left unanswered this long ends, and the staff member is told.
+    enrolment_timeout_minutes: float = Field(default=30.0, gt=0)
+    # /healthz reports Telegram unreachable once its calls have failed for this long.
+    telegram_health_seconds: float = Field(default=120.0, gt=0)
+
+    @model_validator(mode="after")
+    def _heartbeat(self) -> Settings:
+        if self.heartbeat_ttl_seconds < 2 * self.heartbeat_seconds:
+            raise ValueError(
+                "heartbeat_ttl_seconds must be at least twice heartbeat_seconds, "
+                "or one late heartbeat would make a live process look dead"
+            )
+        return self
 
     @field_validator("log_level")
     @classmethod
@@ -234,6 +263,41 @@ class Settings(BaseSettings):
         return bool(self.smtp_host and self.email_from)
 
 
+# The test suite's own variables (MESSENGER_TEST_POSTGRES_URL) are not settings of the app.
+_TEST_PREFIX = "MESSENGER_TEST_"
+
+
+class UnknownSettingError(ValueError):
+    """A ``MESSENGER_*`` name that is no setting: a typo would otherwise be ignored silently."""
+
+
+def setting_names() -> list[str]:
+    """Every setting's environment name, ``MESSENGER_…``."""
+    prefix = Settings.model_config.get("env_prefix", "")
+    return [prefix + name.upper() for name in Settings.model_fields]
+
+
+def check_setting_names(environ: dict[str, str] | None = None, env_file: Path | None = None) -> None:
+    """Raise :class:`UnknownSettingError` for the first ``MESSENGER_*`` name that is no setting."""
+    known = setting_names()
+    env_file = env_file if env_file is not None else Path(str(Settings.model_config.get("env_file")))
+    sources: list[tuple[str, list[str]]] = [("the environment", list((environ or dict(os.environ)).keys()))]
+    if env_file.is_file():
+        sources.append((str(env_file), list(dotenv_values(env_file).keys())))
+    for source, names in sources:
+        for name in sorted(names):
+            upper = name.upper()
+            if upper.startswith("MESSENGER_") and not upper.startswith(_TEST_PREFIX) and upper not in known:
+                close = difflib.get_close_matches(upper, known, n=1, cutoff=0.6)
+                if close:
+                    raise UnknownSettingError(f"{name} (in {source}) is not a setting: did you mean {close[0]}?")
+                raise UnknownSettingError(f"{name} (in {source}) is not a setting: .env.example lists them all")
+
+
 def load_settings(**overrides: object) -> Settings:
-    """Read settings from the environment and ``.env``; keyword overrides win."""
+    """Read settings from the environment and ``.env``; keyword overrides win.
+
+    An unknown ``MESSENGER_*`` name raises :class:`UnknownSettingError`.
+    """
+    check_setting_names()
     return Settings(**overrides)  # type: ignore[arg-type]

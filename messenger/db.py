@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import ColumnElement, event, func
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -50,3 +52,24 @@ async def transaction(sessions: SessionFactory) -> AsyncIterator[AsyncSession]:
     """One session, committed on success and rolled back on error."""
     async with sessions() as session, session.begin():
         yield session
+
+
+async def upsert(
+    session: AsyncSession, table: type[SQLModel], *, key: Any, values: dict[str, Any], update: dict[str, Any]
+) -> None:
+    """Insert ``values`` into ``table``, or set ``update`` on the row whose ``key`` column matches.
+
+    A value in ``update`` may be a callable: it is given ``excluded`` (the row proposed) and
+    returns the expression to set, e.g. ``lambda new: greatest(session, new.until, Row.until)``.
+    """
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table).values(**values)
+    resolved = {k: (v(statement.excluded) if callable(v) else v) for k, v in update.items()}
+    await session.exec(statement.on_conflict_do_update(index_elements=[key], set_=resolved))
+
+
+def greatest(session: AsyncSession, *values: Any) -> ColumnElement[Any]:
+    """The larger of ``values`` (SQLite's two-argument ``max``, PostgreSQL's ``greatest``)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.greatest(*values)
+    return func.max(*values)

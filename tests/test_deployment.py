@@ -8,21 +8,27 @@ fails the suite instead of a deployment.
 from __future__ import annotations
 
 import fnmatch
+import inspect
 import json
 import os
 import re
 import shutil
 import subprocess
+import sys
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 import yaml
 from sqlalchemy.engine import make_url
+from starlette.routing import Route
 
 from messenger.config import Settings, async_database_url
+from messenger.scheduling.dispatcher import Dispatcher
+from messenger.web.webhooks import WebhookDeps, webhook_routes
 
 REPO = Path(__file__).resolve().parents[1]
 DOCKERFILE = REPO / "Dockerfile"
@@ -400,27 +406,119 @@ def test_base_image() -> None:
     assert bases and all(base == "python:3.11-slim" for base in bases), bases
 
 
-def test_installs_the_package_from_the_repo() -> None:
+def test_installs_the_locked_dependencies_then_the_package_alone() -> None:
     runs = [arguments for keyword, arguments in dockerfile_instructions() if keyword == "RUN"]
-    assert any(re.search(r"pip install --no-cache-dir \.(\s|$)", run) for run in runs), runs
+    locked = next(i for i, run in enumerate(runs) if "--require-hashes -r requirements.lock" in run)
+    package = next(i for i, run in enumerate(runs) if re.search(r"pip install --no-cache-dir --no-deps \.(\s|$)", run))
+    assert locked < package, runs
+    copies = [arguments for keyword, arguments in dockerfile_instructions() if keyword == "COPY"]
+    assert "requirements.lock ." in copies, copies
 
 
-def test_runs_as_non_root_user() -> None:
+def test_runs_as_a_numeric_non_root_user() -> None:
     users = stage_values("USER")
     assert users, "no USER in the final stage: the container would run as root"
-    user = users[-1].split(":")[0]
-    assert user not in {"root", "0", ""}, users[-1]
+    # Numeric, so Kubernetes' runAsNonRoot can verify it without reading /etc/passwd.
+    match = re.fullmatch(r"(\d+):(\d+)", users[-1])
+    assert match, f"USER {users[-1]!r} is not uid:gid"
+    uid, gid = match.groups()
+    assert uid != "0" and gid != "0", users[-1]
     runs = " ".join(arguments for keyword, arguments in final_stage() if keyword == "RUN")
-    created = re.search(rf"useradd\b[^&;]*\b{re.escape(user)}\b", runs)
-    assert created, f"user {user!r} is never created"
+    assert re.search(rf"useradd\b[^&;]*--uid {uid}\b[^&;]*--gid {gid}\b", runs), f"uid {uid} is never created"
 
 
-def test_cmd_migrates_then_runs() -> None:
+def test_the_app_is_pid_1_and_migrates_itself() -> None:
     (cmd,) = stage_values("CMD")[-1:]
-    argv = json.loads(cmd)  # exec form
-    assert argv[:2] == ["sh", "-c"], argv
-    steps = [step.strip().removeprefix("exec ").strip() for step in argv[2].split("&&")]
-    assert steps == ["messenger db upgrade", "messenger run"], argv[2]
+    # Exec form without a shell: SIGTERM from `docker stop` reaches the app, which shuts down gracefully.
+    assert json.loads(cmd) == ["messenger", "run"]
+    assert not stage_values("ENTRYPOINT")
+    assert Settings.model_fields["auto_migrate"].default is True
+    assert service_environment("bot").get("MESSENGER_AUTO_MIGRATE", "true").lower() == "true"
+
+
+def test_stop_grace_period_outlasts_the_longest_send() -> None:
+    grace = service("bot").get("stop_grace_period", "10s")
+    match = re.fullmatch(r"(\d+)(s|m)", str(grace))
+    assert match, f"stop_grace_period {grace!r}: write it as <n>s or <n>m"
+    seconds = int(match[1]) * (60 if match[2] == "m" else 1)
+    longest_send = inspect.signature(Dispatcher).parameters["send_timeout"].default
+    assert seconds > longest_send + 10, f"{seconds}s leaves no time to finish a {longest_send}s send"
+
+
+def test_published_ports_stay_on_this_machine() -> None:
+    for entry in service("bot").get("ports", []):
+        host_ip = entry.get("host_ip") if isinstance(entry, dict) else str(entry).split(":")[0]
+        assert host_ip == "127.0.0.1", f"bot publishes {entry!r} beyond this machine (/metrics with it)"
+
+
+def test_https_proxy_is_optional_and_passes_on_the_webhooks_only() -> None:
+    proxy = service("https")
+    assert proxy.get("profiles") == ["https"], "the proxy must only start when asked for"
+    caddyfile = (REPO / "Caddyfile").read_text(encoding="utf-8")
+    assert any(v.startswith("./Caddyfile:") for v in proxy.get("volumes", []))
+    matcher = re.search(r"@webhooks path (.+)", caddyfile)
+    assert matcher, caddyfile
+    proxied = matcher[1].split()
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    routes = webhook_routes(cast(WebhookDeps, SimpleNamespace(settings=settings)))
+    paths = {route.path for route in routes if isinstance(route, Route)}
+    for path in paths:
+        assert any(fnmatch.fnmatchcase(path, pattern) for pattern in proxied), f"{path} is not proxied"
+    for private in ("/metrics", "/healthz"):
+        assert not any(fnmatch.fnmatchcase(private, pattern) for pattern in proxied), private
+    assert re.search(r"handle \{\s*respond 404", caddyfile), "everything else must get 404"
+
+
+def test_env_example_keeps_the_app_on_loopback() -> None:
+    active, commented = env_example()
+    assert active.get("MESSENGER_HTTP_HOST", commented.get("MESSENGER_HTTP_HOST")) == "127.0.0.1"
+
+
+def test_env_example_leaves_the_clinic_to_be_set() -> None:
+    active, _ = env_example()
+    assert active["MESSENGER_CLINIC_NAME"] == active["MESSENGER_CLINIC_PHONE"] == ""
+
+
+def test_license_is_the_one_the_package_declares() -> None:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert project["license"] == "MIT"
+    assert (REPO / "LICENSE").read_text(encoding="utf-8").startswith("MIT License\n")
+
+
+def _requirement_name(requirement: str) -> str:
+    return re.split(r"[\s\[<>=!~;]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+
+
+def test_lock_pins_every_dependency_with_hashes() -> None:
+    text = (REPO / "requirements.lock").read_text(encoding="utf-8")
+    pins = dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", text, flags=re.MULTILINE))
+    pinned = {name.lower().replace("_", "-") for name in pins}
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    wanted = {_requirement_name(requirement) for requirement in project["dependencies"]}
+    assert wanted - pinned == set(), "pyproject dependencies missing from requirements.lock: regenerate it"
+    for block in re.split(r"\n(?=[A-Za-z0-9])", text.split("\n", 3)[-1]):
+        if "==" in block:
+            assert "--hash=sha256:" in block, f"no hash for {block.splitlines()[0]}"
+
+
+def _tool(name: str) -> str:
+    path = Path(sys.executable).parent / name
+    return str(path) if path.exists() else shutil.which(name) or pytest.skip(f"{name} is not installed")
+
+
+def test_compose_file_follows_the_compose_specification() -> None:
+    result = subprocess.run(
+        [_tool("check-jsonschema"), "--builtin-schema", "vendor.compose-spec", str(COMPOSE)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_dockerfile_passes_hadolint() -> None:
+    result = subprocess.run([_tool("hadolint"), str(DOCKERFILE)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_healthcheck_uses_python_urllib() -> None:

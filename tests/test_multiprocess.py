@@ -158,6 +158,9 @@ async def start_worker(
             "MESSENGER_HTTP_PORT": str(port),
             "MESSENGER_LOG_LEVEL": "WARNING",
             "MESSENGER_SERIES_DIR": str(COMPACT_DIR),
+            # `messenger run` refuses the article's clinic unless a clinic sets its own.
+            "MESSENGER_CLINIC_NAME": "Valley Clinic",
+            "MESSENGER_CLINIC_PHONE": "555-0100",
             **{f"MESSENGER_{key.upper()}": str(value) for key, value in settings.items()},
         }
     )

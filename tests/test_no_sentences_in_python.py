@@ -30,6 +30,9 @@ OPERATOR_MODULES = {
     # The command line: Typer help and console output for whoever installs and runs the bot.
     "cli.py": "command-line help and console output for the operator",
     "migrations/cli.py": "command-line help and console output for the operator",
+    "cli_staff.py": "command-line help and console output for the operator",
+    # Why `messenger run` cannot start: one line on the operator's terminal or container log.
+    "startup.py": "start-up failures for the operator, naming the setting to change",
     # The demo prints a story-time narration on the operator's terminal around the patient messages.
     "demo.py": "the demo's narration on the operator's terminal",
     # Prometheus HELP lines are read by whoever runs the metrics stack.

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from telegram import BotCommand, Update
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
+    BasePersistence,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
@@ -18,7 +19,10 @@ from telegram.ext import (
 
 from messenger.bot.context import BotDeps, deps_of, reply
 from messenger.bot.handlers import attendance, buttons, enrolment, inbox, patient, staff
+from messenger.bot.reachability import TelegramReachability, TrackedRequest
 from messenger.config import Settings
+from messenger.pacing.pacer import Pacer
+from messenger.pacing.telegram import PacedRateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -54,26 +58,40 @@ def menu(deps: BotDeps) -> list[BotCommand]:
     return [BotCommand(command, deps.strings.plain(f"menu.{command}", deps.locale)) for command in MENU]
 
 
-def build_telegram_application(settings: Settings) -> Application:  # type: ignore[type-arg]
+def build_telegram_application(
+    settings: Settings,
+    *,
+    pacer: Pacer,
+    reachability: TelegramReachability | None = None,
+    persistence: BasePersistence | None = None,  # type: ignore[type-arg]
+) -> Application:  # type: ignore[type-arg]
+    """The bot. Every request it makes (sends, replies, edits, callback answers) waits in ``pacer``;
+    with ``reachability``, every Bot API call is noted there (for /healthz); with ``persistence``,
+    conversations survive a restart."""
     assert settings.telegram_token is not None
     builder = (
-        ApplicationBuilder()
-        .token(settings.telegram_token.get_secret_value())
-        # Telegram's limits: ~30 messages/s overall, ~1/s per chat. RetryAfter is not retried
-        # here: it reaches the channel, which pauses the whole bot for the time asked.
-        .rate_limiter(AIORateLimiter(overall_max_rate=settings.telegram_max_rate, max_retries=0))
+        ApplicationBuilder().token(settings.telegram_token.get_secret_value()).rate_limiter(PacedRateLimiter(pacer))
     )
+    if reachability is not None:
+        # PTB's own default pool sizes: many concurrent senders, one long poll.
+        builder = builder.request(TrackedRequest(reachability, connection_pool_size=256)).get_updates_request(
+            TrackedRequest(reachability, connection_pool_size=1)
+        )
     if settings.telegram_base_url:
         base = settings.telegram_base_url.rstrip("/")
         builder = builder.base_url(base).base_file_url(base.rsplit("/", 1)[0] + "/file/bot")
+    if persistence is not None:
+        builder = builder.persistence(persistence)
     application = builder.build()
-    register_handlers(application)
+    register_handlers(application, enrolment_timeout=timedelta(minutes=settings.enrolment_timeout_minutes))
     return application
 
 
-def register_handlers(application: Application) -> None:  # type: ignore[type-arg]
+def register_handlers(application: Application, *, enrolment_timeout: timedelta) -> None:  # type: ignore[type-arg]
     private = filters.ChatType.PRIVATE
-    application.add_handler(enrolment.conversation())
+    application.add_handler(
+        enrolment.conversation(timeout=enrolment_timeout, persistent=application.persistence is not None)
+    )
     # Registered before the patient's /resume: the first matching handler of a group wins.
     application.add_handler(CommandHandler("resume", staff.resume, filters=private, has_args=True))
     for name, callback in (STAFF_COMMANDS | PATIENT_COMMANDS).items():

@@ -70,6 +70,8 @@ class BotDeps:
     poke: Callable[[], None]
     phrases: PhraseBooks
     line: PatientLine
+    # Whose claim a welcome taken for a /start reply is (this process's heartbeat covers it).
+    welcome_claimer: str = "start@unnamed"
     start_throttle: Throttle = field(default_factory=Throttle)
 
     @property

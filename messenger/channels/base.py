@@ -58,6 +58,8 @@ class RetryLater:
     params: Params = ()
     # The provider's own words, redacted: for logs only, never shown to a person.
     detail: str = field(default="", compare=False)
+    # The provider said "slow down" (Telegram 429, Twilio 429/20429): not a failed attempt.
+    throttled: bool = False
 
     @property
     def reason(self) -> str:

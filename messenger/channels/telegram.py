@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
-from datetime import timedelta
-
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import (
@@ -16,12 +13,14 @@ from telegram.error import (
     RetryAfter,
     TelegramError,
 )
-from telegram.warnings import PTBDeprecationWarning
+from telegram.ext import ExtBot
 
 from messenger.channels.base import Failed, Outgoing, RetryLater, SendOutcome, Sent
 from messenger.channels.failures import FailureCode
 from messenger.content import Button, Capabilities, Flavour
 from messenger.domain.enums import ChannelName
+from messenger.pacing.pacer import Pacer
+from messenger.pacing.telegram import PacedRateLimiter, retry_after_seconds
 
 # Telegram answers these for a chat that no longer exists for the bot: try the next contact.
 _DEAD_CHAT = ("chat not found", "user not found", "chat_id is empty", "peer_id_invalid")
@@ -34,22 +33,23 @@ def markup(rows: tuple[tuple[Button, ...], ...]) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in rows])
 
 
-def retry_after_seconds(error: RetryAfter) -> float:
-    # PTB 22 returns an int and warns that a timedelta is coming (opt-in by PTB_TIMEDELTA); both work here.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PTBDeprecationWarning)
-        value = error.retry_after
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
-
-
 class TelegramChannel:
     name = ChannelName.TELEGRAM
     capabilities = Capabilities(body=Flavour.TELEGRAM, max_length=4096, buttons=True)
 
-    def __init__(self, bot: Bot) -> None:
+    def __init__(self, bot: Bot, *, pacer: Pacer | None = None) -> None:
         self.bot = bot
+        limiter = bot.rate_limiter if isinstance(bot, ExtBot) else None
+        if pacer is None and isinstance(limiter, PacedRateLimiter):
+            pacer = limiter.pacer
+        self.pacer = pacer
+        # The bot's own rate limiter already waits in (and pauses) this pacer for every request.
+        paced_by_bot = isinstance(limiter, PacedRateLimiter) and limiter.pacer is pacer
+        self._own_pacer = None if paced_by_bot else pacer
 
     async def send(self, outgoing: Outgoing) -> SendOutcome:
+        if self._own_pacer is not None:
+            await self._own_pacer.acquire(outgoing.address)
         try:
             sent = await self.bot.send_message(
                 chat_id=int(outgoing.address),
@@ -59,7 +59,10 @@ class TelegramChannel:
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
         except RetryAfter as exc:
-            return RetryLater(FailureCode.TELEGRAM_FLOOD, after=retry_after_seconds(exc))
+            seconds = retry_after_seconds(exc)
+            if self._own_pacer is not None:
+                self._own_pacer.pause(seconds)
+            return RetryLater(FailureCode.TELEGRAM_FLOOD, after=seconds, throttled=True)
         except Forbidden as exc:
             return Failed(FailureCode.TELEGRAM_BLOCKED, unreachable=True, detail=exc.message)
         except ChatMigrated:

@@ -26,6 +26,7 @@ from messenger.channels.failures import FailureCode
 from messenger.clock import Clock
 from messenger.content import Capabilities, Flavour
 from messenger.domain.enums import ChannelName
+from messenger.pacing.pacer import Pacer
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -42,6 +43,9 @@ DEFAULT_BASE_URL = "https://api.twilio.com"
 API_VERSION = "2010-04-01"
 # Twilio's limit on a message body, whatever the channel (error 21617 above it).
 MAX_BODY = 1600
+# Twilio's "too many requests" error; a 429 answer without a Retry-After pauses this long.
+TOO_MANY_REQUESTS = 20429
+DEFAULT_PAUSE = 1.0
 
 # Twilio error codes, as returned when creating a message or in a status callback's ErrorCode.
 OPTED_OUT_CODES = frozenset(
@@ -130,6 +134,7 @@ class TwilioChannel:
         status_callback_url: str | None = None,
         client: httpx.AsyncClient | None = None,
         timeout: float = 15.0,
+        pacer: Pacer | None = None,
     ) -> None:
         name = ChannelName(name)
         if name not in self.CAPABILITIES:
@@ -146,6 +151,8 @@ class TwilioChannel:
         self.base_url = base_url.rstrip("/")
         self.status_callback_url = status_callback_url or None
         self.clock = clock
+        # Messages per second from this sender number (Twilio queues, then refuses, beyond it).
+        self.pacer = pacer
         self._owns_client = client is None
         self._client = client or httpx.AsyncClient(
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
@@ -169,6 +176,8 @@ class TwilioChannel:
         return fields
 
     async def send(self, outgoing: Outgoing) -> SendOutcome:
+        if self.pacer is not None:
+            await self.pacer.acquire(None)
         try:
             response = await self._client.post(
                 self.messages_url,
@@ -181,6 +190,8 @@ class TwilioChannel:
         except httpx.RequestError as exc:  # connection refused or dropped, a mangled answer
             return RetryLater(FailureCode.TWILIO_UNAVAILABLE, params=(("error", type(exc).__name__),))
         outcome = self._outcome(response, outgoing.address)
+        if isinstance(outcome, RetryLater) and outcome.throttled and self.pacer is not None:
+            self.pacer.pause(outcome.after or DEFAULT_PAUSE)
         if not isinstance(outcome, Sent):
             log.info(
                 "Twilio %s to %s for message %s: %s",
@@ -219,8 +230,14 @@ class TwilioChannel:
         message = str(payload.get("message") or "")
         detail = _redact(message, address)[:_MAX_REASON]
         params = (("status", str(status)),) + ((("code", str(code)),) if code else ())
-        if status == 429:
-            return RetryLater(FailureCode.TWILIO_RATE_LIMITED, _retry_after(response, self.clock.now()), params, detail)
+        if status == 429 or code == TOO_MANY_REQUESTS:
+            return RetryLater(
+                FailureCode.TWILIO_RATE_LIMITED,
+                _retry_after(response, self.clock.now()),
+                params,
+                detail,
+                throttled=True,
+            )
         if status >= 500:
             return RetryLater(FailureCode.TWILIO_HTTP, _retry_after(response, self.clock.now()), params, detail)
         if status == 401:

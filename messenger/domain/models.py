@@ -244,3 +244,33 @@ class CheckinFollowUp(SQLModel, table=True):
     message_id: int = Field(foreign_key="message.id", primary_key=True)
     reminded_at: datetime | None = _optional_when()
     reported_at: datetime | None = _optional_when()
+
+
+class BotState(SQLModel, table=True):
+    """What the Telegram bot keeps between updates (an /enroll conversation's step and answers),
+    so a restart in the middle of a conversation loses nothing."""
+
+    __tablename__ = "bot_state"
+
+    # "user_data", or "conversation:<name>".
+    namespace: str = Field(primary_key=True, max_length=64)
+    # A Telegram user id, or a conversation's key (chat and user ids) as a JSON list.
+    key: str = Field(primary_key=True, max_length=200)
+    data: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    updated_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
+
+
+class Worker(SQLModel, table=True):
+    """A running process's heartbeat: its claims return to the queue soon after it stops beating."""
+
+    name: str = Field(primary_key=True, max_length=100)
+    started_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
+    beat_at: datetime = Field(sa_type=UTCDateTime(), nullable=False, index=True)
+
+
+class ProviderPause(SQLModel, table=True):
+    """A provider account told to slow down (Telegram's 429): every process waits until ``until``."""
+
+    # "telegram:<bot id>" or "twilio:<sender>" as a digest: no token or number in the table.
+    account: str = Field(primary_key=True, max_length=100)
+    until: datetime = Field(sa_type=UTCDateTime(), nullable=False)

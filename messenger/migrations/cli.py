@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from sqlalchemy.exc import SQLAlchemyError
 
-from messenger.config import load_settings
+from messenger.config import UnknownSettingError, load_settings
 from messenger.migrations import (
     MIGRATIONS_DIR,
     UnversionedDatabaseError,
@@ -45,6 +45,9 @@ def database_url_or_exit() -> str:
             for error in exc.errors()
         )
         errors.print(f"[red]Configuration error[/]: {escape(problems)}")
+        raise typer.Exit(2) from None
+    except UnknownSettingError as exc:
+        errors.print(f"[red]Configuration error[/]: {escape(str(exc))}")
         raise typer.Exit(2) from None
 
 

@@ -27,6 +27,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from messenger.observability.log_fields import HumanFormatter, LogFieldsFilter
+
 __all__ = ["JsonFormatter", "RedactingFilter", "configure_logging", "redact"]
 
 HUMAN_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -173,8 +175,9 @@ def configure_logging(*, level: str = "INFO", json: bool = False, stream: TextIO
     if not isinstance(numeric, int):
         raise ValueError(f"unknown log level {level!r} (expected DEBUG, INFO, WARNING, ERROR or CRITICAL)")
     handler = _Handler(stream if stream is not None else sys.stderr)
+    handler.addFilter(LogFieldsFilter())
     handler.addFilter(RedactingFilter())
-    handler.setFormatter(JsonFormatter() if json else logging.Formatter(HUMAN_FORMAT))
+    handler.setFormatter(JsonFormatter() if json else HumanFormatter(HUMAN_FORMAT))
     root = logging.getLogger()
     for old in list(root.handlers):
         if isinstance(old, _Handler) or type(old) is logging.StreamHandler:

@@ -7,6 +7,11 @@ listener (:meth:`Metrics.on_delivery`); queue and scheduler gauges are refreshed
 
 The counters count *outcomes*: ``status="pending"`` means a send was put off and a
 retry scheduled, so one message can count several times before it is sent or given up.
+A skipped step (past its ``not_after``, or already answered) is the series working as
+designed: it counts in ``messenger_messages_total``, never as a send error.
+
+The registry also carries the process and Python collectors (memory, CPU, file
+descriptors, garbage collection) and ``messenger_build_info``.
 """
 
 from __future__ import annotations
@@ -14,8 +19,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import platform
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from prometheus_client import (
@@ -23,12 +29,17 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Gauge,
+    GCCollector,
     Histogram,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
     generate_latest,
 )
 from sqlalchemy import func
 from sqlmodel import col, select
 
+from messenger import __version__
 from messenger.domain.enums import MessageStatus
 from messenger.domain.models import Message
 from messenger.services.acknowledgement import acknowledgement_figures
@@ -52,7 +63,6 @@ LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 _ERROR_TYPES = {
     MessageStatus.PENDING: "retry",
     MessageStatus.FAILED: "failed",
-    MessageStatus.SKIPPED: "skipped",
 }
 
 ScrapeHook = Callable[[], Awaitable[None]]
@@ -74,6 +84,13 @@ class Metrics:
         self.registry = registry if registry is not None else CollectorRegistry()
         self.refresh_timeout = refresh_timeout
         self._hooks: list[ScrapeHook] = []
+        # The same collectors prometheus_client registers globally, on our own registry.
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
+        Info("messenger_build", "The running version.", registry=self.registry).info(
+            {"version": __version__, "python": platform.python_version()}
+        )
         self.messages = Counter(
             "messenger_messages_total",
             "Dispatch outcomes by status, channel and step kind.",
@@ -82,7 +99,8 @@ class Metrics:
         )
         self.dispatch_lag = Histogram(
             "messenger_dispatch_lag_seconds",
-            "Clock seconds from a message's send_at to its sending.",
+            "Clock seconds from a message's send_at to its sending, by step kind.",
+            ["kind"],
             buckets=LAG_BUCKETS,
             registry=self.registry,
         )
@@ -110,6 +128,18 @@ class Metrics:
             registry=self.registry,
         )
         self.next_due.set(math.nan)
+        self.next_due_at = Gauge(
+            "messenger_next_due_timestamp_seconds",
+            "Unix time the next pending message is due (NaN: none pending); alert on time() - this.",
+            registry=self.registry,
+        )
+        self.next_due_at.set(math.nan)
+        self.telegram_last_ok = Gauge(
+            "messenger_telegram_last_success_timestamp_seconds",
+            "Unix time Telegram last answered a call (NaN: not yet, or Telegram off).",
+            registry=self.registry,
+        )
+        self.telegram_last_ok.set(math.nan)
         self.scheduler_running = Gauge(
             "messenger_scheduler_running",
             "1 while the scheduler is running.",
@@ -138,17 +168,32 @@ class Metrics:
         self.messages.labels(status=delivery.status.value, channel=channel, kind=delivery.message.kind.value).inc()
         if delivery.status is MessageStatus.SENT:
             lag = (delivery.at - delivery.message.send_at).total_seconds()
-            self.dispatch_lag.observe(max(0.0, lag))
+            self.dispatch_lag.labels(kind=delivery.message.kind.value).observe(max(0.0, lag))
         if delivery.send_seconds is not None:
             self.send_latency.labels(channel=channel).observe(delivery.send_seconds)
         error = _ERROR_TYPES.get(delivery.status)
         if error is not None:
             self.send_errors.labels(channel=channel, type=error).inc()
 
-    def observe_queue(self, pending: int, next_due_in: float | None) -> None:
-        """Set the queue gauges; ``next_due_in`` is None when nothing is pending."""
+    def observe_queue(self, pending: int, next_due_in: float | None, *, now: datetime | None = None) -> None:
+        """Set the queue gauges; ``next_due_in`` is None when nothing is pending.
+
+        With ``now`` (the instant ``next_due_in`` counts from), the absolute due time is set too.
+        """
         self.pending.set(pending)
         self.next_due.set(math.nan if next_due_in is None else next_due_in)
+        if now is not None:
+            due = math.nan if next_due_in is None else (now + timedelta(seconds=next_due_in)).timestamp()
+            self.next_due_at.set(due)
+
+    def watch_telegram(self, last_ok: Callable[[], datetime | None]) -> None:
+        """Read ``last_ok()`` at every scrape for ``messenger_telegram_last_success_timestamp_seconds``."""
+
+        def seconds() -> float:
+            when = last_ok()
+            return math.nan if when is None else when.timestamp()
+
+        self.telegram_last_ok.set_function(seconds)
 
     def observe_scheduler(self, running: bool) -> None:
         self.scheduler_running.set(1 if running else 0)
@@ -161,7 +206,8 @@ class Metrics:
         """Refresh the queue gauges from the database before every scrape."""
 
         async def refresh() -> None:
-            self.observe_queue(*await queue_state(sessions, clock.now()))
+            now = clock.now()
+            self.observe_queue(*await queue_state(sessions, now), now=now)
 
         self.before_scrape(refresh)
 

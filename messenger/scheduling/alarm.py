@@ -1,10 +1,11 @@
 """The alarm clock: APScheduler wakes the dispatcher when the next row falls due.
 
-APScheduler holds three jobs whatever the size of the outbox: ``wake`` (a date trigger
+APScheduler holds four jobs whatever the size of the outbox: ``wake`` (a date trigger
 moved to the next due time after every run), ``sweep`` (an interval safety net that
-also picks up rows written by other processes) and ``follow-up`` (untaken alerts,
-unanswered check-ins). The database is the queue; nothing about a message lives in the
-scheduler, so a restart loses nothing.
+also picks up rows written by other processes), ``heartbeat`` (this process's heartbeat
+row, see :mod:`messenger.scheduling.heartbeat`) and ``follow-up`` (untaken alerts, unanswered
+check-ins). The database is the queue; nothing about a message lives in the scheduler, so a
+restart loses nothing.
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from messenger.clock import Clock
 from messenger.scheduling.dispatcher import Dispatcher, DispatchReport
+from messenger.scheduling.heartbeat import Heartbeat
 
 log = logging.getLogger(__name__)
 
 WAKE_JOB = "wake"
 SWEEP_JOB = "sweep"
+HEARTBEAT_JOB = "heartbeat"
 
 
 class Alarm:
@@ -33,8 +36,10 @@ class Alarm:
         clock: Clock,
         sweep_seconds: float = 30.0,
         scheduler: AsyncIOScheduler | None = None,
+        heartbeat: Heartbeat | None = None,
     ) -> None:
         self.dispatcher = dispatcher
+        self.heartbeat = heartbeat
         self.clock = clock
         self.sweep_seconds = sweep_seconds
         self.scheduler = scheduler or AsyncIOScheduler(timezone=UTC)
@@ -75,6 +80,18 @@ class Alarm:
             max_instances=1,
             misfire_grace_time=None,
         )
+        if self.heartbeat is not None:
+            # Its own job: a long dispatch run must not make this process look dead.
+            self.scheduler.add_job(
+                self._beat,
+                "interval",
+                seconds=self.heartbeat.interval.total_seconds(),
+                id=HEARTBEAT_JOB,
+                replace_existing=True,
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=None,
+            )
         self.scheduler.start()
         self.poke()
 
@@ -90,7 +107,11 @@ class Alarm:
         """
         self.dispatcher.stop()
         if self.scheduler.running:
-            self.scheduler.pause()
+            # The heartbeat goes on while sends finish: otherwise another process could take
+            # this one's claims as a dead process's and send them a second time.
+            for job in self.scheduler.get_jobs():
+                if job.id != HEARTBEAT_JOB:
+                    job.remove()
         try:
             await asyncio.wait_for(self._idle.wait(), timeout)
             finished = True
@@ -106,6 +127,14 @@ class Alarm:
         """Wait until no dispatch run is in progress and the first run has happened."""
         await self._first_run.wait()
         await self._idle.wait()
+
+    async def _beat(self) -> None:
+        if self.heartbeat is None:
+            return
+        try:
+            await self.heartbeat.beat()
+        except Exception:
+            log.exception("heartbeat failed; the next one will try again")
 
     async def _wake(self) -> None:
         # One run at a time; a wake during a run asks that run to look once more.

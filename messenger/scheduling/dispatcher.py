@@ -45,6 +45,7 @@ from messenger.domain.enums import ChannelName, MessageStatus, QuietPolicy, Seri
 from messenger.domain.models import Contact, Infusion, Message, Patient, Series
 from messenger.domain.series import SeriesDefinition
 from messenger.domain.timing import QuietHours
+from messenger.observability.log_fields import bind_log_fields, log_fields
 from messenger.rendering.compose import Composer
 from messenger.rendering.context import Clinic, message_context
 from messenger.rendering.environment import TemplateRenderError
@@ -266,7 +267,8 @@ class Dispatcher:
     async def _deliver_slot(self, message_id: int) -> Delivery | None:
         async with self._slots:
             try:
-                return await self.deliver(message_id)
+                with log_fields(message_id=message_id):
+                    return await self.deliver(message_id)
             except Exception:
                 # Leave the row claimed: its lease expires and it is tried again.
                 log.exception("delivery of message %s crashed", message_id)
@@ -276,6 +278,7 @@ class Dispatcher:
         job = await self._load(message_id)
         if job is None:
             return None
+        bind_log_fields(message_id=message_id, patient_id=job.patient.id, series_id=job.series.id)
         message, now = job.message, self.clock.now()
         if job.series.status is SeriesStatus.PAUSED:
             return await self._record(job, MessageStatus.HELD, reason="series paused")

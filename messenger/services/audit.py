@@ -16,6 +16,11 @@ def staff_actor(telegram_user_id: int) -> str:
     return f"staff:{telegram_user_id}"
 
 
+def cli_actor(os_user: str) -> str:
+    """An operator at the command line, by the operating-system account that ran it."""
+    return f"cli:{os_user}"
+
+
 def patient_actor(patient_id: int) -> str:
     return f"patient:{patient_id}"
 

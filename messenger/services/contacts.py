@@ -104,15 +104,18 @@ async def release_waiting(*, session: AsyncSession, clock: Clock, quiet_hours: Q
     return released
 
 
-# Who holds a welcome claimed by the bot itself (see claim_welcome).
-BOT_CLAIM = "bot:start"
+# A welcome claimed by the bot is sent in the reply to /start, within seconds; the lease is only
+# the last resort (a dead process's claim returns through its heartbeat).
+WELCOME_LEASE = timedelta(minutes=5)
 
 
-async def claim_welcome(*, session: AsyncSession, clock: Clock, patient_id: int) -> int | None:
+async def claim_welcome(*, session: AsyncSession, clock: Clock, patient_id: int, claimer: str) -> int | None:
     """Take the patient's pending welcome, as a dispatcher would, to send it in reply to /start.
 
-    Returns its id, or None if it is not pending (already sent, or a dispatcher holds it and
-    will send it): either way the welcome goes out once.
+    ``claimer`` names this process's bot (see ``scheduling.heartbeat.welcome_claimer``), so the
+    claim returns to the queue soon after the process dies. Returns its id, or None if it is
+    not pending (already sent, or a dispatcher holds it and will send it): either way the
+    welcome goes out once.
     """
     now = clock.now()
     pending = (
@@ -127,9 +130,9 @@ async def claim_welcome(*, session: AsyncSession, clock: Clock, patient_id: int)
         .where(col(Message.id).in_(pending.scalar_subquery()), col(Message.status) == MessageStatus.PENDING)
         .values(
             status=MessageStatus.SENDING,
-            claimed_by=BOT_CLAIM,
+            claimed_by=claimer,
             attempts=Message.attempts + 1,
-            lease_until=now + timedelta(minutes=5),
+            lease_until=now + WELCOME_LEASE,
             updated_at=now,
         )
         .returning(col(Message.id))
@@ -138,8 +141,28 @@ async def claim_welcome(*, session: AsyncSession, clock: Clock, patient_id: int)
     return None if row is None else row[0]
 
 
+async def release_welcome(*, session: AsyncSession, clock: Clock, message_id: int, claimer: str) -> None:
+    """The reply carrying the claimed welcome failed: the dispatcher sends it instead, now."""
+    now = clock.now()
+    await session.exec(  # type: ignore[call-overload]
+        update(Message)
+        .where(
+            col(Message.id) == message_id,
+            col(Message.claimed_by) == claimer,
+            col(Message.status) == MessageStatus.SENDING,
+        )
+        .values(status=MessageStatus.PENDING, claimed_by=None, lease_until=None, send_at=now, updated_at=now)
+    )
+
+
 async def record_welcome(
-    *, session: AsyncSession, clock: Clock, message_id: int, channel: ChannelName, provider_id: str | None
+    *,
+    session: AsyncSession,
+    clock: Clock,
+    message_id: int,
+    claimer: str,
+    channel: ChannelName,
+    provider_id: str | None,
 ) -> None:
     """The claimed welcome was sent by the bot in its reply."""
     now = clock.now()
@@ -147,7 +170,7 @@ async def record_welcome(
         update(Message)
         .where(
             col(Message.id) == message_id,
-            col(Message.claimed_by) == BOT_CLAIM,
+            col(Message.claimed_by) == claimer,
             col(Message.status) == MessageStatus.SENDING,
         )
         .values(

@@ -44,6 +44,20 @@ async def add_staff(
     *, session: AsyncSession, clock: Clock, by: Staff, telegram_user_id: int, role: StaffRole, name: str | None = None
 ) -> Staff:
     _require_owner(by)
+    return await grant_staff(
+        session=session,
+        clock=clock,
+        actor=audit.staff_actor(by.telegram_user_id),
+        telegram_user_id=telegram_user_id,
+        role=role,
+        name=name,
+    )
+
+
+async def grant_staff(
+    *, session: AsyncSession, clock: Clock, actor: str, telegram_user_id: int, role: StaffRole, name: str | None = None
+) -> Staff:
+    """Make ``telegram_user_id`` active staff with ``role`` (the caller has checked ``actor`` may)."""
     row = (await session.exec(select(Staff).where(Staff.telegram_user_id == telegram_user_id))).first()
     if row is None:
         row = Staff(telegram_user_id=telegram_user_id, role=role, name=name, created_at=clock.now())
@@ -51,14 +65,7 @@ async def add_staff(
     else:
         row.role, row.active = role, True
         row.name = name or row.name
-    audit.record(
-        session,
-        at=clock.now(),
-        actor=audit.staff_actor(by.telegram_user_id),
-        action="staff.add",
-        staff=telegram_user_id,
-        role=role.value,
-    )
+    audit.record(session, at=clock.now(), actor=actor, action="staff.add", staff=telegram_user_id, role=role.value)
     return row
 
 
@@ -66,17 +73,18 @@ async def remove_staff(*, session: AsyncSession, clock: Clock, by: Staff, telegr
     _require_owner(by)
     if telegram_user_id == by.telegram_user_id:
         raise ServiceError("staff_cannot_remove_self")
+    return await revoke_staff(
+        session=session, clock=clock, actor=audit.staff_actor(by.telegram_user_id), telegram_user_id=telegram_user_id
+    )
+
+
+async def revoke_staff(*, session: AsyncSession, clock: Clock, actor: str, telegram_user_id: int) -> Staff:
+    """Take admin commands away from ``telegram_user_id`` (the caller has checked ``actor`` may)."""
     row = await active_staff(session, telegram_user_id)
     if row is None:
         raise ServiceError("staff_unknown", user_id=telegram_user_id)
     row.active = False
-    audit.record(
-        session,
-        at=clock.now(),
-        actor=audit.staff_actor(by.telegram_user_id),
-        action="staff.remove",
-        staff=telegram_user_id,
-    )
+    audit.record(session, at=clock.now(), actor=actor, action="staff.remove", staff=telegram_user_id)
     return row
 
 

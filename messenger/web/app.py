@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import text
 from starlette.applications import Starlette
@@ -18,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from messenger.bot.reachability import TelegramReachability, TelegramState
 from messenger.db import SessionFactory
 from messenger.observability.metrics import Metrics
 
@@ -32,24 +34,44 @@ NO_STORE = {"Cache-Control": "no-store"}
 class HealthReport:
     database: str  # "ok" | "unreachable"
     scheduler: str  # "running" | "stopped"
+    telegram: TelegramState = TelegramState.OFF
+    # When Telegram last answered a call of this process (None: not yet, or Telegram off).
+    telegram_last_ok: datetime | None = None
 
     @property
     def healthy(self) -> bool:
-        return self.database == "ok" and self.scheduler == "running"
+        return self.database == "ok" and self.scheduler == "running" and self.telegram is not TelegramState.UNREACHABLE
 
     def as_dict(self) -> dict[str, str]:
-        return {"status": "ok" if self.healthy else "unhealthy", "database": self.database, "scheduler": self.scheduler}
+        report = {
+            "status": "ok" if self.healthy else "unhealthy",
+            "database": self.database,
+            "scheduler": self.scheduler,
+            "telegram": self.telegram.value,
+        }
+        if self.telegram_last_ok is not None:
+            report["telegram_last_ok"] = self.telegram_last_ok.isoformat().replace("+00:00", "Z")
+        return report
 
 
 class HealthCheck:
-    """The database answers ``SELECT 1`` within ``timeout`` seconds and the scheduler runs."""
+    """The database answers ``SELECT 1`` within ``timeout`` seconds, the scheduler runs, and
+    Telegram (if on) has not been failing for longer than ``telegram_grace``."""
 
     def __init__(
-        self, *, sessions: SessionFactory, scheduler_running: Callable[[], bool], timeout: float = 2.0
+        self,
+        *,
+        sessions: SessionFactory,
+        scheduler_running: Callable[[], bool],
+        timeout: float = 2.0,
+        telegram: TelegramReachability | None = None,
+        telegram_grace: timedelta = timedelta(minutes=2),
     ) -> None:
         self.sessions = sessions
         self.scheduler_running = scheduler_running
         self.timeout = timeout
+        self.telegram = telegram
+        self.telegram_grace = telegram_grace
         self._database_was_ok = True
 
     async def check(self) -> HealthReport:
@@ -59,8 +81,12 @@ class HealthCheck:
         except Exception:
             log.exception("health check: could not tell whether the scheduler runs")
             running = False
+        telegram = self.telegram
         return HealthReport(
-            database="ok" if database_ok else "unreachable", scheduler="running" if running else "stopped"
+            database="ok" if database_ok else "unreachable",
+            scheduler="running" if running else "stopped",
+            telegram=TelegramState.OFF if telegram is None else telegram.state(grace=self.telegram_grace),
+            telegram_last_ok=None if telegram is None else telegram.last_ok,
         )
 
     async def database_ok(self) -> bool:

@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import select
 
 from messenger.app import build_app
-from messenger.clock import ScaledClock
+from messenger.clock import ManualClock, ScaledClock
 from messenger.domain.enums import ChannelName, InfusionStatus, MessageStatus
 from messenger.domain.models import Answer, Contact, Infusion, Message
 from tests.bot.conftest import (
@@ -25,6 +25,7 @@ from tests.bot.conftest import (
 from tests.conftest import T0
 from tests.factories import messages_of, run_until
 from tests.fakes.channels import ScriptedChannel
+from tests.pacing.support import driven
 
 COMPACT = Path(__file__).parent.parent / "data" / "series"
 ENROL = '/enroll name="Pat Doe" first="2026-12-02 10:00" tz=America/Los_Angeles'
@@ -211,22 +212,31 @@ async def test_a_blocked_patient_is_marked_unreachable_and_reached_by_sms(bot_ap
     assert rows["edu-what-is-chronic-pain"].channel is ChannelName.SMS
 
 
-async def test_flood_control_is_honoured_for_the_whole_bot(bot_app, bot_api, clock):
-    await _enrol_and_link(bot_api)
-    await bot_api.wait_for_message(OWNER, contains="connected on Telegram")
-    bot_api.fail_next("sendMessage", status=429, retry_after=90)
-    due = (await messages_of(bot_app, 1))["edu-what-is-chronic-pain"].send_at
+async def test_flood_control_is_honoured_for_the_whole_bot(bot_api, database_url, clock):
+    # The pacer waits on its own manual clock, moved to each wake-up at once: the 90 s pause takes no real time.
+    pacing = ManualClock(clock.now())
+    async with driven(pacing):
+        app = build_app(bot_settings(bot_api, database_url), clock=clock, pacing_clock=pacing)
+        await app.start()
+        app.alarm.scheduler.pause()
+        try:
+            await _enrol_and_link(bot_api)
+            await bot_api.wait_for_message(OWNER, contains="connected on Telegram")
+            bot_api.fail_next("sendMessage", status=429, retry_after=90)
+            due = (await messages_of(app, 1))["edu-what-is-chronic-pain"].send_at
 
-    clock.set(due)
-    await bot_app.dispatcher.run_due()
-    row = (await messages_of(bot_app, 1))["edu-what-is-chronic-pain"]
+            clock.set(due)
+            await app.dispatcher.run_due()
+            row = (await messages_of(app, 1))["edu-what-is-chronic-pain"]
 
-    assert row.status is MessageStatus.PENDING
-    assert row.send_at >= due + timedelta(seconds=90)
-    assert row.last_error == "telegram.flood"
-    clock.set(row.send_at)
-    await bot_app.dispatcher.run_due()
-    assert (await messages_of(bot_app, 1))["edu-what-is-chronic-pain"].status is MessageStatus.SENT
+            assert row.status is MessageStatus.PENDING
+            assert row.send_at >= due + timedelta(seconds=90)
+            assert row.last_error == "telegram.flood"
+            clock.set(row.send_at)
+            await app.dispatcher.run_due()
+            assert (await messages_of(app, 1))["edu-what-is-chronic-pain"].status is MessageStatus.SENT
+        finally:
+            await app.stop()
 
 
 async def test_a_forged_or_foreign_button_changes_nothing(bot_app, bot_api):

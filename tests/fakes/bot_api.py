@@ -33,6 +33,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .bot_limits import FloodControl, TelegramLimits
 from .telegram_objects import (
     CANONICAL_METHODS,
     MAX_TEXT_LENGTH,
@@ -107,8 +108,12 @@ class FakeBotApi:
         token: str = "123456:TEST-TOKEN",
         bot_username: str = "clinic_test_bot",
         bot_id: int = 123456,
+        limits: TelegramLimits | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.token = token
+        # Off unless asked for: with limits, requests beyond Telegram's are answered 429.
+        self.flood = FloodControl(limits, monotonic) if limits is not None else None
         self.bot_user = bot_user_object(bot_id, bot_username)
         self.calls: list[Call] = []
         self.internal_errors: list[BaseException] = []
@@ -261,6 +266,11 @@ class FakeBotApi:
             if key in self._messages and (chat_id is None or key[0] == chat_id)
         ]
 
+    @property
+    def refused_for_flood(self) -> int:
+        """How many requests the limits answered with 429 (0 without limits)."""
+        return len(self.flood.refused) if self.flood is not None else 0
+
     def calls_to(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method.lower() == method.lower()]
 
@@ -343,6 +353,8 @@ class FakeBotApi:
             if token != self.token:
                 raise ApiError(401)
             self._injected_failure(method, params)
+            if self.flood is not None:
+                self.flood.check(method, params)
             handler = getattr(self, f"_api_{method.lower()}", None)
             result = handler(params) if handler else True
             if inspect.isawaitable(result):

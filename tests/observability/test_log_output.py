@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from messenger.observability.log_fields import bind_log_fields, log_fields
 from messenger.observability.logging import NOISY_LOGGERS, configure_logging
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
@@ -116,3 +117,25 @@ def test_noisy_libraries_are_quieted() -> None:
 def test_an_unknown_level_is_a_readable_error() -> None:
     with pytest.raises(ValueError, match="unknown log level 'loud'"):
         configure_logging(level="loud")
+
+
+@pytest.mark.parametrize("json_lines", [pytest.param(True, id="json"), pytest.param(False, id="human")])
+def test_bound_ids_are_fields_of_every_record_inside(json_lines: bool) -> None:
+    stream = io.StringIO()
+    configure_logging(level="INFO", json=json_lines, stream=stream)
+    log = logging.getLogger("messenger.anything")
+
+    with log_fields(patient_id=3, message_id=17):
+        bind_log_fields(series_id=5)
+        log.info("sending to %s", "+14155550100")
+    log.info("outside")
+
+    first, second = stream.getvalue().splitlines()
+    if json_lines:
+        record = json.loads(first)
+        assert (record["patient_id"], record["series_id"], record["message_id"]) == (3, 5, 17)
+        assert record["message"] == "sending to [phone]"
+        assert "patient_id" not in json.loads(second)
+    else:
+        assert first.endswith("sending to [phone] [patient_id=3 series_id=5 message_id=17]")
+        assert second.endswith("outside")

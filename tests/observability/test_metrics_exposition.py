@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import math
+import platform
 from datetime import UTC, datetime, timedelta
+from importlib.metadata import version
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -91,26 +93,29 @@ async def test_outcomes_are_counted_by_status_channel_and_kind() -> None:
 
     assert value(metrics, "messenger_send_errors_total", channel="telegram", type="retry") == 1
     assert value(metrics, "messenger_send_errors_total", channel="sms", type="failed") == 1
-    assert value(metrics, "messenger_send_errors_total", channel="none", type="skipped") == 1
     assert value(metrics, "messenger_send_errors_total", channel="telegram", type="failed") is None
     errors = [key for key in samples(metrics) if key[0] == "messenger_send_errors_total"]
-    assert len(errors) == 3  # held is not an error
+    assert len(errors) == 2  # a skipped step is the series working as designed; held is not an error either
 
 
-async def test_dispatch_lag_is_clock_time_from_send_at_and_only_for_sent() -> None:
+async def test_dispatch_lag_is_clock_time_from_send_at_by_kind_and_only_for_sent() -> None:
     metrics = Metrics()
     await metrics.on_delivery(delivery(MessageStatus.SENT, at=T0 + timedelta(seconds=3)))
     await metrics.on_delivery(delivery(MessageStatus.SENT, at=T0 + timedelta(seconds=90)))
+    await metrics.on_delivery(delivery(MessageStatus.SENT, at=T0 + timedelta(seconds=7), kind=StepKind.REMINDER))
     await metrics.on_delivery(delivery(MessageStatus.FAILED, at=T0 + timedelta(hours=5)))
     await metrics.on_delivery(delivery(MessageStatus.PENDING, at=T0 + timedelta(hours=5)))
 
-    assert value(metrics, "messenger_dispatch_lag_seconds_count") == 2
-    assert value(metrics, "messenger_dispatch_lag_seconds_sum") == 93
-    assert value(metrics, "messenger_dispatch_lag_seconds_bucket", le="2.5") == 0
-    assert value(metrics, "messenger_dispatch_lag_seconds_bucket", le="5.0") == 1
-    assert value(metrics, "messenger_dispatch_lag_seconds_bucket", le="60.0") == 1
-    assert value(metrics, "messenger_dispatch_lag_seconds_bucket", le="120.0") == 2
-    assert value(metrics, "messenger_dispatch_lag_seconds_bucket", le="+Inf") == 2
+    lag = "messenger_dispatch_lag_seconds"
+    assert value(metrics, f"{lag}_count", kind="welcome") == 2
+    assert value(metrics, f"{lag}_sum", kind="welcome") == 93
+    assert value(metrics, f"{lag}_bucket", kind="welcome", le="2.5") == 0
+    assert value(metrics, f"{lag}_bucket", kind="welcome", le="5.0") == 1
+    assert value(metrics, f"{lag}_bucket", kind="welcome", le="60.0") == 1
+    assert value(metrics, f"{lag}_bucket", kind="welcome", le="120.0") == 2
+    assert value(metrics, f"{lag}_bucket", kind="welcome", le="+Inf") == 2
+    assert value(metrics, f"{lag}_count", kind="reminder") == 1
+    assert value(metrics, f"{lag}_sum", kind="reminder") == 7
 
 
 async def test_send_latency_comes_from_send_seconds_per_channel() -> None:
@@ -131,23 +136,46 @@ async def test_send_latency_comes_from_send_seconds_per_channel() -> None:
 async def test_a_sent_message_ahead_of_the_clock_counts_as_no_lag() -> None:
     metrics = Metrics()
     await metrics.on_delivery(delivery(MessageStatus.SENT, at=T0 - timedelta(seconds=5)))
-    assert value(metrics, "messenger_dispatch_lag_seconds_sum") == 0
+    assert value(metrics, "messenger_dispatch_lag_seconds_sum", kind="welcome") == 0
 
 
 def test_queue_and_scheduler_gauges() -> None:
     metrics = Metrics()
     assert math.isnan(value(metrics, "messenger_next_due_seconds"))  # nothing known yet
+    assert math.isnan(value(metrics, "messenger_next_due_timestamp_seconds"))
     assert value(metrics, "messenger_scheduler_running") == 0
 
-    metrics.observe_queue(7, -12.5)
+    metrics.observe_queue(7, -12.5, now=T0)
     metrics.observe_scheduler(True)
     assert value(metrics, "messenger_pending_messages") == 7
     assert value(metrics, "messenger_next_due_seconds") == -12.5
+    assert value(metrics, "messenger_next_due_timestamp_seconds") == T0.timestamp() - 12.5
     assert value(metrics, "messenger_scheduler_running") == 1
 
-    metrics.observe_queue(0, None)
+    metrics.observe_queue(0, None, now=T0)
     assert value(metrics, "messenger_pending_messages") == 0
     assert math.isnan(value(metrics, "messenger_next_due_seconds"))
+    assert math.isnan(value(metrics, "messenger_next_due_timestamp_seconds"))
+
+
+def test_process_python_and_build_info_are_exposed() -> None:
+    metrics = Metrics()
+    exposed = samples(metrics)
+    names = {name for name, _ in exposed}
+
+    assert {"process_resident_memory_bytes", "process_open_fds", "python_gc_collections_total"} <= names
+    (info,) = [dict(labels) for name, labels in exposed if name == "python_info"]
+    assert info["implementation"] == "CPython"
+    (build,) = [dict(labels) for name, labels in exposed if name == "messenger_build_info"]
+    assert build == {"version": version("messenger"), "python": platform.python_version()}
+
+
+def test_telegram_last_success_is_read_at_every_scrape() -> None:
+    metrics, last = Metrics(), [None]
+    metrics.watch_telegram(lambda: last[0])
+    assert math.isnan(value(metrics, "messenger_telegram_last_success_timestamp_seconds"))
+    last[0] = T0
+    assert value(metrics, "messenger_telegram_last_success_timestamp_seconds") == T0.timestamp()
 
 
 def test_watch_scheduler_reads_at_every_scrape() -> None:
@@ -176,7 +204,9 @@ def test_exposition_is_prometheus_text() -> None:
         ("messenger_send_errors_total", "counter"),
         ("messenger_pending_messages", "gauge"),
         ("messenger_next_due_seconds", "gauge"),
+        ("messenger_next_due_timestamp_seconds", "gauge"),
         ("messenger_scheduler_running", "gauge"),
+        ("messenger_build_info", "gauge"),
     ]:
         assert f"# TYPE {name} {kind}\n" in text
 
@@ -214,6 +244,7 @@ async def test_watch_queue_reads_pending_rows_before_a_scrape(tmp_path) -> None:
         await metrics.refresh()
         assert value(metrics, "messenger_pending_messages") == 2
         assert value(metrics, "messenger_next_due_seconds") == -120
+        assert value(metrics, "messenger_next_due_timestamp_seconds") == T0.timestamp() - 120
     finally:
         await engine.dispose()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import socket
 from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -12,9 +13,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
+from messenger.bot.reachability import TelegramReachability
+from messenger.clock import ManualClock
 from messenger.db import SessionFactory, create_engine, session_factory
 from messenger.observability.metrics import Metrics
 from messenger.web.app import HealthCheck, create_web_app
+from tests.conftest import T0
 
 
 @pytest.fixture
@@ -50,7 +54,7 @@ async def test_healthy(sessions) -> None:
     async with client(app) as http:
         response = await http.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "scheduler": "running"}
+    assert response.json() == {"status": "ok", "database": "ok", "scheduler": "running", "telegram": "off"}
     assert response.headers["cache-control"] == "no-store"
 
 
@@ -59,7 +63,7 @@ async def test_scheduler_stopped_is_503(sessions) -> None:
     async with client(app) as http:
         response = await http.get("/healthz")
     assert response.status_code == 503
-    assert response.json() == {"status": "unhealthy", "database": "ok", "scheduler": "stopped"}
+    assert response.json() == {"status": "unhealthy", "database": "ok", "scheduler": "stopped", "telegram": "off"}
 
 
 async def test_scheduler_check_that_raises_counts_as_stopped(sessions) -> None:
@@ -85,7 +89,7 @@ async def test_database_refusing_connections_is_503_without_details(closed_port,
         await engine.dispose()
 
     assert first.status_code == second.status_code == 503
-    assert first.json() == {"status": "unhealthy", "database": "unreachable", "scheduler": "running"}
+    assert first.json() == {"status": "unhealthy", "database": "unreachable", "scheduler": "running", "telegram": "off"}
     for leaked in ("hunter2", str(closed_port), "127.0.0.1", "postgresql", "refused", "Error"):
         assert leaked not in first.text
     # The log says why, once per outage, and never shows the password.
@@ -161,3 +165,40 @@ async def test_extra_routes_are_served(sessions) -> None:
         assert (await http.post("/webhooks/twilio")).text == "thanks"
         assert (await http.get("/webhooks/twilio")).status_code == 405
         assert (await http.get("/healthz")).status_code == 200
+
+
+async def test_telegram_failing_past_its_grace_is_503_with_the_last_success(sessions) -> None:
+    clock = ManualClock(T0)
+    telegram = TelegramReachability(clock)
+    health = HealthCheck(
+        sessions=sessions, scheduler_running=lambda: True, telegram=telegram, telegram_grace=timedelta(minutes=2)
+    )
+    app = create_web_app(health=health, metrics=None)
+    async with client(app) as http:
+        telegram.answered()
+        answered = await http.get("/healthz")
+        clock.advance(timedelta(minutes=1))
+        telegram.failed()
+        blip = await http.get("/healthz")
+        clock.advance(timedelta(minutes=1, seconds=1))
+        telegram.failed()
+        down = await http.get("/healthz")
+        telegram.answered()
+        back = await http.get("/healthz")
+
+    last_ok = "2026-11-30T20:00:00Z"
+    assert (answered.status_code, answered.json()["telegram"], answered.json()["telegram_last_ok"]) == (
+        200,
+        "ok",
+        last_ok,
+    )
+    assert (blip.status_code, blip.json()["telegram"]) == (200, "ok")  # within the grace
+    assert down.status_code == 503
+    assert down.json() == {
+        "status": "unhealthy",
+        "database": "ok",
+        "scheduler": "running",
+        "telegram": "unreachable",
+        "telegram_last_ok": last_ok,
+    }
+    assert (back.status_code, back.json()["telegram"]) == (200, "ok")

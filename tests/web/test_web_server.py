@@ -47,7 +47,7 @@ async def test_serves_on_a_free_port_and_stops(web_app) -> None:
             health = await http.get("/healthz")
             metrics = await http.get("/metrics")
         assert health.status_code == 200
-        assert health.json() == {"status": "ok", "database": "ok", "scheduler": "running"}
+        assert health.json() == {"status": "ok", "database": "ok", "scheduler": "running", "telegram": "off"}
         assert "server" not in health.headers
         assert metrics.status_code == 200 and "messenger_scheduler_running 1.0" in metrics.text
     finally:

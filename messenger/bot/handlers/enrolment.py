@@ -1,12 +1,15 @@
 """``/enroll``: one line of ``key=value`` pairs, or, without arguments, a guided conversation.
 
 The conversation (see ``enrolment.mmd``) asks the same things as the one-line form,
-checks each answer on the spot, and can be cancelled at any point with /cancel.
+checks each answer on the spot, and can be cancelled at any point with /cancel. Its
+state and answers are kept in the database (``messenger.bot.persistence``), so a restart
+resumes it; left unanswered, it ends and the staff member is told.
 """
 
 from __future__ import annotations
 
 import warnings
+from datetime import timedelta
 from typing import Any
 
 from telegram import Update
@@ -16,6 +19,7 @@ from telegram.ext import (
     ContextTypes,
     ConversationHandler,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 from telegram.warnings import PTBUserWarning
@@ -223,6 +227,17 @@ async def confirmed(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: Bo
     return END
 
 
+async def timed_out(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The conversation was left unanswered: drop the answers and say so."""
+    context.user_data.pop("enrol", None)  # type: ignore[union-attr]
+    if isinstance(update, Update) and update.effective_chat is not None:
+        deps = deps_of(context)
+        minutes = max(1, round(deps.settings.enrolment_timeout_minutes))
+        await context.bot.send_message(
+            update.effective_chat.id, deps.text("enrolment_timeout.expired", minutes=minutes), parse_mode="HTML"
+        )
+
+
 async def cancelled(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     """/cancel during the conversation: nothing is saved."""
     context.user_data.pop("enrol", None)  # type: ignore[union-attr]
@@ -230,7 +245,8 @@ async def cancelled(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     return END
 
 
-def conversation() -> ConversationHandler:  # type: ignore[type-arg]
+def conversation(*, timeout: timedelta, persistent: bool) -> ConversationHandler:  # type: ignore[type-arg]
+    """The /enroll conversation; ``persistent`` keeps its state in the bot's persistence."""
     text = filters.TEXT & ~filters.COMMAND
     button = CallbackQueryHandler
     with warnings.catch_warnings():
@@ -247,7 +263,11 @@ def conversation() -> ConversationHandler:  # type: ignore[type-arg]
                 PHONE: [MessageHandler(text, got_phone), button(got_phone, pattern=r"^e:0:skip$")],
                 EMAIL: [MessageHandler(text, got_email), button(got_email, pattern=r"^e:0:skip$")],
                 CONFIRM: [button(confirmed, pattern=r"^e:0:(ok|no)$")],
+                ConversationHandler.TIMEOUT: [TypeHandler(Update, timed_out)],
             },
             fallbacks=[CommandHandler("cancel", cancelled)],
             name="enrolment",
+            persistent=persistent,
+            # PTB runs the timeout on its job queue: after a restart it is counted afresh.
+            conversation_timeout=timeout,
         )

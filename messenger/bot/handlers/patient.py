@@ -24,6 +24,7 @@ from messenger.services.contacts import (
     find_contact,
     record_welcome,
     release_waiting,
+    release_welcome,
     set_opted_out,
 )
 from messenger.services.conversation import Inbound
@@ -61,7 +62,12 @@ async def _redeem(update: Update, deps: BotDeps, code: str, chat_id: int, user_i
     try:
         async with transaction(deps.sessions) as session:
             patient = await redeem_invite(session=session, clock=deps.clock, code=code[:64], chat_id=chat_id)
-            welcome_id = await claim_welcome(session=session, clock=deps.clock, patient_id=patient.id)  # type: ignore[arg-type]
+            welcome_id = await claim_welcome(
+                session=session,
+                clock=deps.clock,
+                patient_id=patient.pk,
+                claimer=deps.welcome_claimer,
+            )
             await release_waiting(
                 session=session, clock=deps.clock, quiet_hours=deps.quiet_hours, patient_id=patient.pk
             )
@@ -73,15 +79,7 @@ async def _redeem(update: Update, deps: BotDeps, code: str, chat_id: int, user_i
     if welcome_id is None:  # already welcomed (on another channel, or a dispatcher is at it)
         await reply(update, await schedule_text(deps, patient))
     else:  # the series' welcome lists the infusions itself
-        sent = await update.effective_message.reply_html(await welcome_text(deps, patient))  # type: ignore[union-attr]
-        async with transaction(deps.sessions) as session:
-            await record_welcome(
-                session=session,
-                clock=deps.clock,
-                message_id=welcome_id,
-                channel=ChannelName.TELEGRAM,
-                provider_id=str(sent.message_id),
-            )
+        await _send_welcome(update, deps, patient, welcome_id)
     deps.poke()
     await deps.alerts.send("linked", patient_id=patient.id, name=patient.name)  # type: ignore[arg-type]
 
@@ -220,6 +218,28 @@ async def schedule_text(deps: BotDeps, patient: Patient) -> str:
         if i.status is not InfusionStatus.CANCELLED
     ]
     return deps.page("schedule", patient.locale, infusions=infusions, timezone=zone.key, clinic=deps.clinic)
+
+
+async def _send_welcome(update: Update, deps: BotDeps, patient: Patient, welcome_id: int) -> None:
+    """Send the claimed welcome as the reply; if that fails, hand it back to the dispatcher at once."""
+    try:
+        sent = await update.effective_message.reply_html(await welcome_text(deps, patient))  # type: ignore[union-attr]
+    except Exception:
+        async with transaction(deps.sessions) as session:
+            await release_welcome(
+                session=session, clock=deps.clock, message_id=welcome_id, claimer=deps.welcome_claimer
+            )
+        deps.poke()
+        raise
+    async with transaction(deps.sessions) as session:
+        await record_welcome(
+            session=session,
+            clock=deps.clock,
+            message_id=welcome_id,
+            claimer=deps.welcome_claimer,
+            channel=ChannelName.TELEGRAM,
+            provider_id=str(sent.message_id),
+        )
 
 
 async def welcome_text(deps: BotDeps, patient: Patient) -> str:

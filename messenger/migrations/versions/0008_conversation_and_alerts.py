@@ -1,7 +1,7 @@
 """The patient's conversation, staff alerts with acknowledgement and their copies, check-in follow-up.
 
 Revision ID: 0008
-Revises: 0003
+Revises: 0005
 Create Date: 2026-12-02 04:00:00
 
 """
@@ -13,7 +13,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "0008"
-down_revision: str | Sequence[str] | None = "0003"
+down_revision: str | Sequence[str] | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
