@@ -10,6 +10,7 @@ from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from messenger.bot.acknowledgement import AlertDesk
 from messenger.bot.alerts import StaffAlerts
 from messenger.bot.application import TelegramRuntime, build_telegram_application
 from messenger.bot.context import BotDeps
@@ -20,7 +21,6 @@ from messenger.channels.base import Channel
 from messenger.channels.calendar import calendar_attachments
 from messenger.channels.console import ConsoleChannel
 from messenger.channels.email import EmailChannel
-from messenger.channels.patient_line import PatientLine
 from messenger.channels.telegram import TelegramChannel
 from messenger.channels.twilio import TwilioChannel
 from messenger.clock import Clock, SystemClock
@@ -43,11 +43,13 @@ from messenger.scheduling.alarm import Alarm
 from messenger.scheduling.dispatcher import (
     DeliveryListener,
     Dispatcher,
+    Renderer,
     RetryPolicy,
 )
 from messenger.scheduling.fallback import ReminderFallback
 from messenger.scheduling.followup import FollowUps
-from messenger.scheduling.heartbeat import Heartbeat, welcome_claimer
+from messenger.scheduling.heartbeat import Heartbeat
+from messenger.services.notes import NoteWriter
 from messenger.services.staff import ensure_owners
 from messenger.web.app import HealthCheck, create_web_app
 from messenger.web.server import WebServer
@@ -166,20 +168,31 @@ def build_app(
         wired[ChannelName.CONSOLE] = ConsoleChannel()
 
     metrics = Metrics()
+    # Staff work from Telegram: without it there is nobody to alert.
+    alerts = (
+        StaffAlerts(strings=strings, locale=settings.default_locale, staff_chat_id=settings.staff_chat_id)
+        if telegram_app is not None
+        else None
+    )
+    renderer = Renderer(
+        composer=composer,
+        clinic=clinic,
+        buttons=message_buttons(strings),
+        attachments=calendar_attachments(strings, clock),
+        staff=alerts,
+        notes=NoteWriter(strings=strings),
+    )
     dispatcher = Dispatcher(
         sessions=sessions,
         clock=clock,
         channels=wired,
-        composer=composer,
+        renderer=renderer,
         catalog=catalog,
-        clinic=clinic,
         quiet_hours=quiet_hours,
         retry=RetryPolicy(max_attempts=settings.max_attempts),
         batch_size=settings.dispatch_batch_size,
         listeners=[metrics.on_delivery, *listeners],
-        buttons=message_buttons(strings),
         lease=timedelta(seconds=settings.claim_lease_seconds),
-        attachments=calendar_attachments(strings, clock),
     )
     pacers = unique_pacers(wired.values())
     budget = SharedBudget(sessions=sessions, pacers=pacers)
@@ -202,21 +215,18 @@ def build_app(
     metrics.watch_acknowledgement(sessions)
     metrics.watch_scheduler(lambda: alarm.running)
     phrases = PhraseBooks(templates.search_path, templates.locales_for)
-    line = PatientLine(sessions=sessions, channels=wired, strings=strings, clock=clock)
     if reachability is not None:
         metrics.watch_telegram(lambda: reachability.last_ok)
-    telegram, alerts = None, None
-    if telegram_app is not None:
-        alerts = StaffAlerts(
+    telegram, desk = None, None
+    if telegram_app is not None and alerts is not None:
+        desk = AlertDesk(
             bot=telegram_app.bot,
             sessions=sessions,
             strings=strings,
             locale=settings.default_locale,
             clock=clock,
             zone=settings.hours.zone,
-            staff_chat_id=settings.staff_chat_id,
         )
-        dispatcher.listeners.append(alerts.on_delivery)
         telegram = TelegramRuntime(
             telegram_app,
             polling=settings.telegram_updates == "polling",
@@ -233,8 +243,8 @@ def build_app(
                 alerts=alerts,
                 poke=alarm.poke,
                 phrases=phrases,
-                line=line,
-                welcome_claimer=welcome_claimer(dispatcher.name),
+                desk=desk,
+                channels=frozenset(wired),
             ),
         )
     followups = FollowUps(
@@ -243,9 +253,10 @@ def build_app(
         clock=clock,
         catalog=catalog,
         strings=strings,
-        line=line,
         alerts=alerts,
         sms=wired.get(ChannelName.SMS),
+        channels=frozenset(wired),
+        poke=alarm.poke,
     )
     alarm.every(FOLLOW_UP_JOB, FOLLOW_UP_SECONDS, followups.run)
     web = None

@@ -20,7 +20,7 @@ SessionFactory = async_sessionmaker[AsyncSession]
 
 def create_engine(url: str, **kwargs: object) -> AsyncEngine:
     """An async engine for a URL as people write it (``sqlite:///x.db``, ``postgresql://…``)."""
-    engine = create_async_engine(async_database_url(url), **kwargs)  # type: ignore[arg-type]
+    engine = create_async_engine(async_database_url(url), **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine

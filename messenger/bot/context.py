@@ -11,20 +11,22 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Update
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
+from messenger.bot.acknowledgement import AlertDesk
 from messenger.bot.alerts import StaffAlerts
 from messenger.bot.parsing import InputError
-from messenger.channels.patient_line import PatientLine
 from messenger.clock import Clock
 from messenger.config import Settings
 from messenger.content import Flavour
 from messenger.db import SessionFactory, transaction
 from messenger.domain.catalog import SeriesCatalog
+from messenger.domain.enums import ChannelName
 from messenger.domain.hours import ClinicHours
-from messenger.domain.models import Staff
+from messenger.domain.models import Patient, Staff
 from messenger.domain.timing import QuietHours
 from messenger.domain.triage import PhraseBooks
 from messenger.rendering.compose import Composer
@@ -69,9 +71,10 @@ class BotDeps:
     alerts: StaffAlerts
     poke: Callable[[], None]
     phrases: PhraseBooks
-    line: PatientLine
-    # Whose claim a welcome taken for a /start reply is (this process's heartbeat covers it).
-    welcome_claimer: str = "start@unnamed"
+    # What happens to urgent alerts once sent (None in tests that build the deps without a bot).
+    desk: AlertDesk | None = None
+    # The channels this process sends on (a staff reply goes only on one of these).
+    channels: frozenset[ChannelName] | None = None
     start_throttle: Throttle = field(default_factory=Throttle)
 
     @property
@@ -92,6 +95,10 @@ class BotDeps:
     def page(self, template: str, locale: str | None = None, /, **context: Any) -> str:
         """A longer bot message from ``templates/<locale>/bot/<template>.telegram.html.j2``."""
         return self.templates.render(f"bot/{template}", Flavour.TELEGRAM, locale or self.locale, context)
+
+    async def alert(self, session: AsyncSession, key: str, patient: Patient, **params: Any) -> None:
+        """Queue a staff alert about ``patient`` in the caller's transaction (it goes when that commits)."""
+        await self.alerts.queue(session, now=self.clock.now(), key=key, patient_id=patient.pk, **params)
 
     def explain(self, error: ServiceError, locale: str | None = None) -> str:
         prefix = "staff" if isinstance(error, InputError) else "errors"

@@ -161,14 +161,11 @@ async def confirm_stop(deps: BotDeps, patient: Patient, chat_id: int, confirmed:
         changed = await set_opted_out(
             session=session, clock=deps.clock, contact=contact, opted_out=True, reason="patient sent /stop"
         )
+        if changed:
+            await deps.alert(session, "opted_out", patient, channel=ChannelName.TELEGRAM.value)
     if not changed:
         return deps.text("patient.already_stopped")
-    await deps.alerts.send(
-        "opted_out",
-        patient_id=patient.pk,
-        name=patient.name,
-        channel=ChannelName.TELEGRAM.value,
-    )
+    deps.poke()
     return deps.text("patient.stopped")
 
 

@@ -1,6 +1,6 @@
-"""Enumerations stored in the database (as their string values)."""
+"""Enumerations stored in the database (as their string values, or a small number where order matters)."""
 
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 
 
 class ChannelName(StrEnum):
@@ -17,6 +17,10 @@ class StepKind(StrEnum):
     REMINDER = "reminder"
     CHECKIN = "checkin"
     COMPLETION = "completion"
+    # A message to staff about a patient (escalation, forwarded text, lost contact…), not a series step.
+    ALERT = "alert"
+    # Words from the clinic to one patient outside the series (a staff reply, a check-in reminder).
+    NOTE = "note"
 
 
 class SeriesStatus(StrEnum):
@@ -62,3 +66,19 @@ class QuietPolicy(StrEnum):
 class StaffRole(StrEnum):
     OWNER = "owner"
     STAFF = "staff"
+
+
+class Priority(IntEnum):
+    """A row's class in the queue: lower is claimed first, then by due time within the class."""
+
+    URGENT = 0  # staff alerts and escalations
+    APPOINTMENT = 1  # reminders, moved notices, check-ins, the welcome
+    EDUCATION = 2  # education and the closing message
+
+    @classmethod
+    def of(cls, kind: StepKind) -> "Priority":
+        if kind is StepKind.ALERT:
+            return cls.URGENT
+        if kind in (StepKind.EDUCATION, StepKind.COMPLETION):
+            return cls.EDUCATION
+        return cls.APPOINTMENT

@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, SmallInteger, Text, UniqueConstraint
+from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlmodel import Field, SQLModel
 
 from messenger.domain.enums import (
     ChannelName,
     InfusionStatus,
     MessageStatus,
+    Priority,
     QuietPolicy,
     SeriesStatus,
     StaffRole,
@@ -120,16 +122,26 @@ class Infusion(SQLModel, Persisted, table=True):
     responded_at: datetime | None = _optional_when()
 
 
+def _priority_of_row(context: DefaultExecutionContext) -> int:
+    """Every writer (one row or a bulk insert) gets the class its kind implies, unless it says otherwise."""
+    parameters: dict[str, Any] = context.get_current_parameters()  # type: ignore[no-untyped-call]
+    return int(Priority.of(StepKind(parameters["kind"])))
+
+
 class Message(SQLModel, Persisted, table=True):
-    """The outbox: one row per series step, so a step can never be sent twice."""
+    """The outbox: everything that leaves. One row per series step, so a step can never be sent twice;
+    staff alerts are rows too (no series, a staff chat as recipient, the patient they concern)."""
 
     __table_args__ = (
         UniqueConstraint("series_id", "step_key", name="uq_message_series_step"),
         Index("ix_message_status_send_at", "status", "send_at"),
+        # Claims walk one class at a time in due order.
+        Index("ix_message_claim", "status", "priority", "due_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    series_id: int = Field(foreign_key="series.id", index=True)
+    series_id: int | None = Field(default=None, foreign_key="series.id", index=True)
+    # The patient the row is for, or (a staff alert) about.
     patient_id: int = Field(foreign_key="patient.id", index=True)
     step_key: str = Field(max_length=100)
     kind: StepKind = _enum(StepKind)
@@ -157,6 +169,16 @@ class Message(SQLModel, Persisted, table=True):
     only_channel: ChannelName | None = Field(default=None, sa_type=StrEnumType(ChannelName))
     # The provider's latest word after sending (Twilio: queued, sent, delivered, undelivered, failed).
     provider_status: str | None = Field(default=None, max_length=32)
+    # Migration 0005: the queue class (Priority; set from the kind when a writer leaves it out),
+    # a staff chat as recipient instead of the patient's contacts, and what an alert's text needs.
+    priority: int | None = Field(
+        default=None, sa_column=Column("priority", SmallInteger, nullable=False, default=_priority_of_row)
+    )
+    staff_chat_id: int | None = Field(default=None, sa_type=BigInteger)
+    params: dict[str, Any] | None = Field(default=None, sa_type=JSON(none_as_null=True))
+    # Migration 0007: the staff alert this row is a copy of; with provider_id and staff_chat_id it says
+    # where the copy landed, so "I'm on it" can edit every copy and a reply to one finds its patient.
+    alert_id: int | None = Field(default=None, index=True)
 
 
 class Answer(SQLModel, Persisted, table=True):
@@ -222,18 +244,6 @@ class StaffAlert(SQLModel, Persisted, table=True):
     acknowledged_by: int | None = Field(default=None, sa_type=BigInteger)
     acknowledged_name: str | None = Field(default=None, max_length=200)
     renotified_at: datetime | None = _optional_when()
-
-
-class AlertCopy(SQLModel, Persisted, table=True):
-    """Where a copy of an alert landed: to edit it later, and to read a reply to it."""
-
-    __tablename__ = "alert_copy"
-    __table_args__ = (Index("ix_alert_copy_chat_message", "chat_id", "message_id"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    alert_id: int = Field(foreign_key="staff_alert.id", index=True)
-    chat_id: int = Field(sa_type=BigInteger)
-    message_id: int
 
 
 class CheckinFollowUp(SQLModel, table=True):

@@ -50,10 +50,11 @@ class Alarm:
         self._idle = asyncio.Event()
         self._idle.set()
         self._first_run = asyncio.Event()
+        self._pokes: set[asyncio.Task[None]] = set()
 
     @property
     def running(self) -> bool:
-        return self.scheduler.running
+        return bool(self.scheduler.running)
 
     def every(self, name: str, seconds: float, job: Callable[[], Awaitable[object]]) -> None:
         """Run ``job`` every ``seconds`` beside the dispatcher (follow-ups), one run at a time."""
@@ -96,8 +97,18 @@ class Alarm:
         self.poke()
 
     def poke(self) -> None:
-        """Wake now: something was written that may be due."""
-        self._schedule_wake(datetime.now(UTC))
+        """Wake now: something was written that may be due (an alert, a welcome)."""
+        if not self._accepting:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # called from outside the event loop: let the scheduler do it
+            self._schedule_wake(datetime.now(UTC))
+            return
+        # At once, not through the scheduler: the person who just acted is waiting for it.
+        task = loop.create_task(self._wake())
+        self._pokes.add(task)
+        task.add_done_callback(self._pokes.discard)
 
     async def stop(self, timeout: float = 30.0) -> None:
         """Stop claiming, let the run in progress finish (within ``timeout``), stop the scheduler.
@@ -144,13 +155,15 @@ class Alarm:
         self._running = True
         self._idle.clear()
         try:
-            again = True
-            while again:
+            while True:
                 self._again = False
-                run = await self.dispatcher.run_due()
-                self._merge(run)
-                again = self._again
-            self.next_due = await self.dispatcher.next_due_at()
+                self._merge(await self.dispatcher.run_due())
+                if self._again:
+                    continue
+                self.next_due = await self.dispatcher.next_due_at()
+                # A poke while the next due time was read must not be lost.
+                if not self._again:
+                    break
         except Exception:
             log.exception("dispatch run failed; the sweep will try again")
             self.next_due = None

@@ -8,6 +8,7 @@ processes sweeping at once still send it once.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import cast
@@ -15,16 +16,17 @@ from typing import cast
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
+from messenger.bot.acknowledgement import claim_untaken
 from messenger.bot.alerts import StaffAlerts
 from messenger.channels.base import Channel, Content, Outgoing
-from messenger.channels.patient_line import PatientLine
 from messenger.clock import Clock
 from messenger.config import Settings
 from messenger.db import SessionFactory, transaction
 from messenger.domain.catalog import SeriesCatalog
-from messenger.domain.enums import MessageStatus, StepKind
-from messenger.domain.models import Answer, CheckinFollowUp, Message, Patient, Series
+from messenger.domain.enums import ChannelName, MessageStatus, StepKind
+from messenger.domain.models import Answer, CheckinFollowUp, Message, Series
 from messenger.rendering.strings import BotStrings
+from messenger.services.notes import queue_note
 
 log = logging.getLogger(__name__)
 
@@ -48,18 +50,20 @@ class FollowUps:
         clock: Clock,
         catalog: SeriesCatalog,
         strings: BotStrings,
-        line: PatientLine,
         alerts: StaffAlerts | None,
         sms: Channel | None,
+        channels: frozenset[ChannelName],
+        poke: Callable[[], None],
     ) -> None:
         self.settings = settings
         self.sessions = sessions
         self.clock = clock
         self.catalog = catalog
         self.strings = strings
-        self.line = line
         self.alerts = alerts
         self.sms = sms
+        self.channels = channels
+        self.poke = poke
 
     async def run(self) -> FollowUpReport:
         report = FollowUpReport()
@@ -74,9 +78,15 @@ class FollowUps:
         if self.alerts is None:
             return 0
         delay = timedelta(minutes=self.settings.alert_renotify_minutes)
-        alerts = await self.alerts.due_again(before=self.clock.now() - delay)
+        now = self.clock.now()
+        async with transaction(self.sessions) as session:
+            alerts = await claim_untaken(session, before=now - delay, now=now)
+            for alert in alerts:
+                await self.alerts.queue_again(session, now=now, alert=alert)
+        if alerts:
+            self.poke()
         for alert in alerts:
-            await self.alerts.deliver(alert, again=True)
+            # Straight to the provider: the on-call number is no patient's contact, so no ledger row can hold it.
             await self._call_oncall(alert.patient_id, round(delay.total_seconds() / 60))
         return len(alerts)
 
@@ -136,27 +146,39 @@ class FollowUps:
         return reminded, reported
 
     async def _remind(self, message: Message) -> int:
+        now = self.clock.now()
         try:
+            # The claim and the reminder's row commit together: sent once, retried until it goes.
             async with transaction(self.sessions) as session:
-                session.add(CheckinFollowUp(message_id=message.pk, reminded_at=self.clock.now()))
+                session.add(CheckinFollowUp(message_id=message.pk, reminded_at=now))
+                await session.flush()
+                await queue_note(
+                    session,
+                    now=now,
+                    patient_id=message.patient_id,
+                    key="listening.checkin_reminder",
+                    channels=self.channels,
+                    clinic=self.settings.clinic_name,
+                )
         except IntegrityError:  # another process reminded first
             return 0
-        await self.line.send(
-            patient_id=message.patient_id,
-            key="listening.checkin_reminder",
-            clinic=self.settings.clinic_name,
-        )
+        self.poke()
         return 1
 
     async def _report(self, message: Message) -> int:
+        now = self.clock.now()
         async with transaction(self.sessions) as session:
             followup = await session.get(CheckinFollowUp, message.pk, with_for_update=True)
             if followup is None or followup.reported_at is not None:
                 return 0
-            followup.reported_at = self.clock.now()
-            patient = await session.get(Patient, message.patient_id)
-        if self.alerts is not None and patient is not None:
-            await self.alerts.send(
-                "inbox.no_answer", patient_id=patient.pk, name=patient.name, number=message.infusion_number or 0
-            )
+            followup.reported_at = now
+            if self.alerts is not None:
+                await self.alerts.queue(
+                    session,
+                    now=now,
+                    key="inbox.no_answer",
+                    patient_id=message.patient_id,
+                    number=message.infusion_number or 0,
+                )
+        self.poke()
         return 1

@@ -31,11 +31,6 @@ from messenger.pacing.shared import SharedBudget
 log = logging.getLogger(__name__)
 
 
-def welcome_claimer(worker: str) -> str:
-    """Who holds a welcome the bot of ``worker`` claimed to send in reply to ``/start``."""
-    return f"start@{worker}"
-
-
 @dataclass(frozen=True, slots=True)
 class Beat:
     """What one heartbeat found."""
@@ -105,10 +100,9 @@ class Heartbeat:
 
     async def _release(self, session: AsyncSession, dead: tuple[str, ...], now: datetime) -> int:
         # The attempt stays counted: the dead process may have handed the message over already.
-        holders = [*dead, *(welcome_claimer(name) for name in dead)]
         result = await session.exec(
             update(Message)
-            .where(col(Message.status) == MessageStatus.SENDING, col(Message.claimed_by).in_(holders))
+            .where(col(Message.status) == MessageStatus.SENDING, col(Message.claimed_by).in_(dead))
             .values(status=MessageStatus.PENDING, claimed_by=None, lease_until=None, updated_at=now)
         )
         await session.exec(delete(Worker).where(col(Worker.name).in_(dead)))

@@ -101,6 +101,8 @@ async def answer_checkin(
     earlier_escalated = any(a.escalated for a in rows)
     if question in answers:
         return CheckinState(message, answers, next_question(answers), duplicate=True, escalated=earlier_escalated)
+    if message.series_id is None:  # only staff alerts have no series, and they carry no buttons
+        raise ServiceError("button_not_yours")
     series = await existing(session, Series, message.series_id)
     escalation = catalog.get(series.definition_key).escalation if series.definition_key in catalog else Escalation()
     reasons = escalations(escalation, question, value)

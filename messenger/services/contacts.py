@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
@@ -68,6 +68,9 @@ async def release_waiting(*, session: AsyncSession, clock: Clock, quiet_hours: Q
     skipped.
     """
     now = clock.now()
+    # The dispatcher takes this lock before marking a row as waiting (outbox._wait_for_contact):
+    # on PostgreSQL, without it each side could miss the other's uncommitted write.
+    await session.exec(select(Patient.id).where(col(Patient.id) == patient_id).with_for_update())
     patient = await session.get(Patient, patient_id)
     if patient is None:
         return 0
@@ -104,83 +107,37 @@ async def release_waiting(*, session: AsyncSession, clock: Clock, quiet_hours: Q
     return released
 
 
-# A welcome claimed by the bot is sent in the reply to /start, within seconds; the lease is only
-# the last resort (a dead process's claim returns through its heartbeat).
-WELCOME_LEASE = timedelta(minutes=5)
+async def welcome_due_now(*, session: AsyncSession, clock: Clock, patient_id: int, channel: ChannelName) -> bool:
+    """The patient just opened their invite on ``channel``: their welcome, if not sent yet, goes there at once.
 
-
-async def claim_welcome(*, session: AsyncSession, clock: Clock, patient_id: int, claimer: str) -> int | None:
-    """Take the patient's pending welcome, as a dispatcher would, to send it in reply to /start.
-
-    ``claimer`` names this process's bot (see ``scheduling.heartbeat.welcome_claimer``), so the
-    claim returns to the queue soon after the process dies. Returns its id, or None if it is
-    not pending (already sent, or a dispatcher holds it and will send it): either way the
-    welcome goes out once.
+    The dispatcher sends it. Returns False if it went, or is going, elsewhere (by SMS, say):
+    the patient gets their schedule instead.
     """
     now = clock.now()
-    pending = (
-        select(Message.id)
-        .where(
-            Message.patient_id == patient_id, Message.kind == StepKind.WELCOME, Message.status == MessageStatus.PENDING
-        )
-        .limit(1)
-    )
     result = await session.exec(
         update(Message)
-        .where(col(Message.id).in_(pending.scalar_subquery()), col(Message.status) == MessageStatus.PENDING)
-        .values(
-            status=MessageStatus.SENDING,
-            claimed_by=claimer,
-            attempts=Message.attempts + 1,
-            lease_until=now + WELCOME_LEASE,
-            updated_at=now,
+        .where(
+            col(Message.patient_id) == patient_id,
+            col(Message.kind) == StepKind.WELCOME,
+            col(Message.status) == MessageStatus.PENDING,
         )
+        .values(send_at=now, only_channel=channel, updated_at=now)
         .returning(col(Message.id))
     )
-    row = result.first()
-    return None if row is None else row[0]
-
-
-async def release_welcome(*, session: AsyncSession, clock: Clock, message_id: int, claimer: str) -> None:
-    """The reply carrying the claimed welcome failed: the dispatcher sends it instead, now."""
-    now = clock.now()
-    await session.exec(  # type: ignore[call-overload]
-        update(Message)
-        .where(
-            col(Message.id) == message_id,
-            col(Message.claimed_by) == claimer,
-            col(Message.status) == MessageStatus.SENDING,
+    if result.first() is not None:
+        return True
+    # A dispatcher holds it. With no other contact it can only be marking it as waiting for
+    # one, and the contact just linked makes it due at once: it comes here.
+    claimed = (
+        await session.exec(
+            select(Message.id).where(
+                Message.patient_id == patient_id,
+                Message.kind == StepKind.WELCOME,
+                Message.status == MessageStatus.SENDING,
+            )
         )
-        .values(status=MessageStatus.PENDING, claimed_by=None, lease_until=None, send_at=now, updated_at=now)
-    )
-
-
-async def record_welcome(
-    *,
-    session: AsyncSession,
-    clock: Clock,
-    message_id: int,
-    claimer: str,
-    channel: ChannelName,
-    provider_id: str | None,
-) -> None:
-    """The claimed welcome was sent by the bot in its reply."""
-    now = clock.now()
-    await session.exec(
-        update(Message)
-        .where(
-            col(Message.id) == message_id,
-            col(Message.claimed_by) == claimer,
-            col(Message.status) == MessageStatus.SENDING,
-        )
-        .values(
-            status=MessageStatus.SENT,
-            sent_at=now,
-            channel=channel,
-            provider_id=provider_id,
-            claimed_by=None,
-            lease_until=None,
-            last_error=None,
-            updated_at=now,
-        )
-    )
+    ).first()
+    elsewhere = (
+        await session.exec(select(Contact.id).where(Contact.patient_id == patient_id, Contact.channel != channel))
+    ).first()
+    return claimed is not None and elsewhere is None

@@ -171,6 +171,7 @@ async def _answer(
 @dataclass(frozen=True, slots=True)
 class StatusResult:
     message: Message | None
+    # The contact this report found dead or opted out (None if it was known already).
     lost: Contact | None = None
 
 
@@ -203,9 +204,11 @@ async def apply_delivery_status(
     contact = await session.get(Contact, message.contact_id) if message.contact_id else None
     lost = None
     if contact is not None and (failure.unreachable or failure.opted_out):
+        # Staff hear once per episode: only the report that finds the contact fine says it is lost.
+        newly = (failure.unreachable and contact.reachable) or (failure.opted_out and not contact.opted_out)
         contact.reachable = contact.reachable and not failure.unreachable
         contact.opted_out = contact.opted_out or failure.opted_out
-        contact.status_reason, lost = failure.reason, contact
+        contact.status_reason, lost = failure.reason, contact if newly else None
         await _reroute(session, message, failure, quiet_hours, now)
     else:
         message.status, message.last_error, message.updated_at = MessageStatus.FAILED, failure.reason, now

@@ -16,7 +16,7 @@ from sqlalchemy import Table, insert
 from sqlmodel import SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from messenger.domain.enums import MessageStatus, StepKind
+from messenger.domain.enums import MessageStatus, Priority, StepKind
 from messenger.domain.models import Message, Series
 from messenger.domain.series import SeriesDefinition, plan
 from messenger.domain.timing import PAST_NOT_AFTER, QuietHours, send_time
@@ -140,6 +140,8 @@ def planned_rows(
             | {
                 "step_key": step.key,
                 "kind": step.kind,
+                # Written here, not left to the column's default: the insert goes to the driver as is.
+                "priority": int(Priority.of(step.kind)),
                 "template": step.template,
                 "infusion_number": step.infusion_number,
                 "quiet": step.quiet,

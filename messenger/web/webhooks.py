@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from xml.sax.saxutils import escape
 
-from starlette.background import BackgroundTask
+from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
@@ -59,9 +59,10 @@ class WebhookDeps:
     def locale(self) -> str:
         return self.settings.default_locale
 
-    async def alert(self, key: str | None, patient: Patient | None, **params: Any) -> None:
+    async def alert(self, session: AsyncSession, key: str | None, patient: Patient | None, **params: Any) -> None:
+        """Queue a staff alert in the transaction of what caused it."""
         if key and patient is not None and self.alerts is not None:
-            await self.alerts.send(key, patient_id=patient.pk, name=patient.name, **params)
+            await self.alerts.queue(session, now=self.clock.now(), key=key, patient_id=patient.pk, **params)
 
 
 def unsubscribe_link(settings: Settings, contact_id: int, now: datetime) -> str | None:
@@ -111,7 +112,6 @@ async def _inbound(deps: WebhookDeps, request: Request) -> Response:
         return Response("invalid signature", status_code=403)
     sender = form.get("From", "")
     channel = ChannelName.WHATSAPP if sender.startswith(WHATSAPP_PREFIX) else ChannelName.SMS
-    alert = None
     async with transaction(deps.sessions) as session:
         result = await handle_inbound(
             session=session,
@@ -123,30 +123,25 @@ async def _inbound(deps: WebhookDeps, request: Request) -> Response:
             book=deps.phrases(deps.locale),
             hours=deps.settings.hours,
         )
-        patient = result.patient
-        if result.heard is not None and patient is not None and deps.alerts is not None:
-            # Stored with the message it is about: the reply may then say the clinic has it.
-            alert = deps.alerts.prepare(
+        if result.heard is not None:
+            # Queued with the message it is about: the reply may then say the clinic has it.
+            await deps.alert(
                 session,
                 result.heard.alert,
-                patient_id=patient.pk,
-                name=patient.name,
+                result.patient,
                 urgent=result.heard.urgent,
                 media=None,
                 crisis_line=deps.settings.crisis_line,
                 emergency=deps.settings.emergency_number,
                 **result.alert_params,
             )
-            await session.flush()
-    if result.heard is None:
-        await deps.alert(result.alert, result.patient, **result.alert_params)
-    if result.reply == "started":
+        else:
+            await deps.alert(session, result.alert, result.patient, **result.alert_params)
+    if result.alert or result.heard is not None or result.reply == "started":
         deps.poke()
     reply = _sms_reply(deps, result)
     body = f"<Response><Message>{escape(reply)}</Message></Response>" if reply else "<Response/>"
-    # The alert is stored; it is delivered once the answer has left, so staff chats never delay a crisis reply.
-    deliver = BackgroundTask(deps.alerts.deliver, alert) if alert is not None and deps.alerts is not None else None
-    return Response(f'<?xml version="1.0" encoding="UTF-8"?>{body}', media_type="application/xml", background=deliver)
+    return Response(f'<?xml version="1.0" encoding="UTF-8"?>{body}', media_type="application/xml")
 
 
 def _sms_reply(deps: WebhookDeps, result: InboundResult) -> str:
@@ -185,12 +180,14 @@ async def _status(deps: WebhookDeps, request: Request) -> Response:
             failure=failure,
         )
         patient = await session.get(Patient, result.message.patient_id) if result.message else None
-    if result.lost is not None:
-        key = "opted_out" if result.lost.opted_out else "unreachable"
-        await deps.alert(key, patient, channel=result.lost.channel.value, reason=result.lost.status_reason or "")
+        if result.lost is not None:
+            key = "opted_out" if result.lost.opted_out else "unreachable"
+            lost = result.lost
+            await deps.alert(session, key, patient, channel=lost.channel.value, reason=lost.status_reason or "")
+        elif failure is not None and result.message is not None and result.message.status is MessageStatus.FAILED:
+            await deps.alert(session, "undeliverable", patient, reason=failure.reason)
+    if failure is not None:
         deps.poke()
-    elif failure is not None and result.message is not None and result.message.status is MessageStatus.FAILED:
-        await deps.alert("undeliverable", patient, reason=failure.reason)
     return Response(status_code=204)
 
 
@@ -212,8 +209,10 @@ async def _unsubscribe(deps: WebhookDeps, request: Request) -> Response:
             session=session, clock=deps.clock, contact=contact, opted_out=True, reason="one-click unsubscribe"
         )
         patient = await session.get(Patient, contact.patient_id) if contact else None
+        if changed:
+            await deps.alert(session, "opted_out", patient, channel=ChannelName.EMAIL.value)
     if changed:
-        await deps.alert("opted_out", patient, channel=ChannelName.EMAIL.value)
+        deps.poke()
     return _page(deps, "web.unsubscribed", phone=phone)
 
 

@@ -166,7 +166,7 @@ async def test_the_inbox_lists_the_longest_waiting_first_and_empties_on_reply_an
     await say(bot_api, PATIENT, "I'm having a panic attack and seeing things", expect="911")
 
     listing = (await say(bot_api, OWNER, "/inbox", expect="Waiting"))["text"]
-    replied = (await say(bot_api, OWNER, "/reply 1 We are calling you now.", expect="Sent to"))["text"]
+    replied = (await say(bot_api, OWNER, "/reply 1 We are calling you now.", expect="is on its way"))["text"]
     received = await bot_api.wait_for_message(PATIENT, contains="We are calling you now.")
     after_reply = (await say(bot_api, OWNER, "/inbox", expect="Waiting"))["text"]
     done = (await say(bot_api, OWNER, "/done 2", expect="handled"))["text"]
@@ -175,7 +175,7 @@ async def test_the_inbox_lists_the_longest_waiting_first_and_empties_on_reply_an
 
     assert listing.index("Sam Roe") < listing.index("Pat Doe"), "the longest waiting first"
     assert "🚨 urgent · #1" in listing
-    assert replied == "Sent to Pat Doe (#1) by telegram."
+    assert replied == "Your reply to Pat Doe (#1) is on its way by telegram."
     assert received["text"] == f"{CLINIC}: We are calling you now."
     assert "Pat Doe" not in after_reply and "Sam Roe" in after_reply
     assert done == "Patient #2: 1 message(s) marked handled."
@@ -191,7 +191,7 @@ async def test_a_telegram_reply_to_an_alert_reaches_the_patient_and_their_answer
 
     bot_api.user_replies(OWNER, "Nothing after midnight, please.", to_message_id=alert["message_id"])
     answer = await bot_api.wait_for_message(PATIENT, contains="Nothing after midnight")
-    confirmation = await bot_api.wait_for_message(OWNER, contains="Sent to Pat Doe")
+    confirmation = await bot_api.wait_for_message(OWNER, contains="Your reply to Pat Doe")
     await say(bot_api, PATIENT, "thank you!")
     back = await bot_api.wait_for_message(OWNER, contains="thank you!")
 

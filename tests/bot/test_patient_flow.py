@@ -45,6 +45,7 @@ async def test_the_invite_links_the_chat_and_greets_with_the_schedule(bot_app, b
     assert texts[0].startswith("Hi Pat")
     assert "1 of 5: Wednesday 2 December at 10:00" in texts[0]
     await bot_api.wait_for_message(OWNER, contains="connected on Telegram")
+    await bot_app.alarm.wait_idle()  # the dispatcher sent both; its outcomes are being recorded
     rows = await messages_of(bot_app, 1)
     assert rows["welcome"].status is MessageStatus.SENT
     assert rows["welcome"].channel is ChannelName.TELEGRAM
@@ -192,6 +193,7 @@ async def test_a_blocked_patient_is_marked_unreachable_and_reached_by_sms(bot_ap
         code = invite_code((await say(bot_api, OWNER, ENROL + " phone=+15551230000", expect="Enrolled"))["text"])
         await app.dispatcher.run_due()  # the welcome goes by SMS: the patient has not opened the invite yet
         await say(bot_api, PATIENT, f"/start {code}", expect="Your infusions")
+        await app.alarm.wait_idle()
         bot_api.block_chat(PATIENT)
         await run_until(app, clock.now() + timedelta(hours=3))
         alert = await bot_api.wait_for_message(OWNER, contains="cannot be reached on telegram")
@@ -222,6 +224,7 @@ async def test_flood_control_is_honoured_for_the_whole_bot(bot_api, database_url
         try:
             await _enrol_and_link(bot_api)
             await bot_api.wait_for_message(OWNER, contains="connected on Telegram")
+            await app.alarm.wait_idle()
             bot_api.fail_next("sendMessage", status=429, retry_after=90)
             due = (await messages_of(app, 1))["edu-what-is-chronic-pain"].send_at
 

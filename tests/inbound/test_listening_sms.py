@@ -54,14 +54,14 @@ async def test_a_staff_reply_reaches_an_sms_patient_with_the_clinics_name(databa
         await bot_api.wait_for_message(OWNER, contains="what time", timeout=WAIT)
 
         confirmation = await say(
-            bot_api, OWNER, f"/reply {series.patient_id} At 10:00, see you then.", expect="Sent to"
+            bot_api, OWNER, f"/reply {series.patient_id} At 10:00, see you then.", expect="is on its way"
         )
         inbox = await say(bot_api, OWNER, "/inbox")
 
     [reply] = [m for m in twilio.messages if m.to == PATIENT_PHONE and "10:00" in m.body]
     assert reply.body == "Harbor Pain Clinic: At 10:00, see you then."
     assert reply.from_ == SMS_FROM
-    assert confirmation["text"] == f"Sent to Jane Doe (#{series.patient_id}) by sms."
+    assert confirmation["text"] == f"Your reply to Jane Doe (#{series.patient_id}) is on its way by sms."
     assert inbox["text"] == "No patient is waiting for an answer."
 
 

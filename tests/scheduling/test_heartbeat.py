@@ -10,13 +10,11 @@ from sqlmodel import col, select
 from messenger.app import App, build_app
 from messenger.clock import ManualClock
 from messenger.config import Settings
-from messenger.db import transaction
-from messenger.domain.enums import MessageStatus, StepKind
+from messenger.domain.enums import MessageStatus
 from messenger.domain.models import Message
 from messenger.pacing.pacer import Pacer
 from messenger.pacing.shared import SharedBudget
-from messenger.scheduling.heartbeat import Heartbeat, welcome_claimer
-from messenger.services.contacts import claim_welcome
+from messenger.scheduling.heartbeat import Heartbeat
 from tests.factories import enrol_patient
 from tests.fakes.channels import ScriptedChannel
 
@@ -68,28 +66,6 @@ async def test_a_live_process_keeps_its_claims(app: App, clock: ManualClock) -> 
         assert beat.released == 0
 
     assert all(m.status is MessageStatus.SENDING for m in await rows(app) if m.id in claimed)
-
-
-async def test_a_welcome_claimed_for_a_start_reply_returns_when_its_process_dies(app: App, clock: ManualClock) -> None:
-    series = await enrol_patient(app)
-    gone = Heartbeat(sessions=app.sessions, clock=clock, name="host:4242:gone")
-    await gone.beat()
-    async with transaction(app.sessions) as session:
-        welcome_id = await claim_welcome(
-            session=session, clock=clock, patient_id=series.patient_id, claimer=welcome_claimer(gone.name)
-        )
-    assert welcome_id is not None
-
-    await app.heartbeat.beat()
-    held = next(m for m in await rows(app) if m.id == welcome_id)
-    clock.advance(TTL + timedelta(seconds=1))
-    beat = await app.heartbeat.beat()
-
-    assert held.status is MessageStatus.SENDING
-    assert beat.released == 1
-    welcome = next(m for m in await rows(app) if m.id == welcome_id)
-    assert welcome.kind is StepKind.WELCOME and welcome.status is MessageStatus.PENDING
-    assert clock.now() - held.updated_at < timedelta(seconds=30), "well before the welcome's 5-minute lease"
 
 
 async def test_live_processes_divide_the_rate_between_them(app: App, clock: ManualClock) -> None:

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from telegram import CallbackQuery, Update
 from telegram import Message as TelegramMessage
 from telegram.constants import ParseMode
-from telegram.error import BadRequest
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
 from messenger.bot.context import BotDeps, deps_of
@@ -81,16 +81,12 @@ async def _reminder(deps: BotDeps, query: CallbackQuery, patient: Patient, callb
         infusion = await respond_to_reminder(
             session=session, clock=deps.clock, message_id=callback.target, patient_id=patient.pk, attending=attending
         )
+        if not attending:
+            when = local_text(infusion.scheduled_at, ZoneInfo(patient.timezone))
+            await deps.alert(session, "reschedule_request", patient, number=infusion.number, when=when)
+    deps.poke()
     key = "patient.reminder_confirmed" if attending else "patient.reminder_reschedule"
     await _edit(query, _original(query) + "\n\n" + deps.strings.get(key, patient.locale, number=infusion.number), None)
-    if not attending:
-        await deps.alerts.send(
-            "reschedule_request",
-            patient_id=patient.pk,
-            name=patient.name,
-            number=infusion.number,
-            when=local_text(infusion.scheduled_at, ZoneInfo(patient.timezone)),
-        )
 
 
 async def _checkin(deps: BotDeps, query: CallbackQuery, patient: Patient, callback: Callback) -> None:
@@ -105,17 +101,18 @@ async def _checkin(deps: BotDeps, query: CallbackQuery, patient: Patient, callba
             question=question,
             value=value,
         )
+        # Committed with the answer, before any edit: a failed edit cannot lose the escalation.
+        if state.escalations:
+            await deps.alert(session, "escalation", patient, reasons=state.escalations)
     if state.duplicate:
         return
+    deps.poke()
     text, rows = checkin_message(deps, patient.locale, _original(query), state, callback.target, question, value)
-    await _edit(query, text, rows)
-    if state.escalations:
-        await deps.alerts.send(
-            "escalation",
-            patient_id=patient.pk,
-            name=patient.name,
-            reasons=state.escalations,
-        )
+    try:
+        await _edit(query, text, rows)
+    except TelegramError as exc:
+        # The answer (and any alert) is recorded; the press is still acknowledged below.
+        log.warning("check-in message %s could not be edited: %s", callback.target, exc)
 
 
 def checkin_message(

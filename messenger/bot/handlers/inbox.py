@@ -13,6 +13,7 @@ from messenger.db import transaction
 from messenger.domain.models import Patient, Staff
 from messenger.services import conversation
 from messenger.services.errors import ServiceError
+from messenger.services.notes import NoNoteContact, queue_note
 from messenger.services.staff import active_staff
 
 # Telegram allows 4096 characters; the clinic's name and a prefix come on top of the staff's text.
@@ -69,7 +70,8 @@ async def reply_to_alert(update: Update, context: ContextTypes.DEFAULT_TYPE, dep
     original = message.reply_to_message if message is not None else None
     if message is None or original is None:
         raise InputError("usage_reply")
-    alert = await deps.alerts.alert_for_copy(chat_id=message.chat.id, message_id=original.message_id)
+    found = deps.desk and await deps.desk.alert_for_copy(chat_id=message.chat.id, message_id=original.message_id)
+    alert = found or None
     if alert is None or alert.patient_id is None:
         await reply(update, deps.text("inbox.reply_not_alert"))
         return
@@ -86,21 +88,32 @@ async def send_reply(update: Update, deps: BotDeps, staff: Staff, patient_id: in
         patient = await session.get(Patient, patient_id)
     if patient is None:
         raise ServiceError("unknown_patient", patient_id=patient_id)
-    sent = await deps.line.send(patient_id=patient_id, key="listening.staff_reply", clinic=deps.clinic.name, text=text)
-    if not sent.sent or sent.channel is None:
-        await reply(update, deps.text("inbox.reply_failed", name=patient.name, patient_id=patient_id))
-        return
+    now = deps.clock.now()
     async with transaction(deps.sessions) as session:
+        queued = await queue_note(
+            session,
+            now=now,
+            patient_id=patient_id,
+            key="listening.staff_reply",
+            channels=deps.channels,
+            urgent=True,
+            clinic=deps.clinic.name,
+            text=text,
+        )
+        if isinstance(queued, NoNoteContact):
+            await reply(update, deps.text("inbox.reply_failed", name=patient.name, patient_id=patient_id))
+            return
         await conversation.record_reply(
             session,
-            at=deps.clock.now(),
+            at=now,
             patient_id=patient_id,
-            channel=sent.channel,
+            channel=queued.channel,
             text=text,
             staff_user_id=staff.telegram_user_id,
         )
+    deps.poke()
     await reply(
-        update, deps.text("inbox.replied", name=patient.name, patient_id=patient_id, channel=sent.channel.value)
+        update, deps.text("inbox.replied", name=patient.name, patient_id=patient_id, channel=queued.channel.value)
     )
 
 
@@ -112,7 +125,7 @@ async def take(deps: BotDeps, query: CallbackQuery, alert_id: int) -> str | None
     if staff is None:
         raise ServiceError("button_not_yours")
     name = staff.name or user.full_name or str(user.id)
-    taken = await deps.alerts.acknowledge(alert_id=alert_id, staff_user_id=user.id, name=name)
+    taken = await deps.desk.acknowledge(alert_id=alert_id, staff_user_id=user.id, name=name) if deps.desk else None
     if taken is None:
         raise ServiceError("button_not_yours")
     if taken.first:

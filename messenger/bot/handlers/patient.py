@@ -13,20 +13,12 @@ from telegram.ext import ContextTypes
 from messenger.bot.context import BotDeps, deps_of, reply
 from messenger.bot.handlers import inbox as staff_inbox
 from messenger.bot.keyboards import Callback, choice
-from messenger.content import Flavour
 from messenger.db import transaction
 from messenger.domain.enums import ChannelName, InfusionStatus
-from messenger.domain.models import Patient, StaffAlert
-from messenger.rendering.context import infusion_view, message_context
+from messenger.domain.models import Patient
+from messenger.rendering.context import infusion_view
 from messenger.services import changes, reports
-from messenger.services.contacts import (
-    claim_welcome,
-    find_contact,
-    record_welcome,
-    release_waiting,
-    release_welcome,
-    set_opted_out,
-)
+from messenger.services.contacts import find_contact, release_waiting, set_opted_out, welcome_due_now
 from messenger.services.conversation import Inbound
 from messenger.services.errors import ServiceError
 from messenger.services.invites import patient_for_chat, redeem_invite
@@ -45,9 +37,9 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     async with transaction(deps.sessions) as session:
         patient = await patient_for_chat(session, chat_id)
-        changed = patient is not None and await _opt_in(session, deps, patient)
-    if patient is not None and changed:
-        await _tell_opted_in(deps, patient)
+        if patient is not None:
+            await _opt_in(session, deps, patient)
+    deps.poke()
     if patient is None:
         await reply(update, deps.text("patient.hello_unlinked", clinic=deps.clinic.name))
         return
@@ -62,26 +54,23 @@ async def _redeem(update: Update, deps: BotDeps, code: str, chat_id: int, user_i
     try:
         async with transaction(deps.sessions) as session:
             patient = await redeem_invite(session=session, clock=deps.clock, code=code[:64], chat_id=chat_id)
-            welcome_id = await claim_welcome(
-                session=session,
-                clock=deps.clock,
-                patient_id=patient.pk,
-                claimer=deps.welcome_claimer,
-            )
             await release_waiting(
                 session=session, clock=deps.clock, quiet_hours=deps.quiet_hours, patient_id=patient.pk
             )
+            welcome = await welcome_due_now(
+                session=session, clock=deps.clock, patient_id=patient.pk, channel=ChannelName.TELEGRAM
+            )
+            await deps.alert(session, "linked", patient)
     except ServiceError as error:
         deps.start_throttle.fail(user_id)
         log.info("an invite code was refused (%s)", error.code)
         await reply(update, deps.explain(error))
         return
-    if welcome_id is None:  # already welcomed (on another channel, or a dispatcher is at it)
-        await reply(update, await schedule_text(deps, patient))
-    else:  # the series' welcome lists the infusions itself
-        await _send_welcome(update, deps, patient, welcome_id)
     deps.poke()
-    await deps.alerts.send("linked", patient_id=patient.id, name=patient.name)  # type: ignore[arg-type]
+    # The series' welcome lists the infusions itself, and the dispatcher sends it now;
+    # a patient welcomed already (on another channel) gets their schedule.
+    if not welcome:
+        await reply(update, await schedule_text(deps, patient))
 
 
 async def schedule(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -113,8 +102,7 @@ async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     async with transaction(deps.sessions) as session:
         changed = await _opt_in(session, deps, patient)
-    if changed:
-        await _tell_opted_in(deps, patient)
+    deps.poke()
     await reply(update, deps.text("patient.resumed" if changed else "patient.not_stopped"))
 
 
@@ -139,11 +127,11 @@ async def free_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         elif staff is None:
             await reply(update, deps.text("patient.not_linked", clinic=deps.clinic.name, phone=deps.clinic.phone))
         return
-    heard, alert = await hear(deps, patient, telegram_inbound(message))
-    # The patient's answer first (a crisis reply must not wait for staff chats), once the alert is stored.
+    heard = await hear(deps, patient, telegram_inbound(message))
+    # Said once the alert is committed: "the clinic has your message" is true when it is said.
+    deps.poke()
     params = reply_params(deps.settings, now=deps.clock.now(), zone=ZoneInfo(patient.timezone))
     await reply(update, deps.strings.get(heard.reply, patient.locale, **params))
-    await deps.alerts.deliver(alert)
 
 
 def telegram_inbound(message: TelegramMessage) -> Inbound:
@@ -163,18 +151,18 @@ def telegram_inbound(message: TelegramMessage) -> Inbound:
     return Inbound(ChannelName.TELEGRAM, (message.text or "")[:3000])
 
 
-async def hear(deps: BotDeps, patient: Patient, inbound: Inbound) -> tuple[Heard, StaffAlert]:
-    """Store the message and its staff alert in one transaction (the caller delivers the alert)."""
+async def hear(deps: BotDeps, patient: Patient, inbound: Inbound) -> Heard:
+    """Store the message and queue its staff alert in one transaction."""
     now = deps.clock.now()
     async with transaction(deps.sessions) as session:
         heard = listen(
             session, at=now, patient=patient, inbound=inbound, book=deps.phrases(patient.locale), hours=deps.hours
         )
-        alert = deps.alerts.prepare(
+        await deps.alerts.queue(
             session,
-            heard.alert,
+            now=now,
+            key=heard.alert,
             patient_id=patient.pk,
-            name=patient.name,
             urgent=heard.urgent,
             text=inbound.text or "",
             media=inbound.media,
@@ -182,20 +170,17 @@ async def hear(deps: BotDeps, patient: Patient, inbound: Inbound) -> tuple[Heard
             crisis_line=deps.settings.crisis_line,
             emergency=deps.settings.emergency_number,
         )
-        await session.flush()
-    return heard, alert
+    return heard
 
 
 async def _opt_in(session: AsyncSession, deps: BotDeps, patient: Patient) -> bool:
     contact = await find_contact(session, patient_id=patient.id, channel=ChannelName.TELEGRAM)  # type: ignore[arg-type]
-    return contact is not None and await set_opted_out(
+    if contact is None or not await set_opted_out(
         session=session, clock=deps.clock, contact=contact, opted_out=False, reason="patient opted back in"
-    )
-
-
-async def _tell_opted_in(deps: BotDeps, patient: Patient) -> None:
-    # After the opt-in is committed: an alert is a row of its own, written in its own transaction.
-    await deps.alerts.send("opted_in", patient_id=patient.pk, name=patient.name, channel=ChannelName.TELEGRAM.value)
+    ):
+        return False
+    await deps.alert(session, "opted_in", patient, channel=ChannelName.TELEGRAM.value)
+    return True
 
 
 async def _linked_patient(update: Update, deps: BotDeps) -> Patient | None:
@@ -218,47 +203,3 @@ async def schedule_text(deps: BotDeps, patient: Patient) -> str:
         if i.status is not InfusionStatus.CANCELLED
     ]
     return deps.page("schedule", patient.locale, infusions=infusions, timezone=zone.key, clinic=deps.clinic)
-
-
-async def _send_welcome(update: Update, deps: BotDeps, patient: Patient, welcome_id: int) -> None:
-    """Send the claimed welcome as the reply; if that fails, hand it back to the dispatcher at once."""
-    try:
-        sent = await update.effective_message.reply_html(await welcome_text(deps, patient))  # type: ignore[union-attr]
-    except Exception:
-        async with transaction(deps.sessions) as session:
-            await release_welcome(
-                session=session, clock=deps.clock, message_id=welcome_id, claimer=deps.welcome_claimer
-            )
-        deps.poke()
-        raise
-    async with transaction(deps.sessions) as session:
-        await record_welcome(
-            session=session,
-            clock=deps.clock,
-            message_id=welcome_id,
-            claimer=deps.welcome_claimer,
-            channel=ChannelName.TELEGRAM,
-            provider_id=str(sent.message_id),
-        )
-
-
-async def welcome_text(deps: BotDeps, patient: Patient) -> str:
-    """The series' own welcome message, as the patient's first message on Telegram."""
-    async with deps.sessions() as session:
-        series = await reports.latest_series_of(session, patient.pk)
-        infusions = await changes.infusions_of(session, series.pk) if series else []
-    if series is None or series.definition_key not in deps.catalog:
-        return deps.page("help-patient", patient.locale, clinic=deps.clinic)
-    definition = deps.catalog.get(series.definition_key)
-    welcome = next(step for step in definition.steps if step.kind.value == "welcome")
-    context = message_context(
-        patient_name=patient.name,
-        zone=ZoneInfo(patient.timezone),
-        clinic=deps.clinic,
-        definition=definition,
-        infusion_times=[i.scheduled_at for i in infusions],
-        step_key=welcome.key,
-        kind=welcome.kind,
-        infusion_number=None,
-    )
-    return deps.composer.render(welcome.template, Flavour.TELEGRAM, patient.locale, context)

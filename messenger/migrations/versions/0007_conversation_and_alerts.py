@@ -1,7 +1,7 @@
-"""The patient's conversation, staff alerts with acknowledgement and their copies, check-in follow-up.
+"""The patient's conversation, staff alerts with acknowledgement (copies are ledger rows), check-in follow-up.
 
-Revision ID: 0008
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-02 04:00:00
 
 """
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision: str = "0008"
-down_revision: str | Sequence[str] | None = "0005"
+revision: str = "0007"
+down_revision: str | Sequence[str] | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -54,17 +54,8 @@ def upgrade() -> None:
     )
     op.create_index("ix_staff_alert_patient_id", "staff_alert", ["patient_id"])
 
-    op.create_table(
-        "alert_copy",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("alert_id", sa.Integer(), nullable=False),
-        sa.Column("chat_id", sa.BigInteger(), nullable=False),
-        sa.Column("message_id", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(["alert_id"], ["staff_alert.id"]),
-        sa.PrimaryKeyConstraint("id"),
-    )
-    op.create_index("ix_alert_copy_alert_id", "alert_copy", ["alert_id"])
-    op.create_index("ix_alert_copy_chat_message", "alert_copy", ["chat_id", "message_id"])
+    op.add_column("message", sa.Column("alert_id", sa.Integer(), nullable=True))
+    op.create_index("ix_message_alert_id", "message", ["alert_id"])
 
     op.create_table(
         "checkin_followup",
@@ -78,9 +69,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("checkin_followup")
-    op.drop_index("ix_alert_copy_chat_message", table_name="alert_copy")
-    op.drop_index("ix_alert_copy_alert_id", table_name="alert_copy")
-    op.drop_table("alert_copy")
+    op.drop_index("ix_message_alert_id", table_name="message")
+    op.drop_column("message", "alert_id")
     op.drop_index("ix_staff_alert_patient_id", table_name="staff_alert")
     op.drop_table("staff_alert")
     op.drop_index("ix_conversation_entry_patient_at", table_name="conversation_entry")

@@ -1,0 +1,126 @@
+"""Is this row sendable now, to which contacts, or why not — a pure function of what was loaded."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+
+from messenger.domain.enums import ChannelName, MessageStatus, SeriesStatus, StepKind
+from messenger.domain.models import Contact, Message
+
+
+class Reach(Enum):
+    """How a patient can be reached on the channels this process has."""
+
+    REACHABLE = "reachable"
+    NOT_LINKED = "not linked"  # no contact on a configured channel yet (invite not opened)
+    OPTED_OUT = "opted out"
+    LOST = "lost"  # every contact is unreachable
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Send to the first of these contacts that takes it (a dead one hands over to the next)."""
+
+    contacts: tuple[Contact, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SendToStaff:
+    chat_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    """Not sent, and not to be tried again as it is (held rows come back when the series resumes)."""
+
+    status: MessageStatus
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class WaitForContact:
+    """The patient has not linked a contact yet: look again at ``until``, without using up an attempt."""
+
+    until: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Paused:
+    """The channel it would go on asked every sender to slow down: back in the queue until then."""
+
+    until: datetime
+
+
+Decision = Send | SendToStaff | Close | WaitForContact | Paused
+
+NO_REACHABLE_CONTACT = "no reachable contact"
+STAFF_CHANNEL = ChannelName.TELEGRAM
+
+
+def reach_of(contacts: Sequence[Contact]) -> Reach:
+    """``contacts`` are the patient's contacts on configured channels."""
+    if any(c.reachable and not c.opted_out for c in contacts):
+        return Reach.REACHABLE
+    if not contacts:
+        return Reach.NOT_LINKED
+    if all(c.opted_out for c in contacts):
+        return Reach.OPTED_OUT
+    return Reach.LOST
+
+
+def decide(
+    *,
+    message: Message,
+    series_status: SeriesStatus | None,
+    has_definition: bool,
+    contacts: Sequence[Contact],
+    answered: Collection[int],
+    channels: Collection[ChannelName],
+    paused: Mapping[ChannelName, datetime],
+    now: datetime,
+    contact_wait: timedelta,
+) -> Decision:
+    """What to do with a claimed row. ``contacts`` are all the patient's, in the patient's order."""
+    if message.staff_chat_id is not None:
+        return _to_staff(message.staff_chat_id, channels, paused, now)
+    # A note (a staff reply, a check-in reminder) belongs to no series: only the contacts decide.
+    note = message.kind is StepKind.NOTE
+    if series_status is SeriesStatus.PAUSED and not note:
+        return Close(MessageStatus.HELD, "series paused")
+    if (series_status is not SeriesStatus.ACTIVE or not has_definition) and not note:
+        state = series_status.value if series_status is not None else "missing"
+        return Close(MessageStatus.CANCELLED, f"series {state}")
+    if message.not_after is not None and now > message.not_after:
+        return Close(MessageStatus.SKIPPED, "past its not-after time")
+    if message.only_channel is not None and message.infusion_number in answered:
+        return Close(MessageStatus.SKIPPED, "the patient already answered the reminder")
+    configured = [c for c in contacts if c.channel in channels and message.only_channel in (None, c.channel)]
+    usable = tuple(c for c in configured if c.reachable and not c.opted_out)
+    match reach_of(configured):
+        case Reach.NOT_LINKED:
+            until = now + contact_wait
+            if message.not_after is not None and until > message.not_after:
+                return Close(MessageStatus.SKIPPED, "the patient had no contact in time")
+            return WaitForContact(until)
+        case Reach.OPTED_OUT:
+            return Close(MessageStatus.SKIPPED, "the patient opted out")
+        case Reach.LOST:
+            return Close(MessageStatus.FAILED, NO_REACHABLE_CONTACT)
+    pause = paused.get(usable[0].channel)
+    if pause is not None and pause > now:
+        return Paused(pause)
+    return Send(usable)
+
+
+def _to_staff(
+    chat_id: int, channels: Collection[ChannelName], paused: Mapping[ChannelName, datetime], now: datetime
+) -> Decision:
+    if STAFF_CHANNEL not in channels:
+        return Close(MessageStatus.FAILED, "staff alerts need the Telegram channel")
+    pause = paused.get(STAFF_CHANNEL)
+    if pause is not None and pause > now:
+        return Paused(pause)
+    return SendToStaff(chat_id)

@@ -1,0 +1,124 @@
+"""Turning a claimed row into what a channel sends: the patient's template, or a staff alert."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from messenger.channels.base import Button, Channel, Content, Outgoing
+from messenger.content import Flavour
+from messenger.domain.enums import StepKind
+from messenger.domain.models import Contact, Message, Patient
+from messenger.rendering.compose import Composer
+from messenger.rendering.context import Clinic, message_context
+from messenger.scheduling.dispatcher.outbox import Job
+
+# The buttons a message carries on channels that have them (reminders, check-ins).
+ButtonFactory = Callable[[Message, str], tuple[tuple[Button, ...], ...]]
+# Files a message carries on channels with rich content (an infusion's calendar invitation by e-mail):
+# (message, the series' infusion times, the patient's locale) → (file name, bytes, MIME type) tuples.
+AttachmentFactory = Callable[[Message, list[datetime], str], tuple[tuple[str, bytes, str], ...]]
+# A note's text (a staff reply, a check-in reminder): (message, the patient's locale, the channel's flavour).
+NoteFactory = Callable[[Message, str, Flavour], Content]
+_UTC = ZoneInfo("UTC")
+
+
+class StaffDesk(Protocol):
+    """Staff alerts as the dispatcher needs them: written as rows, rendered when they go."""
+
+    async def queue(self, session: AsyncSession, *, now: datetime, key: str, patient_id: int, **params: Any) -> int:
+        """Add alert rows for ``key`` about a patient (in the caller's transaction); returns how many."""
+        ...
+
+    def alert(self, message: Message, patient: Patient) -> Content: ...
+
+    def digest(self, items: Sequence[tuple[Message, Patient]]) -> Content: ...
+
+
+class Renderer:
+    def __init__(
+        self,
+        *,
+        composer: Composer,
+        clinic: Clinic,
+        buttons: ButtonFactory | None = None,
+        attachments: AttachmentFactory | None = None,
+        staff: StaffDesk | None = None,
+        notes: NoteFactory | None = None,
+    ) -> None:
+        self.composer = composer
+        self.clinic = clinic
+        self.buttons = buttons
+        self.attachments = attachments
+        self.staff = staff
+        self.notes = notes
+
+    def for_patient(self, job: Job, channel: Channel, contact: Contact) -> Outgoing:
+        """The series step in the patient's language, for this channel; raises TemplateRenderError."""
+        message, patient = job.message, job.patient
+        if message.kind is StepKind.NOTE and self.notes is not None:
+            note = self.notes(message, patient.locale, channel.capabilities.body)
+            return self._outgoing(job, contact, replace(note, body=note.body[: channel.capabilities.max_length]))
+        if job.definition is None:
+            raise TypeError(f"message {message.id} has no series definition to render")
+        zone = ZoneInfo(patient.timezone)
+        context = message_context(
+            patient_name=patient.name,
+            zone=zone,
+            clinic=self.clinic,
+            definition=job.definition,
+            infusion_times=job.infusion_times,
+            step_key=message.step_key,
+            kind=message.kind,
+            infusion_number=message.infusion_number,
+        )
+        content = self.composer.compose(
+            template=message.template, capabilities=channel.capabilities, locale=patient.locale, context=context
+        )
+        if channel.capabilities.buttons and self.buttons is not None:
+            content = replace(content, buttons=self.buttons(message, patient.locale))
+        files: tuple[tuple[str, bytes, str], ...] = ()
+        if channel.capabilities.html is not None and self.attachments is not None:
+            files = self.attachments(message, job.infusion_times, patient.locale)
+        return self._outgoing(job, contact, content, files)
+
+    def _outgoing(
+        self, job: Job, contact: Contact, content: Content, files: tuple[tuple[str, bytes, str], ...] = ()
+    ) -> Outgoing:
+        message, patient = job.message, job.patient
+        return Outgoing(
+            message_id=message.pk,
+            address=contact.address,
+            content=content,
+            kind=message.kind,
+            step_key=message.step_key,
+            zone=ZoneInfo(patient.timezone),
+            scheduled_for=message.send_at,
+            recipient=patient.name,
+            contact_id=contact.id,
+            attachments=files,
+        )
+
+    def for_staff(self, jobs: Sequence[Job], chat_id: int) -> Outgoing:
+        """One alert, or one digest of several waiting for the same staff chat."""
+        if self.staff is None or not jobs:
+            raise TypeError("staff alerts need the staff desk and at least one alert")
+        first = jobs[0].message
+        if len(jobs) == 1:
+            content = self.staff.alert(first, jobs[0].patient)
+        else:
+            content = self.staff.digest([(j.message, j.patient) for j in jobs])
+        return Outgoing(
+            message_id=first.pk,
+            address=str(chat_id),
+            content=content,
+            kind=first.kind,
+            step_key=first.step_key,
+            zone=_UTC,
+            scheduled_for=first.send_at,
+        )
