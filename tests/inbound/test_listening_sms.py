@@ -58,7 +58,7 @@ async def test_a_staff_reply_reaches_an_sms_patient_with_the_clinics_name(databa
         )
         inbox = await say(bot_api, OWNER, "/inbox")
 
-    [reply] = [m for m in twilio.messages if m.to == PATIENT_PHONE and "10:00" in m.body]
+    [reply] = [m for m in twilio.messages if m.to == PATIENT_PHONE and "see you then" in m.body]
     assert reply.body == "Harbor Pain Clinic: At 10:00, see you then."
     assert reply.from_ == SMS_FROM
     assert confirmation["text"] == f"Your reply to Jane Doe (#{series.patient_id}) is on its way by sms."
@@ -123,7 +123,7 @@ async def test_an_unanswered_checkin_gets_one_reminder_then_staff_hear_of_it(dat
         answer = twiml_reply(await twilio.send_inbound(inbound_url(app), PATIENT_PHONE, "7", to=SMS_FROM))
 
     assert (early.reminded, reminded.reminded, again.reminded, reported.reported) == (0, 1, 0, 1)
-    [reminder] = twilio.messages[sent_before:]
+    [reminder] = [m for m in twilio.messages[sent_before:] if "reminder" in m.body]
     assert reminder.body.startswith("A gentle reminder from your care team")
     assert "infusion 1" in alert["text"]
     assert answer is not None and answer.startswith("Thanks. How is your mood today?"), "the reminder is answerable"
