@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from types import TracebackType
@@ -20,9 +19,7 @@ from messenger.bot.reachability import TelegramReachability
 from messenger.channels.base import Channel
 from messenger.channels.calendar import calendar_attachments
 from messenger.channels.console import ConsoleChannel
-from messenger.channels.email import EmailChannel
 from messenger.channels.telegram import TelegramChannel
-from messenger.channels.twilio import TwilioChannel
 from messenger.clock import Clock, SystemClock
 from messenger.config import Settings
 from messenger.db import SessionFactory, create_engine, session_factory, transaction
@@ -32,9 +29,9 @@ from messenger.domain.timing import QuietHours
 from messenger.domain.triage import PhraseBooks
 from messenger.migrations import upgrade
 from messenger.observability.metrics import Metrics
-from messenger.pacing.pacer import Pacer
 from messenger.pacing.shared import SharedBudget
 from messenger.pacing.telegram import telegram_pacer
+from messenger.providers import provider_channels, unique_pacers
 from messenger.rendering.compose import Composer
 from messenger.rendering.context import Clinic
 from messenger.rendering.environment import TemplateEnvironment
@@ -47,17 +44,13 @@ from messenger.scheduling.dispatcher import (
     RetryPolicy,
 )
 from messenger.scheduling.fallback import ReminderFallback
-from messenger.scheduling.followup import FollowUps
+from messenger.scheduling.followup import FOLLOW_UP_JOB, FOLLOW_UP_SECONDS, FollowUps
 from messenger.scheduling.heartbeat import Heartbeat
 from messenger.services.notes import NoteWriter
 from messenger.services.staff import ensure_owners
 from messenger.web.app import HealthCheck, create_web_app
 from messenger.web.server import WebServer
-from messenger.web.webhooks import WebhookDeps, unsubscribe_link, webhook_routes
-
-# How often untaken alerts and unanswered check-ins are looked at (a fraction of the shortest delay).
-FOLLOW_UP_SECONDS = 30.0
-FOLLOW_UP_JOB = "follow-up"
+from messenger.web.webhooks import WebhookDeps, webhook_routes
 
 
 @dataclass
@@ -219,14 +212,7 @@ def build_app(
         metrics.watch_telegram(lambda: reachability.last_ok)
     telegram, desk = None, None
     if telegram_app is not None and alerts is not None:
-        desk = AlertDesk(
-            bot=telegram_app.bot,
-            sessions=sessions,
-            strings=strings,
-            locale=settings.default_locale,
-            clock=clock,
-            zone=settings.hours.zone,
-        )
+        desk = AlertDesk(bot=telegram_app.bot, sessions=sessions, strings=strings, clock=clock, settings=settings)
         telegram = TelegramRuntime(
             telegram_app,
             polling=settings.telegram_updates == "polling",
@@ -307,57 +293,3 @@ def build_app(
         telegram=telegram,
         web=web,
     )
-
-
-def unique_pacers(channels: Iterable[Channel]) -> list[Pacer]:
-    """The pacers of these channels, each once (channels of one account share theirs)."""
-    found: dict[int, Pacer] = {}
-    for channel in channels:
-        pacer = getattr(channel, "pacer", None)
-        if isinstance(pacer, Pacer):
-            found.setdefault(id(pacer), pacer)
-    return list(found.values())
-
-
-def twilio_account(name: ChannelName, sender: str) -> str:
-    """A Twilio sender as named in the shared pause table: a digest, so no number is stored there."""
-    return f"twilio:{name.value}:{hashlib.sha256(sender.encode()).hexdigest()[:16]}"
-
-
-def provider_channels(settings: Settings, clock: Clock, pacing_clock: Clock) -> dict[ChannelName, Channel]:
-    """SMS and WhatsApp (Twilio) and e-mail (SMTP), where the settings configure them."""
-    channels: dict[ChannelName, Channel] = {}
-    public = settings.public_url
-    sid, token = settings.twilio_account_sid, settings.twilio_auth_token
-    if settings.twilio_configured and sid and token is not None:
-        callback = f"{public}/twilio/status" if public else None
-        for name, sender in (
-            (ChannelName.SMS, settings.twilio_sms_from),
-            (ChannelName.WHATSAPP, settings.twilio_whatsapp_from),
-        ):
-            if sender:
-                channels[name] = TwilioChannel(
-                    name=name,
-                    account_sid=sid,
-                    auth_token=token,
-                    from_number=sender,
-                    clock=clock,
-                    base_url=settings.twilio_base_url,
-                    status_callback_url=callback,
-                    pacer=Pacer(
-                        account=twilio_account(name, sender), clock=pacing_clock, rate=settings.twilio_max_rate
-                    ),
-                )
-    host, sender = settings.smtp_host, settings.email_from
-    if host and sender:  # what Settings.email_configured checks, spelled out for the types
-        channels[ChannelName.EMAIL] = EmailChannel(
-            host=host,
-            port=settings.smtp_port,
-            from_address=sender,
-            clock=clock,
-            username=settings.smtp_username,
-            password=settings.smtp_password,
-            use_tls=settings.smtp_use_tls,
-            unsubscribe_url=lambda o: unsubscribe_link(settings, o.contact_id, clock.now()) if o.contact_id else None,
-        )
-    return channels

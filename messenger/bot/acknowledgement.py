@@ -1,7 +1,8 @@
 """Urgent alerts after they are sent: "I'm on it" edits every copy, and nobody's taking it sends it again.
 
 A copy is an outbox row with the alert's id: the dispatcher records the Telegram message id of
-each copy it delivers (``provider_id``), which is what the edit and a staff reply need.
+each copy it delivers (``provider_id``), which is what the edit needs; any alert's row (urgent
+or not) likewise tells which patient a staff member's Telegram reply to it is about.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
 from sqlmodel import col, select
@@ -20,8 +20,9 @@ from telegram.error import BadRequest, TelegramError
 
 from messenger.bot.keyboards import Callback, single
 from messenger.clock import Clock
+from messenger.config import Settings
 from messenger.db import SessionFactory, transaction
-from messenger.domain.enums import MessageStatus
+from messenger.domain.enums import MessageStatus, StepKind
 from messenger.domain.models import Message, StaffAlert
 from messenger.rendering.strings import BotStrings
 from messenger.services import audit
@@ -38,14 +39,15 @@ class Acknowledged:
 
 class AlertDesk:
     def __init__(
-        self, *, bot: Bot, sessions: SessionFactory, strings: BotStrings, locale: str, clock: Clock, zone: ZoneInfo
+        self, *, bot: Bot, sessions: SessionFactory, strings: BotStrings, clock: Clock, settings: Settings
     ) -> None:
         self.bot = bot
         self.sessions = sessions
         self.strings = strings
-        self.locale = locale
+        self.locale = settings.default_locale
         self.clock = clock
-        self.zone = zone
+        # "Taken at" is read in the clinic's time.
+        self.zone = settings.hours.zone
 
     async def acknowledge(self, *, alert_id: int, staff_user_id: int, name: str) -> Acknowledged | None:
         """The first "I'm on it" wins; every copy of the alert then says who took it and when."""
@@ -84,8 +86,7 @@ class AlertDesk:
         return Acknowledged(alert, first)
 
     def taken_line(self, alert: StaffAlert) -> str:
-        assert alert.acknowledged_at is not None
-        local = alert.acknowledged_at.astimezone(self.zone)
+        local = (alert.acknowledged_at or self.clock.now()).astimezone(self.zone)
         return self.strings.get("inbox.taken", self.locale, who=alert.acknowledged_name or "", when=f"{local:%H:%M}")
 
     async def _mark_taken(self, alert: StaffAlert, copies: list[tuple[int, int]]) -> None:
@@ -104,19 +105,22 @@ class AlertDesk:
             except TelegramError as exc:
                 log.warning("could not mark alert %s taken in a staff chat: %s", alert.id, exc)
 
-    async def alert_for_copy(self, *, chat_id: int, message_id: int) -> StaffAlert | None:
-        """The alert a staff message is a copy of (to read a Telegram reply to it)."""
+    async def patient_for_copy(self, *, chat_id: int, message_id: int) -> int | None:
+        """The patient a staff message is an alert about (to read a Telegram reply to it); None for a
+        message that is no alert, or a digest about several patients."""
         async with self.sessions() as session:
-            copy = (
-                await session.exec(
-                    select(Message).where(
-                        Message.staff_chat_id == chat_id,
-                        Message.provider_id == str(message_id),
-                        col(Message.alert_id).is_not(None),
+            patients = set(
+                (
+                    await session.exec(
+                        select(Message.patient_id).where(
+                            Message.kind == StepKind.ALERT,
+                            Message.staff_chat_id == chat_id,
+                            Message.provider_id == str(message_id),
+                        )
                     )
-                )
-            ).first()
-            return await session.get(StaffAlert, copy.alert_id) if copy else None
+                ).all()
+            )
+        return patients.pop() if len(patients) == 1 else None
 
 
 async def claim_untaken(session: AsyncSession, *, before: datetime, now: datetime) -> list[StaffAlert]:

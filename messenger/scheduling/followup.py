@@ -30,6 +30,9 @@ from messenger.services.notes import queue_note
 
 log = logging.getLogger(__name__)
 
+# How often untaken alerts and unanswered check-ins are looked at (a fraction of the shortest delay).
+FOLLOW_UP_SECONDS = 30.0
+FOLLOW_UP_JOB = "follow-up"
 # A check-in older than this is not chased any more (the next one is on its way).
 CHASE_WITHIN = timedelta(days=3)
 

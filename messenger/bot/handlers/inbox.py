@@ -70,12 +70,15 @@ async def reply_to_alert(update: Update, context: ContextTypes.DEFAULT_TYPE, dep
     original = message.reply_to_message if message is not None else None
     if message is None or original is None:
         raise InputError("usage_reply")
-    found = deps.desk and await deps.desk.alert_for_copy(chat_id=message.chat.id, message_id=original.message_id)
-    alert = found or None
-    if alert is None or alert.patient_id is None:
+    patient_id = (
+        await deps.desk.patient_for_copy(chat_id=message.chat.id, message_id=original.message_id)
+        if deps.desk is not None
+        else None
+    )
+    if patient_id is None:
         await reply(update, deps.text("inbox.reply_not_alert"))
         return
-    await send_reply(update, deps, staff, alert.patient_id, message.text or "")
+    await send_reply(update, deps, staff, patient_id, message.text or "")
 
 
 async def send_reply(update: Update, deps: BotDeps, staff: Staff, patient_id: int, text: str) -> None:
