@@ -27,11 +27,11 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy import func, select
 
-from messenger.domain.enums import ChannelName, MessageStatus  # noqa: E402
-from messenger.domain.models import Message  # noqa: E402
-from tests.fakes.bot_api import FakeBotApi  # noqa: E402
+from messenger.domain.enums import ChannelName, MessageStatus
+from messenger.domain.models import Message
+from tests.fakes.bot_api import FakeBotApi
 
 
 class HoldingBotApi(FakeBotApi):

@@ -34,12 +34,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from messenger.channels.base import Outgoing, Sent  # noqa: E402
-from messenger.content import (
-    Capabilities,
-    Flavour,  # noqa: E402
-)
-from messenger.domain.enums import ChannelName  # noqa: E402
+from messenger.channels.base import Outgoing, Sent
+from messenger.content import Capabilities, Flavour
+from messenger.domain.enums import ChannelName
 
 
 class NoopChannel:

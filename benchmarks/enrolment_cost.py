@@ -35,17 +35,17 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from sqlalchemy import create_engine as create_sync_engine  # noqa: E402
-from sqlalchemy import event, func  # noqa: E402
-from sqlmodel import select  # noqa: E402
+from sqlalchemy import create_engine as create_sync_engine
+from sqlalchemy import event, func
+from sqlmodel import select
 
-from messenger.clock import ManualClock  # noqa: E402
-from messenger.db import _sqlite_pragmas, create_engine, create_schema, session_factory, transaction  # noqa: E402
-from messenger.domain.enums import ChannelName  # noqa: E402
-from messenger.domain.models import ContactBase, Message  # noqa: E402
-from messenger.domain.series import SeriesCatalog  # noqa: E402
-from messenger.domain.timing import QuietHours  # noqa: E402
-from messenger.services.enrolment import EnrolmentRequest, enrol, enrol_many  # noqa: E402
+from messenger.clock import ManualClock
+from messenger.db import _sqlite_pragmas, create_engine, create_schema, session_factory, transaction
+from messenger.domain.enums import ChannelName
+from messenger.domain.models import ContactBase, Message
+from messenger.domain.series import SeriesCatalog
+from messenger.domain.timing import QuietHours
+from messenger.services.enrolment import EnrolmentRequest, enrol, enrol_many
 
 SERIES = "ketamine-chronic-pain"
 ZONES = ("America/Los_Angeles", "America/New_York", "Europe/Madrid", "Asia/Kolkata")

@@ -20,12 +20,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from telegram import Bot  # noqa: E402
-from telegram.request import BaseRequest, HTTPXRequest  # noqa: E402
+from telegram import Bot
+from telegram.request import BaseRequest, HTTPXRequest
 
-from messenger.bot.reachability import TelegramReachability, TrackedRequest  # noqa: E402
-from messenger.clock import SystemClock  # noqa: E402
-from tests.fakes.bot_api import FakeBotApi  # noqa: E402
+from messenger.bot.reachability import TelegramReachability, TrackedRequest
+from messenger.clock import SystemClock
+from tests.fakes.bot_api import FakeBotApi
 
 CONCURRENCY = 8
 

@@ -31,12 +31,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from telegram.error import RetryAfter  # noqa: E402
-from telegram.ext import AIORateLimiter, ExtBot  # noqa: E402
+from telegram.error import RetryAfter
+from telegram.ext import AIORateLimiter, ExtBot
 
-from messenger.domain.enums import ChannelName, MessageStatus  # noqa: E402
-from tests.fakes.bot_api import FakeBotApi  # noqa: E402
-from tests.fakes.bot_limits import TelegramLimits  # noqa: E402
+from messenger.domain.enums import ChannelName, MessageStatus
+from tests.fakes.bot_api import FakeBotApi
+from tests.fakes.bot_limits import TelegramLimits
 
 TELEGRAM_LIMIT = 30.0
 

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import timedelta
-from types import TracebackType
-
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from messenger.bot.acknowledgement import AlertDesk
 from messenger.bot.alerts import StaffAlerts
@@ -16,26 +12,26 @@ from messenger.bot.context import BotDeps
 from messenger.bot.keyboards import message_buttons
 from messenger.bot.persistence import DatabasePersistence
 from messenger.bot.reachability import TelegramReachability
-from messenger.channels.base import Channel
+from messenger.channels.base import Channel, Outgoing
 from messenger.channels.calendar import calendar_attachments
 from messenger.channels.console import ConsoleChannel
+from messenger.channels.providers import provider_channels
 from messenger.channels.telegram import TelegramChannel
 from messenger.clock import Clock, SystemClock
 from messenger.config import Settings
-from messenger.db import SessionFactory, create_engine, session_factory, transaction
+from messenger.db import create_engine, session_factory
 from messenger.domain.catalog import SeriesCatalog
 from messenger.domain.enums import ChannelName
 from messenger.domain.timing import QuietHours
 from messenger.domain.triage import PhraseBooks
-from messenger.migrations import upgrade
 from messenger.observability.metrics import Metrics
-from messenger.pacing.shared import SharedBudget
+from messenger.pacing.shared import SharedBudget, unique_pacers
 from messenger.pacing.telegram import telegram_pacer
-from messenger.providers import provider_channels, unique_pacers
 from messenger.rendering.compose import Composer
 from messenger.rendering.context import Clinic
 from messenger.rendering.environment import TemplateEnvironment
 from messenger.rendering.strings import BotStrings
+from messenger.runtime import App
 from messenger.scheduling.alarm import Alarm
 from messenger.scheduling.dispatcher import (
     DeliveryListener,
@@ -46,75 +42,12 @@ from messenger.scheduling.dispatcher import (
 from messenger.scheduling.fallback import ReminderFallback
 from messenger.scheduling.followup import FOLLOW_UP_JOB, FOLLOW_UP_SECONDS, FollowUps
 from messenger.scheduling.heartbeat import Heartbeat
-from messenger.services.notes import NoteWriter
-from messenger.services.staff import ensure_owners
+from messenger.services.direct import DirectWriter
+from messenger.services.notes import NoteLinks
 from messenger.web.app import HealthCheck, create_web_app
+from messenger.web.notes import NoteDeps, note_routes
 from messenger.web.server import WebServer
-from messenger.web.webhooks import WebhookDeps, webhook_routes
-
-
-@dataclass
-class App:
-    settings: Settings
-    clock: Clock
-    engine: AsyncEngine
-    sessions: SessionFactory
-    catalog: SeriesCatalog
-    templates: TemplateEnvironment
-    composer: Composer
-    channels: dict[ChannelName, Channel]
-    dispatcher: Dispatcher
-    alarm: Alarm
-    quiet_hours: QuietHours
-    clinic: Clinic
-    strings: BotStrings
-    metrics: Metrics
-    followups: FollowUps
-    heartbeat: Heartbeat
-    budget: SharedBudget
-    telegram: TelegramRuntime | None = None
-    web: WebServer | None = None
-    _started: bool = field(default=False, repr=False)
-
-    async def start(self, *, migrate: bool | None = None) -> None:
-        """Bring the schema up to date (unless told not to), then start the alarm, the bot and the web app."""
-        if self.settings.auto_migrate if migrate is None else migrate:
-            await upgrade(self.settings.database_url)
-        async with transaction(self.sessions) as session:
-            await ensure_owners(session=session, clock=self.clock, owner_ids=self.settings.owner_ids)
-        # Before the first claim: take back what dead processes held, and this process's share of the budget.
-        await self.heartbeat.beat()
-        self.alarm.start()
-        self._started = True
-        if self.telegram is not None:
-            await self.telegram.start()
-        if self.web is not None:  # last: health turns green once everything runs
-            await self.web.start()
-
-    async def stop(self) -> None:
-        """Stop taking work (web, bot), let in-flight sends finish, release claims, close."""
-        if self.web is not None:
-            await self.web.stop()
-        if self.telegram is not None:
-            await self.telegram.stop()
-        if self._started:
-            await self.alarm.stop()
-            await self.budget.drain()
-            await self.heartbeat.stop()
-        for channel in self.channels.values():
-            close = getattr(channel, "aclose", None)
-            if close is not None:
-                await close()
-        await self.engine.dispose()
-
-    async def __aenter__(self) -> App:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
+from messenger.web.webhooks import WebhookDeps, unsubscribe_link, webhook_routes
 
 
 def build_app(
@@ -143,7 +76,11 @@ def build_app(
     clinic = Clinic(settings.clinic_name, settings.clinic_phone)
     strings = BotStrings(templates)
     wired = dict(channels) if channels is not None else {}
-    for name, channel in provider_channels(settings, clock, pacing_clock).items():
+
+    def unsubscribe_url(outgoing: Outgoing) -> str | None:
+        return unsubscribe_link(settings, outgoing.contact_id, clock.now()) if outgoing.contact_id else None
+
+    for name, channel in provider_channels(settings, clock, pacing_clock, unsubscribe_url=unsubscribe_url).items():
         wired.setdefault(name, channel)
     reachability = TelegramReachability(clock) if settings.telegram_token else None
     telegram_app = None
@@ -167,13 +104,16 @@ def build_app(
         if telegram_app is not None
         else None
     )
+    # Notes travel by link where a channel cannot carry them (SMS), given a public address and a secret.
+    note_links = NoteLinks.from_settings(settings)
     renderer = Renderer(
         composer=composer,
         clinic=clinic,
         buttons=message_buttons(strings),
         attachments=calendar_attachments(strings, clock),
         staff=alerts,
-        notes=NoteWriter(strings=strings),
+        notes=DirectWriter(strings=strings),
+        note_links=note_links.for_message if note_links else None,
     )
     dispatcher = Dispatcher(
         sessions=sessions,
@@ -267,6 +207,18 @@ def build_app(
                 quiet_hours=quiet_hours,
             )
         )
+        if note_links is not None:
+            routes += note_routes(
+                NoteDeps(
+                    links=note_links,
+                    sessions=sessions,
+                    clock=clock,
+                    catalog=catalog,
+                    templates=templates,
+                    clinic=clinic,
+                    default_locale=settings.default_locale,
+                )
+            )
         web = WebServer(
             create_web_app(health=health, metrics=metrics, routes=routes),
             host=settings.http_host,

@@ -9,15 +9,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
 from rich.markup import escape
 from sqlmodel import col, func, select
 
 from messenger import __version__
 from messenger.cli_staff import staff_app
+from messenger.cli_support import console, errors, settings_or_exit
 from messenger.clock import SystemClock
-from messenger.config import Settings, UnknownSettingError, load_settings
+from messenger.config import Settings
 from messenger.domain.catalog import SeriesCatalog, definition_files, load_definition
 from messenger.domain.enums import StaffRole
 from messenger.domain.models import Staff
@@ -42,26 +41,6 @@ app.add_typer(templates_app, name="templates")
 app.add_typer(series_app, name="series")
 app.add_typer(db_app, name="db", help="Database migrations: upgrade, downgrade, current, stamp, revision.")
 app.add_typer(staff_app, name="staff")
-
-console = Console()
-errors = Console(stderr=True)
-
-
-def settings_or_exit(**overrides: object) -> Settings:
-    try:
-        return load_settings(**overrides)
-    except ValidationError as exc:
-        for error in exc.errors():
-            name = "MESSENGER_" + "_".join(str(p) for p in error["loc"]).upper()
-            message = escape(error["msg"].removeprefix("Value error, "))
-            errors.print(f"[red]Configuration error[/]: {name}: {message}", soft_wrap=True)
-        raise typer.Exit(2) from None
-    except UnknownSettingError as exc:
-        errors.print(f"[red]Configuration error[/]: {escape(str(exc))}", soft_wrap=True)
-        raise typer.Exit(2) from None
-    except SeriesDefinitionError as exc:
-        errors.print(f"[red]Series definition error[/]: {escape(str(exc))}", soft_wrap=True)
-        raise typer.Exit(2) from None
 
 
 def _version(value: bool) -> None:
@@ -213,7 +192,10 @@ def templates_check() -> None:
         Clinic(settings.clinic_name, settings.clinic_phone),
         capabilities=shipped_capabilities(),
         sensitive_words=settings.sensitive_words,
+        whatsapp=settings.twilio_whatsapp_from is not None,
     )
+    for notice in report.notices:
+        console.print(f"[yellow]![/] {escape(notice)}", highlight=False, soft_wrap=True)
     for problem in report.problems:
         errors.print(f"[red]✗[/] {escape(problem)}", highlight=False, soft_wrap=True)
     longest = ", ".join(f"{flavour.value} {length}" for flavour, length in sorted(report.lengths.items()))

@@ -20,6 +20,7 @@ from rich.markup import escape
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from messenger.cli_support import settings_or_exit
 from messenger.clock import SystemClock
 from messenger.config import Settings
 from messenger.db import create_engine, session_factory, transaction
@@ -41,12 +42,6 @@ console = Console(highlight=False, soft_wrap=True)
 errors = Console(stderr=True, highlight=False, soft_wrap=True)
 
 UserId = Annotated[int, typer.Argument(help="The person's Telegram user id.", min=1, max=MAX_TELEGRAM_ID)]
-
-
-def _settings() -> Settings:
-    from messenger.cli import settings_or_exit
-
-    return settings_or_exit()
 
 
 def _operator() -> str:
@@ -88,7 +83,7 @@ def add(
     name: Annotated[str | None, typer.Option(help="A name to recognise them by in /staff list.")] = None,
 ) -> None:
     """Let a Telegram user run the staff commands (or change their role)."""
-    settings, actor = _settings(), _operator()
+    settings, actor = settings_or_exit(), _operator()
 
     async def work(session: AsyncSession) -> Staff:
         return await grant_staff(
@@ -102,7 +97,7 @@ def add(
 @staff_app.command("list")
 def list_command() -> None:
     """Active staff, owners first."""
-    settings = _settings()
+    settings = settings_or_exit()
     rows = _in_database(settings, list_staff)
     if not rows:
         console.print("No staff yet: add an owner with `messenger staff add USER_ID --role owner`")
@@ -115,7 +110,7 @@ def list_command() -> None:
 @staff_app.command("remove")
 def remove(user_id: UserId) -> None:
     """Take the staff commands away from a Telegram user (the last owner cannot be removed)."""
-    settings, actor = _settings(), _operator()
+    settings, actor = settings_or_exit(), _operator()
 
     async def work(session: AsyncSession) -> Staff:
         owners = await session.exec(

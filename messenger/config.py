@@ -7,10 +7,12 @@ Nothing here is built at import time: call :func:`load_settings` (or construct
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 from datetime import date, time
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
@@ -126,8 +128,10 @@ class Settings(BaseSettings):
     staff_chat_id: int | None = None
     # The address this app is reached at from outside (Twilio webhooks, unsubscribe links).
     public_url: str | None = None
-    # Signs unsubscribe links; at least 32 characters.
+    # Signs unsubscribe links and links to notes; at least 32 characters.
     signing_secret: SecretStr | None = None
+    # A link to a note (sent where the channel cannot carry the note itself) works this many days.
+    note_link_days: int = Field(default=30, gt=0, le=365)
     # SMS and WhatsApp through Twilio.
     twilio_account_sid: str | None = None
     twilio_auth_token: SecretStr | None = None
@@ -200,9 +204,14 @@ class Settings(BaseSettings):
     @field_validator("public_url")
     @classmethod
     def _public_url(cls, value: str | None) -> str | None:
-        if value and not value.startswith(("https://", "http://")):
+        if not value:
+            return None
+        if value.startswith("http://") and not _loopback(value):
+            # Links to notes travel in texts: only a loopback address (trying it locally) may go unencrypted.
+            raise ValueError("must start with https:// (http:// only for a loopback address such as 127.0.0.1)")
+        if not value.startswith(("https://", "http://")):
             raise ValueError("must start with https:// (the address Twilio and e-mail links reach)")
-        return value.rstrip("/") if value else None
+        return value.rstrip("/")
 
     @field_validator("owner_ids", "sensitive_words", mode="before")
     @classmethod
@@ -261,6 +270,16 @@ class Settings(BaseSettings):
     @property
     def email_configured(self) -> bool:
         return bool(self.smtp_host and self.email_from)
+
+
+def _loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 # The test suite's own variables (MESSENGER_TEST_POSTGRES_URL) are not settings of the app.

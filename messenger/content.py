@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["Button", "Capabilities", "Content", "Flavour"]
+__all__ = ["Button", "Capabilities", "Content", "Flavour", "ProviderTemplate"]
 
 
 class Flavour(StrEnum):
@@ -49,8 +49,20 @@ class Button:
 
 
 @dataclass(frozen=True, slots=True)
+class ProviderTemplate:
+    """A message template the provider approved beforehand (a WhatsApp Content SID) and its variables."""
+
+    sid: str
+    variables: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Content:
     body: str
     subject: str | None = None
     html: str | None = None
     buttons: tuple[tuple[Button, ...], ...] = ()
+    # What a channel that needs approved templates (WhatsApp outside its 24-hour window) sends instead.
+    template: ProviderTemplate | None = None
+    # Send ``template`` rather than the body: the body would be refused (the window is closed).
+    template_first: bool = False

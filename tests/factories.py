@@ -36,12 +36,14 @@ async def enrol_patient(
     first: datetime | None = None,
     infusions: list[datetime] | None = None,
     contacts: list[tuple[ChannelName, str]] | None = None,
+    locale: str = "en",
 ) -> Series:
     first = first or days_later_at(app.clock.now(), 2, time(10, 0), zone)
     request = EnrolmentRequest(
         name=name,
         timezone=zone.key,
         series_key=app.settings.default_series,
+        locale=locale,
         first_infusion=None if infusions else first,
         infusions=infusions,
         contacts=[ContactBase(channel=c, address=a) for c, a in (contacts or [(ChannelName.CONSOLE, name)])],

@@ -31,6 +31,7 @@ OPERATOR_MODULES = {
     "cli.py": "command-line help and console output for the operator",
     "migrations/cli.py": "command-line help and console output for the operator",
     "cli_staff.py": "command-line help and console output for the operator",
+    "cli_support.py": "configuration errors on the operator's terminal",
     # Why `messenger run` cannot start: one line on the operator's terminal or container log.
     "startup.py": "start-up failures for the operator, naming the setting to change",
     # The demo prints a story-time narration on the operator's terminal around the patient messages.

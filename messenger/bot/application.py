@@ -68,7 +68,8 @@ def build_telegram_application(
     """The bot. Every request it makes (sends, replies, edits, callback answers) waits in ``pacer``;
     with ``reachability``, every Bot API call is noted there (for /healthz); with ``persistence``,
     conversations survive a restart."""
-    assert settings.telegram_token is not None
+    if settings.telegram_token is None:
+        raise ValueError("the bot needs MESSENGER_TELEGRAM_TOKEN")
     builder = (
         ApplicationBuilder().token(settings.telegram_token.get_secret_value()).rate_limiter(PacedRateLimiter(pacer))
     )
@@ -143,7 +144,8 @@ class TelegramRuntime:
             return
         await self.application.bot.set_my_commands(menu(self.deps))
         await self.application.start()
-        assert self.application.updater is not None
+        if self.application.updater is None:  # PTB builds one unless told not to; this build never is
+            raise RuntimeError("the Telegram application has no updater to poll with")
         await self.application.updater.start_polling(allowed_updates=["message", "callback_query"])
         log.info("Telegram bot @%s is polling", self.application.bot.username)
 

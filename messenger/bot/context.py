@@ -8,7 +8,7 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -114,17 +114,30 @@ async def reply(update: Update, text: str, **kwargs: Any) -> None:
         await update.effective_message.reply_text(text, parse_mode=ParseMode.HTML, **kwargs)
 
 
-StaffCallback = Callable[[Update, ContextTypes.DEFAULT_TYPE, BotDeps, Staff], Awaitable[Any]]
-# What python-telegram-bot calls: the handler signature every registered callback has.
-HandlerCallback = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, Any]]
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-def staff_only(*, audit_as: str | None = None) -> Callable[[StaffCallback], HandlerCallback]:
-    """Refuse non-staff with one neutral sentence; explain service errors; audit reads as ``audit_as``."""
+def staff_only(
+    *, audit_as: str | None = None
+) -> Callable[
+    [Callable[Concatenate[Update, ContextTypes.DEFAULT_TYPE, BotDeps, Staff, P], Awaitable[R]]],
+    Callable[Concatenate[Update, ContextTypes.DEFAULT_TYPE, P], Coroutine[Any, Any, R | None]],
+]:
+    """Refuse non-staff with one neutral sentence; explain service errors; audit reads as ``audit_as``.
 
-    def decorate(callback: StaffCallback) -> HandlerCallback:
+    The handler python-telegram-bot calls takes the update and context (and whatever else the
+    callback takes after ``deps`` and ``staff``), and returns what the callback returns, or None
+    when it did not run.
+    """
+
+    def decorate(
+        callback: Callable[Concatenate[Update, ContextTypes.DEFAULT_TYPE, BotDeps, Staff, P], Awaitable[R]],
+    ) -> Callable[Concatenate[Update, ContextTypes.DEFAULT_TYPE, P], Coroutine[Any, Any, R | None]]:
         @functools.wraps(callback)
-        async def handler(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Any:
+        async def handler(
+            update: Update, context: ContextTypes.DEFAULT_TYPE, /, *args: P.args, **kwargs: P.kwargs
+        ) -> R | None:
             deps = deps_of(context)
             user_id = update.effective_user.id if update.effective_user else 0
             async with deps.sessions() as session:
@@ -133,7 +146,7 @@ def staff_only(*, audit_as: str | None = None) -> Callable[[StaffCallback], Hand
                 await refuse(update, deps, user_id, callback.__name__)
                 return None
             try:
-                result = await callback(update, context, deps, staff)
+                result = await callback(update, context, deps, staff, *args, **kwargs)
             except ServiceError as error:
                 await reply(update, deps.explain(error))
                 return None

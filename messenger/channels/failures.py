@@ -38,6 +38,7 @@ class FailureCode(StrEnum):
     TWILIO_UNKNOWN_HANDSET = "twilio.30005"
     TWILIO_LANDLINE = "twilio.30006"
     TWILIO_NOT_WHATSAPP = "twilio.63024"
+    TWILIO_OUTSIDE_WINDOW = "twilio.63016"
     TWILIO_ERROR = "twilio.error"
     TWILIO_HTTP = "twilio.http"
     TWILIO_RATE_LIMITED = "twilio.rate_limited"
@@ -60,6 +61,15 @@ class FailureCode(StrEnum):
     CHANNEL_PAUSED = "channel.paused"
     CHANNEL_TIMEOUT = "channel.timeout"
     CHANNEL_CRASHED = "channel.crashed"
+    # The dispatcher itself: nothing was handed to a provider.
+    NO_REACHABLE_CONTACT = "dispatch.no_reachable_contact"
+    TEMPLATE_ERROR = "dispatch.template_error"
+    NO_STAFF_CHANNEL = "dispatch.no_staff_channel"
+    # Skipped, not failed: sending it now would be wrong or pointless.
+    SKIP_ANSWERED = "skip.answered"
+    SKIP_NO_CONTACT_IN_TIME = "skip.no_contact_in_time"
+    SKIP_OPTED_OUT = "skip.opted_out"
+    SKIP_TOO_LATE = "skip.too_late"
 
     @property
     def key(self) -> str:

@@ -6,7 +6,9 @@ value, sorted by name (https://www.twilio.com/docs/usage/webhooks/webhooks-secur
 
 Unsubscribe tokens are ``<payload>.<expiry>.<mac>``: the payload and the MAC in unpadded URL-safe
 base64, the expiry in Unix seconds, the MAC HMAC-SHA256 over a version tag and the first two
-parts. They are safe to put in a URL path or query without further escaping.
+parts. They are safe to put in a URL path or query without further escaping. A token that
+travels in a text message may carry a MAC cut to 16 bytes (HMAC-SHA256-128, still far beyond
+guessing) so that the link fits one SMS segment.
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["read_token", "sign_token", "twilio_signature", "valid_twilio_signature"]
+__all__ = ["FULL_MAC", "SHORT_MAC", "read_token", "sign_token", "twilio_signature", "valid_twilio_signature"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _TOKEN_VERSION = b"messenger-token-v1"
+FULL_MAC, SHORT_MAC = 32, 16
 
 
 # --------------------------------------------------------------------------- Twilio webhooks
@@ -81,7 +84,7 @@ def _url_spellings(url: str) -> list[str]:
 # --------------------------------------------------------------------------- expiring tokens
 
 
-def sign_token(secret: bytes, payload: str, expires_at: datetime) -> str:
+def sign_token(secret: bytes, payload: str, expires_at: datetime, *, mac_bytes: int = FULL_MAC) -> str:
     """A URL-safe token carrying ``payload`` that :func:`read_token` accepts until ``expires_at``.
 
     The payload is signed, not encrypted: anyone holding the token can read it. Put an opaque
@@ -90,11 +93,14 @@ def sign_token(secret: bytes, payload: str, expires_at: datetime) -> str:
     _check_secret(secret)
     expiry = str(int(_utc(expires_at, "expires_at").timestamp()))
     body = f"{_b64(payload.encode())}.{expiry}"
-    return f"{body}.{_b64(_mac(secret, body))}"
+    return f"{body}.{_b64(_mac(secret, body, mac_bytes))}"
 
 
-def read_token(secret: bytes, token: str, now: datetime) -> str | None:
-    """The payload of ``token``, or ``None`` if it is malformed, tampered with or expired."""
+def read_token(secret: bytes, token: str, now: datetime, *, mac_bytes: int = FULL_MAC) -> str | None:
+    """The payload of ``token``, or ``None`` if it is malformed, tampered with or expired.
+
+    ``mac_bytes`` must be what the token was signed with: a short token is refused where a full one is expected.
+    """
     _check_secret(secret)
     current = _utc(now, "now")
     parts = token.split(".") if isinstance(token, str) else []
@@ -102,7 +108,7 @@ def read_token(secret: bytes, token: str, now: datetime) -> str | None:
         return None
     encoded_payload, expiry, encoded_mac = parts
     mac = _unb64(encoded_mac)
-    if mac is None or not hmac.compare_digest(mac, _mac(secret, f"{encoded_payload}.{expiry}")):
+    if mac is None or not hmac.compare_digest(mac, _mac(secret, f"{encoded_payload}.{expiry}", mac_bytes)):
         return None
     if current.timestamp() >= int(expiry):
         return None
@@ -115,8 +121,10 @@ def read_token(secret: bytes, token: str, now: datetime) -> str | None:
         return None
 
 
-def _mac(secret: bytes, body: str) -> bytes:
-    return hmac.new(secret, _TOKEN_VERSION + b"." + body.encode("ascii"), hashlib.sha256).digest()
+def _mac(secret: bytes, body: str, mac_bytes: int) -> bytes:
+    if mac_bytes not in (FULL_MAC, SHORT_MAC):
+        raise ValueError(f"a MAC is {FULL_MAC} or {SHORT_MAC} bytes, not {mac_bytes}")
+    return hmac.new(secret, _TOKEN_VERSION + b"." + body.encode("ascii"), hashlib.sha256).digest()[:mac_bytes]
 
 
 def _check_secret(secret: bytes) -> None:

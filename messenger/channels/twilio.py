@@ -4,11 +4,14 @@ We call the REST API directly with ``httpx.AsyncClient`` rather than through the
 ``twilio`` package, because sending is a single form POST and every answer has to become a typed
 outcome here anyway (the SDK raises exceptions we would translate straight back). Owning the
 client also gives us a configurable base URL, our own timeouts and connection pool, and no second
-HTTP stack (the SDK's async client is built on aiohttp) in the dependency tree.
+HTTP stack (the SDK's async client is built on aiohttp) in the dependency tree. On WhatsApp, an approved
+template (``ContentSid`` + ``ContentVariables``) goes when the content asks for it, and once more when free text
+is refused with 63016 ("outside the allowed window").
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Mapping
@@ -164,34 +167,26 @@ class TwilioChannel:
     def messages_url(self) -> str:
         return f"{self.base_url}/{API_VERSION}/Accounts/{quote(self.account_sid, safe='')}/Messages.json"
 
-    def form(self, outgoing: Outgoing) -> dict[str, str]:
-        """The form fields of the create-message request for ``outgoing``."""
-        fields = {
-            "To": self._channel_address(outgoing.address),
-            "From": self.from_number,
-            "Body": outgoing.content.body,
-        }
+    def form(self, outgoing: Outgoing, *, as_template: bool | None = None) -> dict[str, str]:
+        """The create-message form; on WhatsApp ``as_template`` (default: as the content asks) sends its template."""
+        fields = {"To": self._channel_address(outgoing.address), "From": self.from_number}
+        template = outgoing.content.template if self.name is ChannelName.WHATSAPP else None
+        if template is not None and (outgoing.content.template_first if as_template is None else as_template):
+            fields["ContentSid"] = template.sid
+            if template.variables:
+                fields["ContentVariables"] = json.dumps(dict(template.variables), ensure_ascii=False)
+        else:
+            fields["Body"] = outgoing.content.body
         if self.status_callback_url:
             fields["StatusCallback"] = self.status_callback_url
         return fields
 
     async def send(self, outgoing: Outgoing) -> SendOutcome:
-        if self.pacer is not None:
-            await self.pacer.acquire(None)
-        try:
-            response = await self._client.post(
-                self.messages_url,
-                data=self.form(outgoing),
-                auth=(self.account_sid, self._auth_token.get_secret_value()),
-                headers={"Accept": "application/json"},
-            )
-        except httpx.TimeoutException:
-            return RetryLater(FailureCode.TWILIO_TIMEOUT)
-        except httpx.RequestError as exc:  # connection refused or dropped, a mangled answer
-            return RetryLater(FailureCode.TWILIO_UNAVAILABLE, params=(("error", type(exc).__name__),))
-        outcome = self._outcome(response, outgoing.address)
-        if isinstance(outcome, RetryLater) and outcome.throttled and self.pacer is not None:
-            self.pacer.pause(outcome.after or DEFAULT_PAUSE)
+        outcome = await self._post(self.form(outgoing), outgoing.address)
+        refused = isinstance(outcome, Failed) and outcome.code is FailureCode.TWILIO_OUTSIDE_WINDOW
+        if refused and "ContentSid" in (template := self.form(outgoing, as_template=True)):
+            log.info("free text for message %s refused outside the window: sending its template", outgoing.message_id)
+            outcome = await self._post(template, outgoing.address)
         if not isinstance(outcome, Sent):
             log.info(
                 "Twilio %s to %s for message %s: %s",
@@ -200,6 +195,25 @@ class TwilioChannel:
                 outgoing.message_id,
                 outcome,
             )
+        return outcome
+
+    async def _post(self, fields: dict[str, str], address: str) -> SendOutcome:
+        if self.pacer is not None:
+            await self.pacer.acquire(None)
+        try:
+            response = await self._client.post(
+                self.messages_url,
+                data=fields,
+                auth=(self.account_sid, self._auth_token.get_secret_value()),
+                headers={"Accept": "application/json"},
+            )
+        except httpx.TimeoutException:
+            return RetryLater(FailureCode.TWILIO_TIMEOUT)
+        except httpx.RequestError as exc:  # connection refused or dropped, a mangled answer
+            return RetryLater(FailureCode.TWILIO_UNAVAILABLE, params=(("error", type(exc).__name__),))
+        outcome = self._outcome(response, address)
+        if isinstance(outcome, RetryLater) and outcome.throttled and self.pacer is not None:
+            self.pacer.pause(outcome.after or DEFAULT_PAUSE)
         return outcome
 
     async def aclose(self) -> None:

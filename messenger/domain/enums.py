@@ -20,7 +20,7 @@ class StepKind(StrEnum):
     # A message to staff about a patient (escalation, forwarded text, lost contact…), not a series step.
     ALERT = "alert"
     # Words from the clinic to one patient outside the series (a staff reply, a check-in reminder).
-    NOTE = "note"
+    DIRECT = "direct"
 
 
 class SeriesStatus(StrEnum):

@@ -77,6 +77,9 @@ class Contact(ContactBase, Persisted, table=True):
     # Why the contact is unreachable or opted out, as the provider said it.
     status_reason: str | None = Field(default=None, max_length=500)
     updated_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
+    # When the patient last wrote from this address: WhatsApp takes free text only for 24 hours after.
+    # Last, as the migration that added it put it.
+    last_inbound_at: datetime | None = _optional_when()
 
 
 class Staff(SQLModel, Persisted, table=True):
@@ -176,8 +179,10 @@ class Message(SQLModel, Persisted, table=True):
     )
     staff_chat_id: int | None = Field(default=None, sa_type=BigInteger)
     params: dict[str, Any] | None = Field(default=None, sa_type=JSON(none_as_null=True))
-    # Migration 0007: the staff alert this row is a copy of; with provider_id and staff_chat_id it says
-    # where the copy landed, so "I'm on it" can edit every copy and a reply to one finds its patient.
+    # When the patient first opened the note's page through its link: the only true read receipt there is.
+    read_at: datetime | None = _optional_when()
+    # Migration 0008: the staff alert this row is a copy of; with provider_id and staff_chat_id it says
+    # where the copy landed, so "I'm on it" can edit every copy.
     alert_id: int | None = Field(default=None, index=True)
 
 

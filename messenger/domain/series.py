@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from messenger.domain.checkin_rules import Escalation, OffsetField
 from messenger.domain.enums import QuietPolicy, StepKind
 from messenger.domain.timing import Offset, QuietHours, apply_offset, day_begins, local_wall, send_time
+from messenger.domain.whatsapp import WhatsAppTemplate
 from messenger.domain.wording import Phrase
 
 _ANCHOR = re.compile(r"^(enrolment|each infusion|infusion ([1-9]\d*))$")
@@ -69,6 +70,8 @@ class Step(_Strict):
     quiet: QuietPolicy = QuietPolicy.DEFER
     # Offset from the anchor after which the step is skipped rather than sent late.
     not_after: Offset | None = None
+    # WhatsApp templates by locale, sent outside WhatsApp's 24-hour window (messenger.domain.whatsapp).
+    whatsapp: dict[str, WhatsAppTemplate] = Field(default_factory=dict)
 
     @field_validator("key")
     @classmethod
@@ -226,9 +229,8 @@ def plan_step(
     due = apply_offset(anchor, step.offset, zone, step.at)
     send = send_time(due=due, policy=step.quiet, zone=zone, quiet=quiet_hours, not_after=None)
     not_after = None if step.not_after is None else apply_offset(anchor, step.not_after, zone)
-    if step.kind is StepKind.REMINDER and infusion is not None:
-        # A reminder due on an earlier day ("Tomorrow: …") is stale once the infusion's own day has
-        # begun (after a pause, or a move to later the same day): the same-day reminder covers it.
-        if due < (begins := day_begins(anchor, zone)):
-            not_after = begins if not_after is None else min(not_after, begins)
+    # A reminder due on an earlier day ("Tomorrow: …") is stale once the infusion's own day has
+    # begun (after a pause, or a move to later the same day): the same-day reminder covers it.
+    if step.kind is StepKind.REMINDER and infusion is not None and due < (begins := day_begins(anchor, zone)):
+        not_after = begins if not_after is None else min(not_after, begins)
     return PlannedStep(key, step.kind, step.template, infusion, step.quiet, due, send, not_after)

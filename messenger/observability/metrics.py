@@ -22,7 +22,7 @@ import math
 import platform
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -40,18 +40,33 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from messenger import __version__
-from messenger.domain.enums import MessageStatus
+from messenger.domain.enums import ChannelName, MessageStatus
 from messenger.domain.models import Message
 from messenger.services.acknowledgement import acknowledgement_figures
 
 if TYPE_CHECKING:
     from messenger.clock import Clock
     from messenger.db import SessionFactory
-    from messenger.scheduling.dispatcher import Delivery
 
-__all__ = ["Metrics", "queue_state"]
+__all__ = ["DeliveryEvent", "Metrics", "queue_state"]
 
 log = logging.getLogger(__name__)
+
+
+class DeliveryEvent(Protocol):
+    """What metrics read of a dispatcher's delivery (``scheduling.dispatcher.Delivery`` has it)."""
+
+    @property
+    def message(self) -> Message: ...
+    @property
+    def status(self) -> MessageStatus: ...
+    @property
+    def at(self) -> datetime: ...
+    @property
+    def channel(self) -> ChannelName | None: ...
+    @property
+    def send_seconds(self) -> float | None: ...
+
 
 NO_CHANNEL = "none"
 
@@ -162,7 +177,7 @@ class Metrics:
 
     # -- feeding it ---------------------------------------------------------------------
 
-    async def on_delivery(self, delivery: Delivery) -> None:
+    async def on_delivery(self, delivery: DeliveryEvent) -> None:
         """A dispatcher listener: count one outcome."""
         channel = delivery.channel.value if delivery.channel is not None else NO_CHANNEL
         self.messages.labels(status=delivery.status.value, channel=channel, kind=delivery.message.kind.value).inc()

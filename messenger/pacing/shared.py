@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sqlmodel import col, select
@@ -81,3 +81,13 @@ class SharedBudget:
             await self.publish(account, until)
         except Exception:
             log.exception("%s: could not share the pause with other processes", account)
+
+
+def unique_pacers(channels: Iterable[object]) -> list[Pacer]:
+    """The pacers of these channels, each once (channels of one account share theirs)."""
+    found: dict[int, Pacer] = {}
+    for channel in channels:
+        pacer = getattr(channel, "pacer", None)
+        if isinstance(pacer, Pacer):
+            found.setdefault(id(pacer), pacer)
+    return list(found.values())

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from messenger.content import Capabilities, Flavour
 from messenger.domain.catalog import SeriesCatalog
 from messenger.domain.enums import StepKind
 from messenger.domain.series import Step
-from messenger.rendering.context import Clinic, sample_context
+from messenger.rendering.context import SAMPLE_NOTE_LINK, Clinic, sample_context
 from messenger.rendering.discreet import sensitive_words_in
 from messenger.rendering.environment import TemplateEnvironment, TemplateRenderError
 from messenger.rendering.sms import sms_segments
+from messenger.rendering.whatsapp import provider_template
 
 # Every step needs these in the default locale; the other flavours fall back or are optional.
 REQUIRED = (Flavour.TEXT, Flavour.TELEGRAM)
@@ -30,6 +32,8 @@ class CheckReport:
     lengths: dict[Flavour, int]
     # SMS texts by encoding and by segment count, e.g. {"GSM-7, 2 segments": 12}.
     sms: Counter[str]
+    # Worth knowing, not failing: steps without a WhatsApp template where the clinic does not use WhatsApp.
+    notices: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -48,17 +52,20 @@ def check_templates(
     *,
     capabilities: Iterable[Capabilities],
     sensitive_words: Sequence[str] | None = None,
+    whatsapp: bool = False,
 ) -> CheckReport:
     """Check every template against what the channels in ``capabilities`` carry.
 
     A flavour is held to the shortest ``max_length`` of the channels whose body it is, and what a
     discreet channel shows on a lock screen must not contain ``sensitive_words`` (the shipped list
-    if None).
+    if None). Steps that would go to WhatsApp without a template are problems with ``whatsapp`` (the
+    clinic sends on WhatsApp), notices without it.
     """
     rules = _Rules.of(capabilities, sensitive_words)
     problems: list[str] = []
     lengths: dict[Flavour, int] = {}
     sms: Counter[str] = Counter()
+    notices: list[str] = []
     rendered = 0
     for name in environment.template_files():  # syntax of every file, used or not
         try:
@@ -91,7 +98,41 @@ def check_templates(
                     rendered += 1
                     lengths[flavour] = max(lengths.get(flavour, 0), len(text))
                     problems.extend(rules.problems(environment.source_path(ref), flavour, text, sms))
-    return CheckReport(rendered=rendered, problems=list(dict.fromkeys(problems)), lengths=lengths, sms=sms)
+                    if flavour is Flavour.SMS and step.kind is StepKind.EDUCATION and SAMPLE_NOTE_LINK not in text:
+                        problems.append(
+                            f"{environment.source_path(ref)}: carries no {{{{ note_link }}}}, the only way an SMS "
+                            "patient can read the note"
+                        )
+            problems.extend(_whatsapp_problems(definition.key, key, step, context))
+        without = _without_whatsapp(definition.key, definition.steps, locales(environment))
+        (problems if whatsapp else notices).extend(without)
+    return CheckReport(
+        rendered=rendered, problems=list(dict.fromkeys(problems)), lengths=lengths, sms=sms, notices=notices
+    )
+
+
+def _whatsapp_problems(series: str, key: str, step: Step, context: Mapping[str, Any]) -> list[str]:
+    """Each of the step's WhatsApp templates must find a value for every variable it maps."""
+    found = []
+    for locale in step.whatsapp:
+        try:
+            provider_template(step.whatsapp, [locale], context, source=f"series {series!r} step {key!r}")
+        except TemplateRenderError as exc:
+            found.append(str(exc))
+    return found
+
+
+def _without_whatsapp(series: str, steps: Iterable[Step], all_locales: Sequence[str]) -> list[str]:
+    """Steps that would go to WhatsApp as free text only: outside the 24-hour window, WhatsApp refuses them."""
+    found = []
+    for step in steps:
+        missing = [locale for locale in all_locales if locale not in step.whatsapp]
+        if missing:
+            found.append(
+                f"series {series!r}, step {step.key!r}: no WhatsApp template for {', '.join(missing)} "
+                "(outside the 24-hour window WhatsApp refuses free text)"
+            )
+    return found
 
 
 def _exact_file(environment: TemplateEnvironment, template: str, flavour: Flavour, locale: str) -> str | None:

@@ -41,8 +41,10 @@ def message_context(
     kind: StepKind,
     infusion_number: int | None,
     not_held: Collection[int] = (),
+    note_link: str | None = None,
 ) -> dict[str, Any]:
-    """``not_held``: infusions that did not take place (missed, cancelled, waiting for a new time)."""
+    """``not_held``: infusions that did not take place (missed, cancelled, waiting for a new time);
+    ``note_link`` is the address of the note's own page, for channels that cannot carry the note."""
     total = definition.infusions.count
     infusions = [
         infusion_view(n, total, at, zone) | {"held": n not in not_held} for n, at in enumerate(infusion_times, start=1)
@@ -54,12 +56,15 @@ def message_context(
         "infusions": infusions,
         "infusion": infusions[infusion_number - 1] if infusion_number else None,
         "step": {"key": step_key, "kind": kind.value},
+        "note_link": note_link,
     }
 
 
 SAMPLE_ZONE = ZoneInfo("America/Los_Angeles")
 # Awkward on purpose: HTML flavours must escape it, plain ones must carry it intact.
 SAMPLE_PATIENT = "Jane <b>O'Hara</b> & Co"
+# As long as a real one: a clinic's address and a token for a six-digit message id (SMS budgets count it).
+SAMPLE_NOTE_LINK = "https://care.example-clinic.org/n/bjEyMzQ1Ng.1798761600.AAAAAAAAAAAAAAAAAAAAAA"
 
 
 def sample_context(
@@ -78,4 +83,5 @@ def sample_context(
         step_key=step_key,
         kind=kind,
         infusion_number=number,
+        note_link=SAMPLE_NOTE_LINK if kind is StepKind.EDUCATION else None,
     )

@@ -91,6 +91,13 @@ class TemplateEnvironment:
             )
         return self.render_file(ref.name, context)
 
+    def render_localized(self, name: str, locale: str, context: Mapping[str, Any]) -> str:
+        """``<locale>/<name>`` (a web page: ``web/note.html.j2``) through ``locale``'s fallback chain."""
+        for candidate in self.locales_for(locale):
+            if self._exists(f"{candidate}/{name}"):
+                return self.render_file(f"{candidate}/{name}", context)
+        raise TemplateRenderError(f"{self.default_locale}/{name}", None, "template not found")
+
     def render_file(self, name: str, context: Mapping[str, Any]) -> str:
         try:
             return self._env.get_template(name).render(context).strip()

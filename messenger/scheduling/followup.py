@@ -26,7 +26,7 @@ from messenger.domain.catalog import SeriesCatalog
 from messenger.domain.enums import ChannelName, MessageStatus, StepKind
 from messenger.domain.models import Answer, CheckinFollowUp, Message, Series
 from messenger.rendering.strings import BotStrings
-from messenger.services.notes import queue_note
+from messenger.services.direct import queue_direct
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +155,7 @@ class FollowUps:
             async with transaction(self.sessions) as session:
                 session.add(CheckinFollowUp(message_id=message.pk, reminded_at=now))
                 await session.flush()
-                await queue_note(
+                await queue_direct(
                     session,
                     now=now,
                     patient_id=message.patient_id,

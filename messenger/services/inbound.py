@@ -17,13 +17,15 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from messenger.channels.base import Failed
+from messenger.channels.failures import FailureCode
 from messenger.clock import Clock
 from messenger.domain.catalog import SeriesCatalog
 from messenger.domain.enums import ChannelName, MessageStatus
 from messenger.domain.hours import ClinicHours
-from messenger.domain.models import Contact, Message, Patient
+from messenger.domain.models import Contact, Message, Patient, Series
 from messenger.domain.timing import PAST_NOT_AFTER, QuietHours, send_time_of
 from messenger.domain.triage import Level, PhraseBook
+from messenger.rendering.whatsapp import step_templates
 from messenger.services import audit
 from messenger.services.answers import answer_checkin, open_checkin
 from messenger.services.contacts import contact_at, set_opted_out
@@ -87,6 +89,8 @@ async def handle_inbound(
     if contact is None:
         return InboundResult()  # an unknown number gets no answer: it may be anyone
     patient = await existing(session, Patient, contact.patient_id)
+    # Opens WhatsApp's 24-hour window for free text (messenger.scheduling.whatsapp).
+    contact.last_inbound_at = clock.now()
     text = " ".join(body.split())
     word = text.lower().strip(".!")
     result = InboundResult(patient=patient)
@@ -148,7 +152,8 @@ async def _answer(
     answer: str,
 ) -> None:
     """Record a check-in answer; reply with the next question, or thanks that say whether staff were told."""
-    assert result.patient is not None
+    if result.patient is None:  # only called for a known patient's open check-in
+        raise TypeError("a check-in answer needs its patient")
     state = await answer_checkin(
         session=session,
         clock=clock,
@@ -173,6 +178,8 @@ class StatusResult:
     message: Message | None
     # The contact this report found dead or opted out (None if it was known already).
     lost: Contact | None = None
+    # Back in the queue, to go again at once (as its WhatsApp template).
+    requeued: bool = False
 
 
 async def apply_delivery_status(
@@ -183,6 +190,7 @@ async def apply_delivery_status(
     provider_id: str,
     status: str,
     failure: Failed | None,
+    catalog: SeriesCatalog | None = None,
 ) -> StatusResult:
     """A provider's later word on a sent message: a dead or opted-out number sends it to the next contact."""
     message = (await session.exec(select(Message).where(Message.provider_id == provider_id))).first()
@@ -202,8 +210,12 @@ async def apply_delivery_status(
         )
         return StatusResult(message)
     contact = await session.get(Contact, message.contact_id) if message.contact_id else None
-    lost = None
-    if contact is not None and (failure.unreachable or failure.opted_out):
+    lost, requeued = None, False
+    if failure.code is FailureCode.TWILIO_OUTSIDE_WINDOW and await _has_whatsapp_template(session, catalog, message):
+        # WhatsApp refused free text after accepting it: once more, as the step's template (which 63016 never hits).
+        await _reroute(session, message, failure, quiet_hours, now)
+        requeued = True
+    elif contact is not None and (failure.unreachable or failure.opted_out):
         # Staff hear once per episode: only the report that finds the contact fine says it is lost.
         newly = (failure.unreachable and contact.reachable) or (failure.opted_out and not contact.opted_out)
         contact.reachable = contact.reachable and not failure.unreachable
@@ -222,7 +234,7 @@ async def apply_delivery_status(
         status=status,
         reason=failure.reason,
     )
-    return StatusResult(message, lost)
+    return StatusResult(message, lost, requeued)
 
 
 async def _reroute(
@@ -244,3 +256,10 @@ async def _reroute(
         .where(col(Message.id) == message.id, col(Message.status) == MessageStatus.SENT)
         .values(sent_at=None, provider_id=None, updated_at=now, **values)
     )
+
+
+async def _has_whatsapp_template(session: AsyncSession, catalog: SeriesCatalog | None, message: Message) -> bool:
+    series = await session.get(Series, message.series_id)
+    if catalog is None or series is None or series.definition_key not in catalog:
+        return False
+    return bool(step_templates(catalog.get(series.definition_key), message.step_key))

@@ -1,90 +1,102 @@
-"""Words from the clinic to one patient outside the series: staff replies, check-in reminders.
+"""Notes by link: a channel that cannot carry a note (SMS) sends a signed, expiring link to its own page.
 
-Each is an outbox row (kind ``note``, no series) written in the transaction of its cause, so the
-dispatcher retries it and it is never dropped. It goes on the channel the patient last wrote on
-while that still reaches them, else on their first usable contact (chosen when it is queued, so
-the conversation records where it went); its text is rendered when it goes.
+The link names nothing but the outbox row (``/n/<token>``, the token holding ``n<message id>``, an
+expiry and a MAC): no name, no topic, no phone number. A message row belongs to one patient and one
+step, so the link is that patient's and that note's. Opening the page records when the note was
+first read, and every opening is audited.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from messenger.content import Content, Flavour
-from messenger.domain.enums import ChannelName, Priority, QuietPolicy, StepKind
-from messenger.domain.models import Contact, Message
-from messenger.rendering.strings import BotStrings
-from messenger.services.conversation import last_inbound_channel
-from messenger.services.listening import discreet_key
+from messenger.channels.signing import SHORT_MAC, read_token, sign_token
+from messenger.clock import Clock
+from messenger.config import Settings
+from messenger.domain.enums import StepKind
+from messenger.domain.models import Infusion, Message, Patient, Series
+from messenger.services import audit
+
+__all__ = ["NOTE_PATH", "NoteLinks", "OpenedNote", "open_note"]
+
+NOTE_PATH = "/n/"
+_PREFIX = "n"
 
 
 @dataclass(frozen=True, slots=True)
-class NoteQueued:
-    """The row waiting to go, and the channel it will go on."""
+class NoteLinks:
+    """Makes and reads links to notes; built only when there is a public address and a signing secret."""
 
-    message: Message
-    channel: ChannelName
+    base_url: str
+    secret: bytes
+    validity: timedelta
 
-
-@dataclass(frozen=True, slots=True)
-class NoNoteContact:
-    """The patient has no contact a note could reach: nothing was queued."""
-
-
-async def queue_note(
-    session: AsyncSession,
-    *,
-    now: datetime,
-    patient_id: int,
-    key: str,
-    channels: frozenset[ChannelName] | None = None,
-    urgent: bool = False,
-    **params: Any,
-) -> NoteQueued | NoNoteContact:
-    """Add note ``key`` (a bot.toml key) for the patient in ``session``; ``channels`` are the configured ones."""
-    contacts = (
-        await session.exec(
-            select(Contact)
-            .where(Contact.patient_id == patient_id, col(Contact.reachable), col(Contact.opted_out).is_(False))
-            .order_by(col(Contact.priority), col(Contact.id))
+    @classmethod
+    def from_settings(cls, settings: Settings) -> NoteLinks | None:
+        if not settings.public_url or settings.signing_secret is None:
+            return None
+        return cls(
+            base_url=settings.public_url,
+            secret=settings.signing_secret.get_secret_value().encode(),
+            validity=timedelta(days=settings.note_link_days),
         )
+
+    def link(self, *, message_id: int, now: datetime) -> str:
+        # The short MAC keeps an education text with its link inside one or two SMS segments.
+        token = sign_token(self.secret, f"{_PREFIX}{message_id}", now + self.validity, mac_bytes=SHORT_MAC)
+        return f"{self.base_url}{NOTE_PATH}{token}"
+
+    def for_message(self, message: Message, now: datetime) -> str | None:
+        """The link for an education message (other kinds carry what they say themselves)."""
+        if message.kind is not StepKind.EDUCATION or message.id is None:
+            return None
+        return self.link(message_id=message.id, now=now)
+
+    def message_id(self, token: str, *, now: datetime) -> int | None:
+        """The outbox row a token points to, or None if it is forged, altered or expired."""
+        payload = read_token(self.secret, token, now, mac_bytes=SHORT_MAC)
+        if payload is None or not payload.startswith(_PREFIX) or not payload[1:].isdigit():
+            return None
+        return int(payload[1:])
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedNote:
+    message: Message
+    patient: Patient
+    series: Series
+    infusion_times: list[datetime]
+    # This opening is the first: the note was unread until now.
+    first_read: bool
+
+
+async def open_note(*, session: AsyncSession, clock: Clock, message_id: int, record: bool) -> OpenedNote | None:
+    """The note of outbox row ``message_id``; with ``record``, the opening is recorded and audited."""
+    message = await session.get(Message, message_id)
+    if message is None or message.kind is not StepKind.EDUCATION:
+        return None
+    patient = await session.get(Patient, message.patient_id)
+    series = await session.get(Series, message.series_id)
+    if patient is None or series is None:
+        return None
+    infusions = (
+        await session.exec(select(Infusion).where(Infusion.series_id == series.id).order_by(col(Infusion.number)))
     ).all()
-    usable = [c.channel for c in contacts if channels is None or c.channel in channels]
-    if not usable:
-        return NoNoteContact()
-    last = await last_inbound_channel(session, patient_id)
-    only = last if last in usable else usable[0]
-    message = Message(
-        patient_id=patient_id,
-        step_key=f"note-{key}",
-        kind=StepKind.NOTE,
-        template=key,
-        quiet=QuietPolicy.IGNORE if urgent else QuietPolicy.DEFER,
-        priority=Priority.URGENT if urgent else Priority.APPOINTMENT,
-        due_at=now,
-        send_at=now,
-        updated_at=now,
-        only_channel=only,
-        params=params,
-    )
-    session.add(message)
-    await session.flush()
-    return NoteQueued(message, only)
-
-
-class NoteWriter:
-    """A note's text for the channel it goes on: HTML on Telegram, discreet plain text elsewhere."""
-
-    def __init__(self, *, strings: BotStrings) -> None:
-        self.strings = strings
-
-    def __call__(self, message: Message, locale: str, flavour: Flavour) -> Content:
-        params = dict(message.params or {})
-        if flavour is Flavour.TELEGRAM:
-            return Content(body=self.strings.get(message.template, locale, **params))
-        return Content(body=self.strings.plain(discreet_key(message.template), locale, **params))
+    now, first_read = clock.now(), message.read_at is None
+    if record:
+        if first_read:
+            message.read_at = now
+        audit.record(
+            session,
+            at=now,
+            actor=audit.patient_actor(patient.pk),
+            patient_id=patient.pk,
+            action="note_opened",
+            message=message.pk,
+            first=first_read,
+        )
+    return OpenedNote(message, patient, series, [i.scheduled_at for i in infusions], first_read and record)

@@ -178,6 +178,7 @@ async def _status(deps: WebhookDeps, request: Request) -> Response:
             provider_id=form.get("MessageSid", ""),
             status=state,
             failure=failure,
+            catalog=deps.catalog,
         )
         patient = await session.get(Patient, result.message.patient_id) if result.message else None
         if result.lost is not None:

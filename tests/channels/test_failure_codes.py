@@ -18,6 +18,7 @@ PARAMS = {
     FailureCode.SMTP_REFUSED: (("code", "554"),),
     FailureCode.SMTP_AUTH: (("code", "535"),),
     FailureCode.CHANNEL_TIMEOUT: (("seconds", "30"),),
+    FailureCode.TEMPLATE_ERROR: (("where", "en/welcome.text.j2:2"), ("problem", "undefined")),
 }
 
 

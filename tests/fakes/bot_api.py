@@ -21,6 +21,7 @@ PTB raises the same exceptions it would against api.telegram.org.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import inspect
 import itertools
@@ -95,10 +96,8 @@ class _Signal:
 
     async def wait(self, timeout: float) -> None:
         event = self._event
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), timeout)
-        except TimeoutError:
-            pass
 
 
 class FakeBotApi:

@@ -177,7 +177,7 @@ class PostgresServer:
             if self.data_dir is not None and (self.data_dir / "postmaster.pid").exists():
                 for mode in ("fast", "immediate"):
                     result = self._run(
-                        [find_pg_bin("pg_ctl"), "stop", "-D", str(self.data_dir)] + ["-m", mode, "-w", "-t", "15"],
+                        [find_pg_bin("pg_ctl"), "stop", "-D", str(self.data_dir), "-m", mode, "-w", "-t", "15"],
                         check=False,
                     )
                     if result.returncode == 0:

@@ -129,7 +129,7 @@ async def test_flood_control_raises_retry_after(bot: Bot, bot_api: FakeBotApi, m
 async def test_fail_next_times_and_case_insensitive_method(bot: Bot, bot_api: FakeBotApi) -> None:
     bot_api.fail_next("SENDMESSAGE", status=400, description="Bad Request: chat not found", times=2)
     for _ in range(2):
-        with pytest.raises(BadRequest, match="(?i)chat not found"):
+        with pytest.raises(BadRequest, match=r"(?i)chat not found"):
             await bot.send_message(CHAT, "hi")
     await bot.send_message(CHAT, "hi")
 
@@ -156,15 +156,15 @@ async def test_edits_apply_and_mirror_telegram_errors(bot: Bot, bot_api: FakeBot
 
     edited = await bot.edit_message_reply_markup(CHAT, sent.message_id, reply_markup=keyboard("a"))
     assert edited.reply_markup == keyboard("a")
-    with pytest.raises(BadRequest, match="(?i)message is not modified"):
+    with pytest.raises(BadRequest, match=r"(?i)message is not modified"):
         await bot.edit_message_reply_markup(CHAT, sent.message_id, reply_markup=keyboard("a"))
 
     edited = await bot.edit_message_text("<b>Done</b>", CHAT, sent.message_id, parse_mode="HTML")
     assert edited.text == "Done" and edited.edit_date is not None
     assert edited.reply_markup is None  # editing text without a markup drops the keyboard
-    with pytest.raises(BadRequest, match="(?i)message is not modified"):
+    with pytest.raises(BadRequest, match=r"(?i)message is not modified"):
         await bot.edit_message_text("<b>Done</b>", CHAT, sent.message_id, parse_mode="HTML")
-    with pytest.raises(BadRequest, match="(?i)message to edit not found"):
+    with pytest.raises(BadRequest, match=r"(?i)message to edit not found"):
         await bot.edit_message_text("x", CHAT, 999)
 
     [stored] = bot_api.sent_messages(CHAT)
@@ -198,7 +198,7 @@ async def test_commands_and_menu_button(bot: Bot, bot_api: FakeBotApi) -> None:
         ("start", "Begin"),
         ("help", "Get help"),
     ]
-    with pytest.raises(BadRequest, match="(?i)BOT_COMMAND_INVALID"):
+    with pytest.raises(BadRequest, match=r"(?i)BOT_COMMAND_INVALID"):
         await bot.set_my_commands([("Not Valid", "x")])
     await bot.delete_my_commands()
     assert await bot.get_my_commands() == ()

@@ -15,6 +15,12 @@ Answers have Twilio's shapes: 201 with a Message resource, errors as
 ``WWW-Authenticate`` for bad credentials. :meth:`FakeTwilioApi.fail_next` and
 :meth:`FakeTwilioApi.fail_to` script failures. :meth:`FakeTwilioApi.send_status_callback` and
 :meth:`FakeTwilioApi.send_inbound` play Twilio's webhooks, signed with ``X-Twilio-Signature``.
+
+WhatsApp templates go as Twilio's Content API has them on the Messages endpoint: ``ContentSid``
+(``HX`` + 32 hex digits) and ``ContentVariables`` (a JSON object of strings) instead of ``Body``.
+:meth:`FakeTwilioApi.add_content` registers a template's text (``{{1}}``-style placeholders), which
+the fake fills in as the message's body; :meth:`FakeTwilioApi.close_window` makes free text to a
+WhatsApp number fail with 63016, as outside the 24-hour window.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from __future__ import annotations
 import base64
 import binascii
 import itertools
+import json
 import logging
 import re
 import uuid
@@ -43,6 +50,8 @@ API_VERSION = "2010-04-01"
 MAX_BODY = 1600
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _WHATSAPP = "whatsapp:"
+_CONTENT_SID = re.compile(r"^HX[0-9a-fA-F]{32}$")
+_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
 
 # What Twilio says for the errors tests script (``{to}`` is the recipient, as Twilio echoes it).
 ERROR_MESSAGES: dict[int, str] = {
@@ -62,6 +71,8 @@ ERROR_MESSAGES: dict[int, str] = {
     21614: "'To' number {to} is not a valid mobile number",
     21617: "The concatenated message body exceeds the 1600 character limit.",
     21910: "Invalid From and To pair. From and To should be of the same channel.",
+    21655: "The ContentSid is Invalid.",
+    21656: "The ContentVariables Parameter is invalid.",
     63016: "Failed to send freeform message because you are outside the allowed window. "
     "If you are using WhatsApp, please use a Message Template.",
     63024: "Invalid message recipient",
@@ -94,6 +105,9 @@ class Message:
     status: str = "queued"
     created: datetime = field(default_factory=lambda: datetime.now(UTC))
     callbacks: list[dict[str, str]] = field(default_factory=list)
+    # A template sent through the Content API: its SID and the variables given.
+    content_sid: str | None = None
+    content_variables: dict[str, str] = field(default_factory=dict)
 
     def resource(self) -> dict[str, Any]:
         """The Message resource JSON, as Twilio returns it."""
@@ -182,6 +196,10 @@ class FakeTwilioApi:
         self.internal_errors: list[BaseException] = []
         self._failures: list[_Failure] = []
         self._failing_numbers: dict[str, int] = {}
+        # Approved templates by Content SID: their text with {{name}} placeholders.
+        self.contents: dict[str, str] = {}
+        # WhatsApp numbers whose 24-hour window is closed: free text to them fails with 63016.
+        self.closed_windows: set[str] = set()
         self._inbound_ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -240,6 +258,16 @@ class FakeTwilioApi:
     def fail_to(self, number: str, code: int) -> None:
         """Refuse every message to ``number`` (with or without ``whatsapp:``) with ``code``."""
         self._failing_numbers[_bare(number)] = code
+
+    def add_content(self, sid: str, text: str) -> None:
+        """Register an approved template (``"Hi {{1}}, see you on {{2}}."``) under its Content SID."""
+        if not _CONTENT_SID.match(sid):
+            raise ValueError(f"{sid!r} is not a Content SID")
+        self.contents[sid] = text
+
+    def close_window(self, number: str) -> None:
+        """Refuse free text to WhatsApp ``number`` with 63016, as Twilio does outside the 24-hour window."""
+        self.closed_windows.add(_bare(number))
 
     def clear_failures(self) -> None:
         self._failures.clear()
@@ -353,8 +381,9 @@ class FakeTwilioApi:
         return self._create(record.form)
 
     def _create(self, form: dict[str, str]) -> web.Response:
-        to, sender, body = form.get("To", "").strip(), form.get("From", "").strip(), form.get("Body", "")
+        to, sender = form.get("To", "").strip(), form.get("From", "").strip()
         callback = form.get("StatusCallback") or None
+        content_sid = form.get("ContentSid") or None
         if self._failures:
             failure = self._failures[0]
             failure.times -= 1
@@ -365,8 +394,7 @@ class FakeTwilioApi:
             raise TwilioError(400, 21604)
         if not sender:
             raise TwilioError(400, 21603)
-        if not body.strip():
-            raise TwilioError(400, 21602)
+        body, variables = self._body(form, content_sid)
         if len(body) > MAX_BODY:
             raise TwilioError(400, 21617)
         if to.startswith(_WHATSAPP) != sender.startswith(_WHATSAPP):
@@ -381,6 +409,8 @@ class FakeTwilioApi:
         if code is not None:
             raise TwilioError(400, code, to=to)
         whatsapp = to.startswith(_WHATSAPP)
+        if whatsapp and content_sid is None and _bare(to) in self.closed_windows:
+            raise TwilioError(400, 63016, to=to)
         message = Message(
             sid=f"SM{uuid.uuid4().hex}",
             account_sid=self.account_sid,
@@ -389,9 +419,36 @@ class FakeTwilioApi:
             body=body,
             status_callback=callback,
             num_segments=1 if whatsapp else sms_segments(body).segments,
+            content_sid=content_sid,
+            content_variables=variables,
         )
         self.messages.append(message)
         return web.json_response(message.resource(), status=201)
+
+    def _body(self, form: dict[str, str], content_sid: str | None) -> tuple[str, dict[str, str]]:
+        """The text that goes (the Body, or the template filled in) and the template's variables."""
+        if content_sid is not None:
+            return self._content(content_sid, form.get("ContentVariables"))
+        body = form.get("Body", "")
+        if not body.strip():
+            raise TwilioError(400, 21602)
+        return body, {}
+
+    def _content(self, sid: str, raw_variables: str | None) -> tuple[str, dict[str, str]]:
+        """The body a template makes with these variables, and the variables, or Twilio's error."""
+        if not _CONTENT_SID.match(sid) or sid not in self.contents:
+            raise TwilioError(400, 21655)
+        try:
+            variables = json.loads(raw_variables) if raw_variables else {}
+        except ValueError:
+            raise TwilioError(400, 21656) from None
+        if not isinstance(variables, dict) or not all(isinstance(v, str) for v in variables.values()):
+            raise TwilioError(400, 21656)
+        text = self.contents[sid]
+        wanted = set(_PLACEHOLDER.findall(text))
+        if wanted - set(variables):
+            raise TwilioError(400, 21656, f"ContentVariables lacks {sorted(wanted - set(variables))}")
+        return _PLACEHOLDER.sub(lambda m: variables[m.group(1)], text), variables
 
 
 def _bare(number: str) -> str:

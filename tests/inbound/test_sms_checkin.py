@@ -63,7 +63,8 @@ async def test_a_checkin_answered_by_sms_reaches_staff(database_url, clock, twil
     assert (sms.opted_out, sms.status_reason) == (False, None)
 
     assert free_text == (
-        f"Thank you, your message is with your care team and someone will read it. If it is urgent, call {CLINIC_PHONE}."
+        "Thank you, your message is with your care team and someone will read it. "
+        f"If it is urgent, call {CLINIC_PHONE}."
     )
     assert len(bot_api.sent_messages(OWNER)) == alerts_after_checkin + 1
     assert "Is it fine to take <b>ibuprofen</b> tonight?" in forwarded["text"]  # as typed, not formatted

@@ -51,7 +51,7 @@ async def test_stop_then_start_by_sms(database_url, clock, twilio, bot_api):
     assert (after_stop.opted_out, after_stop.status_reason) == (True, "replied STOP")
     assert "Jane Doe" in alert["text"]
     assert while_stopped["edu-what-is-chronic-pain"].status is MessageStatus.SKIPPED
-    assert while_stopped["edu-what-is-chronic-pain"].last_error == "the patient opted out"
+    assert while_stopped["edu-what-is-chronic-pain"].last_error == "skip.opted_out"
     assert sent_while_stopped == 1, "nothing may go to a number that replied STOP"
 
     assert started == ("Welcome back: your messages are on again. Reply STOP at any time to stop them.")

@@ -84,7 +84,7 @@ async def test_delivery_log_lines_carry_the_ids_as_fields_and_stay_redacted(tmp_
         await app.engine.dispose()
 
     records = [json.loads(line) for line in stream.getvalue().splitlines()]
-    about = [r for r in records if r["logger"] == "messenger.scheduling.dispatcher" and "message_id" in r]
+    about = [r for r in records if r["logger"].startswith("messenger.scheduling.dispatcher") and "message_id" in r]
     assert about, records
     for record in about:
         assert (record["patient_id"], record["series_id"]) == (series.patient_id, series.id)

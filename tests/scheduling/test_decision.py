@@ -75,7 +75,7 @@ CASES = {
     "fallback copy of an answered reminder: skipped": (
         {"only_channel": SMS},
         {"answered": {1}, "contacts": [contact(TG), contact(SMS)]},
-        Close(MessageStatus.SKIPPED, "the patient already answered the reminder"),
+        Close(MessageStatus.SKIPPED, "skip.answered"),
     ),
     "fallback copy goes on its channel only": (
         {"only_channel": SMS},
@@ -90,7 +90,7 @@ CASES = {
     "no contact linked and the wait passes not-after: skipped": (
         {"not_after": T0 + timedelta(minutes=10)},
         {"contacts": []},
-        Close(MessageStatus.SKIPPED, "the patient had no contact in time"),
+        Close(MessageStatus.SKIPPED, "skip.no_contact_in_time"),
     ),
     "a contact only on a channel this process lacks counts as not linked": (
         {},
@@ -100,7 +100,7 @@ CASES = {
     "every contact opted out: skipped": (
         {},
         {"contacts": [contact(TG, opted_out=True)]},
-        Close(MessageStatus.SKIPPED, "the patient opted out"),
+        Close(MessageStatus.SKIPPED, "skip.opted_out"),
     ),
     "every contact dead: failed": (
         {},
@@ -130,7 +130,7 @@ CASES = {
     "staff alert without Telegram: failed, said why": (
         {"series_id": None, "kind": StepKind.ALERT, "staff_chat_id": 77},
         {"series_status": None, "channels": [SMS]},
-        Close(MessageStatus.FAILED, "staff alerts need the Telegram channel"),
+        Close(MessageStatus.FAILED, "dispatch.no_staff_channel"),
     ),
 }
 

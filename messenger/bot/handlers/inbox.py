@@ -12,8 +12,8 @@ from messenger.bot.parsing import InputError
 from messenger.db import transaction
 from messenger.domain.models import Patient, Staff
 from messenger.services import conversation
+from messenger.services.direct import NoDirectContact, queue_direct
 from messenger.services.errors import ServiceError
-from messenger.services.notes import NoNoteContact, queue_note
 from messenger.services.staff import active_staff
 
 # Telegram allows 4096 characters; the clinic's name and a prefix come on top of the staff's text.
@@ -21,7 +21,7 @@ MAX_REPLY = 3500
 
 
 @staff_only(audit_as="view.inbox")
-async def inbox(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, staff: Staff) -> None:
+async def inbox(update: Update, _context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, _staff: Staff) -> None:
     """List patients with unanswered messages, the longest waiting first."""
     async with deps.sessions() as session:
         lines = await conversation.inbox(session)
@@ -55,7 +55,7 @@ async def done(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps
 
 
 @staff_only()
-async def reply_command(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, staff: Staff) -> None:
+async def reply_command(update: Update, _context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, staff: Staff) -> None:
     """Send ``/reply <id> <text>`` to the patient on their current channel."""
     text = (update.effective_message.text or "").split(maxsplit=2) if update.effective_message else []
     if len(text) < 3 or not text[2].strip():
@@ -64,7 +64,7 @@ async def reply_command(update: Update, context: ContextTypes.DEFAULT_TYPE, deps
 
 
 @staff_only()
-async def reply_to_alert(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, staff: Staff) -> None:
+async def reply_to_alert(update: Update, _context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, staff: Staff) -> None:
     """A staff member's Telegram reply to an alert goes to the patient the alert is about."""
     message = update.effective_message
     original = message.reply_to_message if message is not None else None
@@ -93,7 +93,7 @@ async def send_reply(update: Update, deps: BotDeps, staff: Staff, patient_id: in
         raise ServiceError("unknown_patient", patient_id=patient_id)
     now = deps.clock.now()
     async with transaction(deps.sessions) as session:
-        queued = await queue_note(
+        queued = await queue_direct(
             session,
             now=now,
             patient_id=patient_id,
@@ -103,7 +103,7 @@ async def send_reply(update: Update, deps: BotDeps, staff: Staff, patient_id: in
             clinic=deps.clinic.name,
             text=text,
         )
-        if isinstance(queued, NoNoteContact):
+        if isinstance(queued, NoDirectContact):
             await reply(update, deps.text("inbox.reply_failed", name=patient.name, patient_id=patient_id))
             return
         await conversation.record_reply(

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from messenger.channels.base import Channel, Failed, Outgoing, RetryLater, SendOutcome, Sent
-from messenger.channels.failures import FailureCode
+from messenger.channels.failures import FailureCode, failure_text
 from messenger.clock import Clock
 from messenger.db import SessionFactory, transaction
 from messenger.domain.catalog import SeriesCatalog
@@ -273,10 +273,11 @@ class Dispatcher:
             if until is not None:
                 return self._retry(outcome, self._waiting_out(until))
             try:
-                outgoing = self.renderer.for_patient(job, channel, contact)
+                outgoing = self.renderer.for_patient(job, channel, contact, self.clock.now())
             except TemplateRenderError as exc:
                 log.error("message %s: template error: %s", job.message.id, exc)
-                outcome.reason = f"template error: {exc}"
+                where = f"{exc.path}:{exc.line}" if exc.line else exc.path
+                outcome.reason = failure_text(FailureCode.TEMPLATE_ERROR, (("where", where), ("problem", exc.problem)))
                 return outcome
             result, seconds = await self._send(channel, outgoing)
             outcome.channel, outcome.contact, outcome.send_seconds = channel.name, contact, seconds
@@ -425,14 +426,15 @@ class Dispatcher:
                 lost_contacts=tuple(outcome.lost),
                 send_seconds=outcome.send_seconds,
             )
-            log.info(
-                "message %s (%s) → %s%s",
-                message.id,
-                message.step_key,
-                outcome.status.value,
-                f" via {outcome.channel.value}" if outcome.channel else "",
-            )
-            await notify(self.listeners, delivery)
+            with log_fields(message_id=message.pk, patient_id=message.patient_id, series_id=message.series_id):
+                log.info(
+                    "message %s (%s) → %s%s",
+                    message.id,
+                    message.step_key,
+                    outcome.status.value,
+                    f" via {outcome.channel.value}" if outcome.channel else "",
+                )
+                await notify(self.listeners, delivery)
             deliveries.append(delivery)
         return deliveries
 

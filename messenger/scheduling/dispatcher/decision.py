@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 
+from messenger.channels.failures import FailureCode, failure_text
 from messenger.domain.enums import ChannelName, MessageStatus, SeriesStatus, StepKind
 from messenger.domain.models import Contact, Message
 
@@ -56,7 +57,7 @@ class Paused:
 
 Decision = Send | SendToStaff | Close | WaitForContact | Paused
 
-NO_REACHABLE_CONTACT = "no reachable contact"
+NO_REACHABLE_CONTACT = failure_text(FailureCode.NO_REACHABLE_CONTACT)
 STAFF_CHANNEL = ChannelName.TELEGRAM
 
 
@@ -87,7 +88,7 @@ def decide(
     if message.staff_chat_id is not None:
         return _to_staff(message.staff_chat_id, channels, paused, now)
     # A note (a staff reply, a check-in reminder) belongs to no series: only the contacts decide.
-    note = message.kind is StepKind.NOTE
+    note = message.kind is StepKind.DIRECT
     if series_status is SeriesStatus.PAUSED and not note:
         return Close(MessageStatus.HELD, "series paused")
     if (series_status is not SeriesStatus.ACTIVE or not has_definition) and not note:
@@ -96,17 +97,17 @@ def decide(
     if message.not_after is not None and now > message.not_after:
         return Close(MessageStatus.SKIPPED, "past its not-after time")
     if message.only_channel is not None and message.infusion_number in answered:
-        return Close(MessageStatus.SKIPPED, "the patient already answered the reminder")
+        return Close(MessageStatus.SKIPPED, failure_text(FailureCode.SKIP_ANSWERED))
     configured = [c for c in contacts if c.channel in channels and message.only_channel in (None, c.channel)]
     usable = tuple(c for c in configured if c.reachable and not c.opted_out)
     match reach_of(configured):
         case Reach.NOT_LINKED:
             until = now + contact_wait
             if message.not_after is not None and until > message.not_after:
-                return Close(MessageStatus.SKIPPED, "the patient had no contact in time")
+                return Close(MessageStatus.SKIPPED, failure_text(FailureCode.SKIP_NO_CONTACT_IN_TIME))
             return WaitForContact(until)
         case Reach.OPTED_OUT:
-            return Close(MessageStatus.SKIPPED, "the patient opted out")
+            return Close(MessageStatus.SKIPPED, failure_text(FailureCode.SKIP_OPTED_OUT))
         case Reach.LOST:
             return Close(MessageStatus.FAILED, NO_REACHABLE_CONTACT)
     pause = paused.get(usable[0].channel)
@@ -119,7 +120,7 @@ def _to_staff(
     chat_id: int, channels: Collection[ChannelName], paused: Mapping[ChannelName, datetime], now: datetime
 ) -> Decision:
     if STAFF_CHANNEL not in channels:
-        return Close(MessageStatus.FAILED, "staff alerts need the Telegram channel")
+        return Close(MessageStatus.FAILED, failure_text(FailureCode.NO_STAFF_CHANNEL))
     pause = paused.get(STAFF_CHANNEL)
     if pause is not None and pause > now:
         return Paused(pause)

@@ -43,6 +43,8 @@ class Job:
     contacts: list[Contact]
     # Infusions the patient confirmed or asked to move.
     answered_infusions: frozenset[int]
+    # Infusions that did not take place (missed, cancelled, waiting for a new time).
+    not_held: frozenset[int] = frozenset()
 
     @property
     def recipient(self) -> tuple[str, int]:
@@ -135,6 +137,7 @@ async def load(session: AsyncSession, messages: Sequence[Message], catalog: Seri
                 infusion_times=[i.scheduled_at for i in own],
                 contacts=contacts.get(message.patient_id, []),
                 answered_infusions=frozenset(i.number for i in own if i.responded_at is not None),
+                not_held=frozenset(i.number for i in own if i.status.did_not_happen),
             )
         )
     return jobs
@@ -266,9 +269,11 @@ async def complete_series(session: AsyncSession, series_ids: Iterable[int], now:
     if not ids:
         return
     still_open = exists().where(col(Message.series_id) == Series.id, col(Message.status).in_(OPEN))
+    # A series nothing reached is not "completed": it stays open for staff to act on.
+    reached = exists().where(col(Message.series_id) == Series.id, col(Message.status) == MessageStatus.SENT)
     await session.exec(
         update(Series)
-        .where(col(Series.id).in_(ids), col(Series.status) == SeriesStatus.ACTIVE, ~still_open)
+        .where(col(Series.id).in_(ids), col(Series.status) == SeriesStatus.ACTIVE, ~still_open, reached)
         .values(status=SeriesStatus.COMPLETED, status_changed_at=now)
         .execution_options(synchronize_session=False)
     )

@@ -12,11 +12,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from messenger.channels.base import Button, Channel, Content, Outgoing
 from messenger.content import Flavour
-from messenger.domain.enums import StepKind
+from messenger.domain.enums import ChannelName, StepKind
 from messenger.domain.models import Contact, Message, Patient
 from messenger.rendering.compose import Composer
 from messenger.rendering.context import Clinic, message_context
 from messenger.scheduling.dispatcher.outbox import Job
+from messenger.scheduling.whatsapp import whatsapp_content
 
 # The buttons a message carries on channels that have them (reminders, check-ins).
 ButtonFactory = Callable[[Message, str], tuple[tuple[Button, ...], ...]]
@@ -24,7 +25,9 @@ ButtonFactory = Callable[[Message, str], tuple[tuple[Button, ...], ...]]
 # (message, the series' infusion times, the patient's locale) → (file name, bytes, MIME type) tuples.
 AttachmentFactory = Callable[[Message, list[datetime], str], tuple[tuple[str, bytes, str], ...]]
 # A note's text (a staff reply, a check-in reminder): (message, the patient's locale, the channel's flavour).
-NoteFactory = Callable[[Message, str, Flavour], Content]
+DirectFactory = Callable[[Message, str, Flavour], Content]
+# The address of a note's own page, for channels that cannot carry the note (message, now) → link or None.
+NoteLinkFactory = Callable[[Message, datetime], str | None]
 _UTC = ZoneInfo("UTC")
 
 
@@ -49,7 +52,8 @@ class Renderer:
         buttons: ButtonFactory | None = None,
         attachments: AttachmentFactory | None = None,
         staff: StaffDesk | None = None,
-        notes: NoteFactory | None = None,
+        notes: DirectFactory | None = None,
+        note_links: NoteLinkFactory | None = None,
     ) -> None:
         self.composer = composer
         self.clinic = clinic
@@ -57,11 +61,12 @@ class Renderer:
         self.attachments = attachments
         self.staff = staff
         self.notes = notes
+        self.note_links = note_links
 
-    def for_patient(self, job: Job, channel: Channel, contact: Contact) -> Outgoing:
+    def for_patient(self, job: Job, channel: Channel, contact: Contact, now: datetime) -> Outgoing:
         """The series step in the patient's language, for this channel; raises TemplateRenderError."""
         message, patient = job.message, job.patient
-        if message.kind is StepKind.NOTE and self.notes is not None:
+        if message.kind is StepKind.DIRECT and self.notes is not None:
             note = self.notes(message, patient.locale, channel.capabilities.body)
             return self._outgoing(job, contact, replace(note, body=note.body[: channel.capabilities.max_length]))
         if job.definition is None:
@@ -76,10 +81,15 @@ class Renderer:
             step_key=message.step_key,
             kind=message.kind,
             infusion_number=message.infusion_number,
+            not_held=job.not_held,
+            note_link=self.note_links(message, now) if self.note_links else None,
         )
         content = self.composer.compose(
             template=message.template, capabilities=channel.capabilities, locale=patient.locale, context=context
         )
+        if contact.channel is ChannelName.WHATSAPP:
+            locales = self.composer.environment.locales_for(patient.locale)
+            content = whatsapp_content(content, job.definition, message, contact, context, locales, now)
         if channel.capabilities.buttons and self.buttons is not None:
             content = replace(content, buttons=self.buttons(message, patient.locale))
         files: tuple[tuple[str, bytes, str], ...] = ()

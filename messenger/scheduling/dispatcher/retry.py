@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from messenger.channels.base import RetryLater
+from messenger.channels.failures import FailureCode, failure_text
 from messenger.domain.enums import MessageStatus
 
 
@@ -61,5 +62,5 @@ def after_retry(
         at, refund = now + timedelta(seconds=max(outcome.after, policy.delay(attempts, rng))), False
     at = defer(at)
     if not_after is not None and at > not_after:
-        return Verdict(MessageStatus.SKIPPED, f"could not be sent before its not-after time: {outcome.reason}")
+        return Verdict(MessageStatus.SKIPPED, failure_text(FailureCode.SKIP_TOO_LATE, (("after", outcome.reason),)))
     return Verdict(MessageStatus.PENDING, outcome.reason, send_at=at, refund_attempt=refund)

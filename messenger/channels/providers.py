@@ -1,28 +1,17 @@
-"""The channels to the providers (Twilio, SMTP) as the settings configure them, and their pacers."""
+"""The provider channels the settings configure: SMS and WhatsApp through Twilio, e-mail through SMTP."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable
 
-from messenger.channels.base import Channel
+from messenger.channels.base import Channel, Outgoing
 from messenger.channels.email import EmailChannel
 from messenger.channels.twilio import TwilioChannel
 from messenger.clock import Clock
 from messenger.config import Settings
 from messenger.domain.enums import ChannelName
 from messenger.pacing.pacer import Pacer
-from messenger.web.webhooks import unsubscribe_link
-
-
-def unique_pacers(channels: Iterable[Channel]) -> list[Pacer]:
-    """The pacers of these channels, each once (channels of one account share theirs)."""
-    found: dict[int, Pacer] = {}
-    for channel in channels:
-        pacer = getattr(channel, "pacer", None)
-        if isinstance(pacer, Pacer):
-            found.setdefault(id(pacer), pacer)
-    return list(found.values())
 
 
 def twilio_account(name: ChannelName, sender: str) -> str:
@@ -30,7 +19,13 @@ def twilio_account(name: ChannelName, sender: str) -> str:
     return f"twilio:{name.value}:{hashlib.sha256(sender.encode()).hexdigest()[:16]}"
 
 
-def provider_channels(settings: Settings, clock: Clock, pacing_clock: Clock) -> dict[ChannelName, Channel]:
+def provider_channels(
+    settings: Settings,
+    clock: Clock,
+    pacing_clock: Clock,
+    *,
+    unsubscribe_url: Callable[[Outgoing], str | None] | None = None,
+) -> dict[ChannelName, Channel]:
     """SMS and WhatsApp (Twilio) and e-mail (SMTP), where the settings configure them."""
     channels: dict[ChannelName, Channel] = {}
     public = settings.public_url
@@ -64,6 +59,6 @@ def provider_channels(settings: Settings, clock: Clock, pacing_clock: Clock) -> 
             username=settings.smtp_username,
             password=settings.smtp_password,
             use_tls=settings.smtp_use_tls,
-            unsubscribe_url=lambda o: unsubscribe_link(settings, o.contact_id, clock.now()) if o.contact_id else None,
+            unsubscribe_url=unsubscribe_url,
         )
     return channels

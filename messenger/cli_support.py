@@ -1,0 +1,31 @@
+"""What every CLI command shares: the consoles, and settings loaded or a one-line error and exit 2."""
+
+from __future__ import annotations
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.markup import escape
+
+from messenger.config import Settings, UnknownSettingError, load_settings
+from messenger.domain.series import SeriesDefinitionError
+
+console = Console()
+errors = Console(stderr=True)
+
+
+def settings_or_exit(**overrides: object) -> Settings:
+    try:
+        return load_settings(**overrides)
+    except ValidationError as exc:
+        for error in exc.errors():
+            name = "MESSENGER_" + "_".join(str(p) for p in error["loc"]).upper()
+            message = escape(error["msg"].removeprefix("Value error, "))
+            errors.print(f"[red]Configuration error[/]: {name}: {message}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    except UnknownSettingError as exc:
+        errors.print(f"[red]Configuration error[/]: {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    except SeriesDefinitionError as exc:
+        errors.print(f"[red]Series definition error[/]: {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(2) from None
