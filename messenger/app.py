@@ -31,7 +31,7 @@ from messenger.rendering.compose import Composer
 from messenger.rendering.context import Clinic
 from messenger.rendering.environment import TemplateEnvironment
 from messenger.rendering.strings import BotStrings
-from messenger.runtime import App
+from messenger.runtime import App as App  # re-exported: callers build and run it from here
 from messenger.scheduling.alarm import Alarm
 from messenger.scheduling.dispatcher import (
     DeliveryListener,

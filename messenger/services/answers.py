@@ -64,7 +64,7 @@ async def respond_to_reminder(
         raise ServiceError("infusion_started", number=infusion.number)
     infusion.status = InfusionStatus.CONFIRMED if attending else InfusionStatus.RESCHEDULE_REQUESTED
     infusion.responded_at = now
-    if not attending:
+    if not attending and message.series_id is not None:  # a reminder always has its series
         await hold_for_reschedule(session, series_id=message.series_id, number=infusion.number, now=now)
     audit.record(
         session,

@@ -7,8 +7,8 @@ from telegram.ext import ContextTypes
 
 from messenger.bot import parsing
 from messenger.bot.context import BotDeps, reply, staff_only
-from messenger.bot.handlers.staff import local_text
 from messenger.bot.parsing import InputError
+from messenger.bot.steps import local_text
 from messenger.db import transaction
 from messenger.domain.models import Patient, Staff
 from messenger.services import conversation
