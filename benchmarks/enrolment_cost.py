@@ -14,7 +14,7 @@ Each figure is wall time per scheduled message (an outbox row, or a job), and it
 the APScheduler figure; CPU time of this process (all threads) is printed beside it, as it
 moves less than wall time on a busy machine. APScheduler with SQLite's default settings
 (rollback journal, ``synchronous=FULL``: what a job store on a bare URL gets) is shown too.
-The default series has 28 steps, so 10,000 patients are 280,000 rows.
+The default series has 29 steps, so 10,000 patients are 290,000 rows.
 The requests are built before the clock starts (parsing an import is not enrolment).
 
 Run: ``.venv/bin/python benchmarks/enrolment_cost.py [--patients 10000] [--jobs 2000] [--single 200]``
@@ -41,9 +41,9 @@ from sqlmodel import select
 
 from messenger.clock import ManualClock
 from messenger.db import _sqlite_pragmas, create_engine, create_schema, session_factory, transaction
+from messenger.domain.catalog import SeriesCatalog
 from messenger.domain.enums import ChannelName
 from messenger.domain.models import ContactBase, Message
-from messenger.domain.series import SeriesCatalog
 from messenger.domain.timing import QuietHours
 from messenger.services.enrolment import EnrolmentRequest, enrol, enrol_many
 

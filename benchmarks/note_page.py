@@ -30,12 +30,12 @@ import httpx
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from messenger.clock import ManualClock  # noqa: E402
-from messenger.domain.enums import ChannelName  # noqa: E402
-from tests.conftest import T0  # noqa: E402
-from tests.factories import enrol_patient, messages_of, run_until  # noqa: E402
-from tests.fakes.twilio_api import FakeTwilioApi  # noqa: E402
-from tests.inbound.support import PATIENT_PHONE, SIGNING_SECRET, SMS_FROM, inbound_settings, running_app  # noqa: E402
+from messenger.clock import ManualClock
+from messenger.domain.enums import ChannelName
+from tests.conftest import T0
+from tests.factories import enrol_patient, messages_of, run_until
+from tests.fakes.twilio_api import FakeTwilioApi
+from tests.inbound.support import PATIENT_PHONE, SIGNING_SECRET, SMS_FROM, inbound_settings, running_app
 
 STEP = "edu-what-is-chronic-pain"
 

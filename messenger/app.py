@@ -9,9 +9,11 @@ from messenger.bot.acknowledgement import AlertDesk
 from messenger.bot.alerts import StaffAlerts
 from messenger.bot.application import TelegramRuntime, build_telegram_application
 from messenger.bot.context import BotDeps
+from messenger.bot.followup import FOLLOW_UP_JOB, FOLLOW_UP_SECONDS, FollowUps
 from messenger.bot.keyboards import message_buttons
 from messenger.bot.persistence import DatabasePersistence
 from messenger.bot.reachability import TelegramReachability
+from messenger.bot.summaries import CourseSummaries
 from messenger.channels.base import Channel, Outgoing
 from messenger.channels.calendar import calendar_attachments
 from messenger.channels.console import ConsoleChannel
@@ -24,6 +26,7 @@ from messenger.domain.catalog import SeriesCatalog
 from messenger.domain.enums import ChannelName
 from messenger.domain.timing import QuietHours
 from messenger.domain.triage import PhraseBooks
+from messenger.insights.documents import Insights
 from messenger.observability.metrics import Metrics
 from messenger.pacing.shared import SharedBudget, unique_pacers
 from messenger.pacing.telegram import telegram_pacer
@@ -40,7 +43,6 @@ from messenger.scheduling.dispatcher import (
     RetryPolicy,
 )
 from messenger.scheduling.fallback import ReminderFallback
-from messenger.scheduling.followup import FOLLOW_UP_JOB, FOLLOW_UP_SECONDS, FollowUps
 from messenger.scheduling.heartbeat import Heartbeat
 from messenger.services.direct import DirectWriter
 from messenger.services.notes import NoteLinks
@@ -150,8 +152,22 @@ def build_app(
     phrases = PhraseBooks(templates.search_path, templates.locales_for)
     if reachability is not None:
         metrics.watch_telegram(lambda: reachability.last_ok)
-    telegram, desk = None, None
+    telegram, summaries, desk = None, None, None
     if telegram_app is not None and alerts is not None:
+        summaries = CourseSummaries(
+            bot=telegram_app.bot,
+            sessions=sessions,
+            staff_chat_id=settings.staff_chat_id,
+            insights=Insights(
+                sessions=sessions,
+                strings=strings,
+                clock=clock,
+                locale=settings.default_locale,
+                clinic_name=clinic.name,
+                clinic_zone=settings.zone,
+            ),
+        )
+        dispatcher.listeners.append(summaries.on_delivery)
         desk = AlertDesk(bot=telegram_app.bot, sessions=sessions, strings=strings, clock=clock, settings=settings)
         telegram = TelegramRuntime(
             telegram_app,
@@ -171,6 +187,7 @@ def build_app(
                 phrases=phrases,
                 desk=desk,
                 channels=frozenset(wired),
+                summaries=summaries,
             ),
         )
     followups = FollowUps(

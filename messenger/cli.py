@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -233,6 +234,44 @@ def series_validate(
         )
     if failed:
         raise typer.Exit(1)
+
+
+@app.command("export")
+def export_command(
+    fmt: Annotated[str, typer.Option("--format", help="csv (a zip of CSV files) or fhir (a FHIR R4B Bundle as JSON)")],
+    output: Annotated[Path | None, typer.Option(help="Default: messenger-export-<UTC date>.zip (.json) here.")] = None,
+) -> None:
+    """Write the clinic's patients, infusions, answers, messages and audit log for use elsewhere."""
+    from messenger import cli_insights as insights_cli
+
+    insights_cli.export(settings_or_exit(), fmt, output)
+
+
+@app.command("import")
+def import_command(
+    path: Annotated[Path, typer.Argument(help="CSV: name,phone,email,timezone,language,first_infusion,infusions")],
+    skip_invalid: Annotated[bool, typer.Option(help="Enrol the valid rows even if some are not.")] = False,
+) -> None:
+    """Enrol many patients from a CSV file; every row is checked first, and a second import enrols nobody twice."""
+    from messenger import cli_insights as insights_cli
+
+    raise typer.Exit(insights_cli.import_patients(settings_or_exit(), path, skip_invalid=skip_invalid))
+
+
+@app.command("insights")
+def insights_command(
+    patient: Annotated[int, typer.Option(help="The patient whose chart and summary to write.")] = 1,
+    days: Annotated[int, typer.Option(help="The report's period in days.")] = 30,
+    folder: Annotated[Path, typer.Option(help="Where to write the files.")] = Path("insights"),
+    as_of: Annotated[
+        datetime | None, typer.Option(help="Report as at this UTC time (e.g. the end of the demo's story).")
+    ] = None,
+) -> None:
+    """Write a patient's progress chart and summary PDF and the cohort report, as staff receive them."""
+    from messenger import cli_insights as insights_cli
+
+    when = as_of.replace(tzinfo=UTC) if as_of else None
+    insights_cli.sample_files(settings_or_exit(), patient_id=patient, days=days, folder=folder, as_of=when)
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import os
-from datetime import time
+from datetime import date, time
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -20,9 +20,6 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
-
-from messenger.config_listening import ListeningSettings
-from messenger.domain.hours import ClinicHours
 
 # The clinic the shipped article comes from; a clinic sets its own.
 DEFAULT_CLINIC_NAME = "Renew Ketamine Infusion"
@@ -61,7 +58,7 @@ def _comma_separated(value: object) -> object:
     return value
 
 
-class Settings(ListeningSettings, BaseSettings):
+class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="MESSENGER_",
         env_file=".env",
@@ -79,6 +76,19 @@ class Settings(ListeningSettings, BaseSettings):
     templates_dir: Path | None = None
     clinic_name: str = DEFAULT_CLINIC_NAME
     clinic_phone: str = DEFAULT_CLINIC_PHONE
+    # Said to a patient in crisis at any hour, with the emergency number and the clinic's phone.
+    crisis_line: str = "988"
+    emergency_number: str = "911"
+    # Opening hours in the clinic's zone ("Mon-Fri 08:00-18:00, Sat 09:00-12:00"); unset: always open.
+    clinic_hours: str | None = None
+    clinic_timezone: str | None = None
+    # ISO dates the clinic is closed (holidays), comma-separated.
+    clinic_closed: Annotated[list[date], NoDecode] = Field(default_factory=list)
+    # Given in the after-hours reply when set.
+    after_hours_phone: str | None = None
+    # An urgent alert nobody has taken goes out again after this many minutes (and by SMS to on-call).
+    alert_renotify_minutes: float = Field(default=10.0, gt=0)
+    oncall_phone: str | None = None
 
     default_series: str = "ketamine-chronic-pain"
     default_timezone: str = "America/Los_Angeles"
@@ -205,6 +215,11 @@ class Settings(ListeningSettings, BaseSettings):
     def _lists(cls, value: object) -> object:
         return _comma_separated(value)
 
+    @field_validator("clinic_closed", mode="before")
+    @classmethod
+    def _dates(cls, value: object) -> object:
+        return _comma_separated(value)
+
     @field_validator("default_timezone", "clinic_timezone")
     @classmethod
     def _timezone(cls, value: str | None) -> str | None:
@@ -230,11 +245,6 @@ class Settings(ListeningSettings, BaseSettings):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.default_timezone)
-
-    @property
-    def hours(self) -> ClinicHours:
-        zone = ZoneInfo(self.clinic_timezone or self.default_timezone)
-        return ClinicHours.parse(self.clinic_hours, zone=zone, closed=self.clinic_closed)
 
     @property
     def twilio_configured(self) -> bool:

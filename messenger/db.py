@@ -34,6 +34,10 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     # With WAL, NORMAL cannot corrupt the database; a power cut may lose the last commits.
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")
+    # Up to 32 MiB of pages per connection (SQLite's default is 2 MiB), taken only as used: an
+    # enrolment of many patients inserts across the whole claim index, which evicted and
+    # re-read its own pages at the default size.
+    cursor.execute("PRAGMA cache_size=-32768")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 

@@ -8,6 +8,7 @@ from types import TracebackType
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from messenger.bot.application import TelegramRuntime
+from messenger.bot.followup import FollowUps
 from messenger.channels.base import Channel
 from messenger.clock import Clock
 from messenger.config import Settings
@@ -24,7 +25,6 @@ from messenger.rendering.environment import TemplateEnvironment
 from messenger.rendering.strings import BotStrings
 from messenger.scheduling.alarm import Alarm
 from messenger.scheduling.dispatcher import Dispatcher
-from messenger.scheduling.followup import FollowUps
 from messenger.scheduling.heartbeat import Heartbeat
 from messenger.services.staff import ensure_owners
 from messenger.web.server import WebServer

@@ -48,7 +48,7 @@ def test_no_arguments_validates_the_shipped_series() -> None:
     result = validate()
     assert result.exit_code == 0, result.output
     out = text(result.stdout)
-    assert f"✓ {SHIPPED_FILE}: 'ketamine-chronic-pain', 5 infusions, 28 steps" in out
+    assert f"✓ {SHIPPED_FILE}: 'ketamine-chronic-pain', 5 infusions, 29 steps" in out
     assert text(result.stderr) == ""
 
 

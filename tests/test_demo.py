@@ -25,7 +25,7 @@ async def test_the_demo_delivers_the_whole_series_in_order(tmp_path):
 
     text = output.getvalue()
     assert summary.finished
-    assert summary.expected == 28
+    assert summary.expected == 29
     counts = {kind: dict(c) for kind, c in summary.by_kind.items()}
     assert counts == {
         "welcome": {"sent": 1},

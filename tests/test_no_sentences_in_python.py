@@ -34,6 +34,7 @@ OPERATOR_MODULES = {
     "cli_support.py": "configuration errors on the operator's terminal",
     # Why `messenger run` cannot start: one line on the operator's terminal or container log.
     "startup.py": "start-up failures for the operator, naming the setting to change",
+    "cli_insights.py": "command-line help and console output for the operator (export, import)",
     # The demo prints a story-time narration on the operator's terminal around the patient messages.
     "demo.py": "the demo's narration on the operator's terminal",
     # Prometheus HELP lines are read by whoever runs the metrics stack.

@@ -23,6 +23,7 @@ from messenger.clock import Clock
 from messenger.config import Settings
 from messenger.db import SessionFactory, transaction
 from messenger.domain.enums import MessageStatus, StepKind
+from messenger.domain.hours import clinic_hours
 from messenger.domain.models import Message, StaffAlert
 from messenger.rendering.strings import BotStrings
 from messenger.services import audit
@@ -47,7 +48,7 @@ class AlertDesk:
         self.locale = settings.default_locale
         self.clock = clock
         # "Taken at" is read in the clinic's time.
-        self.zone = settings.hours.zone
+        self.zone = clinic_hours(settings).zone
 
     async def acknowledge(self, *, alert_id: int, staff_user_id: int, name: str) -> Acknowledged | None:
         """The first "I'm on it" wins; every copy of the alert then says who took it and when."""

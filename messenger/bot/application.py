@@ -18,7 +18,7 @@ from telegram.ext import (
 )
 
 from messenger.bot.context import BotDeps, deps_of, reply
-from messenger.bot.handlers import attendance, buttons, enrolment, inbox, patient, staff
+from messenger.bot.handlers import attendance, buttons, enrolment, inbox, insights, patient, staff
 from messenger.bot.reachability import TelegramReachability, TrackedRequest
 from messenger.config import Settings
 from messenger.pacing.pacer import Pacer
@@ -41,6 +41,10 @@ STAFF_COMMANDS = {
     "reply": inbox.reply_command,
     "attended": attendance.attended,
     "missed": attendance.missed,
+    "progress": insights.progress,
+    "report": insights.report,
+    "summary": insights.summary,
+    "export": insights.export,
 }
 PATIENT_COMMANDS = {
     "start": patient.start,

@@ -19,16 +19,18 @@ from telegram.ext import ContextTypes
 from messenger.bot.acknowledgement import AlertDesk
 from messenger.bot.alerts import StaffAlerts
 from messenger.bot.parsing import InputError
+from messenger.bot.summaries import CourseSummaries
 from messenger.clock import Clock
 from messenger.config import Settings
 from messenger.content import Flavour
 from messenger.db import SessionFactory, transaction
 from messenger.domain.catalog import SeriesCatalog
 from messenger.domain.enums import ChannelName
-from messenger.domain.hours import ClinicHours
+from messenger.domain.hours import ClinicHours, clinic_hours
 from messenger.domain.models import Patient, Staff
 from messenger.domain.timing import QuietHours
 from messenger.domain.triage import PhraseBooks
+from messenger.insights.documents import Insights
 from messenger.rendering.compose import Composer
 from messenger.rendering.context import Clinic
 from messenger.rendering.environment import TemplateEnvironment
@@ -76,6 +78,8 @@ class BotDeps:
     # The channels this process sends on (a staff reply goes only on one of these).
     channels: frozenset[ChannelName] | None = None
     start_throttle: Throttle = field(default_factory=Throttle)
+    # Sends the end-of-course PDF to staff (a cancelled series gets one too).
+    summaries: CourseSummaries | None = None
 
     @property
     def locale(self) -> str:
@@ -83,11 +87,22 @@ class BotDeps:
 
     @property
     def hours(self) -> ClinicHours:
-        return self.settings.hours
+        return clinic_hours(self.settings)
 
     @property
     def clinic_zone(self) -> ZoneInfo:
         return self.settings.zone
+
+    @property
+    def insights(self) -> Insights:
+        return Insights(
+            sessions=self.sessions,
+            strings=self.strings,
+            clock=self.clock,
+            locale=self.locale,
+            clinic_name=self.clinic.name,
+            clinic_zone=self.clinic_zone,
+        )
 
     def text(self, key: str, **params: Any) -> str:
         return self.strings.get(key, self.locale, **params)

@@ -9,17 +9,19 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from telegram import Update
+from telegram import InputFile, Update
+from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
 from messenger.bot import parsing
 from messenger.bot.context import BotDeps, reply
+from messenger.bot.keyboards import Callback, single
 from messenger.bot.parsing import InputError
 from messenger.db import transaction
 from messenger.domain.enums import ChannelName
 from messenger.domain.models import ContactBase, Patient, Staff
 from messenger.rendering.context import infusion_view
-from messenger.services import changes, conversation, reports
+from messenger.services import audit, changes, conversation, reports
 from messenger.services.attendance import effective_status
 from messenger.services.audit import staff_actor
 from messenger.services.contacts import find_contact, set_opted_out
@@ -147,7 +149,26 @@ async def send_patient_card(update: Update, deps: BotDeps, patient_id: int) -> N
                 for e in entries
             ],
         ),
+        reply_markup=single(deps.insights.html("chart_button"), Callback("o", patient_id, "chart")),
     )
+
+
+async def send_progress(update: Update, deps: BotDeps, staff: Staff, patient_id: int) -> None:
+    """Send a patient's progress chart as a photo into the staff member's chat; audited."""
+    rendered = await deps.insights.progress(patient_id)
+    # Audited once the chart exists, before it leaves: what was shown is on record even if the send fails.
+    async with transaction(deps.sessions) as session:
+        audit.record(
+            session,
+            at=deps.clock.now(),
+            actor=staff_actor(staff.telegram_user_id),
+            action="view.progress",
+            patient_id=patient_id,
+        )
+    if update.effective_chat is not None:
+        await update.effective_chat.send_photo(
+            InputFile(rendered.content, filename=rendered.filename), caption=rendered.caption, parse_mode=ParseMode.HTML
+        )
 
 
 async def confirm_stop(deps: BotDeps, patient: Patient, chat_id: int, confirmed: bool) -> str:

@@ -35,6 +35,7 @@ class InfusionStatus(StrEnum):
     CONFIRMED = "confirmed"
     RESCHEDULE_REQUESTED = "reschedule_requested"
     CANCELLED = "cancelled"
+    # Marked by staff once the infusion's time has come; unmarked past infusions count as attended.
     ATTENDED = "attended"
     MISSED = "missed"
 

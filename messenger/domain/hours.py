@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from messenger.config import Settings
 from messenger.domain.timing import from_wall, local_wall
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -84,3 +85,12 @@ def _time(text: str, part: str) -> time:
     if hours > 23 or minutes > 59:
         raise HoursError(f"{part.strip()!r}: {text} is not a time of day")
     return time(hours, minutes)
+
+
+def clinic_hours(settings: Settings) -> ClinicHours:
+    """The clinic's opening hours as configured (``MESSENGER_CLINIC_HOURS`` and friends); raises HoursError.
+
+    Checked once when the app is built, so a malformed value stops start-up with its one sentence.
+    """
+    zone = ZoneInfo(settings.clinic_timezone or settings.default_timezone)
+    return ClinicHours.parse(settings.clinic_hours, zone=zone, closed=settings.clinic_closed)

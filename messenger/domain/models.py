@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import JSON, BigInteger, Column, Index, SmallInteger, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, SmallInteger, Text, UniqueConstraint, text
 from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlmodel import Field, SQLModel
 
@@ -131,6 +131,9 @@ def _priority_of_row(context: DefaultExecutionContext) -> int:
     return int(Priority.of(StepKind(parameters["kind"])))
 
 
+_HAS_ALERT = text("alert_id IS NOT NULL")
+
+
 class Message(SQLModel, Persisted, table=True):
     """The outbox: everything that leaves. One row per series step, so a step can never be sent twice;
     staff alerts are rows too (no series, a staff chat as recipient, the patient they concern)."""
@@ -140,10 +143,13 @@ class Message(SQLModel, Persisted, table=True):
         Index("ix_message_status_send_at", "status", "send_at"),
         # Claims walk one class at a time in due order.
         Index("ix_message_claim", "status", "priority", "due_at"),
+        # Only urgent alerts' copies carry an alert id: a partial index costs bulk enrolment nothing.
+        Index("ix_message_alert_id", "alert_id", sqlite_where=_HAS_ALERT, postgresql_where=_HAS_ALERT),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    series_id: int | None = Field(default=None, foreign_key="series.id", index=True)
+    # Not indexed alone: uq_message_series_step (series_id first) serves every lookup by series.
+    series_id: int | None = Field(default=None, foreign_key="series.id")
     # The patient the row is for, or (a staff alert) about.
     patient_id: int = Field(foreign_key="patient.id", index=True)
     step_key: str = Field(max_length=100)
@@ -181,9 +187,9 @@ class Message(SQLModel, Persisted, table=True):
     params: dict[str, Any] | None = Field(default=None, sa_type=JSON(none_as_null=True))
     # When the patient first opened the note's page through its link: the only true read receipt there is.
     read_at: datetime | None = _optional_when()
-    # Migration 0008: the staff alert this row is a copy of; with provider_id and staff_chat_id it says
+    # Migration 0010: the staff alert this row is a copy of; with provider_id and staff_chat_id it says
     # where the copy landed, so "I'm on it" can edit every copy.
-    alert_id: int | None = Field(default=None, index=True)
+    alert_id: int | None = None
 
 
 class Answer(SQLModel, Persisted, table=True):
@@ -198,6 +204,9 @@ class Answer(SQLModel, Persisted, table=True):
     score: int | None = None
     escalated: bool = False
     answered_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
+    # The infusion this check-in follows: 0 for the baseline before the first one. Last, as
+    # migration 0007 added it: both ways of building the schema give the same table.
+    after_infusion: int | None = None
 
 
 class AuditEvent(SQLModel, Persisted, table=True):

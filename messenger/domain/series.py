@@ -72,6 +72,9 @@ class Step(_Strict):
     not_after: Offset | None = None
     # WhatsApp templates by locale, sent outside WhatsApp's 24-hour window (messenger.domain.whatsapp).
     whatsapp: dict[str, WhatsAppTemplate] = Field(default_factory=dict)
+    # Due at enrolment when the anchor's time is already past then (the baseline check-in
+    # "the evening before the first infusion" for a patient enrolled that very day).
+    or_at_enrolment: bool = False
 
     @field_validator("key")
     @classmethod
@@ -227,6 +230,8 @@ def plan_step(
 ) -> PlannedStep:
     anchor = enrolled_at if infusion is None else infusions[infusion - 1]
     due = apply_offset(anchor, step.offset, zone, step.at)
+    if step.or_at_enrolment:
+        due = max(due, enrolled_at)
     send = send_time(due=due, policy=step.quiet, zone=zone, quiet=quiet_hours, not_after=None)
     not_after = None if step.not_after is None else apply_offset(anchor, step.not_after, zone)
     # A reminder due on an earlier day ("Tomorrow: …") is stale once the infusion's own day has

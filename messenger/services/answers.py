@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -118,6 +119,7 @@ async def answer_checkin(
             score=int(value) if value.isdigit() else None,
             escalated=bool(reasons),
             answered_at=clock.now(),
+            after_infusion=await infusions_before(session, message),
         )
     )
     answers[question] = value
@@ -137,6 +139,20 @@ async def _rise_from_baseline(session: AsyncSession, rule: Escalation, *, series
     if first is None or value - first < rule.pain_rise:
         return []
     return [Phrase("escalation.pain_rise", {"value": value, "rise": value - first, "first": first})]
+
+
+async def infusions_before(session: AsyncSession, message: Message) -> int:
+    """How many of the series' infusions were due before this check-in: the one it follows (0: the baseline)."""
+    count = await session.exec(
+        select(func.count())
+        .select_from(Infusion)
+        .where(
+            Infusion.series_id == message.series_id,
+            col(Infusion.scheduled_at) <= message.due_at,
+            col(Infusion.status) != InfusionStatus.CANCELLED,
+        )
+    )
+    return int(count.one())
 
 
 async def open_checkin(session: AsyncSession, patient_id: int) -> tuple[Message, str] | None:

@@ -23,7 +23,7 @@ from messenger.domain.series import SeriesDefinition
 from messenger.domain.timing import QuietHours
 from messenger.services import audit
 from messenger.services.errors import ServiceError
-from messenger.services.outbox_rows import insert_returning_ids, insert_rows, planned_rows
+from messenger.services.outbox_rows import insert_returning_ids, insert_rows, insert_stamped, planned_rows
 
 
 def zone_of(name: str) -> ZoneInfo:
@@ -127,7 +127,7 @@ async def enrol_many(
     )
     contacts: list[dict[str, Any]] = []
     infusions: list[dict[str, Any]] = []
-    messages: list[dict[str, Any]] = []
+    messages: list[tuple[dict[str, int], list[dict[str, Any]]]] = []
     events: list[dict[str, Any]] = []
     enrolled: list[Enrolled] = []
     # Patients booked into the same slots share one plan: it is computed once per course.
@@ -146,9 +146,8 @@ async def enrol_many(
             plans[course] = planned_rows(
                 definition=c.definition, zone=c.zone, infusion_times=c.times, quiet_hours=quiet_hours, enrolled_at=now
             )
-        ids = {"series_id": series_id, "patient_id": patient_id}
-        rows = [row | ids for row in plans[course]]
-        messages += rows
+        rows = plans[course]
+        messages.append(({"series_id": series_id, "patient_id": patient_id}, rows))
         skipped = sum(1 for row in rows if row["status"] is MessageStatus.SKIPPED)
         enrolled.append(Enrolled(patient_id, series_id, pending=len(rows) - skipped, skipped=skipped))
         events.append(
@@ -161,8 +160,9 @@ async def enrol_many(
                 infusions=[t.isoformat() for t in c.times],
             )
         )
-    for model, values in ((Contact, contacts), (Infusion, infusions), (Message, messages), (AuditEvent, events)):
+    for model, values in ((Contact, contacts), (Infusion, infusions), (AuditEvent, events)):
         await insert_rows(session, model, values)
+    await insert_stamped(session, Message, messages)
     return enrolled
 
 

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from messenger.config import Settings
-from messenger.domain.hours import ClinicHours
+from messenger.domain.hours import ClinicHours, clinic_hours
 from messenger.domain.models import ConversationEntry, Patient
 from messenger.domain.triage import Assessment, Level, PhraseBook, classify
 from messenger.services import audit
@@ -74,7 +74,7 @@ def discreet_key(key: str) -> str:
 
 def reply_params(settings: Settings, *, now: datetime, zone: ZoneInfo | None = None) -> dict[str, Any]:
     """What every reply to a patient may name: the clinic, its numbers, and when it next opens."""
-    hours = settings.hours
+    hours = clinic_hours(settings)
     opens = hours.next_opening(now)
     return {
         "clinic": settings.clinic_name,

@@ -6,7 +6,7 @@ step's send time comes from the one send-time rule, with the enrolment as its ea
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -33,6 +33,12 @@ _MESSAGE_DEFAULTS: dict[str, Any] = {
 }
 
 
+# Rows per multi-row INSERT … RETURNING: one round trip each (an executemany with RETURNING
+# fetched the ids one row, and one trip to the database thread, at a time), and far below
+# SQLite's limit of 32,766 bound values.
+_ROWS_PER_STATEMENT = 500
+
+
 def _table(model: type[SQLModel]) -> Table:
     # The table, not the ORM entity: an ORM bulk insert splits the rows into one statement per
     # pattern of NULL columns (thousands here), a Core insert sends them all as one.
@@ -44,17 +50,33 @@ async def insert_rows(session: AsyncSession, model: type[SQLModel], rows: list[d
     """One INSERT for all ``rows`` (which name the same columns), as one executemany.
 
     The column types' own bind processors convert the values, but each distinct value only
-    once: patients booked into the same slots share most of their values (times, templates,
-    enums), and converting them row by row was most of an enrolment's cost.
+    once: rows written together share most of their values (times, templates, enums).
     """
-    if not rows:
+    await insert_stamped(session, model, [({}, rows)])
+
+
+async def insert_stamped(
+    session: AsyncSession,
+    model: type[SQLModel],
+    groups: Sequence[tuple[Mapping[str, Any], Sequence[Mapping[str, Any]]]],
+) -> None:
+    """One INSERT of ``row | stamp`` for every row of every ``(stamp, rows)`` group, as one executemany.
+
+    Groups may share their rows (patients booked into the same slots share one plan): a
+    shared row is converted for the driver once and only the stamp (the ids) is set in each
+    copy, as converting every value of every row was most of a bulk enrolment's cost.
+    """
+    groups = [(stamp, rows) for stamp, rows in groups if rows]
+    if not groups:
         return
     table = _table(model)
     connection = await session.connection()
     dialect = connection.dialect
-    compiled = insert(table).compile(dialect=dialect, column_keys=list(rows[0]))
-    order = compiled.positiontup or []
+    first_stamp, first_rows = groups[0]
+    compiled = insert(table).compile(dialect=dialect, column_keys=[*first_rows[0], *first_stamp])
+    order = list(compiled.positiontup or [])
     convert = [table.c[key].type.dialect_impl(dialect).bind_processor(dialect) for key in order]
+    stamped = [(position, key) for position, key in enumerate(order) if key in first_stamp]
     seen: dict[tuple[int, Any], Any] = {}
 
     def value(position: int, raw: Any) -> Any:
@@ -69,15 +91,33 @@ async def insert_rows(session: AsyncSession, model: type[SQLModel], rows: list[d
         except TypeError:  # unhashable (a JSON document): converted every time
             return processor(raw)
 
-    await connection.exec_driver_sql(
-        compiled.string, [tuple(value(i, row[key]) for i, key in enumerate(order)) for row in rows]
-    )
+    # Keyed by the rows' identity: ``groups`` holds them, so no id is reused meanwhile.
+    converted_rows: dict[int, list[list[Any]]] = {}
+    parameters: list[tuple[Any, ...]] = []
+    for stamp, rows in groups:
+        if id(rows) not in converted_rows:
+            converted_rows[id(rows)] = [
+                [None if key in stamp else value(i, row[key]) for i, key in enumerate(order)] for row in rows
+            ]
+        ids = [(position, value(position, stamp[key])) for position, key in stamped]
+        for values in converted_rows[id(rows)]:
+            for position, converted in ids:
+                values[position] = converted
+            parameters.append(tuple(values))
+    await connection.exec_driver_sql(compiled.string, parameters)
 
 
 async def insert_returning_ids(session: AsyncSession, model: type[SQLModel], rows: list[dict[str, Any]]) -> list[int]:
+    """Insert ``rows``; their new ids, in the rows' order."""
     table = _table(model)
-    result = await session.exec(insert(table).returning(table.c.id, sort_by_parameter_order=True), params=rows)
-    return list(result.scalars().all())
+    connection = await session.connection()
+    ids: list[int] = []
+    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+        statement = insert(table).values(rows[start : start + _ROWS_PER_STATEMENT]).returning(table.c.id)
+        # One statement numbers its rows in the order of its VALUES list (SQLite's rowid,
+        # PostgreSQL's sequence), whatever order RETURNING gives them in.
+        ids += sorted((await connection.execute(statement)).scalars())
+    return ids
 
 
 async def materialise(
@@ -93,7 +133,7 @@ async def materialise(
     existing = set((await session.exec(select(Message.step_key).where(Message.series_id == series.pk))).all())
     ids = {"series_id": series.pk, "patient_id": series.patient_id}
     rows = [
-        row | ids
+        row
         for row in planned_rows(
             definition=definition,
             zone=zone,
@@ -103,7 +143,7 @@ async def materialise(
         )
         if row["step_key"] not in existing
     ]
-    await insert_rows(session, Message, rows)
+    await insert_stamped(session, Message, [(ids, rows)])
     return len(rows)
 
 

@@ -26,6 +26,7 @@ from messenger.config import Settings
 from messenger.db import SessionFactory, transaction
 from messenger.domain.catalog import SeriesCatalog
 from messenger.domain.enums import ChannelName, MessageStatus
+from messenger.domain.hours import clinic_hours
 from messenger.domain.models import Contact, Patient
 from messenger.domain.timing import QuietHours
 from messenger.domain.triage import PhraseBooks
@@ -121,7 +122,7 @@ async def _inbound(deps: WebhookDeps, request: Request) -> Response:
             address=sender.removeprefix(WHATSAPP_PREFIX),
             body=form.get("Body", ""),
             book=deps.phrases(deps.locale),
-            hours=deps.settings.hours,
+            hours=clinic_hours(deps.settings),
         )
         if result.heard is not None:
             # Queued with the message it is about: the reply may then say the clinic has it.

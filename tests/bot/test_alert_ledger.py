@@ -77,8 +77,8 @@ async def test_a_blocked_chat_is_reported_once_per_episode(bot_app, bot_api, clo
     await bot_app.dispatcher.run_due()
     await run_until(bot_app, clock.now() + timedelta(days=2))
 
-    unreachable = [m for m in bot_api.sent_messages(OWNER) if "cannot be reached" in m["text"]]
-    undeliverable = [m for m in bot_api.sent_messages(OWNER) if "could not be delivered" in m["text"]]
+    unreachable = [m for m in bot_api.sent_messages(OWNER) if "cannot be reached" in m.get("text", "")]
+    undeliverable = [m for m in bot_api.sent_messages(OWNER) if "could not be delivered" in m.get("text", "")]
     assert (len(unreachable), len(undeliverable)) == (1, 0)
     async with bot_app.sessions() as session:
         assert (await session.get(Patient, 1)) is not None

@@ -6,10 +6,9 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from pydantic import ValidationError
 
 from messenger.config import Settings
-from messenger.domain.hours import ClinicHours, HoursError
+from messenger.domain.hours import ClinicHours, HoursError, clinic_hours
 
 LA = ZoneInfo("America/Los_Angeles")
 HOURS = ClinicHours.parse("Mon-Fri 08:00-18:00, Sat 09:00-12:00", zone=LA, closed=[date(2026, 12, 25)])
@@ -64,5 +63,5 @@ def test_a_range_may_wrap_the_week() -> None:
 def test_a_malformed_value_is_one_sentence(value: str, problem: str) -> None:
     with pytest.raises(HoursError, match=problem):
         ClinicHours.parse(value, zone=LA)
-    with pytest.raises(ValidationError, match=problem):
-        Settings(_env_file=None, clinic_hours=value)  # type: ignore[call-arg]
+    with pytest.raises(HoursError, match=problem):
+        clinic_hours(Settings(_env_file=None, clinic_hours=value))  # type: ignore[call-arg]

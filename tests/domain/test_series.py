@@ -185,7 +185,7 @@ def test_default_infusions_are_at_the_first_ones_local_time(infusions: list[date
 def test_plan_has_every_step_once_in_send_order(shipped: SeriesDefinition, planned: list[PlannedStep]) -> None:
     assert [p.send_at for p in planned] == sorted(p.send_at for p in planned)
     assert sorted(p.key for p in planned) == sorted(key for key, _, _ in shipped.expanded_steps())
-    assert len(planned) == 28
+    assert len(planned) == 29
 
 
 @pytest.mark.parametrize("number", [1, 2, 3, 4, 5], ids=lambda n: f"infusion-{n}")

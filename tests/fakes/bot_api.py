@@ -265,6 +265,11 @@ class FakeBotApi:
             if key in self._messages and (chat_id is None or key[0] == chat_id)
         ]
 
+    def uploaded(self, message: dict) -> tuple[bytes, str]:
+        """The bytes and file name of the photo (largest size) or document a bot message carries."""
+        file = message["document"] if "document" in message else message["photo"][-1]
+        return self._files[file["file_id"]]
+
     @property
     def refused_for_flood(self) -> int:
         """How many requests the limits answered with 429 (0 without limits)."""

@@ -17,10 +17,10 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
+from messenger.bot import replies
 from messenger.bot.context import BotDeps, deps_of
-from messenger.bot.handlers import inbox
 from messenger.bot.keyboards import Callback, question_buttons
-from messenger.bot.steps import confirm_stop, local_text, send_patient_card
+from messenger.bot.steps import confirm_stop, local_text, send_patient_card, send_progress
 from messenger.channels.telegram import markup
 from messenger.db import transaction
 from messenger.domain.models import Patient
@@ -48,7 +48,7 @@ async def pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await query.answer()
             return
         if callback.kind == "a":
-            note = await inbox.take(deps, query, callback.target)
+            note = await replies.take(deps, query, callback.target)
             await query.answer(_plain(note) if note else None)
             return
         patient = await _presser(deps, query)
@@ -143,7 +143,10 @@ async def _open_patient(update: Update, deps: BotDeps, callback: Callback) -> No
         staff = await active_staff(session, update.effective_user.id)  # type: ignore[union-attr]
     if staff is None:
         raise ServiceError("button_not_yours")
-    await send_patient_card(update, deps, callback.target)
+    if callback.value == "chart":
+        await send_progress(update, deps, staff, callback.target)
+    else:
+        await send_patient_card(update, deps, callback.target)
 
 
 def _original(query: CallbackQuery) -> str:

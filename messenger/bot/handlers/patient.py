@@ -10,8 +10,8 @@ from telegram import Message as TelegramMessage
 from telegram import Update
 from telegram.ext import ContextTypes
 
+from messenger.bot import replies
 from messenger.bot.context import BotDeps, deps_of, reply
-from messenger.bot.handlers import inbox as staff_inbox
 from messenger.bot.keyboards import Callback, choice
 from messenger.db import transaction
 from messenger.domain.enums import ChannelName, InfusionStatus
@@ -123,7 +123,7 @@ async def free_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message = update.effective_message
     if patient is None or message is None:
         if staff is not None and message is not None and message.reply_to_message is not None:
-            await staff_inbox.reply_to_alert(update, context)
+            await replies.reply_to_alert(update, context)
         elif staff is None:
             await reply(update, deps.text("patient.not_linked", clinic=deps.clinic.name, phone=deps.clinic.phone))
         return

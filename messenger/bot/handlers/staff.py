@@ -127,6 +127,8 @@ async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE, deps: BotDe
             session=session, clock=deps.clock, series=series, actor=staff_actor(staff.telegram_user_id)
         )
     await reply(update, deps.text("staff.cancelled", patient_id=patient_id, cancelled=cancelled))
+    if deps.summaries is not None:
+        await deps.summaries.send(patient_id)
 
 
 @staff_only()

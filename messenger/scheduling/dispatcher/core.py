@@ -408,7 +408,7 @@ class Dispatcher:
                         session, now=now, key="undeliverable", patient_id=patient_id, reason=outcome.reason or ""
                     )
                     told.add(patient_id)
-            await outbox.complete_series(
+            completed = await outbox.complete_series(
                 session,
                 (o.job.message.series_id for o in outcomes if o.status.is_final and o.job.message.series_id),
                 now,
@@ -425,7 +425,9 @@ class Dispatcher:
                 content=outcome.content,
                 lost_contacts=tuple(outcome.lost),
                 send_seconds=outcome.send_seconds,
+                series_completed=message.series_id in completed,
             )
+            completed.discard(message.series_id or 0)  # one delivery tells of a series' end
             with log_fields(message_id=message.pk, patient_id=message.patient_id, series_id=message.series_id):
                 log.info(
                     "message %s (%s) → %s%s",

@@ -31,6 +31,8 @@ class Delivery:
     lost_contacts: tuple[Contact, ...] = ()
     # Real seconds the provider took to answer the last send attempt, if one was made.
     send_seconds: float | None = None
+    # This outcome closed the series: nothing is left to send (the end-of-course summary follows).
+    series_completed: bool = False
 
 
 DeliveryListener = Callable[[Delivery], Awaitable[None]]

@@ -263,20 +263,22 @@ async def mark_lost(session: AsyncSession, contact: Contact, now: datetime) -> b
     return bool(result.rowcount == 1)
 
 
-async def complete_series(session: AsyncSession, series_ids: Iterable[int], now: datetime) -> None:
-    """Series whose last open row was just recorded are complete: one statement for the batch."""
+async def complete_series(session: AsyncSession, series_ids: Iterable[int], now: datetime) -> set[int]:
+    """Series whose last open row was just recorded are complete: one statement for the batch; returns their ids."""
     ids = sorted(set(series_ids))
     if not ids:
-        return
+        return set()
     still_open = exists().where(col(Message.series_id) == Series.id, col(Message.status).in_(OPEN))
     # A series nothing reached is not "completed": it stays open for staff to act on.
     reached = exists().where(col(Message.series_id) == Series.id, col(Message.status) == MessageStatus.SENT)
-    await session.exec(
+    result = await session.exec(
         update(Series)
         .where(col(Series.id).in_(ids), col(Series.status) == SeriesStatus.ACTIVE, ~still_open, reached)
         .values(status=SeriesStatus.COMPLETED, status_changed_at=now)
+        .returning(col(Series.id))
         .execution_options(synchronize_session=False)
     )
+    return set(result.scalars().all())
 
 
 async def renew(session: AsyncSession, ids: Sequence[int], *, worker: str, now: datetime, lease: timedelta) -> set[int]:

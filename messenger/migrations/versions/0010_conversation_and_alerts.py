@@ -1,7 +1,7 @@
 """The patient's conversation, staff alerts with acknowledgement (copies are ledger rows), check-in follow-up.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-02 04:00:00
 
 """
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision: str = "0008"
-down_revision: str | Sequence[str] | None = "0007"
+revision: str = "0010"
+down_revision: str | Sequence[str] | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -55,7 +55,8 @@ def upgrade() -> None:
     op.create_index("ix_staff_alert_patient_id", "staff_alert", ["patient_id"])
 
     op.add_column("message", sa.Column("alert_id", sa.Integer(), nullable=True))
-    op.create_index("ix_message_alert_id", "message", ["alert_id"])
+    has_alert = sa.text("alert_id IS NOT NULL")
+    op.create_index("ix_message_alert_id", "message", ["alert_id"], sqlite_where=has_alert, postgresql_where=has_alert)
 
     op.create_table(
         "checkin_followup",
