@@ -46,7 +46,8 @@ async def test_a_reschedule_request_holds_the_same_day_reminder_and_the_checkin(
     assert not any("Today at 10:00: infusion 1" in t or "after infusion 1" in t for t in before_new_time)
     assert "1. Wed 2 Dec 2026, 10:00 PST · the patient asked for a new time" in card
     assert "reschedule_requested" not in card and "reminder-day" not in card
-    assert "2 pending message(s) moved" in moved
+    # The same-day reminder, the check-in after it, and the baseline check-in due the evening before.
+    assert "3 pending message(s) moved" in moved
     assert (released["reminder-day-1"], released["checkin-1"]) == (MessageStatus.PENDING, MessageStatus.PENDING)
     assert any(t.startswith("Today at 10:00: infusion 1 of 5") for t in _texts(bot_api, since))
 
