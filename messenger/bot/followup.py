@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import cast
 
+from sqlalchemy import and_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
@@ -24,7 +25,7 @@ from messenger.config import Settings
 from messenger.db import SessionFactory, transaction
 from messenger.domain.catalog import SeriesCatalog
 from messenger.domain.enums import ChannelName, MessageStatus, StepKind
-from messenger.domain.models import Answer, CheckinFollowUp, Message, Series
+from messenger.domain.models import Answer, CheckinFollowUp, Infusion, Message, Series
 from messenger.rendering.strings import BotStrings
 from messenger.services.direct import queue_direct
 
@@ -120,6 +121,15 @@ class FollowUps:
                 await session.exec(
                     select(Message, Series, CheckinFollowUp)
                     .join(Series, col(Series.id) == col(Message.series_id))
+                    # Only a check-in after its infusion is chased: the baseline before the first is not.
+                    .join(
+                        Infusion,
+                        and_(
+                            col(Infusion.series_id) == col(Message.series_id),
+                            col(Infusion.number) == col(Message.infusion_number),
+                            col(Infusion.scheduled_at) <= col(Message.due_at),
+                        ),
+                    )
                     .outerjoin(CheckinFollowUp, col(CheckinFollowUp.message_id) == col(Message.id))
                     .where(
                         Message.kind == StepKind.CHECKIN,
