@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 
+from messenger.bot.acknowledgement import AlertDesk
 from messenger.bot.alerts import StaffAlerts
 from messenger.bot.application import TelegramRuntime, build_telegram_application
 from messenger.bot.context import BotDeps
+from messenger.bot.followup import FOLLOW_UP_JOB, FOLLOW_UP_SECONDS, FollowUps
 from messenger.bot.keyboards import message_buttons
 from messenger.bot.persistence import DatabasePersistence
 from messenger.bot.reachability import TelegramReachability
@@ -23,10 +25,10 @@ from messenger.db import create_engine, session_factory
 from messenger.domain.catalog import SeriesCatalog
 from messenger.domain.enums import ChannelName
 from messenger.domain.timing import QuietHours
+from messenger.domain.triage import PhraseBooks
 from messenger.insights.documents import Insights
 from messenger.observability.metrics import Metrics
-from messenger.pacing.pacer import Pacer
-from messenger.pacing.shared import SharedBudget
+from messenger.pacing.shared import SharedBudget, unique_pacers
 from messenger.pacing.telegram import telegram_pacer
 from messenger.rendering.compose import Composer
 from messenger.rendering.context import Clinic
@@ -42,6 +44,7 @@ from messenger.scheduling.dispatcher import (
 )
 from messenger.scheduling.fallback import ReminderFallback
 from messenger.scheduling.heartbeat import Heartbeat
+from messenger.services.direct import DirectWriter
 from messenger.services.notes import NoteLinks
 from messenger.web.app import HealthCheck, create_web_app
 from messenger.web.notes import NoteDeps, note_routes
@@ -112,6 +115,7 @@ def build_app(
         buttons=message_buttons(strings),
         attachments=calendar_attachments(strings, clock),
         staff=alerts,
+        notes=DirectWriter(strings=strings),
         note_links=note_links.for_message if note_links else None,
     )
     dispatcher = Dispatcher(
@@ -144,10 +148,12 @@ def build_app(
         )
         dispatcher.listeners.append(fallback.on_delivery)
     metrics.watch_queue(sessions, clock)
+    metrics.watch_acknowledgement(sessions)
     metrics.watch_scheduler(lambda: alarm.running)
+    phrases = PhraseBooks(templates.search_path, templates.locales_for)
     if reachability is not None:
         metrics.watch_telegram(lambda: reachability.last_ok)
-    telegram, summaries = None, None
+    telegram, summaries, desk = None, None, None
     if telegram_app is not None and alerts is not None:
         summaries = CourseSummaries(
             bot=telegram_app.bot,
@@ -163,6 +169,7 @@ def build_app(
             ),
         )
         dispatcher.listeners.append(summaries.on_delivery)
+        desk = AlertDesk(bot=telegram_app.bot, sessions=sessions, strings=strings, clock=clock, settings=settings)
         telegram = TelegramRuntime(
             telegram_app,
             updates=settings.telegram_updates,
@@ -179,9 +186,24 @@ def build_app(
                 clinic=clinic,
                 alerts=alerts,
                 poke=alarm.poke,
+                phrases=phrases,
+                desk=desk,
+                channels=frozenset(wired),
                 summaries=summaries,
             ),
         )
+    followups = FollowUps(
+        settings=settings,
+        sessions=sessions,
+        clock=clock,
+        catalog=catalog,
+        strings=strings,
+        alerts=alerts,
+        sms=wired.get(ChannelName.SMS),
+        channels=frozenset(wired),
+        poke=alarm.poke,
+    )
+    alarm.every(FOLLOW_UP_JOB, FOLLOW_UP_SECONDS, followups.run)
     web = None
     if serve_http:
         health = HealthCheck(
@@ -200,6 +222,7 @@ def build_app(
                 templates=templates,
                 alerts=alerts,
                 poke=alarm.poke,
+                phrases=phrases,
                 quiet_hours=quiet_hours,
             )
         )
@@ -238,18 +261,9 @@ def build_app(
         clinic=clinic,
         strings=strings,
         metrics=metrics,
+        followups=followups,
         heartbeat=heartbeat,
         budget=budget,
         telegram=telegram,
         web=web,
     )
-
-
-def unique_pacers(channels: Iterable[Channel]) -> list[Pacer]:
-    """The pacers of these channels, each once (channels of one account share theirs)."""
-    found: dict[int, Pacer] = {}
-    for channel in channels:
-        pacer = getattr(channel, "pacer", None)
-        if isinstance(pacer, Pacer):
-            found.setdefault(id(pacer), pacer)
-    return list(found.values())

@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from messenger.config import Settings
+from messenger.domain.hours import HoursError, clinic_hours
 from messenger.domain.series import SeriesDefinitionError
 from messenger.settings_loading import UnknownSettingError, load_settings
 
@@ -17,7 +18,9 @@ errors = Console(stderr=True)
 
 def settings_or_exit(**overrides: object) -> Settings:
     try:
-        return load_settings(**overrides)
+        settings = load_settings(**overrides)
+        clinic_hours(settings)  # a malformed MESSENGER_CLINIC_HOURS stops start-up here, with its sentence
+        return settings
     except ValidationError as exc:
         for error in exc.errors():
             name = "MESSENGER_" + "_".join(str(p) for p in error["loc"]).upper()
@@ -29,4 +32,7 @@ def settings_or_exit(**overrides: object) -> Settings:
         raise typer.Exit(2) from None
     except SeriesDefinitionError as exc:
         errors.print(f"[red]Series definition error[/]: {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    except HoursError as exc:
+        errors.print(f"[red]Configuration error[/]: MESSENGER_CLINIC_HOURS: {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(2) from None

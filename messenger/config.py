@@ -9,11 +9,11 @@ from __future__ import annotations
 import ipaddress
 import re
 import zoneinfo
-from datetime import time
+from datetime import date, time
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import phonenumbers
 from babel import Locale, UnknownLocaleError
@@ -77,6 +77,19 @@ class Settings(BaseSettings):
     templates_dir: Path | None = None
     clinic_name: str = DEFAULT_CLINIC_NAME
     clinic_phone: str = DEFAULT_CLINIC_PHONE
+    # Said to a patient in crisis at any hour, with the emergency number and the clinic's phone.
+    crisis_line: str = "988"
+    emergency_number: str = "911"
+    # Opening hours in the clinic's zone ("Mon-Fri 08:00-18:00, Sat 09:00-12:00"); unset: always open.
+    clinic_hours: str | None = None
+    clinic_timezone: str | None = None
+    # ISO dates the clinic is closed (holidays), comma-separated.
+    clinic_closed: Annotated[list[date], NoDecode] = Field(default_factory=list)
+    # Given in the after-hours reply when set.
+    after_hours_phone: str | None = None
+    # An urgent alert nobody has taken goes out again after this many minutes (and by SMS to on-call).
+    alert_renotify_minutes: float = Field(default=10.0, gt=0)
+    oncall_phone: str | None = None
 
     default_series: str = "ketamine-chronic-pain"
     default_timezone: str = "America/Los_Angeles"
@@ -106,9 +119,8 @@ class Settings(BaseSettings):
     telegram_updates: Literal["polling", "webhook", "none"] = "polling"
     # What Telegram sends with every webhook request: 16-256 characters of A-Z, a-z, 0-9, _ and -.
     telegram_webhook_secret: SecretStr | None = None
-    # Requests per second to Telegram for the whole bot (Telegram allows 30): processes on one
-    # database divide it between them through their heartbeats.
-    # Telegram allows about 30 a second; a local Bot API server (MESSENGER_TELEGRAM_BASE_URL) may allow more.
+    # Requests per second to Telegram for the whole bot (Telegram allows 30; a local Bot API server may
+    # allow more): processes on one database divide it between them through their heartbeats.
     telegram_max_rate: float = Field(default=29.0, gt=0)
     # Messages per second from each Twilio sender number, shared the same way (a US long code: 1).
     twilio_max_rate: float = Field(default=1.0, gt=0, le=1000)
@@ -240,24 +252,17 @@ class Settings(BaseSettings):
             raise ValueError("must start with https:// (the address Twilio and e-mail links reach)")
         return value.rstrip("/")
 
-    @field_validator("owner_ids", "sensitive_words", mode="before")
+    @field_validator("owner_ids", "sensitive_words", "clinic_closed", mode="before")
     @classmethod
     def _lists(cls, value: object) -> object:
         return _comma_separated(value)
 
-    @field_validator("default_timezone")
+    @field_validator("default_timezone", "clinic_timezone")
     @classmethod
-    def _timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-            known = value in zoneinfo.available_timezones()
-        except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
-            known = False
-            cause: Exception | None = exc
-        else:
-            cause = None
-        if not known:
-            raise ValueError(f"unknown time zone {value!r} (expected an IANA name such as Europe/Berlin)") from cause
+    def _timezone(cls, value: str | None) -> str | None:
+        # The IANA names tzdata ships, exactly: "utc", "../etc/passwd" and "Local" are not among them.
+        if value is not None and value not in zoneinfo.available_timezones():
+            raise ValueError(f"unknown time zone {value!r} (expected an IANA name such as Europe/Berlin)")
         return value
 
     @field_validator("series_dir", "templates_dir")

@@ -13,7 +13,7 @@ from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from messenger.config import async_database_url
-from messenger.domain import models  # noqa: F401  (registers the tables)
+from messenger.domain import bookkeeping, models  # noqa: F401  (registers the tables)
 
 SessionFactory = async_sessionmaker[AsyncSession]
 

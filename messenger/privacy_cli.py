@@ -58,4 +58,11 @@ async def purge_from_cli(settings: Settings) -> tuple[int, str]:
             purged = await purge_expired(session=session, clock=SystemClock(), days=settings.retention_days)
     finally:
         await engine.dispose()
-    return 0, strings.plain("privacy.purged", locale, messages=purged.messages, days=settings.retention_days)
+    return 0, strings.plain(
+        "privacy.purged",
+        locale,
+        messages=purged.messages,
+        conversation=purged.conversation,
+        alerts=purged.alerts,
+        days=settings.retention_days,
+    )

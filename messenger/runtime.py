@@ -8,6 +8,7 @@ from types import TracebackType
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from messenger.bot.application import TelegramRuntime
+from messenger.bot.followup import FollowUps
 from messenger.channels.base import Channel
 from messenger.clock import Clock
 from messenger.config import Settings
@@ -23,13 +24,13 @@ from messenger.rendering.context import Clinic
 from messenger.rendering.environment import TemplateEnvironment
 from messenger.rendering.strings import BotStrings
 from messenger.scheduling.alarm import Alarm
-from messenger.scheduling.dispatcher import (
-    Dispatcher,
-)
+from messenger.scheduling.dispatcher import Dispatcher
 from messenger.scheduling.heartbeat import Heartbeat
 from messenger.services.erasure import Purged, purge_expired
 from messenger.services.staff import ensure_owners
 from messenger.web.server import WebServer
+
+__all__ = ["App"]
 
 RETENTION_JOB = "retention"
 
@@ -50,6 +51,7 @@ class App:
     clinic: Clinic
     strings: BotStrings
     metrics: Metrics
+    followups: FollowUps
     heartbeat: Heartbeat
     budget: SharedBudget
     telegram: TelegramRuntime | None = None

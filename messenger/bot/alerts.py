@@ -2,7 +2,9 @@
 
 An alert goes to the clinic's staff chat, or to every active staff member, through the
 dispatcher like any message: retried until it is delivered, never dropped. Its text is
-rendered when it goes, so several waiting for the same chat become one digest.
+rendered when it goes, so several waiting for the same chat become one digest. An urgent
+alert is also a :class:`StaffAlert` (who took it, when, whether it was sent again), and each of
+its rows is one copy: it goes on its own, with an "I'm on it" button, never inside a digest.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from messenger.bot.keyboards import Callback
 from messenger.channels.failures import describe_failure
 from messenger.content import Button, Content
 from messenger.domain.enums import Priority, QuietPolicy, StepKind
-from messenger.domain.models import Message, Patient
+from messenger.domain.models import Message, Patient, StaffAlert
 from messenger.domain.wording import Phrase
 from messenger.rendering.strings import BotStrings
 from messenger.services.staff import list_staff
@@ -34,8 +36,38 @@ class StaffAlerts:
         self.locale = locale
         self.staff_chat_id = staff_chat_id
 
-    async def queue(self, session: AsyncSession, *, now: datetime, key: str, patient_id: int, **params: Any) -> int:
-        """Add alert ``alerts.<key>`` about a patient for every recipient; returns how many rows."""
+    async def queue(
+        self, session: AsyncSession, *, now: datetime, key: str, patient_id: int, urgent: bool = False, **params: Any
+    ) -> int:
+        """Add alert ``key`` (``alerts.<key>``, or a dotted key naming its own section) about a patient
+        for every recipient; returns how many rows. An urgent one is recorded to be taken."""
+        alert_id = None
+        if urgent:
+            patient = await session.get(Patient, patient_id)
+            text = self.strings.get(
+                _template(key), self.locale, **_readable(params, self, patient_id, patient.name if patient else "")
+            )
+            record = StaffAlert(patient_id=patient_id, key=key, urgent=True, text=text, created_at=now)
+            session.add(record)
+            await session.flush()
+            alert_id = record.pk
+        return await self._rows(session, now=now, key=key, patient_id=patient_id, alert_id=alert_id, params=params)
+
+    async def queue_again(self, session: AsyncSession, *, now: datetime, alert: StaffAlert) -> int:
+        """An urgent alert nobody took, to every recipient once more, saying how long it has waited."""
+        minutes = round((now - alert.created_at).total_seconds() / 60)
+        return await self._rows(
+            session,
+            now=now,
+            key=alert.key,
+            patient_id=alert.patient_id or 0,
+            alert_id=alert.pk,
+            params={_AGAIN: minutes, _FIRST_TEXT: alert.text},
+        )
+
+    async def _rows(
+        self, session: AsyncSession, *, now: datetime, key: str, patient_id: int, alert_id: int | None, params: Any
+    ) -> int:
         chats = (
             [self.staff_chat_id]
             if self.staff_chat_id is not None
@@ -47,29 +79,41 @@ class StaffAlerts:
                     patient_id=patient_id,
                     step_key=f"alert-{key}",
                     kind=StepKind.ALERT,
-                    template=f"{ALERT_PREFIX}{key}",
+                    template=_template(key),
                     quiet=QuietPolicy.IGNORE,
                     priority=Priority.URGENT,
                     due_at=now,
                     send_at=now,
                     updated_at=now,
                     staff_chat_id=chat_id,
+                    alert_id=alert_id,
                     params={k: _stored(v) for k, v in params.items()},
                 )
             )
         return len(chats)
 
     def alert(self, message: Message, patient: Patient) -> Content:
-        """One alert, with a button that opens the patient's card."""
-        text = self.strings.get(message.template, self.locale, **self._params(message, patient))
-        return Content(body=text, buttons=((self._open(patient, "buttons.open_patient"),),))
+        """One alert, with a button that opens the patient's card (and "I'm on it" when urgent)."""
+        params = self._params(message, patient)
+        open_card = (self._open(patient, "buttons.open_patient"),)
+        if message.alert_id is None:
+            return Content(body=self.strings.get(message.template, self.locale, **params), buttons=(open_card,))
+        take = Button(
+            self.strings.plain("inbox.take_button", self.locale), Callback("a", message.alert_id, "take").encode()
+        )
+        if _AGAIN in params:  # a re-notification repeats the alert as it was first written
+            again = self.strings.get("inbox.renotify_prefix", self.locale, minutes=params[_AGAIN])
+            body = again + "\n" + str(params[_FIRST_TEXT])
+        else:
+            body = self.strings.get(message.template, self.locale, **params)
+        return Content(body=body, buttons=((take, *open_card),))
 
     def digest(self, items: Sequence[tuple[Message, Patient]]) -> Content:
         """Several alerts waiting for one chat: "N patients need attention", a line and a button per patient."""
         what: dict[int, list[str]] = {}
         patients: dict[int, Patient] = {}
         for message, patient in items:
-            key = message.template.removeprefix(ALERT_PREFIX)
+            key = message.template.removeprefix(ALERT_PREFIX).replace(".", "_")
             label = self.strings.get(f"alert_digest.{key}", self.locale)
             what.setdefault(patient.pk, [])
             if label not in what[patient.pk]:
@@ -95,13 +139,26 @@ class StaffAlerts:
 
     def _params(self, message: Message, patient: Patient) -> dict[str, Any]:
         stored = {k: _loaded(v) for k, v in (message.params or {}).items()}
-        if "reason" in stored:  # a stored failure code, read as the sentence for it
-            stored["reason"] = describe_failure(self.strings, str(stored["reason"]), self.locale)
-        return {**stored, "patient_id": patient.pk, "name": patient.name}
+        return _readable(stored, self, patient.pk, patient.name)
 
     def _open(self, patient: Patient, key: str) -> Button:
         label = self.strings.plain(key, self.locale, name=patient.name, patient_id=patient.pk)
         return Button(label, Callback("o", patient.pk, "card").encode())
+
+
+_AGAIN = "again_minutes"
+_FIRST_TEXT = "first_text"
+
+
+def _template(key: str) -> str:
+    return key if "." in key else f"{ALERT_PREFIX}{key}"
+
+
+def _readable(params: dict[str, Any], alerts: StaffAlerts, patient_id: int, name: str) -> dict[str, Any]:
+    readable = dict(params)
+    if "reason" in readable:  # a stored failure code, read as the sentence for it
+        readable["reason"] = describe_failure(alerts.strings, str(readable["reason"]), alerts.locale)
+    return {**readable, "patient_id": patient_id, "name": name}
 
 
 def _stored(value: Any) -> Any:

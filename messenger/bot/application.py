@@ -18,7 +18,7 @@ from telegram.ext import (
 )
 
 from messenger.bot.context import BotDeps, deps_of, reply
-from messenger.bot.handlers import buttons, enrolment, insights, language, patient, staff
+from messenger.bot.handlers import attendance, buttons, enrolment, inbox, insights, language, patient, staff
 from messenger.bot.reachability import TelegramReachability, TrackedRequest
 from messenger.config import Settings
 from messenger.pacing.pacer import Pacer
@@ -36,6 +36,11 @@ STAFF_COMMANDS = {
     "preview": staff.preview,
     "stats": staff.stats,
     "staff": staff.staff_command,
+    "inbox": inbox.inbox,
+    "done": inbox.done,
+    "reply": inbox.reply_command,
+    "attended": attendance.attended,
+    "missed": attendance.missed,
     "progress": insights.progress,
     "report": insights.report,
     "summary": insights.summary,
@@ -100,7 +105,17 @@ def register_handlers(application: Application, *, enrolment_timeout: timedelta)
     for name, callback in (STAFF_COMMANDS | PATIENT_COMMANDS).items():
         application.add_handler(CommandHandler(name, callback, filters=private))
     application.add_handler(CallbackQueryHandler(buttons.pressed))
-    application.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, patient.free_text))
+    anything = (
+        filters.TEXT
+        | filters.VOICE
+        | filters.AUDIO
+        | filters.PHOTO
+        | filters.VIDEO
+        | filters.VIDEO_NOTE
+        | filters.Document.ALL
+        | filters.Sticker.ALL
+    )
+    application.add_handler(MessageHandler(private & anything & ~filters.COMMAND, patient.free_text))
     application.add_handler(MessageHandler(private & filters.COMMAND, unknown_command))
     application.add_error_handler(on_error)
 

@@ -15,6 +15,7 @@ from telegram import Update
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
+from messenger.bot.acknowledgement import AlertDesk
 from messenger.bot.alerts import StaffAlerts
 from messenger.bot.parsing import InputError
 from messenger.bot.retries import with_retries
@@ -25,8 +26,11 @@ from messenger.content import Flavour
 from messenger.db import SessionFactory, transaction
 from messenger.domain import bounds
 from messenger.domain.catalog import SeriesCatalog
+from messenger.domain.enums import ChannelName
+from messenger.domain.hours import ClinicHours, clinic_hours
 from messenger.domain.models import Patient, Staff
 from messenger.domain.timing import QuietHours
+from messenger.domain.triage import PhraseBooks
 from messenger.insights.documents import Insights
 from messenger.rendering.compose import Composer
 from messenger.rendering.context import Clinic
@@ -54,6 +58,11 @@ class BotDeps:
     clinic: Clinic
     alerts: StaffAlerts
     poke: Callable[[], None]
+    phrases: PhraseBooks
+    # What happens to urgent alerts once sent (None in tests that build the deps without a bot).
+    desk: AlertDesk | None = None
+    # The channels this process sends on (a staff reply goes only on one of these).
+    channels: frozenset[ChannelName] | None = None
     # Sends the end-of-course PDF to staff (a cancelled series gets one too).
     summaries: CourseSummaries | None = None
     guess_limits: GuessLimits = field(default_factory=GuessLimits)
@@ -75,6 +84,10 @@ class BotDeps:
     def when(self, instant: datetime, zone: ZoneInfo) -> str:
         """A time as staff read it, in the clinic's convention: 'Tue, Dec 1, 2026, 10:00 AM PST'."""
         return self.staff_formats.stamp(instant.astimezone(zone))
+
+    @property
+    def hours(self) -> ClinicHours:
+        return clinic_hours(self.settings)
 
     @property
     def clinic_zone(self) -> ZoneInfo:

@@ -18,6 +18,7 @@ from messenger.rendering.strings import BotStrings
 #   c  check-in answer (p<0-10>, m<1-5>, c<yes|no>)
 #   s  /stop confirmation (y / n)
 #   o  staff: open a patient's card
+#   a  staff: take an urgent alert ("I'm on it"; the target is the alert's id)
 MAX_CALLBACK_BYTES = 64
 _QUESTION_CODES = {"p": "pain", "m": "mood", "c": "contact"}
 

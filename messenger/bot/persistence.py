@@ -20,7 +20,7 @@ from telegram.ext._utils.types import ConversationDict, ConversationKey
 
 from messenger.clock import Clock
 from messenger.db import SessionFactory, transaction
-from messenger.domain.models import BotState
+from messenger.domain.bookkeeping import BotState
 
 __all__ = ["DatabasePersistence"]
 

@@ -22,7 +22,8 @@ from messenger.domain.addresses import fixed_lines
 from messenger.domain.enums import ChannelName
 from messenger.domain.models import ContactBase, Patient, Staff
 from messenger.rendering.context import infusion_view
-from messenger.services import audit, changes, reports
+from messenger.services import audit, changes, conversation, reports
+from messenger.services.attendance import effective_status
 from messenger.services.audit import staff_actor
 from messenger.services.contacts import find_contact, set_opted_out
 from messenger.services.enrolment import EnrolmentRequest, enrol, zone_of
@@ -113,6 +114,7 @@ def landlines(contacts: list[ContactBase], region: str) -> list[str]:
 async def send_patient_card(update: Update, deps: BotDeps, patient_id: int) -> None:
     async with deps.sessions() as session:
         card = await reports.patient_card(session, patient_id)
+        entries = await conversation.recent(session, patient_id)
     zone = ZoneInfo(card.patient.timezone)
     await reply(
         update,
@@ -122,11 +124,22 @@ async def send_patient_card(update: Update, deps: BotDeps, patient_id: int) -> N
             series=card.series,
             contacts=card.contacts,
             infusions=[
-                {"number": i.number, "when": deps.when(i.scheduled_at, zone), "status": i.status.value}
+                {
+                    "number": i.number,
+                    "when": deps.when(i.scheduled_at, zone),
+                    "status": effective_status(i, deps.clock.now()).value,
+                    "marked": i.status.value,
+                }
                 for i in card.infusions
             ],
             next_messages=[
-                {"step": m.step_key, "when": deps.when(m.send_at, zone), "status": m.status.value}
+                {
+                    "step": m.step_key,
+                    "kind": m.kind.value,
+                    "infusion": m.infusion_number,
+                    "when": deps.when(m.send_at, zone),
+                    "status": m.status.value,
+                }
                 for m in card.next_messages
             ],
             answers=[
@@ -137,6 +150,18 @@ async def send_patient_card(update: Update, deps: BotDeps, patient_id: int) -> N
                     "escalated": a.escalated,
                 }
                 for a in card.answers
+            ],
+            conversation=[
+                {
+                    "when": deps.when(e.at, zone),
+                    "outgoing": e.direction == conversation.OUTBOUND,
+                    "channel": e.channel.value,
+                    "level": e.level,
+                    "media": e.media,
+                    "text": e.text,
+                    "handled": e.handled_at is not None,
+                }
+                for e in entries
             ],
         ),
         reply_markup=single(deps.insights.html("chart_button"), Callback("o", patient_id, "chart")),

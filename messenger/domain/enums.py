@@ -19,6 +19,8 @@ class StepKind(StrEnum):
     COMPLETION = "completion"
     # A message to staff about a patient (escalation, forwarded text, lost contact…), not a series step.
     ALERT = "alert"
+    # Words from the clinic to one patient outside the series (a staff reply, a check-in reminder).
+    DIRECT = "direct"
 
 
 class SeriesStatus(StrEnum):
@@ -36,6 +38,11 @@ class InfusionStatus(StrEnum):
     # Marked by staff once the infusion's time has come; unmarked past infusions count as attended.
     ATTENDED = "attended"
     MISSED = "missed"
+
+    @property
+    def did_not_happen(self) -> bool:
+        """Missed, cancelled, or waiting for a new time: not counted as an infusion received."""
+        return self in {self.MISSED, self.CANCELLED, self.RESCHEDULE_REQUESTED}
 
 
 class MessageStatus(StrEnum):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import JSON, BigInteger, Column, Index, SmallInteger, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, SmallInteger, Text, UniqueConstraint, text
 from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlmodel import Field, SQLModel
 
@@ -133,6 +133,9 @@ def _priority_of_row(context: DefaultExecutionContext) -> int:
     return int(Priority.of(StepKind(parameters["kind"])))
 
 
+_HAS_ALERT = text("alert_id IS NOT NULL")
+
+
 class Message(SQLModel, Persisted, table=True):
     """The outbox: everything that leaves. One row per series step, so a step can never be sent twice;
     staff alerts are rows too (no series, a staff chat as recipient, the patient they concern)."""
@@ -142,6 +145,8 @@ class Message(SQLModel, Persisted, table=True):
         Index("ix_message_status_send_at", "status", "send_at"),
         # Claims walk one class at a time in due order.
         Index("ix_message_claim", "status", "priority", "due_at"),
+        # Only urgent alerts' copies carry an alert id: a partial index costs bulk enrolment nothing.
+        Index("ix_message_alert_id", "alert_id", sqlite_where=_HAS_ALERT, postgresql_where=_HAS_ALERT),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -184,6 +189,9 @@ class Message(SQLModel, Persisted, table=True):
     params: dict[str, Any] | None = Field(default=None, sa_type=JSON(none_as_null=True))
     # When the patient first opened the note's page through its link: the only true read receipt there is.
     read_at: datetime | None = _optional_when()
+    # Migration 0010: the staff alert this row is a copy of; with provider_id and staff_chat_id it says
+    # where the copy landed, so "I'm on it" can edit every copy.
+    alert_id: int | None = None
 
 
 class Answer(SQLModel, Persisted, table=True):
@@ -213,52 +221,52 @@ class AuditEvent(SQLModel, Persisted, table=True):
     detail: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
 
 
-class BotState(SQLModel, table=True):
-    """What the Telegram bot keeps between updates (an /enroll conversation's step and answers),
-    so a restart in the middle of a conversation loses nothing."""
+class ConversationEntry(SQLModel, Persisted, table=True):
+    """One message in a patient's conversation with the clinic, either way, on any channel."""
 
-    __tablename__ = "bot_state"
-
-    # "user_data", or "conversation:<name>".
-    namespace: str = Field(primary_key=True, max_length=64)
-    # A Telegram user id, or a conversation's key (chat and user ids) as a JSON list.
-    key: str = Field(primary_key=True, max_length=200)
-    data: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
-    updated_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
-
-
-class Worker(SQLModel, table=True):
-    """A running process's heartbeat: its claims return to the queue soon after it stops beating."""
-
-    name: str = Field(primary_key=True, max_length=100)
-    started_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
-    beat_at: datetime = Field(sa_type=UTCDateTime(), nullable=False, index=True)
-
-
-class ProviderPause(SQLModel, table=True):
-    """A provider account told to slow down (Telegram's 429): every process waits until ``until``."""
-
-    # "telegram:<bot id>" or "twilio:<sender>" as a digest: no token or number in the table.
-    account: str = Field(primary_key=True, max_length=100)
-    until: datetime = Field(sa_type=UTCDateTime(), nullable=False)
-
-
-class WebhookReceipt(SQLModel, Persisted, table=True):
-    """A provider request already acted on: a replayed or retried one changes nothing twice."""
-
-    __table_args__ = (UniqueConstraint("source", "key", name="uq_webhook_receipt_source_key"),)
+    __tablename__ = "conversation_entry"
+    __table_args__ = (Index("ix_conversation_entry_patient_at", "patient_id", "at"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    # "twilio.inbound" or "twilio.status".
-    source: str = Field(max_length=32)
-    # The provider's id of what it reported (a message SID, with the status for a callback).
-    key: str = Field(max_length=200)
-    received_at: datetime = Field(sa_type=UTCDateTime(), nullable=False, index=True)
+    patient_id: int = Field(foreign_key="patient.id")
+    at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
+    # "in" from the patient, "out" a staff reply.
+    direction: str = Field(max_length=8)
+    channel: ChannelName = _enum(ChannelName)
+    text: str | None = Field(default=None, sa_type=Text)
+    # Voice, photo, document…: what it was and the provider's file id to fetch it.
+    media: str | None = Field(default=None, max_length=32)
+    file_id: str | None = Field(default=None, max_length=200)
+    # crisis / urgent / routine (inbound only).
+    level: str | None = Field(default=None, max_length=16)
+    # Who wrote it (a staff reply), or who handled it (an inbound message).
+    staff_user_id: int | None = Field(default=None, sa_type=BigInteger)
+    handled_at: datetime | None = _optional_when()
 
 
-class InviteGuess(SQLModel, Persisted, table=True):
-    """A refused invite code: counted per Telegram user and overall, in the database every process shares."""
+class StaffAlert(SQLModel, Persisted, table=True):
+    """An alert as staff received it: urgent ones wait for someone to say "I'm on it"."""
+
+    __tablename__ = "staff_alert"
 
     id: int | None = Field(default=None, primary_key=True)
-    telegram_user_id: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
-    at: datetime = Field(sa_type=UTCDateTime(), nullable=False, index=True)
+    patient_id: int | None = Field(default=None, foreign_key="patient.id", index=True)
+    key: str = Field(max_length=50)
+    urgent: bool = False
+    # The rendered text, so the alert can be edited and sent again as it was.
+    text: str = Field(sa_type=Text)
+    created_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
+    acknowledged_at: datetime | None = _optional_when()
+    acknowledged_by: int | None = Field(default=None, sa_type=BigInteger)
+    acknowledged_name: str | None = Field(default=None, max_length=200)
+    renotified_at: datetime | None = _optional_when()
+
+
+class CheckinFollowUp(SQLModel, table=True):
+    """What was done about a check-in left unanswered: one reminder, then staff told."""
+
+    __tablename__ = "checkin_followup"
+
+    message_id: int = Field(foreign_key="message.id", primary_key=True)
+    reminded_at: datetime | None = _optional_when()
+    reported_at: datetime | None = _optional_when()

@@ -18,8 +18,9 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from messenger.domain.checkin_rules import Escalation, OffsetField
 from messenger.domain.enums import QuietPolicy, StepKind
-from messenger.domain.timing import Offset, QuietHours, apply_offset, local_wall, send_time
+from messenger.domain.timing import Offset, QuietHours, apply_offset, day_begins, local_wall, send_time
 from messenger.domain.whatsapp import WhatsAppTemplate
 from messenger.domain.wording import Phrase
 
@@ -57,14 +58,6 @@ class InfusionPlan(_Strict):
         if not self.min_span_days <= self.default_days[-1] <= self.max_span_days:
             raise ValueError("default_days do not fit between min_span_days and max_span_days")
         return self
-
-
-class Escalation(_Strict):
-    """When a check-in answer is worth a call from the clinic."""
-
-    pain_at_least: int = Field(default=8, ge=0, le=10)
-    mood_at_most: int = Field(default=1, ge=1, le=5)
-    contact_requested: bool = True
 
 
 class Step(_Strict):
@@ -136,6 +129,8 @@ class SeriesDefinition(_Strict):
     locale: str = "en"
     infusions: InfusionPlan
     escalation: Escalation = Escalation()
+    # An unanswered check-in gets one gentle reminder after this long; staff hear of it after as long again.
+    checkin_reminder_after: OffsetField = Offset.parse("4h")
     # Clinic-configured text passed to every template as ``series.vars``; a table such as ``[vars.es]`` translates it.
     vars: dict[str, str | dict[str, str]] = Field(default_factory=dict)
     steps: list[Step]
@@ -239,4 +234,8 @@ def plan_step(
         due = max(due, enrolled_at)
     send = send_time(due=due, policy=step.quiet, zone=zone, quiet=quiet_hours, not_after=None)
     not_after = None if step.not_after is None else apply_offset(anchor, step.not_after, zone)
+    # A reminder due on an earlier day ("Tomorrow: …") is stale once the infusion's own day has
+    # begun (after a pause, or a move to later the same day): the same-day reminder covers it.
+    if step.kind is StepKind.REMINDER and infusion is not None and due < (begins := day_begins(anchor, zone)):
+        not_after = begins if not_after is None else min(not_after, begins)
     return PlannedStep(key, step.kind, step.template, infusion, step.quiet, due, send, not_after)

@@ -70,6 +70,11 @@ def from_wall(wall: datetime, zone: ZoneInfo) -> datetime:
     return wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
 
 
+def day_begins(instant: datetime, zone: ZoneInfo) -> datetime:
+    """The instant ``instant``'s local day began in ``zone``."""
+    return from_wall(datetime.combine(local_wall(instant, zone).date(), time(0)), zone)
+
+
 def apply_offset(anchor: datetime, offset: Offset, zone: ZoneInfo, at: time | None = None) -> datetime:
     """``anchor`` moved by ``offset`` in ``zone``; with ``at``, at that local time of day."""
     wall = local_wall(anchor, zone)

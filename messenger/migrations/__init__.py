@@ -40,7 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel import SQLModel
 
 from messenger.config import async_database_url
-from messenger.domain import models  # noqa: F401  (registers the tables)
+from messenger.domain import bookkeeping, models  # noqa: F401  (registers the tables)
 from messenger.migrations.autogen import context_options
 
 __all__ = [

@@ -42,6 +42,7 @@ from sqlmodel import col, select
 from messenger import __version__
 from messenger.domain.enums import ChannelName, MessageStatus
 from messenger.domain.models import Message
+from messenger.services.acknowledgement import acknowledgement_figures
 
 if TYPE_CHECKING:
     from messenger.clock import Clock
@@ -160,6 +161,20 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.acknowledge_seconds = Gauge(
+            "messenger_alert_acknowledge_seconds",
+            'Clock seconds from an urgent staff alert to its first "I\'m on it" (NaN before the first).',
+            ["quantile"],
+            registry=self.registry,
+        )
+        self.alerts_waiting = Gauge(
+            "messenger_urgent_alerts_unacknowledged",
+            "Urgent staff alerts nobody has taken yet.",
+            registry=self.registry,
+        )
+        for quantile in ("0.5", "0.9"):
+            self.acknowledge_seconds.labels(quantile=quantile).set(math.nan)
+
     # -- feeding it ---------------------------------------------------------------------
 
     async def on_delivery(self, delivery: DeliveryEvent) -> None:
@@ -208,6 +223,18 @@ class Metrics:
         async def refresh() -> None:
             now = clock.now()
             self.observe_queue(*await queue_state(sessions, now), now=now)
+
+        self.before_scrape(refresh)
+
+    def watch_acknowledgement(self, sessions: SessionFactory) -> None:
+        """Refresh time to acknowledge (median, p90) and the untaken count before every scrape."""
+
+        async def refresh() -> None:
+            async with sessions() as session:
+                figures = await acknowledgement_figures(session)
+            for quantile, value in (("0.5", figures.median), ("0.9", figures.p90)):
+                self.acknowledge_seconds.labels(quantile=quantile).set(math.nan if value is None else value)
+            self.alerts_waiting.set(figures.waiting)
 
         self.before_scrape(refresh)
 

@@ -11,14 +11,14 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from messenger.db import SessionFactory, greatest, upsert
-from messenger.domain.models import ProviderPause
+from messenger.domain.bookkeeping import ProviderPause
 from messenger.pacing.pacer import Pacer
 
 log = logging.getLogger(__name__)
@@ -81,3 +81,13 @@ class SharedBudget:
             await self.publish(account, until)
         except Exception:
             log.exception("%s: could not share the pause with other processes", account)
+
+
+def unique_pacers(channels: Iterable[object]) -> list[Pacer]:
+    """The pacers of these channels, each once (channels of one account share theirs)."""
+    found: dict[int, Pacer] = {}
+    for channel in channels:
+        pacer = getattr(channel, "pacer", None)
+        if isinstance(pacer, Pacer):
+            found.setdefault(id(pacer), pacer)
+    return list(found.values())

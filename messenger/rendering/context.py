@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -62,12 +62,17 @@ def message_context(
     kind: StepKind,
     infusion_number: int | None,
     language: str,
+    not_held: Collection[int] = (),
     note_link: str | None = None,
 ) -> dict[str, Any]:
-    """``note_link`` is the address of the note's own page, for channels that cannot carry the note."""
+    """``not_held``: infusions that did not take place (missed, cancelled, waiting for a new time);
+    ``note_link`` is the address of the note's own page, for channels that cannot carry the note."""
     total = definition.infusions.count
     formats = clinic.formats(language)
-    infusions = [infusion_view(n, total, at, zone, formats) for n, at in enumerate(infusion_times, start=1)]
+    infusions = [
+        infusion_view(n, total, at, zone, formats) | {"held": n not in not_held}
+        for n, at in enumerate(infusion_times, start=1)
+    ]
     return {
         "patient": {"name": patient_name, "first_name": patient_name.split()[0] if patient_name.split() else ""},
         "clinic": {"name": clinic.name, "phone": clinic.phone},

@@ -19,7 +19,7 @@ from messenger.rendering.strings import BotStrings
 __all__ = ["PATIENT_STRING_SECTIONS", "hard_coded_vars", "missing_translations"]
 
 # Bot strings a patient reads: whole sections, and single patient-facing keys of mostly-staff sections.
-PATIENT_STRING_SECTIONS = ("patient.", "sms.", "web.", "menu.", "language.")
+PATIENT_STRING_SECTIONS = ("patient.", "sms.", "web.", "menu.", "language.", "listening.", "listening_sms.")
 PATIENT_STRING_KEYS = frozenset(
     {
         "errors.invite_invalid",
@@ -32,7 +32,8 @@ PATIENT_STRING_KEYS = frozenset(
 )
 # Staff-only pages under bot/; every other template is something a patient receives or opens.
 STAFF_PAGES = frozenset(
-    f"bot/{name}.telegram.html.j2" for name in ("enrolled", "help-staff", "patient", "patients", "staff", "stats")
+    f"bot/{name}.telegram.html.j2"
+    for name in ("enrolled", "help-staff", "inbox", "patient", "patients", "staff", "stats")
 )
 REMINDER_VARS = ("bring", "arrange", "before")
 # Three words in a row from the clinic's text, in a reminder rendered without it, mean it was typed in.

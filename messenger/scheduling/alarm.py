@@ -1,16 +1,18 @@
 """The alarm clock: APScheduler wakes the dispatcher when the next row falls due.
 
-APScheduler holds three jobs whatever the size of the outbox: ``wake`` (a date trigger
+APScheduler holds four jobs whatever the size of the outbox: ``wake`` (a date trigger
 moved to the next due time after every run), ``sweep`` (an interval safety net that
-also picks up rows written by other processes) and ``heartbeat`` (this process's
-heartbeat row, see :mod:`messenger.scheduling.heartbeat`). The database is the queue; nothing
-about a message lives in the scheduler, so a restart loses nothing.
+also picks up rows written by other processes), ``heartbeat`` (this process's heartbeat
+row, see :mod:`messenger.scheduling.heartbeat`) and ``follow-up`` (untaken alerts, unanswered
+check-ins). The database is the queue; nothing about a message lives in the scheduler, so a
+restart loses nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -53,6 +55,19 @@ class Alarm:
     @property
     def running(self) -> bool:
         return bool(self.scheduler.running)
+
+    def every(self, name: str, seconds: float, job: Callable[[], Awaitable[object]]) -> None:
+        """Run ``job`` every ``seconds`` beside the dispatcher (follow-ups), one run at a time."""
+        self.scheduler.add_job(
+            job,
+            "interval",
+            seconds=seconds,
+            id=name,
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=None,
+        )
 
     def start(self) -> None:
         """Start the scheduler and run the dispatcher at once (pending rows from before a restart)."""

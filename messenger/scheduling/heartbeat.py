@@ -24,8 +24,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from messenger.clock import Clock
 from messenger.db import SessionFactory, upsert
+from messenger.domain.bookkeeping import Worker
 from messenger.domain.enums import MessageStatus
-from messenger.domain.models import Message, Worker
+from messenger.domain.models import Message
 from messenger.pacing.shared import SharedBudget
 
 log = logging.getLogger(__name__)

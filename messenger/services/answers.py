@@ -10,11 +10,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from messenger.clock import Clock
 from messenger.domain.catalog import SeriesCatalog
+from messenger.domain.checkin_rules import Escalation
 from messenger.domain.enums import InfusionStatus, MessageStatus, StepKind
 from messenger.domain.models import Answer, Infusion, Message, Series
-from messenger.domain.series import Escalation
+from messenger.domain.series import SeriesDefinition
 from messenger.domain.wording import Phrase
 from messenger.services import audit
+from messenger.services.attendance import hold_for_reschedule
 from messenger.services.errors import ServiceError
 from messenger.services.rows import existing
 
@@ -31,6 +33,10 @@ class CheckinState:
     # Why this answer needs a call from the clinic, as ``escalation.*`` phrases (empty if it does not).
     escalations: list[Phrase] = field(default_factory=list)
     duplicate: bool = False
+    # Some answer of this check-in (this one or an earlier) was escalated to staff.
+    escalated: bool = False
+    # The series the check-in belongs to: what the clinic promises comes from its variables.
+    definition: SeriesDefinition | None = None
 
 
 async def own_sent_message(session: AsyncSession, *, message_id: int, patient_id: int, kind: StepKind) -> Message:
@@ -62,6 +68,8 @@ async def respond_to_reminder(
         raise ServiceError("infusion_started", number=infusion.number)
     infusion.status = InfusionStatus.CONFIRMED if attending else InfusionStatus.RESCHEDULE_REQUESTED
     infusion.responded_at = now
+    if not attending and message.series_id is not None:  # a reminder always has its series
+        await hold_for_reschedule(session, series_id=message.series_id, number=infusion.number, now=now)
     audit.record(
         session,
         at=now,
@@ -92,14 +100,19 @@ async def answer_checkin(
     message = await own_sent_message(session, message_id=message_id, patient_id=patient_id, kind=StepKind.CHECKIN)
     if question not in VALID or value not in VALID[question]:
         raise ServiceError("answer_invalid", question=question)
-    answers = await checkin_state(session, message)
+    rows = (await session.exec(select(Answer).where(Answer.message_id == message.id))).all()
+    answers = {a.question: a.value for a in rows}
+    earlier_escalated = any(a.escalated for a in rows)
     if question in answers:
-        return CheckinState(message, answers, next_question(answers), duplicate=True)
+        return CheckinState(message, answers, next_question(answers), duplicate=True, escalated=earlier_escalated)
     if message.series_id is None:  # only staff alerts have no series, and they carry no buttons
         raise ServiceError("button_not_yours")
     series = await existing(session, Series, message.series_id)
-    escalation = catalog.get(series.definition_key).escalation if series.definition_key in catalog else Escalation()
+    definition = catalog.get(series.definition_key) if series.definition_key in catalog else None
+    escalation = definition.escalation if definition is not None else Escalation()
     reasons = escalations(escalation, question, value)
+    if question == "pain" and not reasons:
+        reasons = await _rise_from_baseline(session, escalation, series_id=series.pk, value=int(value))
     session.add(
         Answer(
             series_id=message.series_id,
@@ -114,7 +127,29 @@ async def answer_checkin(
         )
     )
     answers[question] = value
-    return CheckinState(message, answers, next_question(answers), reasons)
+    return CheckinState(
+        message,
+        answers,
+        next_question(answers),
+        reasons,
+        escalated=earlier_escalated or bool(reasons),
+        definition=definition,
+    )
+
+
+async def _rise_from_baseline(session: AsyncSession, rule: Escalation, *, series_id: int, value: int) -> list[Phrase]:
+    """Pain up by ``rule.pain_rise`` or more from the patient's own first check-in of the series."""
+    first = (
+        await session.exec(
+            select(Answer.score)
+            .where(Answer.series_id == series_id, Answer.question == "pain", col(Answer.score).is_not(None))
+            .order_by(col(Answer.answered_at), col(Answer.id))
+            .limit(1)
+        )
+    ).first()
+    if first is None or value - first < rule.pain_rise:
+        return []
+    return [Phrase("escalation.pain_rise", {"value": value, "rise": value - first, "first": first})]
 
 
 async def infusions_before(session: AsyncSession, message: Message) -> int:

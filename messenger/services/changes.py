@@ -27,6 +27,7 @@ from messenger.domain.series import SeriesDefinition, plan_step
 from messenger.domain.timing import PAST_NOT_AFTER, QuietHours, send_time, send_time_of
 from messenger.domain.wording import Phrase
 from messenger.services import audit
+from messenger.services.attendance import HELD_FOR_RESCHEDULE, release_held
 from messenger.services.enrolment import zone_of
 from messenger.services.errors import ServiceError
 from messenger.services.reports import latest_series_of
@@ -94,6 +95,7 @@ async def reschedule_infusion(
     previous = infusion.scheduled_at
     infusion.scheduled_at, infusion.status, infusion.responded_at = at, InfusionStatus.SCHEDULED, None
     times = [i.scheduled_at for i in infusions]
+    await release_held(session, series=series, number=number, now=now)  # before the replan clears the hold's mark
     moved = await _replan(session, series, definition, zone, times, quiet_hours, number, now)
     await _tell_patient(session, series, zone, quiet_hours, number, at, now)
     problem = definition.course_problem(times, zone)
@@ -238,7 +240,14 @@ async def resume(
     zone = zone_of(patient.timezone)
     series.status, series.status_changed_at = SeriesStatus.ACTIVE, now
     held = (
-        await session.exec(select(Message).where(Message.series_id == series.id, Message.status == MessageStatus.HELD))
+        await session.exec(
+            select(Message).where(
+                Message.series_id == series.id,
+                Message.status == MessageStatus.HELD,
+                # Held for a reschedule request: they wait for the new time, not for the resume.
+                col(Message.last_error).is_distinct_from(HELD_FOR_RESCHEDULE),
+            )
+        )
     ).all()
     released = skipped = 0
     # Their due times are untouched: rows released together keep their scheduled order.

@@ -16,8 +16,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from messenger.clock import Clock
 from messenger.domain.enums import MessageStatus
-from messenger.domain.models import Contact, Invite, Message, Patient
+from messenger.domain.models import Contact, ConversationEntry, Invite, Message, Patient, StaffAlert
 from messenger.services import audit
+from messenger.services.conversation import INBOUND
 from messenger.services.errors import ServiceError
 
 _UNSENT = (MessageStatus.PENDING, MessageStatus.HELD)
@@ -34,6 +35,9 @@ class Erased:
 @dataclass(frozen=True, slots=True)
 class Purged:
     messages: int
+    # Patients' own words (conversation entries) and the alerts that quoted them.
+    conversation: int = 0
+    alerts: int = 0
 
 
 async def forget_patient(*, session: AsyncSession, clock: Clock, patient_id: int, actor: str) -> Erased:
@@ -56,6 +60,11 @@ async def forget_patient(*, session: AsyncSession, clock: Clock, patient_id: int
         .values(contact_id=None, provider_id=None, last_error=None, params=None, claimed_by=None, lease_until=None)
     )
     removed = await session.exec(delete(Contact).where(col(Contact.patient_id) == patient_id))
+    # What the patient wrote and staff replied stays as a dated, levelled entry, without its words or files.
+    await session.exec(
+        update(ConversationEntry).where(col(ConversationEntry.patient_id) == patient_id).values(text=None, file_id=None)
+    )
+    await session.exec(update(StaffAlert).where(col(StaffAlert.patient_id) == patient_id).values(text=""))
     await session.exec(
         update(Invite)
         .where(col(Invite.patient_id) == patient_id, col(Invite.used_at).is_(None), col(Invite.revoked_at).is_(None))
@@ -88,6 +97,34 @@ async def purge_expired(*, session: AsyncSession, clock: Clock, days: int) -> Pu
         )
         .values(last_error=None, params=None)
     )
-    if result.rowcount:
-        audit.record(session, at=clock.now(), actor=audit.SYSTEM, action="retention.purge", messages=result.rowcount)
-    return Purged(result.rowcount)
+    # A conversation entry keeps its words until someone has handled it, however old it is.
+    conversation = await session.exec(
+        update(ConversationEntry)
+        .where(
+            col(ConversationEntry.at) < cutoff,
+            or_(col(ConversationEntry.direction) != INBOUND, col(ConversationEntry.handled_at).is_not(None)),
+            or_(col(ConversationEntry.text).is_not(None), col(ConversationEntry.file_id).is_not(None)),
+        )
+        .values(text=None, file_id=None)
+    )
+    alerts = await session.exec(
+        update(StaffAlert)
+        .where(
+            col(StaffAlert.created_at) < cutoff,
+            or_(~col(StaffAlert.urgent), col(StaffAlert.acknowledged_at).is_not(None)),
+            col(StaffAlert.text) != "",
+        )
+        .values(text="")
+    )
+    purged = Purged(result.rowcount, conversation.rowcount, alerts.rowcount)
+    if purged.messages or purged.conversation or purged.alerts:
+        audit.record(
+            session,
+            at=clock.now(),
+            actor=audit.SYSTEM,
+            action="retention.purge",
+            messages=purged.messages,
+            conversation=purged.conversation,
+            alerts=purged.alerts,
+        )
+    return purged

@@ -14,7 +14,7 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from messenger.clock import Clock
-from messenger.domain.models import InviteGuess
+from messenger.domain.bookkeeping import InviteGuess
 
 
 class GuessVerdict(enum.Enum):

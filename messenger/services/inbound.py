@@ -1,7 +1,12 @@
-"""What patients send back by SMS or WhatsApp: STOP / START / HELP first, then check-in answers, then free text."""
+"""What patients send back by SMS or WhatsApp: STOP / START / HELP first, then check-in answers, then free text.
+
+Every message is kept in the patient's conversation; keywords and answers are handled by
+the bot at once, free text is triaged and waits in the staff inbox.
+"""
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,12 +22,16 @@ from messenger.channels.failures import FailureCode
 from messenger.clock import Clock
 from messenger.domain.catalog import SeriesCatalog
 from messenger.domain.enums import ChannelName, MessageStatus
+from messenger.domain.hours import ClinicHours
 from messenger.domain.models import Contact, Message, Patient, Series
 from messenger.domain.timing import PAST_NOT_AFTER, QuietHours, send_time_of
+from messenger.domain.triage import Level, PhraseBooks
 from messenger.rendering.whatsapp import step_templates
 from messenger.services import audit
 from messenger.services.answers import answer_checkin, open_checkin
 from messenger.services.contacts import contact_at, set_opted_out
+from messenger.services.conversation import Inbound, record_inbound
+from messenger.services.listening import Heard, listen, promised_reply_time
 from messenger.services.rows import existing
 
 # The carrier keywords (CTIA, and Twilio's defaults) and their Spanish counterparts, matched on the whole
@@ -33,13 +42,28 @@ STOP_WORDS = frozenset(
 )
 START_WORDS = frozenset({"start", "unstop", "yes"} | {"comenzar", "iniciar", "reanudar", "si"})
 HELP_WORDS = frozenset({"help", "info"} | {"ayuda", "informacion"})
-# "YES" / "SI" answer an open contact question before they mean START.
-_YES_WORDS = frozenset({"yes", "si"})
 _ANSWERS = {
     "pain": {str(n): str(n) for n in range(11)},
     "mood": {str(n): str(n) for n in range(1, 6)},
-    "contact": {"yes": "yes", "y": "yes", "si": "yes", "s": "yes", "no": "no", "n": "no"},
+    "contact": {"yes": "yes", "y": "yes", "yeah": "yes", "please": "yes", "no": "no", "n": "no", "nope": "no"}
+    | {"si": "yes", "s": "yes", "por favor": "yes"},
 }
+# "8", "8/10", "pain 8", "pain: 8 / 10"; "mood 2", "2/5".
+_SCORE = {
+    "pain": re.compile(r"^(?:pain\s*:?\s*)?(\d{1,2})(?:\s*/\s*10)?$"),
+    "mood": re.compile(r"^(?:mood\s*:?\s*)?(\d)(?:\s*/\s*5)?$"),
+}
+# Yes or no, in English and Spanish: answer an open question before "yes" / "si" mean START.
+_YES_NO = frozenset({"yes", "y", "no", "n", "si", "s"})
+
+
+def read_answer(question: str, word: str) -> str | None:
+    """The answer ``word`` gives to ``question``, or None if it is not one (a number out of range is None)."""
+    pattern = _SCORE.get(question)
+    if pattern is not None:
+        match = pattern.match(word)
+        word = match.group(1).lstrip("0") or "0" if match else word
+    return _ANSWERS[question].get(word)
 
 
 def keyword(body: str) -> str:
@@ -57,10 +81,22 @@ class InboundResult:
     alert: str | None = None
     alert_params: dict[str, Any] = field(default_factory=dict)
     patient: Patient | None = None
+    # Free text: kept, triaged; its alert is for the caller to store in the same transaction.
+    heard: Heard | None = None
+    # Said before the reply (a gentle word after a very low mood).
+    preface: str | None = None
 
 
 async def handle_inbound(
-    *, session: AsyncSession, clock: Clock, catalog: SeriesCatalog, channel: ChannelName, address: str, body: str
+    *,
+    session: AsyncSession,
+    clock: Clock,
+    catalog: SeriesCatalog,
+    channel: ChannelName,
+    address: str,
+    body: str,
+    books: PhraseBooks,
+    hours: ClinicHours,
 ) -> InboundResult:
     contact = await contact_at(session, channel, address)
     if contact is None:
@@ -72,6 +108,10 @@ async def handle_inbound(
     word = keyword(text)
     result = InboundResult(patient=patient)
     checkin, question = await open_checkin(session, patient.pk) or (None, None)
+    answer = read_answer(question, word) if question else None
+    # "yes" answers an open question; it means START only to a patient who had stopped messages.
+    answering = question is not None and word in _YES_NO and not contact.opted_out
+    now = clock.now()
 
     if word in STOP_WORDS:
         if await set_opted_out(
@@ -79,7 +119,7 @@ async def handle_inbound(
         ):
             result.alert, result.alert_params = "opted_out", {"channel": channel.value}
         result.reply = "stopped"
-    elif word in START_WORDS and not (word in _YES_WORDS and question == "contact"):
+    elif word in START_WORDS and not answering:
         if await set_opted_out(
             session=session, clock=clock, contact=contact, opted_out=False, reason=f"replied {word.upper()}"
         ):
@@ -87,28 +127,23 @@ async def handle_inbound(
         result.reply = "started"
     elif word in HELP_WORDS:
         result.reply = "help"
-    elif checkin is not None and question is not None and word in _ANSWERS[question]:
-        state = await answer_checkin(
-            session=session,
-            clock=clock,
-            catalog=catalog,
-            message_id=checkin.pk,
-            patient_id=patient.pk,
-            question=question,
-            value=_ANSWERS[question][word],
-        )
-        if state.next_question:
-            result.reply = f"question_{state.next_question}"
-        else:
-            result.reply = "checkin_thanks_contact" if state.answers.get("contact") == "yes" else "checkin_thanks"
-        if state.escalations:
-            result.alert, result.alert_params = "escalation", {"reasons": state.escalations}
-    elif checkin is not None and question in ("pain", "mood") and word.isdigit() and len(word) <= 2:
-        # A number out of range is a mistaken answer, not a message for staff: ask again.
+    elif checkin is not None and question is not None and answer is not None:
+        await _answer(session, clock, catalog, result, checkin, question, answer)
+    elif question in ("pain", "mood") and (answering or _SCORE[question].match(word)):
+        # A number out of range, or yes/no to a number question, is a mistaken answer: ask again.
         result.reply, result.reply_params = "invalid_answer", {"question": question}
     else:
-        result.reply = "free_text_ack"
-        result.alert, result.alert_params = "free_text", {"text": text[:1000]}
+        inbound = Inbound(channel, text[:3000])
+        result.heard = listen(
+            session, at=now, patient=patient, inbound=inbound, book=books(patient.locale), hours=hours
+        )
+        result.reply = result.heard.reply
+        result.alert, result.alert_params = result.heard.alert, {"text": text[:1000]}
+    if result.heard is None:  # handled by the bot itself: kept, but nobody needs to answer it
+        entry = record_inbound(
+            session, at=now, patient_id=patient.pk, inbound=Inbound(channel, text[:3000]), level=Level.ROUTINE
+        )
+        entry.handled_at = now
     audit.record(
         session,
         at=clock.now(),
@@ -119,6 +154,38 @@ async def handle_inbound(
         kind=result.reply or "none",
     )
     return result
+
+
+async def _answer(
+    session: AsyncSession,
+    clock: Clock,
+    catalog: SeriesCatalog,
+    result: InboundResult,
+    checkin: Message,
+    question: str,
+    answer: str,
+) -> None:
+    """Record a check-in answer; reply with the next question, or thanks that say whether staff were told."""
+    if result.patient is None:  # only called for a known patient's open check-in
+        raise TypeError("a check-in answer needs its patient")
+    state = await answer_checkin(
+        session=session,
+        clock=clock,
+        catalog=catalog,
+        message_id=checkin.pk,
+        patient_id=result.patient.pk,
+        question=question,
+        value=answer,
+    )
+    if state.next_question:
+        result.reply = f"question_{state.next_question}"
+    else:
+        result.reply = "listening.escalated" if state.escalated else "checkin_thanks"
+        result.reply_params["reply_time"] = promised_reply_time(state.definition, result.patient.locale)
+    if question == "mood" and state.escalations:
+        result.preface = "listening.low_mood"
+    if state.escalations:
+        result.alert, result.alert_params = "escalation", {"reasons": state.escalations}
 
 
 @dataclass(frozen=True, slots=True)

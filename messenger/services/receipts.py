@@ -6,7 +6,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from messenger.clock import Clock
-from messenger.domain.models import WebhookReceipt
+from messenger.domain.bookkeeping import WebhookReceipt
 
 
 async def first_receipt(*, session: AsyncSession, clock: Clock, source: str, key: str) -> bool:

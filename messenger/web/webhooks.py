@@ -11,7 +11,9 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from xml.sax.saxutils import escape
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -28,12 +30,15 @@ from messenger.db import SessionFactory, transaction
 from messenger.domain import bounds
 from messenger.domain.catalog import SeriesCatalog
 from messenger.domain.enums import ChannelName, MessageStatus
+from messenger.domain.hours import clinic_hours
 from messenger.domain.models import Contact, Patient
 from messenger.domain.timing import QuietHours
+from messenger.domain.triage import PhraseBooks
 from messenger.rendering.environment import TemplateEnvironment
 from messenger.rendering.strings import BotStrings
 from messenger.services.contacts import set_opted_out
 from messenger.services.inbound import InboundResult, apply_delivery_status, handle_inbound
+from messenger.services.listening import discreet_key, reply_params
 from messenger.services.receipts import first_receipt
 from messenger.web.forms import MAX_FORM_BYTES, TwilioForm, parse_form, read_limited
 
@@ -55,12 +60,13 @@ class WebhookDeps:
     alerts: StaffAlerts | None
     poke: Callable[[], None]
     quiet_hours: QuietHours
+    phrases: PhraseBooks
 
     @property
     def locale(self) -> str:
         return self.settings.default_locale
 
-    async def alert(self, session: AsyncSession, key: str | None, patient: Patient | None, **params: object) -> None:
+    async def alert(self, session: AsyncSession, key: str | None, patient: Patient | None, **params: Any) -> None:
         """Queue a staff alert in the transaction of what caused it."""
         if key and patient is not None and self.alerts is not None:
             await self.alerts.queue(session, now=self.clock.now(), key=key, patient_id=patient.pk, **params)
@@ -133,11 +139,26 @@ async def _inbound(deps: WebhookDeps, request: Request) -> Response:
                 channel=channel,
                 address=sender.removeprefix(WHATSAPP_PREFIX),
                 body=form.get("Body"),
+                books=deps.phrases,
+                hours=clinic_hours(deps.settings),
             )
-            await deps.alert(session, result.alert, result.patient, **result.alert_params)
+            if result.heard is not None:
+                # Queued with the message it is about: the reply may then say the clinic has it.
+                await deps.alert(
+                    session,
+                    result.heard.alert,
+                    result.patient,
+                    urgent=result.heard.urgent,
+                    media=None,
+                    crisis_line=deps.settings.crisis_line,
+                    emergency=deps.settings.emergency_number,
+                    **result.alert_params,
+                )
+            else:
+                await deps.alert(session, result.alert, result.patient, **result.alert_params)
     except IntegrityError:  # the same message, acted on by a concurrent request
         return _twiml("")
-    if result.alert or result.reply == "started":
+    if result.alert or result.heard is not None or result.reply == "started":
         deps.poke()
     return _twiml(_sms_reply(deps, result))
 
@@ -146,8 +167,14 @@ def _sms_reply(deps: WebhookDeps, result: InboundResult) -> str:
     if not result.reply:
         return ""
     locale = result.patient.locale if result.patient else deps.locale
+    zone = ZoneInfo(result.patient.timezone) if result.patient else None
+    params = reply_params(deps.settings, now=deps.clock.now(), language=locale, zone=zone)
     question = deps.strings.plain(f"sms.question_{result.reply_params.get('question', 'pain')}", locale)
-    return deps.strings.plain(f"sms.{result.reply}", locale, phone=deps.settings.clinic_phone, question=question)
+    key = discreet_key(result.reply) if "." in result.reply else f"sms.{result.reply}"
+    reply = deps.strings.plain(key, locale, **(params | result.reply_params | {"question": question}))
+    if result.preface:
+        reply = deps.strings.plain(discreet_key(result.preface), locale, **params) + " " + reply
+    return reply
 
 
 async def _status(deps: WebhookDeps, request: Request) -> Response:

@@ -26,13 +26,13 @@ async def bot_api() -> AsyncIterator[FakeBotApi]:
 
 
 def bot_settings(api: FakeBotApi, database_url: str, **extra: object) -> Settings:
+    values: dict[str, object] = {"owner_ids": [OWNER]} | extra
     return Settings(
         _env_file=None,
         database_url=database_url,
         telegram_token=api.token,  # type: ignore[call-arg]
         telegram_base_url=api.base_url,
-        owner_ids=[OWNER],
-        **extra,
+        **values,  # type: ignore[arg-type]
     )
 
 

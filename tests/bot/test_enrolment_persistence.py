@@ -8,7 +8,8 @@ from sqlmodel import select
 from messenger.app import App, build_app
 from messenger.clock import ManualClock
 from messenger.db import create_engine, session_factory
-from messenger.domain.models import BotState, Patient
+from messenger.domain.bookkeeping import BotState
+from messenger.domain.models import Patient
 from tests.bot.conftest import OWNER, bot_settings, press, say
 from tests.fakes.bot_api import FakeBotApi
 

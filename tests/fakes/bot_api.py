@@ -195,6 +195,28 @@ class FakeBotApi:
             message["entities"] = entities
         return self._queue_update(message=copy.deepcopy(message))
 
+    def user_sends_media(self, user_id: int, kind: str, *, caption: str | None = None) -> dict:
+        """Queue a voice note, photo or document from ``user_id`` (as Telegram describes them, with a file id)."""
+        user = self._users.setdefault(user_id, {"id": user_id, "is_bot": False, "first_name": "Test"})
+        file_id = f"{kind}-file-{next(self._file_ids)}"
+        unique = {"file_id": file_id, "file_unique_id": f"u{file_id}"}
+        content: dict[str, Any] = {
+            "voice": {"voice": unique | {"duration": 7, "mime_type": "audio/ogg"}},
+            "photo": {"photo": [unique | {"width": 90, "height": 90}, unique | {"width": 800, "height": 800}]},
+            "document": {"document": unique | {"file_name": "letter.pdf", "mime_type": "application/pdf"}},
+        }[kind]
+        if caption:
+            content["caption"] = caption
+        message = self._store_message(user_id, user, **content)
+        return self._queue_update(message=copy.deepcopy(message))
+
+    def user_replies(self, user_id: int, text: str, *, to_message_id: int) -> dict:
+        """Queue a text message from ``user_id`` that replies to a message in their chat."""
+        user = self._users.setdefault(user_id, {"id": user_id, "is_bot": False, "first_name": "Test"})
+        original = self._messages[(user_id, to_message_id)]
+        message = self._store_message(user_id, user, text=text, reply_to_message=copy.deepcopy(original))
+        return self._queue_update(message=copy.deepcopy(message))
+
     def user_presses(
         self,
         user_id: int,

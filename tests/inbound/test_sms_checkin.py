@@ -50,7 +50,7 @@ async def test_a_checkin_answered_by_sms_reaches_staff(database_url, clock, twil
     assert pain == "Thanks. How is your mood today? Reply 1 (very low), 2, 3, 4 or 5 (very good)."
     assert mood == "Would you like someone from your care team to contact you? Reply YES or NO."
     assert contact_question == (
-        f"Thank you. Someone from your care team will contact you soon. If it is urgent, call {CLINIC_PHONE}."
+        f"Thank you. Your care team has been told about your answers. If it is urgent, call {CLINIC_PHONE}."
     )
     assert [(a.question, a.value, a.score, a.escalated, a.message_id) for a in answers] == [
         ("pain", "9", 9, True, checkin.id),
@@ -63,7 +63,8 @@ async def test_a_checkin_answered_by_sms_reaches_staff(database_url, clock, twil
     assert (sms.opted_out, sms.status_reason) == (False, None)
 
     assert free_text == (
-        f"Thank you, your message has been passed to your care team. If it is urgent, call {CLINIC_PHONE}."
+        "Thank you, your message is with your care team and someone will read it. "
+        f"If it is urgent, call {CLINIC_PHONE}."
     )
     assert len(bot_api.sent_messages(OWNER)) == alerts_after_checkin + 1
     assert "Is it fine to take <b>ibuprofen</b> tonight?" in forwarded["text"]  # as typed, not formatted
@@ -80,6 +81,6 @@ async def test_numbers_without_an_open_checkin_are_free_text(database_url, clock
         async with app.sessions() as session:
             answers = (await session.exec(select(Answer))).all()
 
-    assert reply is not None and reply.startswith("Thank you, your message has been passed to your care team.")
+    assert reply is not None and reply.startswith("Thank you, your message is with your care team")
     assert "9" in forwarded["text"]
     assert answers == []

@@ -9,8 +9,8 @@ import pytest
 from sqlmodel import func, select
 
 from messenger.channels.signing import twilio_signature
+from messenger.domain.bookkeeping import WebhookReceipt
 from messenger.domain.enums import ChannelName
-from messenger.domain.models import WebhookReceipt
 from tests.factories import enrol_patient
 from tests.inbound.support import (
     OWNER,

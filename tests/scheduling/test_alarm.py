@@ -67,5 +67,5 @@ async def test_the_scheduler_holds_three_jobs_however_many_messages_are_pending(
     finally:
         await app.stop()
 
-    assert jobs == {"wake", "sweep", "heartbeat"}
+    assert jobs == {"wake", "sweep", "heartbeat", "follow-up"}
     assert next_due is not None and next_due > clock.now()

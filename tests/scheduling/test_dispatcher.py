@@ -48,6 +48,18 @@ async def test_the_whole_series_arrives_in_order_and_completes(app, clock, chann
         assert (await session.get(Series, series.id)).status is SeriesStatus.COMPLETED
 
 
+async def test_a_series_nothing_reached_is_not_completed(app, clock, channel):
+    series = await enrol_patient(app)
+    channel.then(*[Failed("the provider refused it")] * 40)
+
+    await run_until(app, clock.now() + timedelta(days=30))
+
+    assert channel.delivered == []
+    assert set((await statuses(app, series.id)).values()) <= {MessageStatus.FAILED, MessageStatus.SKIPPED}
+    async with app.sessions() as session:
+        assert (await session.get(Series, series.id)).status is SeriesStatus.ACTIVE
+
+
 @pytest.mark.slow
 async def test_two_dispatchers_on_one_database_never_send_a_row_twice(settings, clock):
     channel_a, channel_b = ScriptedChannel(), ScriptedChannel()

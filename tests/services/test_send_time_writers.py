@@ -133,15 +133,18 @@ async def test_steps_a_reschedule_moves_into_the_past_wait_for_the_end_of_quiet_
     rows = await messages_of(app, series.id)
     assert rows["reminder-eve-2"].send_at == local(LA, 2026, 12, 4, 18, 0)
 
-    # Infusion 2 moves to tomorrow 14:00: its eve reminder (today 18:00) is already past.
+    # Infusion 2 moves to tomorrow 14:00: its eve reminder (today 18:00) is already past, and the end
+    # of quiet hours falls on the infusion's own day, where "Tomorrow: …" is wrong: the same-day
+    # reminder covers it (issue 11, point 8).
     await _reschedule(app, series, 2, local(LA, 2026, 12, 4, 14, 0))
 
-    eve = (await messages_of(app, series.id))["reminder-eve-2"]
-    assert (eve.status, eve.due_at, eve.send_at) == (
-        MessageStatus.PENDING,
-        local(LA, 2026, 12, 3, 18, 0),
-        local(LA, 2026, 12, 4, 8, 0),
-    )
+    rows = await messages_of(app, series.id)
+    eve, day = rows["reminder-eve-2"], rows["reminder-day-2"]
+    assert (eve.due_at, eve.not_after) == (local(LA, 2026, 12, 3, 18, 0), local(LA, 2026, 12, 4, 0, 0))
+    assert eve.status in (MessageStatus.PENDING, MessageStatus.SKIPPED)
+    await app.dispatcher.run_due()
+    assert (await messages_of(app, series.id))["reminder-eve-2"].status is MessageStatus.SKIPPED
+    assert (day.status, day.send_at) == (MessageStatus.PENDING, local(LA, 2026, 12, 4, 8, 0))
 
 
 # ---- resume -------------------------------------------------------------------------
@@ -199,7 +202,8 @@ async def test_rows_released_when_a_contact_links_at_23_wait_for_the_morning(app
 @pytest.mark.parametrize(
     ("first_infusion", "copy_at"),
     [
-        pytest.param(local(LA, 2026, 12, 2, 10, 0), local(LA, 2026, 12, 2, 8, 0), id="deferred-to-the-morning"),
+        # Deferred to 08:00 on the infusion's own day, a "Tomorrow" copy is stale (issue 11, point 8).
+        pytest.param(local(LA, 2026, 12, 2, 10, 0), None, id="deferred-into-the-infusion-day-no-copy"),
         pytest.param(local(LA, 2026, 12, 2, 7, 30), None, id="morning-after-the-infusion-no-copy"),
     ],
 )

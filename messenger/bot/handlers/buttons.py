@@ -17,6 +17,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
+from messenger.bot import replies
 from messenger.bot.context import BotDeps, deps_of
 from messenger.bot.keyboards import Callback, question_buttons
 from messenger.bot.steps import LANGUAGE_KIND, confirm_stop, language_chosen, send_patient_card, send_progress
@@ -26,6 +27,7 @@ from messenger.domain.models import Patient
 from messenger.services.answers import CheckinState, answer_checkin, respond_to_reminder
 from messenger.services.errors import ServiceError
 from messenger.services.invites import patient_for_chat
+from messenger.services.listening import promised_reply_time, reply_params
 from messenger.services.staff import active_staff
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,10 @@ async def pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if callback.kind == "o":
             await _open_patient(update, deps, callback)
             await query.answer()
+            return
+        if callback.kind == "a":
+            note = await replies.take(deps, query, callback.target)
+            await query.answer(_plain(note) if note else None)
             return
         patient = await _presser(deps, query)
         if callback.kind == "r" and callback.value in {"y", "n"}:
@@ -127,9 +133,13 @@ def checkin_message(
         else value
     )
     text = original + "\n" + strings.get(f"patient.answered_{question}", locale, value=value, label=label)
+    params = reply_params(deps.settings, now=deps.clock.now(), language=locale)
+    params["reply_time"] = promised_reply_time(state.definition, locale)
+    if question == "mood" and state.escalations:
+        text += "\n\n" + strings.get("listening.low_mood", locale, **params)
     if state.next_question is None:
-        thanks = "patient.checkin_thanks_contact" if state.answers.get("contact") == "yes" else "patient.checkin_thanks"
-        return text + "\n\n" + strings.get(thanks, locale, clinic=deps.clinic.name, phone=deps.clinic.phone), ()
+        thanks = "listening.escalated" if state.escalated else "patient.checkin_thanks"
+        return text + "\n\n" + strings.get(thanks, locale, **params), ()
     next_text = strings.get(f"patient.question_{state.next_question}", locale)
     return text + "\n\n" + next_text, question_buttons(state.next_question, message_id, strings, locale)
 

@@ -6,9 +6,11 @@ import logging
 from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
+from telegram import Message as TelegramMessage
 from telegram import Update
 from telegram.ext import ContextTypes
 
+from messenger.bot import replies
 from messenger.bot.context import BotDeps, deps_of, guest_locale, reply
 from messenger.bot.keyboards import Callback, choice
 from messenger.db import transaction
@@ -18,9 +20,11 @@ from messenger.domain.models import Patient
 from messenger.rendering.context import infusion_view
 from messenger.services import changes, reports
 from messenger.services.contacts import find_contact, release_waiting, set_opted_out, welcome_due_now
+from messenger.services.conversation import Inbound
 from messenger.services.errors import ServiceError
 from messenger.services.guesses import guess_verdict, record_failed_guess
 from messenger.services.invites import patient_for_chat, redeem_invite
+from messenger.services.listening import Heard, listen, reply_params
 from messenger.services.staff import active_staff
 
 log = logging.getLogger(__name__)
@@ -127,27 +131,72 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 
 async def free_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Acknowledge what a patient writes and forward it to staff."""
+    """Keep what a patient writes or sends, answer by its urgency, and put it before staff."""
     deps = deps_of(context)
     async with deps.sessions() as session:
         patient = await patient_for_chat(session, update.effective_chat.id)  # type: ignore[union-attr]
         staff = await active_staff(session, update.effective_user.id)  # type: ignore[union-attr]
-    if patient is None:
-        if staff is None:
+    message = update.effective_message
+    if patient is None or message is None:
+        if staff is not None and message is not None and message.reply_to_message is not None:
+            await replies.reply_to_alert(update, context)
+        elif staff is None:
             text = deps.strings.get(
                 "patient.not_linked", guest_locale(update, deps), clinic=deps.clinic.name, phone=deps.clinic.phone
             )
             await reply(update, text)
         return
-    # Kept as the patient wrote it, less what no database or chat can hold.
-    raw = update.effective_message.text or ""  # type: ignore[union-attr]
-    text = bounds.without_control_characters(raw)[: bounds.MAX_FREE_TEXT_LENGTH]
-    # Committed before the patient is told: "passed to your care team" is true when it is said.
-    async with transaction(deps.sessions) as session:
-        await deps.alert(session, "free_text", patient, text=text)
+    heard = await hear(deps, patient, telegram_inbound(message))
+    # Said once the alert is committed: "the clinic has your message" is true when it is said.
     deps.poke()
-    ack = deps.strings.get("patient.free_text_ack", patient.locale, clinic=deps.clinic.name, phone=deps.clinic.phone)
-    await reply(update, ack)
+    params = reply_params(deps.settings, now=deps.clock.now(), language=patient.locale, zone=ZoneInfo(patient.timezone))
+    await reply(update, deps.strings.get(heard.reply, patient.locale, **params))
+
+
+def telegram_inbound(message: TelegramMessage) -> Inbound:
+    """Text as typed; media as a description (with any caption) and the file id to fetch it."""
+    for media, attachment in (
+        ("voice", message.voice),
+        ("audio", message.audio),
+        ("video", message.video),
+        ("video note", message.video_note),
+        ("document", message.document),
+        ("sticker", message.sticker),
+    ):
+        if attachment is not None:
+            return Inbound(ChannelName.TELEGRAM, _as_written(message.caption), media, attachment.file_id)
+    if message.photo:
+        return Inbound(ChannelName.TELEGRAM, _as_written(message.caption), "photo", message.photo[-1].file_id)
+    return Inbound(ChannelName.TELEGRAM, _as_written(message.text) or "")
+
+
+def _as_written(text: str | None) -> str | None:
+    """Kept as the patient wrote it, less what no database or chat can hold."""
+    if text is None:
+        return None
+    return bounds.without_control_characters(text)[: bounds.MAX_FREE_TEXT_LENGTH]
+
+
+async def hear(deps: BotDeps, patient: Patient, inbound: Inbound) -> Heard:
+    """Store the message and queue its staff alert in one transaction."""
+    now = deps.clock.now()
+    async with transaction(deps.sessions) as session:
+        heard = listen(
+            session, at=now, patient=patient, inbound=inbound, book=deps.phrases(patient.locale), hours=deps.hours
+        )
+        await deps.alerts.queue(
+            session,
+            now=now,
+            key=heard.alert,
+            patient_id=patient.pk,
+            urgent=heard.urgent,
+            text=inbound.text or "",
+            media=inbound.media,
+            channel=inbound.channel.value,
+            crisis_line=deps.settings.crisis_line,
+            emergency=deps.settings.emergency_number,
+        )
+    return heard
 
 
 async def _opt_in(session: AsyncSession, deps: BotDeps, patient: Patient) -> bool:

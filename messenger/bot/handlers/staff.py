@@ -20,6 +20,7 @@ from messenger.domain.enums import StaffRole
 from messenger.domain.models import Patient, Series, Staff
 from messenger.rendering.context import sample_context
 from messenger.services import changes, reports
+from messenger.services.acknowledgement import acknowledgement_figures
 from messenger.services.audit import staff_actor
 from messenger.services.erasure import forget_patient
 from messenger.services.errors import ServiceError
@@ -177,7 +178,12 @@ async def stats(update: Update, _context: ContextTypes.DEFAULT_TYPE, deps: BotDe
     """Patients by status and today's messages."""
     async with deps.sessions() as session:
         figures = await reports.stats(session, now=deps.clock.now(), zone=deps.clinic_zone)
-    await reply(update, deps.page("stats", stats=figures))
+        taking = await acknowledgement_figures(session)
+    minutes = {
+        name: None if value is None else round(value / 60)
+        for name, value in (("median", taking.median), ("p90", taking.p90))
+    }
+    await reply(update, deps.page("stats", stats=figures, acknowledgement=taking, minutes=minutes))
 
 
 @staff_only()

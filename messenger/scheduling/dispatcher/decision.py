@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 
 from messenger.channels.failures import FailureCode, failure_text
-from messenger.domain.enums import ChannelName, MessageStatus, SeriesStatus
+from messenger.domain.enums import ChannelName, MessageStatus, SeriesStatus, StepKind
 from messenger.domain.models import Contact, Message
 
 
@@ -87,9 +87,11 @@ def decide(
     """What to do with a claimed row. ``contacts`` are all the patient's, in the patient's order."""
     if message.staff_chat_id is not None:
         return _to_staff(message.staff_chat_id, channels, paused, now)
-    if series_status is SeriesStatus.PAUSED:
+    # A note (a staff reply, a check-in reminder) belongs to no series: only the contacts decide.
+    note = message.kind is StepKind.DIRECT
+    if series_status is SeriesStatus.PAUSED and not note:
         return Close(MessageStatus.HELD, "series paused")
-    if series_status is not SeriesStatus.ACTIVE or not has_definition:
+    if (series_status is not SeriesStatus.ACTIVE or not has_definition) and not note:
         state = series_status.value if series_status is not None else "missing"
         return Close(MessageStatus.CANCELLED, f"series {state}")
     if message.not_after is not None and now > message.not_after:

@@ -29,6 +29,8 @@ class Job:
     contacts: list[Contact]
     # Infusions the patient confirmed or asked to move.
     answered_infusions: frozenset[int]
+    # Infusions that did not take place (missed, cancelled, waiting for a new time).
+    not_held: frozenset[int] = frozenset()
 
     @property
     def recipient(self) -> tuple[str, int]:
@@ -71,6 +73,7 @@ async def load(session: AsyncSession, messages: Sequence[Message], catalog: Seri
                 infusion_times=[i.scheduled_at for i in own],
                 contacts=contacts.get(message.patient_id, []),
                 answered_infusions=frozenset(i.number for i in own if i.responded_at is not None),
+                not_held=frozenset(i.number for i in own if i.status.did_not_happen),
             )
         )
     return jobs

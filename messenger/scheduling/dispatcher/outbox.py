@@ -205,9 +205,11 @@ async def complete_series(session: AsyncSession, series_ids: Iterable[int], now:
     if not ids:
         return set()
     still_open = exists().where(col(Message.series_id) == Series.id, col(Message.status).in_(OPEN))
+    # A series nothing reached is not "completed": it stays open for staff to act on.
+    reached = exists().where(col(Message.series_id) == Series.id, col(Message.status) == MessageStatus.SENT)
     result = await session.exec(
         update(Series)
-        .where(col(Series.id).in_(ids), col(Series.status) == SeriesStatus.ACTIVE, ~still_open)
+        .where(col(Series.id).in_(ids), col(Series.status) == SeriesStatus.ACTIVE, ~still_open, reached)
         .values(status=SeriesStatus.COMPLETED, status_changed_at=now)
         .returning(col(Series.id))
         .execution_options(synchronize_session=False)

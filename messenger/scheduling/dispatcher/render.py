@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from messenger.channels.base import Button, Channel, Content, Outgoing
-from messenger.domain.enums import ChannelName
+from messenger.content import Flavour
+from messenger.domain.enums import ChannelName, StepKind
 from messenger.domain.models import Contact, Message, Patient
 from messenger.rendering.compose import Composer
 from messenger.rendering.context import Clinic, message_context
@@ -23,6 +24,8 @@ ButtonFactory = Callable[[Message, str], tuple[tuple[Button, ...], ...]]
 # Files a message carries on channels with rich content (an infusion's calendar invitation by e-mail):
 # (message, the series' infusion times, the patient's locale) → (file name, bytes, MIME type) tuples.
 AttachmentFactory = Callable[[Message, list[datetime], str], tuple[tuple[str, bytes, str], ...]]
+# A note's text (a staff reply, a check-in reminder): (message, the patient's locale, the channel's flavour).
+DirectFactory = Callable[[Message, str, Flavour], Content]
 # The address of a note's own page, for channels that cannot carry the note (message, now) → link or None.
 NoteLinkFactory = Callable[[Message, datetime], str | None]
 _UTC = ZoneInfo("UTC")
@@ -49,6 +52,7 @@ class Renderer:
         buttons: ButtonFactory | None = None,
         attachments: AttachmentFactory | None = None,
         staff: StaffDesk | None = None,
+        notes: DirectFactory | None = None,
         note_links: NoteLinkFactory | None = None,
     ) -> None:
         self.composer = composer
@@ -56,11 +60,15 @@ class Renderer:
         self.buttons = buttons
         self.attachments = attachments
         self.staff = staff
+        self.notes = notes
         self.note_links = note_links
 
     def for_patient(self, job: Job, channel: Channel, contact: Contact, now: datetime) -> Outgoing:
         """The series step in the patient's language, for this channel; raises TemplateRenderError."""
         message, patient = job.message, job.patient
+        if message.kind is StepKind.DIRECT and self.notes is not None:
+            note = self.notes(message, patient.locale, channel.capabilities.body)
+            return self._outgoing(job, contact, replace(note, body=note.body[: channel.capabilities.max_length]))
         if job.definition is None:
             raise TypeError(f"message {message.id} has no series definition to render")
         zone = ZoneInfo(patient.timezone)
@@ -74,6 +82,7 @@ class Renderer:
             kind=message.kind,
             infusion_number=message.infusion_number,
             language=patient.locale,
+            not_held=job.not_held,
             note_link=self.note_links(message, now) if self.note_links else None,
         )
         content = self.composer.compose(
@@ -87,13 +96,19 @@ class Renderer:
         files: tuple[tuple[str, bytes, str], ...] = ()
         if channel.capabilities.html is not None and self.attachments is not None:
             files = self.attachments(message, job.infusion_times, patient.locale)
+        return self._outgoing(job, contact, content, files)
+
+    def _outgoing(
+        self, job: Job, contact: Contact, content: Content, files: tuple[tuple[str, bytes, str], ...] = ()
+    ) -> Outgoing:
+        message, patient = job.message, job.patient
         return Outgoing(
             message_id=message.pk,
             address=contact.address,
             content=content,
             kind=message.kind,
             step_key=message.step_key,
-            zone=zone,
+            zone=ZoneInfo(patient.timezone),
             scheduled_for=message.send_at,
             recipient=patient.name,
             contact_id=contact.id,

@@ -16,7 +16,10 @@ async def deliver_to_staff(
 ) -> list[Outcome]:
     """Alerts to one staff chat: one at a time, or one digest when more than a few wait."""
     channel = dispatcher.channels[STAFF_CHANNEL]
-    batches = [jobs] if len(jobs) > dispatcher.digest_after else [[job] for job in jobs]
+    # An urgent alert's copy goes on its own: its button and later edits are about it alone.
+    alone = [[job] for job in jobs if job.message.alert_id is not None]
+    rest = [job for job in jobs if job.message.alert_id is None]
+    batches = alone + ([rest] if len(rest) > dispatcher.digest_after else [[job] for job in rest])
     outcomes = []
     for batch in batches:
         batch = [job for job in batch if await renewal.holds(dispatcher, job.message.pk)]

@@ -1,0 +1,83 @@
+"""Erasure and retention reach what a patient wrote to the clinic, and the alerts that quoted it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlmodel import select
+
+from messenger.db import transaction
+from messenger.domain.enums import ChannelName
+from messenger.domain.models import ConversationEntry, StaffAlert
+from messenger.domain.triage import Level
+from messenger.services.conversation import Inbound, record_inbound, record_reply
+from messenger.services.erasure import forget_patient, purge_expired
+from tests.factories import enrol_patient
+
+WORDS = "my neighbour Ann drives me, call 555-0100"
+
+
+async def _write(app, patient_id: int, *, days_ago: float, handled: bool, urgent: bool = False) -> None:
+    at = app.clock.now() - timedelta(days=days_ago)
+    async with transaction(app.sessions) as session:
+        entry = record_inbound(
+            session,
+            at=at,
+            patient_id=patient_id,
+            inbound=Inbound(ChannelName.TELEGRAM, WORDS, "photo", "file-123"),
+            level=Level.URGENT if urgent else Level.ROUTINE,
+        )
+        entry.handled_at = at if handled else None
+        session.add(StaffAlert(patient_id=patient_id, key="free_text", urgent=urgent, text=WORDS, created_at=at))
+
+
+async def _rows(app) -> tuple[list[ConversationEntry], list[StaffAlert]]:
+    async with app.sessions() as session:
+        entries = list((await session.exec(select(ConversationEntry).order_by(ConversationEntry.id))).all())
+        alerts = list((await session.exec(select(StaffAlert).order_by(StaffAlert.id))).all())
+    return entries, alerts
+
+
+async def test_forgetting_a_patient_erases_their_words_and_the_alerts_quoting_them(app):
+    series = await enrol_patient(app)
+    other = await enrol_patient(app, name="Other Patient")
+    await _write(app, series.patient_id, days_ago=1, handled=False, urgent=True)
+    await _write(app, other.patient_id, days_ago=1, handled=False)
+    async with transaction(app.sessions) as session:
+        await record_reply(
+            session,
+            at=app.clock.now(),
+            patient_id=series.patient_id,
+            channel=ChannelName.TELEGRAM,
+            text=WORDS,
+            staff_user_id=7,
+        )
+
+    async with transaction(app.sessions) as session:
+        await forget_patient(session=session, clock=app.clock, patient_id=series.patient_id, actor="staff:1")
+    entries, alerts = await _rows(app)
+
+    mine = [e for e in entries if e.patient_id == series.patient_id]
+    assert len(mine) == 2, "the entries stay, dated and levelled"
+    assert all(e.text is None and e.file_id is None for e in mine)
+    assert [e.level for e in mine if e.direction == "in"] == ["urgent"]
+    assert [a.text for a in alerts if a.patient_id == series.patient_id] == [""]
+    assert [e.text for e in entries if e.patient_id == other.patient_id] == [WORDS]
+    assert [a.text for a in alerts if a.patient_id == other.patient_id] == [WORDS]
+
+
+async def test_retention_purges_old_handled_words_and_keeps_what_still_waits_for_a_person(app):
+    series = await enrol_patient(app)
+    patient_id = series.patient_id
+    await _write(app, patient_id, days_ago=40, handled=True)  # old, answered: purged
+    await _write(app, patient_id, days_ago=40, handled=False, urgent=True)  # old, nobody has it yet: kept
+    await _write(app, patient_id, days_ago=5, handled=True)  # recent: kept
+
+    async with transaction(app.sessions) as session:
+        purged = await purge_expired(session=session, clock=app.clock, days=30)
+    entries, alerts = await _rows(app)
+
+    assert (purged.conversation, purged.alerts) == (1, 1)
+    assert [e.text for e in entries] == [None, WORDS, WORDS]
+    assert [e.file_id for e in entries] == [None, "file-123", "file-123"]
+    assert [a.text for a in alerts] == ["", WORDS, WORDS]
