@@ -28,6 +28,8 @@ ALERT_PREFIX = "alerts."
 # Telegram allows 4096 characters per message and 100 buttons per keyboard.
 _DIGEST_LIMIT = 4000
 _DIGEST_BUTTONS = 50
+# Alerts someone should say they have in hand, though not urgent enough to be sent again.
+TAKEN = frozenset({"escalation"})
 
 
 class StaffAlerts:
@@ -40,14 +42,15 @@ class StaffAlerts:
         self, session: AsyncSession, *, now: datetime, key: str, patient_id: int, urgent: bool = False, **params: Any
     ) -> int:
         """Add alert ``key`` (``alerts.<key>``, or a dotted key naming its own section) about a patient
-        for every recipient; returns how many rows. An urgent one is recorded to be taken."""
+        for every recipient; returns how many rows. An urgent one, or a check-in's escalation, is recorded
+        to be taken ("I'm on it"); only an urgent one is sent again while nobody takes it."""
         alert_id = None
-        if urgent:
+        if urgent or key in TAKEN:
             patient = await session.get(Patient, patient_id)
             text = self.strings.get(
                 _template(key), self.locale, **_readable(params, self, patient_id, patient.name if patient else "")
             )
-            record = StaffAlert(patient_id=patient_id, key=key, urgent=True, text=text, created_at=now)
+            record = StaffAlert(patient_id=patient_id, key=key, urgent=urgent, text=text, created_at=now)
             session.add(record)
             await session.flush()
             alert_id = record.pk
@@ -93,7 +96,7 @@ class StaffAlerts:
         return len(chats)
 
     def alert(self, message: Message, patient: Patient) -> Content:
-        """One alert, with a button that opens the patient's card (and "I'm on it" when urgent)."""
+        """One alert, with a button that opens the patient's card (and "I'm on it" when it is to be taken)."""
         params = self._params(message, patient)
         open_card = (self._open(patient, "buttons.open_patient"),)
         if message.alert_id is None:

@@ -8,8 +8,8 @@ from sqlmodel import col, select
 
 from messenger.domain.catalog import SHIPPED_SERIES_DIR
 from messenger.domain.enums import ChannelName
-from messenger.domain.models import Answer, ConversationEntry
-from tests.bot.conftest import say
+from messenger.domain.models import Answer, ConversationEntry, StaffAlert
+from tests.bot.conftest import buttons, press, say
 from tests.factories import enrol_patient, messages_of, run_until
 from tests.inbound.support import (
     CLINIC_PHONE,
@@ -190,3 +190,26 @@ async def test_a_spanish_patient_in_crisis_is_answered_in_spanish(database_url, 
     assert answer is not None and answer.startswith("Usted importa")
     assert "988" in answer and "911" in answer and CLINIC_PHONE in answer
     assert "ya no puedo más" in alert["text"], "staff read the patient's own words"
+
+
+async def test_an_escalation_is_taken_with_im_on_it_and_never_sent_again(database_url, clock, twilio, bot_api):
+    settings = inbound_settings(database_url, twilio=twilio, bot_api=bot_api)
+    async with running_app(settings, clock) as app:
+        series = await enrol_patient(app, contacts=[(ChannelName.SMS, PATIENT_PHONE)])
+        await run_until(app, (await messages_of(app, series.id))["checkin-1"].send_at)
+        for body in ("9", "4", "no"):
+            await twilio.send_inbound(inbound_url(app), PATIENT_PHONE, body, to=SMS_FROM)
+        alert = await bot_api.wait_for_message(OWNER, contains="pain 9/10", timeout=WAIT)
+        clock.advance(timedelta(minutes=30))
+        not_again = (await app.followups.run()).renotified
+        await press(bot_api, OWNER, alert, "I'm on it")
+        await bot_api.wait_for(
+            lambda api: any("Taken by" in m["text"] for m in api.sent_messages(OWNER) if "pain 9/10" in m["text"])
+        )
+        async with app.sessions() as session:
+            [record] = (await session.exec(select(StaffAlert))).all()
+
+    assert "I'm on it" in buttons(alert)
+    assert not_again == 0, "an escalation is not urgent: it is taken, not sent again"
+    assert (record.key, record.urgent) == ("escalation", False)
+    assert record.acknowledged_at == clock.now() and record.acknowledged_by == OWNER

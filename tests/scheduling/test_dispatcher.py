@@ -50,7 +50,7 @@ async def test_the_whole_series_arrives_in_order_and_completes(app, clock, chann
 
 async def test_a_series_nothing_reached_is_not_completed(app, clock, channel):
     series = await enrol_patient(app)
-    channel.then(*[Failed("the provider refused it")] * 40)
+    channel.then(*[Failed(FailureCode.TELEGRAM_REJECTED)] * 40)
 
     await run_until(app, clock.now() + timedelta(days=30))
 

@@ -237,7 +237,7 @@ async def requeue_expired(session: AsyncSession, *, now: datetime) -> int:
     """Claims whose lease ran out (their process died) go back to the queue; the attempt stays counted."""
     result = await session.exec(
         update(Message)
-        .where(col(Message.status) == MessageStatus.SENDING, col(Message.lease_until) < now)
+        .where(col(Message.status) == MessageStatus.SENDING, col(Message.lease_until) <= now)
         .values(status=MessageStatus.PENDING, claimed_by=None, lease_until=None, updated_at=now)
     )
     return int(result.rowcount or 0)
