@@ -18,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from messenger.bot.keyboards import Callback
 from messenger.channels.failures import describe_failure
 from messenger.content import Button, Content
+from messenger.domain.alerts import TAKEN_KEYS
 from messenger.domain.enums import Priority, QuietPolicy, StepKind
 from messenger.domain.models import Message, Patient, StaffAlert
 from messenger.domain.wording import Phrase
@@ -28,8 +29,6 @@ ALERT_PREFIX = "alerts."
 # Telegram allows 4096 characters per message and 100 buttons per keyboard.
 _DIGEST_LIMIT = 4000
 _DIGEST_BUTTONS = 50
-# Alerts someone should say they have in hand, though not urgent enough to be sent again.
-TAKEN = frozenset({"escalation"})
 
 
 class StaffAlerts:
@@ -45,7 +44,7 @@ class StaffAlerts:
         for every recipient; returns how many rows. An urgent one, or a check-in's escalation, is recorded
         to be taken ("I'm on it"); only an urgent one is sent again while nobody takes it."""
         alert_id = None
-        if urgent or key in TAKEN:
+        if urgent or key in TAKEN_KEYS:
             patient = await session.get(Patient, patient_id)
             text = self.strings.get(
                 _template(key), self.locale, **_readable(params, self, patient_id, patient.name if patient else "")
@@ -80,7 +79,7 @@ class StaffAlerts:
             session.add(
                 Message(
                     patient_id=patient_id,
-                    step_key=f"alert-{key}",
+                    step_key=f"alert-{key}",  # see messenger.domain.alerts
                     kind=StepKind.ALERT,
                     template=_template(key),
                     quiet=QuietPolicy.IGNORE,
