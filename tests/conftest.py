@@ -29,6 +29,17 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     return min(8, max(4, 2 * (os.cpu_count() or 1)))
 
 
+# Tests through a real Bot API server on loopback (python-telegram-bot polling it over HTTP) run in real
+# time, seconds each: they count as slow, so ``pytest -m "not slow"`` stays a quick check.
+END_TO_END_FIXTURES = frozenset({"bot_api"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if END_TO_END_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests see only the settings they pass, never the developer's environment."""
