@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from zoneinfo import ZoneInfo
 
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -127,7 +128,8 @@ async def inbox(deps: DashboardDeps, _request: Request, visit: Visit) -> Respons
             "id": a.pk,
             "patient_id": a.patient_id,
             "name": names.get(a.patient_id or 0),
-            "key": a.key,
+            # The alert as staff received it in Telegram, without Telegram's markup.
+            "text": Markup(a.text).striptags(),
             "since": deps.when(a.created_at),
         }
         for a in alerts
