@@ -80,6 +80,22 @@ async def conversation_of(session: AsyncSession, patient_id: int) -> list[Conver
     return list(rows.all())
 
 
+async def agenda(session: AsyncSession, *, start: datetime, end: datetime) -> list[tuple[Message, Patient]]:
+    """Every patient message due to go between ``start`` and ``end``, by time."""
+    rows = await session.exec(
+        select(Message, Patient)
+        .join(Patient, col(Patient.id) == Message.patient_id)
+        .where(
+            col(Message.status).in_([MessageStatus.PENDING, MessageStatus.HELD]),
+            col(Message.staff_chat_id).is_(None),
+            col(Message.send_at) >= start,
+            col(Message.send_at) < end,
+        )
+        .order_by(col(Message.send_at), col(Message.id))
+    )
+    return list(rows.all())
+
+
 async def answers_of(session: AsyncSession, patient_id: int) -> list[Answer]:
     rows = await session.exec(
         select(Answer).where(Answer.patient_id == patient_id).order_by(col(Answer.answered_at), col(Answer.id))

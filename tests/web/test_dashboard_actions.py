@@ -192,3 +192,19 @@ async def test_pages_speak_spanish_when_the_clinic_does(bot_api, database_url, c
 
     assert answer["text"].startswith("Su enlace para entrar al panel")
     assert '<html lang="es">' in page.text and "Pacientes" in page.text and "Buscar" in page.text
+
+
+async def test_the_agenda_lists_the_next_24_hours_by_time(web_app, bot_api, clock):
+    await enrol_linked_patient(bot_api)
+
+    async with httpx.AsyncClient(timeout=10) as http:
+        desk = await sign_in(http, await login_link(bot_api))
+        today = await desk.get("/dashboard/agenda")
+        clock.advance(timedelta(hours=11))
+        later = await desk.get("/dashboard/agenda")
+
+    assert "<td>edu-what-is-chronic-pain</td><td>education</td><td>first reachable contact</td>" in today.text
+    assert "Mon, Nov 30, 2026, 2:00 PM PST" in today.text and "Pat Doe (#1)" in today.text
+    assert "reminder-eve-1" not in today.text, "beyond 24 hours"
+    assert "reminder-eve-1" in later.text and "edu-what-is-chronic-pain" not in later.text, "what is past is gone"
+    assert later.text.index("edu-imaging") < later.text.index("reminder-eve-1"), "by time"

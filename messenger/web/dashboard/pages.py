@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
@@ -19,6 +20,7 @@ from messenger.web.dashboard.access import COOKIE, PREFIX, DashboardDeps, Handle
 from messenger.web.notes import is_preview_robot
 
 MAX_QUERY = 100
+AGENDA = timedelta(hours=24)
 
 
 async def patients(deps: DashboardDeps, request: Request, visit: Visit) -> Response:
@@ -137,6 +139,25 @@ async def inbox(deps: DashboardDeps, _request: Request, visit: Visit) -> Respons
     return deps.page("inbox", waiting=waiting, alerts=open_alerts, csrf=visit.csrf)
 
 
+async def agenda(deps: DashboardDeps, _request: Request, visit: Visit) -> Response:
+    now = deps.clock.now()
+    async with deps.sessions() as session:
+        due = await dashboard_views.agenda(session, start=now, end=now + AGENDA)
+    rows = [
+        {
+            "when": deps.when(m.send_at),
+            "patient_id": p.pk,
+            "name": p.name,
+            "step": m.step_key,
+            "kind": m.kind.value,
+            "channel": _channel(m),
+            "held": m.status is MessageStatus.HELD,
+        }
+        for m, p in due
+    ]
+    return deps.page("agenda", rows=rows, csrf=visit.csrf)
+
+
 async def logout(deps: DashboardDeps, request: Request, _visit: Visit) -> Response:
     async with transaction(deps.sessions) as session:
         await sign_out(session=session, clock=deps.clock, token=request.cookies.get(COOKIE, ""))
@@ -174,5 +195,6 @@ HANDLERS: dict[str, Handler] = {
     "patients": patients,
     "patient": patient,
     "inbox": inbox,
+    "agenda": agenda,
     "logout": logout,
 }

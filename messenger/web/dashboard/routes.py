@@ -39,6 +39,7 @@ def dashboard_routes(deps: DashboardDeps) -> list[BaseRoute]:
         page("/patients", "patients"),
         page("/patients/{patient_id:int}", "patient"),
         page("/inbox", "inbox"),
+        page("/agenda", "agenda"),
         post("/logout", "logout"),
         post("/patients/{patient_id:int}/reply", "reply"),
         post("/patients/{patient_id:int}/reschedule", "reschedule"),
