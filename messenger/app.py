@@ -258,6 +258,7 @@ def build_app(
                     poke=alarm.poke,
                     channels=frozenset(wired),
                     desk=desk,
+                    bot_username=lambda: telegram_app.bot.username,
                 )
             )
         secret = settings.telegram_webhook_secret

@@ -8,10 +8,10 @@ from datetime import timedelta
 import httpx
 from sqlmodel import col, select
 
-from messenger.domain.enums import InfusionStatus, MessageStatus, SeriesStatus
-from messenger.domain.models import AuditEvent, Infusion, Message, Series, StaffAlert
-from tests.bot.conftest import OWNER, PATIENT, say
-from tests.web.conftest import enrol_linked_patient, login_link
+from messenger.domain.enums import ChannelName, InfusionStatus, MessageStatus, SeriesStatus
+from messenger.domain.models import AuditEvent, Contact, Infusion, Message, Series, StaffAlert
+from tests.bot.conftest import OWNER, PATIENT, invite_code, say
+from tests.web.conftest import ENROL, enrol_linked_patient, login_link
 
 _CSRF = re.compile(r'name="csrf" value="([0-9a-f]{64})"')
 
@@ -208,3 +208,22 @@ async def test_the_agenda_lists_the_next_24_hours_by_time(web_app, bot_api, cloc
     assert "reminder-eve-1" not in today.text, "beyond 24 hours"
     assert "reminder-eve-1" in later.text and "edu-what-is-chronic-pain" not in later.text, "what is past is gone"
     assert later.text.index("edu-imaging") < later.text.index("reminder-eve-1"), "by time"
+
+
+async def test_a_new_invite_shows_its_qr_code_and_links_the_patient(web_app, bot_api):
+    await say(bot_api, OWNER, ENROL.format(name="Ann Lee"), expect="Enrolled")
+
+    async with httpx.AsyncClient(timeout=10) as http:
+        desk = await sign_in(http, await login_link(bot_api))
+        page = await desk.post("/dashboard/patients/1/invite")
+    link = re.search(r'<a href="(https://t\.me/clinic_test_bot\?start=[A-Za-z0-9_-]+)">', page.text)
+    assert link, page.text
+    await say(bot_api, PATIENT, f"/start {invite_code(link[1])}", expect="Your infusions")
+
+    assert 'src="data:image/svg+xml' in page.text and 'alt="QR code of the invite link"' in page.text
+    async with web_app.sessions() as session:
+        contact = (await session.exec(select(Contact).where(Contact.channel == ChannelName.TELEGRAM))).one()
+    assert contact.patient_id == 1 and contact.address == str(PATIENT)
+    assert [e.actor for e in await _audit(web_app, "invite")] == [f"staff:{OWNER}", f"staff:{OWNER}"], (
+        "enrol, then here"
+    )

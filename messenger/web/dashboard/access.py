@@ -68,6 +68,8 @@ class DashboardDeps:
     channels: frozenset[ChannelName]
     # "I'm on it" edits the alert's copies in Telegram: there is no desk without the bot.
     desk: AlertDesk | None
+    # The bot's @username, known once it has started: an invite link opens a chat with it.
+    bot_username: Callable[[], str]
 
     @property
     def locale(self) -> str:

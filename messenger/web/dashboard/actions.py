@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+import segno
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
@@ -15,6 +17,7 @@ from messenger.services import changes, dashboard_views
 from messenger.services.attendance import mark_attendance
 from messenger.services.direct import MAX_REPLY, NoDirectContact, queue_staff_reply
 from messenger.services.errors import ServiceError
+from messenger.services.invites import create_invite
 from messenger.web.dashboard.access import PREFIX, DashboardDeps, Handler, Visit, done
 
 
@@ -167,6 +170,24 @@ async def attendance(deps: DashboardDeps, request: Request, visit: Visit) -> Res
     return done(deps, visit, deps.text(f"attendance.{outcome}", patient_id=patient_id, number=number), back(patient_id))
 
 
+async def invite(deps: DashboardDeps, request: Request, visit: Visit) -> Response:
+    """A fresh invite (earlier ones stop working), with a QR code to show the patient at the front desk."""
+    patient_id = request.path_params["patient_id"]
+    ttl = timedelta(days=deps.settings.invite_ttl_days)
+    async with transaction(deps.sessions) as session:
+        patient = await _patient(session, patient_id)
+        code = await create_invite(session=session, clock=deps.clock, patient_id=patient_id, ttl=ttl, actor=visit.actor)
+    link = f"https://t.me/{deps.bot_username()}?start={code}"
+    return deps.page(
+        "invite",
+        patient=patient,
+        link=link,
+        qr=segno.make(link, error="m").svg_data_uri(scale=6),
+        expires=deps.when(deps.clock.now() + ttl, ZoneInfo(patient.timezone)),
+        csrf=visit.csrf,
+    )
+
+
 async def _patient(session: AsyncSession, patient_id: int) -> Patient:
     patient = await session.get(Patient, patient_id)
     if patient is None or patient.erased_at is not None:
@@ -181,4 +202,5 @@ HANDLERS: dict[str, Handler] = {
     "reschedule": reschedule,
     "series_change": series_change,
     "attendance": attendance,
+    "invite": invite,
 }

@@ -44,6 +44,7 @@ def dashboard_routes(deps: DashboardDeps) -> list[BaseRoute]:
         post("/patients/{patient_id:int}/reply", "reply"),
         post("/patients/{patient_id:int}/reschedule", "reschedule"),
         post("/patients/{patient_id:int}/attendance", "attendance"),
+        post("/patients/{patient_id:int}/invite", "invite"),
         *(post(f"/patients/{{patient_id:int}}/{change}", "series_change") for change in ("pause", "resume", "cancel")),
         post("/alerts/{alert_id:int}/take", "take"),
     ]
