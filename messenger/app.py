@@ -160,9 +160,10 @@ def build_app(
     telegram, summaries, desk = None, None, None
     if telegram_app is not None and alerts is not None:
         summaries = CourseSummaries(
-            bot=telegram_app.bot,
             sessions=sessions,
-            staff_chat_id=settings.staff_chat_id,
+            clock=clock,
+            alerts=alerts,
+            poke=alarm.poke,
             insights=Insights(
                 sessions=sessions,
                 strings=strings,

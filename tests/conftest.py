@@ -23,6 +23,12 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 _database_names = itertools.count(1)
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """Most tests wait on sockets, a Bot API server and subprocesses rather than on the CPU:
+    two workers per core, at least four, at most eight (each starts its own PostgreSQL)."""
+    return min(8, max(4, 2 * (os.cpu_count() or 1)))
+
+
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests see only the settings they pass, never the developer's environment."""

@@ -9,15 +9,18 @@ its rows is one copy: it goes on its own, with an "I'm on it" button, never insi
 
 from __future__ import annotations
 
+import base64
+import mimetypes
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from messenger.bot.keyboards import Callback
 from messenger.channels.failures import describe_failure
 from messenger.content import Button, Content
+from messenger.domain.alerts import TAKEN_KEYS
 from messenger.domain.enums import Priority, QuietPolicy, StepKind
 from messenger.domain.models import Message, Patient, StaffAlert
 from messenger.domain.wording import Phrase
@@ -28,8 +31,6 @@ ALERT_PREFIX = "alerts."
 # Telegram allows 4096 characters per message and 100 buttons per keyboard.
 _DIGEST_LIMIT = 4000
 _DIGEST_BUTTONS = 50
-# Alerts someone should say they have in hand, though not urgent enough to be sent again.
-TAKEN = frozenset({"escalation"})
 
 
 class StaffAlerts:
@@ -45,7 +46,7 @@ class StaffAlerts:
         for every recipient; returns how many rows. An urgent one, or a check-in's escalation, is recorded
         to be taken ("I'm on it"); only an urgent one is sent again while nobody takes it."""
         alert_id = None
-        if urgent or key in TAKEN:
+        if urgent or key in TAKEN_KEYS:
             patient = await session.get(Patient, patient_id)
             text = self.strings.get(
                 _template(key), self.locale, **_readable(params, self, patient_id, patient.name if patient else "")
@@ -80,7 +81,7 @@ class StaffAlerts:
             session.add(
                 Message(
                     patient_id=patient_id,
-                    step_key=f"alert-{key}",
+                    step_key=f"alert-{key}",  # see messenger.domain.alerts
                     kind=StepKind.ALERT,
                     template=_template(key),
                     quiet=QuietPolicy.IGNORE,
@@ -99,6 +100,8 @@ class StaffAlerts:
         """One alert, with a button that opens the patient's card (and "I'm on it" when it is to be taken)."""
         params = self._params(message, patient)
         open_card = (self._open(patient, "buttons.open_patient"),)
+        if _DOCUMENT in params:  # the caption was rendered from the strings when the file was made
+            return Content(body=str(params[_CAPTION]), buttons=(open_card,))
         if message.alert_id is None:
             return Content(body=self.strings.get(message.template, self.locale, **params), buttons=(open_card,))
         take = Button(
@@ -110,6 +113,25 @@ class StaffAlerts:
         else:
             body = self.strings.get(message.template, self.locale, **params)
         return Content(body=body, buttons=((take, *open_card),))
+
+    def files(self, message: Message) -> tuple[tuple[str, bytes, str], ...]:
+        """The file an alert carries (the end-of-course summary PDF), as queued with it."""
+        params = message.params or {}
+        if _DOCUMENT not in params:
+            return ()
+        return ((str(params[_FILENAME]), base64.b64decode(params[_DOCUMENT]), str(params[_MIME])),)
+
+    async def queue_document(
+        self, session: AsyncSession, *, now: datetime, key: str, patient_id: int, document: Document
+    ) -> int:
+        """A file for every recipient (``key`` names its caption's section), in the caller's transaction."""
+        params = {
+            _CAPTION: document.caption,
+            _FILENAME: document.filename,
+            _MIME: mimetypes.guess_type(document.filename)[0] or "application/octet-stream",
+            _DOCUMENT: base64.b64encode(document.content).decode("ascii"),
+        }
+        return await self._rows(session, now=now, key=key, patient_id=patient_id, alert_id=None, params=params)
 
     def digest(self, items: Sequence[tuple[Message, Patient]]) -> Content:
         """Several alerts waiting for one chat: "N patients need attention", a line and a button per patient."""
@@ -151,6 +173,18 @@ class StaffAlerts:
 
 _AGAIN = "again_minutes"
 _FIRST_TEXT = "first_text"
+_CAPTION, _FILENAME, _MIME, _DOCUMENT = "caption", "filename", "mime", "document"
+
+
+class Document(Protocol):
+    """A file for staff: its bytes, its name and its caption (Telegram HTML)."""
+
+    @property
+    def content(self) -> bytes: ...
+    @property
+    def filename(self) -> str: ...
+    @property
+    def caption(self) -> str: ...
 
 
 def _template(key: str) -> str:

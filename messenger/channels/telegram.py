@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, LinkPreviewOptions, Message
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -51,13 +51,7 @@ class TelegramChannel:
         if self._own_pacer is not None:
             await self._own_pacer.acquire(outgoing.address)
         try:
-            sent = await self.bot.send_message(
-                chat_id=int(outgoing.address),
-                text=outgoing.content.body,
-                parse_mode=ParseMode.HTML,
-                reply_markup=markup(outgoing.content.buttons),
-                link_preview_options=LinkPreviewOptions(is_disabled=True),
-            )
+            sent = await self._deliver(outgoing)
         except RetryAfter as exc:
             seconds = retry_after_seconds(exc)
             if self._own_pacer is not None:
@@ -78,3 +72,21 @@ class TelegramChannel:
         except TelegramError as exc:
             return Failed(FailureCode.TELEGRAM_ERROR, detail=exc.message)
         return Sent(provider_id=str(sent.message_id))
+
+    async def _deliver(self, outgoing: Outgoing) -> Message:
+        if outgoing.attachments:  # a file for staff (the end-of-course summary), its text as the caption
+            name, content, _mime = outgoing.attachments[0]
+            return await self.bot.send_document(
+                chat_id=int(outgoing.address),
+                document=InputFile(content, filename=name),
+                caption=outgoing.content.body,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup(outgoing.content.buttons),
+            )
+        return await self.bot.send_message(
+            chat_id=int(outgoing.address),
+            text=outgoing.content.body,
+            parse_mode=ParseMode.HTML,
+            reply_markup=markup(outgoing.content.buttons),
+            link_preview_options=LinkPreviewOptions(is_disabled=True),
+        )

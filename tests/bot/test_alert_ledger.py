@@ -42,7 +42,10 @@ async def test_an_escalation_survives_a_failed_edit_and_a_failed_send(bot_app, b
 
     escalations = [m for m in bot_api.sent_messages(OWNER) if "check-in: pain 9/10" in m["text"]]
     assert len(escalations) == 1, "the escalation reaches staff exactly once"
-    assert [b["text"] for row in escalations[0]["reply_markup"]["inline_keyboard"] for b in row] == ["Open patient"]
+    assert [b["text"] for row in escalations[0]["reply_markup"]["inline_keyboard"] for b in row] == [
+        "I'm on it",
+        "Open patient",
+    ]
 
 
 async def test_a_burst_of_alerts_for_one_chat_goes_as_one_digest(bot_app, bot_api, clock):

@@ -9,7 +9,8 @@ from PIL import Image
 from pypdf import PdfReader
 from sqlmodel import select
 
-from messenger.domain.models import AuditEvent
+from messenger.domain.enums import MessageStatus
+from messenger.domain.models import AuditEvent, Message
 from tests.bot.conftest import OWNER, STAFF, press, say
 from tests.fakes.bot_api import FakeBotApi
 
@@ -86,3 +87,24 @@ async def test_a_cancelled_series_sends_its_summary_to_staff(bot_app, bot_api):
     assert "#1 Jane O'Hara" in document["caption"]
     text = PdfReader(io.BytesIO(bot_api.uploaded(document)[0])).pages[0].extract_text()
     assert "Jane O'Hara" in text and "Infusion cancelled" in text
+
+
+async def test_a_summary_telegram_refuses_once_arrives_later_once(bot_app, bot_api, clock):
+    await say(bot_api, OWNER, ENROL, expect="Enrolled")
+    bot_api.fail_next("sendDocument", status=502, description="Bad Gateway")
+
+    await say(bot_api, OWNER, "/cancel 1", expect="cancelled")
+    await bot_api.wait_for(lambda a: len(a.calls_to("sendDocument")) >= 1)
+    await bot_app.alarm.wait_idle()
+    refused = [m for m in bot_api.sent_messages(OWNER) if "document" in m]
+    async with bot_app.sessions() as session:
+        [row] = (await session.exec(select(Message).where(Message.step_key == "alert-summary"))).all()
+    clock.set(row.send_at)
+    await bot_app.dispatcher.run_due()
+    await bot_api.wait_for(lambda a: any("document" in m for m in a.sent_messages(OWNER)))
+
+    assert refused == [], "the first try was refused"
+    assert row.status is MessageStatus.PENDING and row.attempts == 1, "kept in the outbox to go again"
+    documents = [m for m in bot_api.sent_messages(OWNER) if "document" in m]
+    assert len(documents) == 1 and "#1 Jane O'Hara" in documents[0]["caption"]
+    assert PdfReader(io.BytesIO(bot_api.uploaded(documents[0])[0])).pages[0].extract_text()

@@ -41,7 +41,8 @@ async def test_a_spanish_patient_gets_the_whole_compressed_series_in_spanish(bot
         await press(bot_api, PATIENT, _current(bot_api, checkin), "Sí")
         reminder_2 = await bot_api.wait_for_message(PATIENT, contains="Hoy a las 12:05 p.m.")
         await press(bot_api, PATIENT, reminder_2, "Necesito otra fecha")
-        await bot_api.wait_for_message(PATIENT, contains="infusiones ya terminaron", timeout=40)
+        # Infusion 2 waits for a new time: the end of the series says what was received.
+        completion = await bot_api.wait_for_message(PATIENT, contains="recibió 1 de las 2 infusiones", timeout=40)
         await app.alarm.wait_idle()
 
         async with app.sessions() as session:
@@ -53,6 +54,8 @@ async def test_a_spanish_patient_gets_the_whole_compressed_series_in_spanish(bot
 
     assert "español" in enrolled["text"] and "Monday, November 30 at 12:02 PM" in enrolled["text"]
     assert contact.address == "+19495550142", "a US national number is stored in E.164"
+    assert "Todo el equipo y sus terapeutas de Renew Ketamine Infusion siguen aquí para usted." in completion["text"]
+    assert "Sus respuestas las lee su equipo de cuidado" in checkin["text"], "the clinic's words, in Spanish"
     assert "1 de 2: lunes, 30 de noviembre, a las 12:02 p.m." in welcome["text"]
     assert "Por favor, asegúrese de tener alguien que le lleve a casa." in reminder_1["text"]
     assert "Recuerde traer su ID con foto, y seguir las indicaciones de la clínica." in reminder_1["text"]

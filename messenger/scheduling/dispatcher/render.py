@@ -42,6 +42,8 @@ class StaffDesk(Protocol):
 
     def digest(self, items: Sequence[tuple[Message, Patient]]) -> Content: ...
 
+    def files(self, message: Message) -> tuple[tuple[str, bytes, str], ...]: ...
+
 
 class Renderer:
     def __init__(
@@ -120,8 +122,9 @@ class Renderer:
         if self.staff is None or not jobs:
             raise TypeError("staff alerts need the staff desk and at least one alert")
         first = jobs[0].message
+        files: tuple[tuple[str, bytes, str], ...] = ()
         if len(jobs) == 1:
-            content = self.staff.alert(first, jobs[0].patient)
+            content, files = self.staff.alert(first, jobs[0].patient), self.staff.files(first)
         else:
             content = self.staff.digest([(j.message, j.patient) for j in jobs])
         return Outgoing(
@@ -132,4 +135,5 @@ class Renderer:
             step_key=first.step_key,
             zone=_UTC,
             scheduled_for=first.send_at,
+            attachments=files,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from messenger.channels.base import Failed, RetryLater, Sent
+from messenger.domain.alerts import goes_alone
 from messenger.domain.enums import MessageStatus
 from messenger.scheduling.dispatcher.base import DispatcherBase
 from messenger.scheduling.dispatcher.decision import STAFF_CHANNEL
@@ -16,9 +17,8 @@ async def deliver_to_staff(
 ) -> list[Outcome]:
     """Alerts to one staff chat: one at a time, or one digest when more than a few wait."""
     channel = dispatcher.channels[STAFF_CHANNEL]
-    # An urgent alert's copy goes on its own: its button and later edits are about it alone.
-    alone = [[job] for job in jobs if job.message.alert_id is not None]
-    rest = [job for job in jobs if job.message.alert_id is None]
+    alone = [[job] for job in jobs if goes_alone(job.message)]
+    rest = [job for job in jobs if not goes_alone(job.message)]
     batches = alone + ([rest] if len(rest) > dispatcher.digest_after else [[job] for job in rest])
     outcomes = []
     for batch in batches:
