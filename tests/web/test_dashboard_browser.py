@@ -7,6 +7,7 @@ installs it.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -42,6 +43,17 @@ async def browser() -> AsyncIterator[object]:
             await launched.close()
 
 
+async def _screenshot(page: object, name: str) -> None:
+    """Saved whole, then renamed: the run on each database may save at once (in parallel workers)."""
+    from playwright.async_api import Page
+
+    assert isinstance(page, Page)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    partial = SCREENSHOTS / f".{name}.{os.getpid()}"
+    await page.screenshot(path=str(partial), full_page=True, type="png")
+    partial.replace(SCREENSHOTS / name)
+
+
 async def test_staff_work_a_patient_and_an_alert_from_the_browser(web_app, bot_api, browser):
     from playwright.async_api import Browser, expect
 
@@ -71,8 +83,7 @@ async def test_staff_work_a_patient_and_an_alert_from_the_browser(web_app, bot_a
     await page.get_by_role("link", name="Back").click()
     await expect(page.locator("p.out", has_text="We are calling you in five minutes.")).to_be_visible()
     await expect(page.get_by_role("cell", name="We are calling you in five minutes.")).to_be_visible()
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(SCREENSHOTS / "dashboard-patient.png"), full_page=True)
+    await _screenshot(page, "dashboard-patient.png")
 
     await page.get_by_label("Infusion", exact=True).select_option("2")
     await page.get_by_label("New time").fill("2026-12-06T14:30")
@@ -87,7 +98,7 @@ async def test_staff_work_a_patient_and_an_alert_from_the_browser(web_app, bot_a
     await page.get_by_role("link", name="Inbox").click()
     await expect(page.get_by_role("button", name="I'm on it")).to_be_visible()
     await expect(page.get_by_role("cell", name="Sam Roe (#2)")).to_be_visible()
-    await page.screenshot(path=str(SCREENSHOTS / "dashboard-inbox.png"), full_page=True)
+    await _screenshot(page, "dashboard-inbox.png")
     await page.get_by_role("button", name="I'm on it").click()
     await expect(page.get_by_text("You have taken the alert")).to_be_visible()
     await page.get_by_role("link", name="Inbox").click()
