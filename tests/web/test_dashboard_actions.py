@@ -227,3 +227,22 @@ async def test_a_new_invite_shows_its_qr_code_and_links_the_patient(web_app, bot
     assert [e.actor for e in await _audit(web_app, "invite")] == [f"staff:{OWNER}", f"staff:{OWNER}"], (
         "enrol, then here"
     )
+
+
+async def test_the_series_page_lists_each_step_and_previews_it_in_each_language(web_app, bot_api):
+    async with httpx.AsyncClient(timeout=10) as http:
+        desk = await sign_in(http, await login_link(bot_api))
+        listing = await desk.get("/dashboard/series")
+        english = await desk.get("/dashboard/series/reminder-eve-2")
+        spanish = await desk.get("/dashboard/series/reminder-eve-2", lang="es")
+        unknown = await desk.get("/dashboard/series/no-such-step")
+
+    assert "Series ketamine-chronic-pain" in listing.text
+    assert (
+        '<a href="/dashboard/series/reminder-eve-2">reminder-eve-2</a></td><td>reminder</td><td>infusion 2</td>'
+        in listing.text
+    )
+    for flavour in ("telegram.html", "sms", "email-subject", "email.html"):
+        assert f"<h2>{flavour}</h2>" in english.text and f"<h2>{flavour}</h2>" in spanish.text
+    assert english.text != spanish.text and 'aria-current="page">es<' in spanish.text
+    assert unknown.status_code == 400 and "The series has no such step." in unknown.text

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from messenger.web.dashboard import actions, pages
+from messenger.web.dashboard import actions, pages, series
 from messenger.web.dashboard.access import HEADERS, PREFIX, DashboardDeps, guarded
 from messenger.web.dashboard.pages import home, login_handler
 
@@ -23,10 +23,10 @@ def dashboard_routes(deps: DashboardDeps) -> list[BaseRoute]:
     async def style(_request: Request) -> Response:
         return Response(stylesheet, media_type="text/css", headers={**HEADERS, "Cache-Control": "max-age=3600"})
 
+    views = {**pages.HANDLERS, **series.HANDLERS}
+
     def page(path: str, name: str) -> Route:
-        return Route(
-            f"{PREFIX}{path}", guarded(deps, pages.HANDLERS[name], audit_as=f"dashboard.view.{name}"), methods=["GET"]
-        )
+        return Route(f"{PREFIX}{path}", guarded(deps, views[name], audit_as=f"dashboard.view.{name}"), methods=["GET"])
 
     def post(path: str, handler: str) -> Route:
         source = actions.HANDLERS.get(handler) or pages.HANDLERS[handler]
@@ -40,6 +40,8 @@ def dashboard_routes(deps: DashboardDeps) -> list[BaseRoute]:
         page("/patients/{patient_id:int}", "patient"),
         page("/inbox", "inbox"),
         page("/agenda", "agenda"),
+        page("/series", "series"),
+        page("/series/{step}", "step"),
         post("/logout", "logout"),
         post("/patients/{patient_id:int}/reply", "reply"),
         post("/patients/{patient_id:int}/reschedule", "reschedule"),
