@@ -12,12 +12,12 @@ from messenger.clock import Clock
 from messenger.db import SessionFactory
 from messenger.domain import bounds
 from messenger.domain.catalog import SeriesCatalog
-from messenger.domain.enums import MessageStatus, SeriesStatus
-from messenger.domain.models import Answer, ConversationEntry, Message, Patient, StaffAlert
+from messenger.domain.enums import InfusionStatus, MessageStatus, SeriesStatus
+from messenger.domain.models import Answer, ConversationEntry, Infusion, Message, Patient, Series, StaffAlert
 from messenger.domain.timing import QuietHours
 from messenger.domain.wording import Phrase
 from messenger.services import changes
-from messenger.services.reports import PatientLine, latest_series_of, upcoming_infusions
+from messenger.services.reports import PatientLine
 
 SEARCH_LIMIT = 100
 
@@ -51,13 +51,33 @@ async def search_patients(
         matches = col(Patient.name).ilike(f"%{escaped}%", escape="\\")
         statement = statement.where(or_(matches, col(Patient.id) == number) if number is not None else matches)
     patients = (await session.exec(statement.order_by(col(Patient.id).desc()).limit(SEARCH_LIMIT))).all()
+    # Three queries for the whole page, not two per patient: the list is read at every glance.
+    latest: dict[int, Series] = {}
+    for row in (
+        await session.exec(
+            select(Series).where(col(Series.patient_id).in_([p.pk for p in patients])).order_by(col(Series.id))
+        )
+    ).all():
+        latest[row.patient_id] = row
+    upcoming: dict[int, Infusion] = {}
+    for infusion in (
+        await session.exec(
+            select(Infusion)
+            .where(
+                col(Infusion.series_id).in_([s.pk for s in latest.values()]),
+                col(Infusion.scheduled_at) > now,
+                col(Infusion.status) != InfusionStatus.CANCELLED,
+            )
+            .order_by(col(Infusion.number).desc())
+        )
+    ).all():
+        upcoming[infusion.series_id] = infusion
     lines = []
     for patient in patients:
-        series = await latest_series_of(session, patient.pk)
+        series = latest.get(patient.pk)
         if status is not None and (series is None or series.status is not status):
             continue
-        upcoming = await upcoming_infusions(session, series, now) if series else []
-        lines.append(PatientLine(patient, series, upcoming[0] if upcoming else None))
+        lines.append(PatientLine(patient, series, upcoming.get(series.pk) if series else None))
     return lines
 
 
