@@ -77,6 +77,7 @@ async def patient(deps: DashboardDeps, request: Request, visit: Visit) -> Respon
                 "when": deps.when(m.sent_at or m.send_at, zone),
                 "step": m.step_key,
                 "kind": m.kind.value,
+                "infusion": m.infusion_number,
                 "status": m.status.value,
                 "channel": _channel(m),
                 "error": m.last_error if m.status in (MessageStatus.FAILED, MessageStatus.SKIPPED) else None,
