@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 
+from starlette.routing import BaseRoute
+
 from messenger.bot.acknowledgement import AlertDesk
 from messenger.bot.alerts import StaffAlerts
 from messenger.bot.application import TelegramRuntime, build_telegram_application
@@ -47,6 +49,8 @@ from messenger.scheduling.heartbeat import Heartbeat
 from messenger.services.direct import DirectWriter
 from messenger.services.notes import NoteLinks
 from messenger.web.app import HealthCheck, create_web_app
+from messenger.web.dashboard.access import DashboardDeps
+from messenger.web.dashboard.routes import dashboard_routes
 from messenger.web.notes import NoteDeps, note_routes
 from messenger.web.server import WebServer
 from messenger.web.telegram_webhook import WEBHOOK_PATH, telegram_webhook_route
@@ -213,20 +217,22 @@ def build_app(
             telegram=reachability,
             telegram_grace=timedelta(seconds=settings.telegram_health_seconds),
         )
-        routes = webhook_routes(
-            WebhookDeps(
-                settings=settings,
-                sessions=sessions,
-                clock=clock,
-                catalog=catalog,
-                strings=strings,
-                templates=templates,
-                alerts=alerts,
-                poke=alarm.poke,
-                phrases=phrases,
-                quiet_hours=quiet_hours,
+        routes: list[BaseRoute] = [
+            *webhook_routes(
+                WebhookDeps(
+                    settings=settings,
+                    sessions=sessions,
+                    clock=clock,
+                    catalog=catalog,
+                    strings=strings,
+                    templates=templates,
+                    alerts=alerts,
+                    poke=alarm.poke,
+                    phrases=phrases,
+                    quiet_hours=quiet_hours,
+                )
             )
-        )
+        ]
         if note_links is not None:
             routes += note_routes(
                 NoteDeps(
@@ -237,6 +243,23 @@ def build_app(
                     templates=templates,
                     clinic=clinic,
                     default_locale=settings.default_locale,
+                )
+            )
+        if telegram_app is not None:  # staff sign in to the dashboard with a link from the bot
+            routes += dashboard_routes(
+                DashboardDeps(
+                    settings=settings,
+                    sessions=sessions,
+                    clock=clock,
+                    catalog=catalog,
+                    templates=templates,
+                    strings=strings,
+                    quiet_hours=quiet_hours,
+                    clinic=clinic,
+                    poke=alarm.poke,
+                    channels=frozenset(wired),
+                    desk=desk,
+                    bot_username=lambda: telegram_app.bot.username,
                 )
             )
         secret = settings.telegram_webhook_secret

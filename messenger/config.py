@@ -109,8 +109,7 @@ class Settings(BaseSettings):
     reminder_fallback_minutes: int | None = Field(default=None, gt=0)
     # 'messenger run' brings the database schema up to date before it starts.
     auto_migrate: bool = True
-    # A claimed message returns to the queue after this long if its process died. A send is given
-    # at most half of it (and never more than 60 s).
+    # A claim returns to the queue after this long if its process died (a send gets half of it, at most 60 s).
     claim_lease_seconds: float = Field(default=300.0, gt=0)
     # "polling": this process receives Telegram updates. "none": it only sends; with several
     # processes on one database exactly one polls (Telegram allows one getUpdates consumer).
@@ -119,13 +118,12 @@ class Settings(BaseSettings):
     telegram_updates: Literal["polling", "webhook", "none"] = "polling"
     # What Telegram sends with every webhook request: 16-256 characters of A-Z, a-z, 0-9, _ and -.
     telegram_webhook_secret: SecretStr | None = None
-    # Requests per second to Telegram for the whole bot (Telegram allows 30; a local Bot API server may
-    # allow more): processes on one database divide it between them through their heartbeats.
+    # Requests per second to Telegram for the whole bot (Telegram allows 30): processes on one database
+    # divide it between them through their heartbeats.
     telegram_max_rate: float = Field(default=29.0, gt=0)
     # Messages per second from each Twilio sender number, shared the same way (a US long code: 1).
     twilio_max_rate: float = Field(default=1.0, gt=0, le=1000)
-    # Each process writes a heartbeat this often; one silent for the ttl is taken as dead and
-    # its claimed messages return to the queue.
+    # Each process writes a heartbeat this often; one silent for the ttl is dead, its claims return to the queue.
     heartbeat_seconds: float = Field(default=5.0, gt=0)
     heartbeat_ttl_seconds: float = Field(default=15.0, gt=0)
     # Invite links expire after this many days.
@@ -159,15 +157,17 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # One JSON object per log line (for log shippers) instead of plain text.
     log_json: bool = False
-    # The small web app (health, metrics, inbound webhooks).
+    # The small web app (health, metrics, inbound webhooks, the staff dashboard).
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
 
-    # -- start-up, conversations, operations ----------------------------------------------
     # An /enroll conversation left unanswered this long ends, and the staff member is told.
     enrolment_timeout_minutes: float = Field(default=30.0, gt=0)
     # /healthz reports Telegram unreachable once its calls have failed for this long.
     telegram_health_seconds: float = Field(default=120.0, gt=0)
+    # The staff dashboard: a /dashboard link works once, for this long; a signed-in browser stays so this long.
+    dashboard_link_minutes: float = Field(default=10.0, gt=0, le=1440)
+    dashboard_session_hours: float = Field(default=12.0, gt=0, le=168)
 
     @field_validator("telegram_webhook_secret")
     @classmethod

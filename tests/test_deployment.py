@@ -28,6 +28,8 @@ from starlette.routing import Route
 
 from messenger.config import Settings, async_database_url
 from messenger.scheduling.dispatcher import Dispatcher
+from messenger.services.notes import NOTE_PATH
+from messenger.web.telegram_webhook import WEBHOOK_PATH
 from messenger.web.webhooks import WebhookDeps, webhook_routes
 
 REPO = Path(__file__).resolve().parents[1]
@@ -462,6 +464,8 @@ def test_https_proxy_is_optional_and_passes_on_the_webhooks_only() -> None:
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     routes = webhook_routes(cast(WebhookDeps, SimpleNamespace(settings=settings)))
     paths = {route.path for route in routes if isinstance(route, Route)}
+    # What Telegram, patients' phones and staff browsers reach from outside.
+    paths |= {WEBHOOK_PATH, f"{NOTE_PATH}{{token}}", "/dashboard/login/{token}", "/dashboard/patients"}
     for path in paths:
         assert any(fnmatch.fnmatchcase(path, pattern) for pattern in proxied), f"{path} is not proxied"
     for private in ("/metrics", "/healthz"):

@@ -18,7 +18,17 @@ from telegram.ext import (
 )
 
 from messenger.bot.context import BotDeps, deps_of, reply
-from messenger.bot.handlers import attendance, buttons, enrolment, inbox, insights, language, patient, staff
+from messenger.bot.handlers import (
+    attendance,
+    buttons,
+    dashboard,
+    enrolment,
+    inbox,
+    insights,
+    language,
+    patient,
+    staff,
+)
 from messenger.bot.reachability import TelegramReachability, TrackedRequest
 from messenger.config import Settings
 from messenger.pacing.pacer import Pacer
@@ -46,6 +56,7 @@ STAFF_COMMANDS = {
     "summary": insights.summary,
     "export": insights.export,
     "forget": staff.forget,
+    "dashboard": dashboard.dashboard,
 }
 PATIENT_COMMANDS = {
     "start": patient.start,

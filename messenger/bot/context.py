@@ -116,12 +116,16 @@ class BotDeps:
         await self.alerts.queue(session, now=self.clock.now(), key=key, patient_id=patient.pk, **params)
 
     def explain(self, error: ServiceError, locale: str | None = None) -> str:
-        """The error's sentence; text it echoes is cut short, so a hostile value cannot flood the reply."""
-        prefix = "staff" if isinstance(error, InputError) else "errors"
-        # A dotted code names its own section (``input.too_long``).
-        key = error.code if "." in error.code else f"{prefix}.{error.code}"
-        params = {k: bounds.echo(v) if isinstance(v, str) else v for k, v in error.params.items()}
-        return self.strings.get(key, locale or self.locale, **params)
+        return explain(self.strings, error, locale or self.locale)
+
+
+def explain(strings: BotStrings, error: ServiceError, locale: str) -> str:
+    """The error's sentence; text it echoes is cut short, so a hostile value cannot flood the reply."""
+    prefix = "staff" if isinstance(error, InputError) else "errors"
+    # A dotted code names its own section (``input.too_long``).
+    key = error.code if "." in error.code else f"{prefix}.{error.code}"
+    params = {k: bounds.echo(v) if isinstance(v, str) else v for k, v in error.params.items()}
+    return strings.get(key, locale, **params)
 
 
 def guest_locale(update: Update, deps: BotDeps) -> str:

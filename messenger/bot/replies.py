@@ -13,12 +13,9 @@ from messenger.bot.context import BotDeps, reply, staff_only
 from messenger.bot.parsing import InputError
 from messenger.db import transaction
 from messenger.domain.models import Patient, Staff
-from messenger.services import conversation
-from messenger.services.direct import NoDirectContact, queue_direct
+from messenger.services.direct import MAX_REPLY, NoDirectContact, queue_staff_reply
 from messenger.services.errors import ServiceError
 from messenger.services.staff import active_staff
-
-MAX_REPLY = 3500
 
 
 @staff_only()
@@ -49,29 +46,19 @@ async def send_reply(update: Update, deps: BotDeps, staff: Staff, patient_id: in
         patient = await session.get(Patient, patient_id)
     if patient is None:
         raise ServiceError("unknown_patient", patient_id=patient_id)
-    now = deps.clock.now()
     async with transaction(deps.sessions) as session:
-        queued = await queue_direct(
+        queued = await queue_staff_reply(
             session,
-            now=now,
+            now=deps.clock.now(),
             patient_id=patient_id,
-            key="listening.staff_reply",
-            channels=deps.channels,
-            urgent=True,
-            clinic=deps.clinic.name,
-            text=text,
-        )
-        if isinstance(queued, NoDirectContact):
-            await reply(update, deps.text("inbox.reply_failed", name=patient.name, patient_id=patient_id))
-            return
-        await conversation.record_reply(
-            session,
-            at=now,
-            patient_id=patient_id,
-            channel=queued.channel,
             text=text,
             staff_user_id=staff.telegram_user_id,
+            clinic=deps.clinic.name,
+            channels=deps.channels,
         )
+    if isinstance(queued, NoDirectContact):
+        await reply(update, deps.text("inbox.reply_failed", name=patient.name, patient_id=patient_id))
+        return
     deps.poke()
     await reply(
         update, deps.text("inbox.replied", name=patient.name, patient_id=patient_id, channel=queued.channel.value)

@@ -270,3 +270,29 @@ class CheckinFollowUp(SQLModel, table=True):
     message_id: int = Field(foreign_key="message.id", primary_key=True)
     reminded_at: datetime | None = _optional_when()
     reported_at: datetime | None = _optional_when()
+
+
+class DashboardLogin(SQLModel, Persisted, table=True):
+    """A one-time sign-in link to the staff dashboard, as the bot gave it: only its hash is kept."""
+
+    __tablename__ = "dashboard_login"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    staff_user_id: int = Field(sa_type=BigInteger)
+    created_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
+    expires_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
+    used_at: datetime | None = _optional_when()
+
+
+class DashboardSession(SQLModel, Persisted, table=True):
+    """A signed-in browser: the cookie's hash, so every process agrees and a leak opens nothing."""
+
+    __tablename__ = "dashboard_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    staff_user_id: int = Field(sa_type=BigInteger, index=True)
+    created_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
+    expires_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
+    ended_at: datetime | None = _optional_when()

@@ -19,8 +19,12 @@ from messenger.content import Content, Flavour
 from messenger.domain.enums import ChannelName, Priority, QuietPolicy, StepKind
 from messenger.domain.models import Contact, Message
 from messenger.rendering.strings import BotStrings
+from messenger.services import conversation
 from messenger.services.conversation import last_inbound_channel
 from messenger.services.listening import discreet_key
+
+# Telegram allows 4096 characters; the clinic's name and a prefix come on top of the staff's text.
+MAX_REPLY = 3500
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +79,34 @@ async def queue_direct(
     session.add(message)
     await session.flush()
     return DirectQueued(message, only)
+
+
+async def queue_staff_reply(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    patient_id: int,
+    text: str,
+    staff_user_id: int,
+    clinic: str,
+    channels: frozenset[ChannelName] | None,
+) -> DirectQueued | NoDirectContact:
+    """A staff member's words to a patient, queued with their place in the conversation (and audited)."""
+    queued = await queue_direct(
+        session,
+        now=now,
+        patient_id=patient_id,
+        key="listening.staff_reply",
+        channels=channels,
+        urgent=True,
+        clinic=clinic,
+        text=text,
+    )
+    if isinstance(queued, DirectQueued):
+        await conversation.record_reply(
+            session, at=now, patient_id=patient_id, channel=queued.channel, text=text, staff_user_id=staff_user_id
+        )
+    return queued
 
 
 class DirectWriter:

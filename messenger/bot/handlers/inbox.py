@@ -13,8 +13,6 @@ from messenger.db import transaction
 from messenger.domain.models import Staff
 from messenger.services import conversation
 
-# Telegram allows 4096 characters; the clinic's name and a prefix come on top of the staff's text.
-
 
 @staff_only(audit_as="view.inbox")
 async def inbox(update: Update, _context: ContextTypes.DEFAULT_TYPE, deps: BotDeps, _staff: Staff) -> None:
