@@ -15,6 +15,9 @@ MAX_FORM_BYTES = 64 * 1024
 MAX_UPDATE_BYTES = 256 * 1024
 # Twilio SIDs are 34 characters; anything much longer is not Twilio's.
 MAX_SID_LENGTH = 64
+# Fields with a short, known shape ("delivered", "+15551230000", "whatsapp:+1…", "30003"): a longer
+# value is not Twilio's, and would not fit the receipt that records it.
+_SHORT_FIELDS = {"MessageStatus": 32, "SmsStatus": 32, "From": 64, "To": 64, "ErrorCode": 16}
 
 
 async def read_limited(request: Request, limit: int) -> bytes | None:
@@ -52,6 +55,8 @@ class TwilioForm:
 
     def hostile(self) -> bool:
         """Control characters anywhere, or an id no provider would send: refused before anything is stored."""
-        return len(self.sid) > MAX_SID_LENGTH or any(
-            bounds.has_control_characters(key) or bounds.has_control_characters(value) for key, value in self.pairs
+        return (
+            len(self.sid) > MAX_SID_LENGTH
+            or any(len(self.get(name)) > limit for name, limit in _SHORT_FIELDS.items())
+            or any(bounds.has_control_characters(f"{key}{value}") for key, value in self.pairs)
         )

@@ -138,3 +138,14 @@ async def test_a_nul_in_the_sender_of_a_signed_request_is_a_400_not_a_500(databa
 
     assert response.status_code == 400
     assert plain.status_code == 200
+
+
+async def test_a_signed_status_too_long_to_be_twilios_is_a_400_not_a_500(database_url, clock, twilio):
+    # Found by the fuzz test on PostgreSQL: the receipt's key (SID, status, code) overflowed its column.
+    async with running_app(inbound_settings(database_url, twilio=twilio), clock) as app:
+        url = status_url(app)
+        long_status = await _post_signed(twilio, url, {"MessageSid": "SM" + "d" * 32, "MessageStatus": "A/" * 150})
+        plain = await _post_signed(twilio, url, {"MessageSid": "SM" + "d" * 32, "MessageStatus": "delivered"})
+
+    assert long_status.status_code == 400
+    assert plain.status_code < 500
