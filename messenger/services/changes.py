@@ -15,13 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from messenger.clock import Clock
 from messenger.domain.catalog import SeriesCatalog
-from messenger.domain.enums import (
-    InfusionStatus,
-    MessageStatus,
-    QuietPolicy,
-    SeriesStatus,
-    StepKind,
-)
+from messenger.domain.enums import InfusionStatus, MessageStatus, QuietPolicy, SeriesStatus, StepKind
 from messenger.domain.models import Infusion, Message, Patient, Series
 from messenger.domain.series import SeriesDefinition, plan_step
 from messenger.domain.timing import PAST_NOT_AFTER, QuietHours, send_time, send_time_of
@@ -274,9 +268,12 @@ async def cancel(*, session: AsyncSession, clock: Clock, series: Series, actor: 
     cancelled = 0
     for status in _OPEN:
         cancelled += await _set_status(session, series, status, MessageStatus.CANCELLED, now)
+    # What took place stays (attended, missed, past and unmarked); what had not begun, or awaits a new time, ends.
+    settled = (InfusionStatus.ATTENDED, InfusionStatus.MISSED, InfusionStatus.CANCELLED)
+    not_begun = or_(col(Infusion.scheduled_at) > now, col(Infusion.status) == InfusionStatus.RESCHEDULE_REQUESTED)
     await session.exec(
         update(Infusion)
-        .where(col(Infusion.series_id) == series.id, col(Infusion.status) != InfusionStatus.CANCELLED)
+        .where(col(Infusion.series_id) == series.id, col(Infusion.status).not_in(settled), not_begun)
         .values(status=InfusionStatus.CANCELLED)
     )
     audit.record(session, at=now, actor=actor, action="cancel", patient_id=series.patient_id, cancelled=cancelled)

@@ -163,6 +163,33 @@ async def test_cancel_cancels_everything_not_yet_sent(app, clock, channel):
     assert [o.step_key for o in channel.delivered] == ["welcome"]
 
 
+async def test_cancel_keeps_what_took_place_and_cancels_what_had_not_begun(app, clock):
+    series = await enrol_patient(app)
+    async with transaction(app.sessions) as session:
+        infusions = {
+            i.number: i for i in (await session.exec(select(Infusion).where(Infusion.series_id == series.id))).all()
+        }
+        infusions[1].status, infusions[2].status = InfusionStatus.ATTENDED, InfusionStatus.MISSED
+        infusions[4].status = InfusionStatus.RESCHEDULE_REQUESTED
+        start_of_3 = infusions[3].scheduled_at
+    clock.set(start_of_3 + timedelta(hours=1))  # infusion 3 has taken place, unmarked
+
+    await _apply(app, series, changes.cancel)
+
+    async with app.sessions() as session:
+        after = {
+            i.number: i.status
+            for i in (await session.exec(select(Infusion).where(Infusion.series_id == series.id))).all()
+        }
+    assert after == {
+        1: InfusionStatus.ATTENDED,
+        2: InfusionStatus.MISSED,
+        3: InfusionStatus.SCHEDULED,  # past and unmarked: it counts as attended
+        4: InfusionStatus.CANCELLED,  # was waiting for a new time
+        5: InfusionStatus.CANCELLED,
+    }
+
+
 async def test_pausing_twice_is_refused(app):
     series = await enrol_patient(app)
     await _apply(app, series, changes.pause)
