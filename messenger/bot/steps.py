@@ -151,18 +151,7 @@ async def send_patient_card(update: Update, deps: BotDeps, patient_id: int) -> N
                 }
                 for a in card.answers
             ],
-            conversation=[
-                {
-                    "when": deps.when(e.at, zone),
-                    "outgoing": e.direction == conversation.OUTBOUND,
-                    "channel": e.channel.value,
-                    "level": e.level,
-                    "media": e.media,
-                    "text": e.text,
-                    "handled": e.handled_at is not None,
-                }
-                for e in entries
-            ],
+            conversation=[conversation.entry_view(e, deps.when(e.at, zone)) for e in entries],
         ),
         reply_markup=single(deps.insights.html("chart_button"), Callback("o", patient_id, "chart")),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, update
 from sqlmodel import col, select
@@ -169,3 +170,17 @@ async def last_inbound_channel(session: AsyncSession, patient_id: int) -> Channe
         )
     ).first()
     return None if channel is None else ChannelName(channel)
+
+
+def entry_view(entry: ConversationEntry, when: str) -> dict[str, Any]:
+    """One entry as a page shows it (the Telegram card, the dashboard), ``when`` already in the reader's format."""
+    return {
+        "when": when,
+        "inbound": entry.direction == INBOUND,
+        "outgoing": entry.direction == OUTBOUND,
+        "channel": entry.channel.value,
+        "level": entry.level,
+        "media": entry.media,
+        "text": entry.text,
+        "handled": entry.handled_at is not None,
+    }

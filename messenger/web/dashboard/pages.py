@@ -94,18 +94,7 @@ async def patient(deps: DashboardDeps, request: Request, visit: Visit) -> Respon
             }
             for a in answers
         ],
-        conversation=[
-            {
-                "when": deps.when(e.at, zone),
-                "inbound": e.direction == conversation.INBOUND,
-                "channel": e.channel.value,
-                "text": e.text,
-                "media": e.media,
-                "level": e.level,
-                "handled": e.handled_at is not None,
-            }
-            for e in entries
-        ],
+        conversation=[conversation.entry_view(e, deps.when(e.at, zone)) for e in entries],
         alerts=[{"id": a.pk, "when": deps.when(a.created_at)} for a in alerts],
         csrf=visit.csrf,
     )
