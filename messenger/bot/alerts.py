@@ -45,9 +45,11 @@ class StaffAlerts:
         """Add alert ``key`` (``alerts.<key>``, or a dotted key naming its own section) about a patient
         for every recipient; returns how many rows. An urgent one, or a check-in's escalation, is recorded
         to be taken ("I'm on it"); only an urgent one is sent again while nobody takes it."""
+        patient = await session.get(Patient, patient_id)
+        if patient is not None and patient.erased_at is not None:
+            return 0  # erased: a send that was in flight when it happened leaves nobody to tell anything
         alert_id = None
         if urgent or key in TAKEN_KEYS:
-            patient = await session.get(Patient, patient_id)
             text = self.strings.get(
                 _template(key), self.locale, **_readable(params, self, patient_id, patient.name if patient else "")
             )

@@ -21,7 +21,8 @@ from messenger.services import audit
 from messenger.services.conversation import INBOUND
 from messenger.services.errors import ServiceError
 
-_UNSENT = (MessageStatus.PENDING, MessageStatus.HELD)
+# A row in flight is cancelled too: its claim is cleared below, so the sender's result cannot bring it back.
+_UNSENT = (MessageStatus.PENDING, MessageStatus.HELD, MessageStatus.SENDING)
 
 
 @dataclass(frozen=True, slots=True)

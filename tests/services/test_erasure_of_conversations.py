@@ -6,9 +6,10 @@ from datetime import timedelta
 
 from sqlmodel import select
 
+from messenger.bot.alerts import StaffAlerts
 from messenger.db import transaction
-from messenger.domain.enums import ChannelName
-from messenger.domain.models import ConversationEntry, StaffAlert
+from messenger.domain.enums import ChannelName, MessageStatus
+from messenger.domain.models import ConversationEntry, Message, StaffAlert
 from messenger.domain.triage import Level
 from messenger.services.conversation import Inbound, record_inbound, record_reply
 from messenger.services.erasure import forget_patient, purge_expired
@@ -81,3 +82,26 @@ async def test_retention_purges_old_handled_words_and_keeps_what_still_waits_for
     assert [e.text for e in entries] == [None, WORDS, WORDS]
     assert [e.file_id for e in entries] == [None, "file-123", "file-123"]
     assert [a.text for a in alerts] == ["", WORDS, WORDS]
+
+
+async def test_a_send_in_flight_at_erasure_stays_cancelled_and_raises_no_alert(app):
+    series = await enrol_patient(app)
+    async with transaction(app.sessions) as session:
+        row = (await session.exec(select(Message).where(Message.series_id == series.id))).first()
+        row.status, row.claimed_by = MessageStatus.SENDING, "worker-1"
+        row.lease_until = app.clock.now() + timedelta(minutes=5)
+        in_flight = row.pk
+
+    async with transaction(app.sessions) as session:
+        await forget_patient(session=session, clock=app.clock, patient_id=series.patient_id, actor="staff:1")
+    async with transaction(app.sessions) as session:
+        # What the sender would do once its send fails: tell staff. Nobody is left to tell about.
+        told = await StaffAlerts(strings=app.strings, locale="en", staff_chat_id=42).queue(
+            session, now=app.clock.now(), key="undeliverable", patient_id=series.patient_id, reason="twilio.30003"
+        )
+    async with app.sessions() as session:
+        rows = (await session.exec(select(Message).where(Message.patient_id == series.patient_id))).all()
+
+    assert told == 0
+    assert {r.status for r in rows if r.pk == in_flight} == {MessageStatus.CANCELLED}
+    assert not [r for r in rows if r.status in (MessageStatus.PENDING, MessageStatus.HELD, MessageStatus.SENDING)]
