@@ -69,8 +69,17 @@ def invite_code(text: str) -> str:
 
 
 async def press(api: FakeBotApi, user_id: int, message: dict, label: str) -> None:
-    """Press the button labelled ``label`` on ``message`` and wait for the bot to answer the press."""
-    rows = message["reply_markup"]["inline_keyboard"]
+    """Press the button labelled ``label`` on ``message`` and wait for the bot to answer the press.
+
+    The button is looked for on the message as it is now: after an earlier press the bot may still be
+    editing it to show the next question's buttons, so this waits for the label to be there."""
+
+    def current(api: FakeBotApi) -> dict:
+        chat = api.sent_messages(message["chat"]["id"])
+        return next((m for m in chat if m["message_id"] == message["message_id"]), message)
+
+    await api.wait_for(lambda a: label in buttons(current(a)))
+    rows = current(api)["reply_markup"]["inline_keyboard"]
     data = next(b["callback_data"] for row in rows for b in row if b["text"] == label)
     answered = len(api.calls_to("answerCallbackQuery"))
     api.user_presses(user_id, data, message_id=message["message_id"])
