@@ -204,9 +204,7 @@ def build_app(
         sessions=sessions,
         clock=clock,
         catalog=catalog,
-        strings=strings,
         alerts=alerts,
-        sms=wired.get(ChannelName.SMS),
         channels=frozenset(wired),
         poke=alarm.poke,
     )
