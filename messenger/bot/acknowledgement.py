@@ -24,7 +24,7 @@ from messenger.config import Settings
 from messenger.db import SessionFactory, transaction
 from messenger.domain.enums import MessageStatus, StepKind
 from messenger.domain.hours import clinic_hours
-from messenger.domain.models import Message, StaffAlert
+from messenger.domain.models import Message, Patient, StaffAlert
 from messenger.rendering.strings import BotStrings
 from messenger.services import audit
 
@@ -126,14 +126,18 @@ class AlertDesk:
 
 async def claim_untaken(session: AsyncSession, *, before: datetime, now: datetime) -> list[StaffAlert]:
     """Urgent alerts nobody has taken, raised before ``before`` and not yet sent again: claimed in
-    ``session``, so the claim and the copies sent again commit together."""
+    ``session``, so the claim and the copies sent again commit together. An erased patient's are left:
+    their text is gone, and nobody is to be paged about someone the clinic has forgotten."""
     waiting = (
         await session.exec(
-            select(StaffAlert).where(
+            select(StaffAlert)
+            .outerjoin(Patient, col(Patient.id) == col(StaffAlert.patient_id))
+            .where(
                 col(StaffAlert.urgent).is_(True),
                 col(StaffAlert.acknowledged_at).is_(None),
                 col(StaffAlert.renotified_at).is_(None),
                 col(StaffAlert.created_at) <= before,
+                col(Patient.erased_at).is_(None),
             )
         )
     ).all()

@@ -1,5 +1,5 @@
 """An urgent alert nobody took pages the on-call phone by SMS through the outbox: once, retried, never after it is
-taken."""
+taken, never about an erased patient."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from messenger.clock import ManualClock
 from messenger.domain.alerts import ONCALL_STEP
 from messenger.domain.enums import ChannelName, MessageStatus
 from messenger.domain.models import Message, Series
-from tests.bot.conftest import press
+from tests.bot.conftest import press, say
 from tests.factories import enrol_patient
 from tests.fakes.bot_api import FakeBotApi
 from tests.fakes.twilio_api import FakeTwilioApi
@@ -132,6 +132,20 @@ async def test_a_page_whose_alert_is_taken_meanwhile_is_not_sent(database_url, c
     assert waiting.status is MessageStatus.PENDING
     assert _tries(twilio) == [500], "nothing went to on-call after the refused try"
     assert (after.status, after.last_error) == (MessageStatus.SKIPPED, "skip.alert_taken")
+
+
+async def test_no_page_about_an_erased_patient(database_url, clock, twilio, bot_api):
+    settings = inbound_settings(database_url, twilio=twilio, bot_api=bot_api, oncall_phone=ONCALL)
+    async with running_app(settings, clock) as app:
+        series = await _urgent_alert(app, twilio, bot_api)
+        await say(bot_api, OWNER, f"/forget {series.patient_id}", expect="erased")
+        clock.advance(RENOTIFY)
+        report = await app.followups.run()
+        await app.dispatcher.run_due()
+        pages = await _pages(app)
+
+    assert report.renotified == 0
+    assert (pages, _tries(twilio)) == ([], [])
 
 
 async def test_without_an_oncall_number_nobody_is_paged(database_url, clock, twilio, bot_api):
