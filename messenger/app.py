@@ -41,6 +41,7 @@ from messenger.scheduling.alarm import Alarm
 from messenger.scheduling.dispatcher import (
     DeliveryListener,
     Dispatcher,
+    OncallPhone,
     Renderer,
     RetryPolicy,
 )
@@ -121,6 +122,7 @@ def build_app(
         staff=alerts,
         notes=DirectWriter(strings=strings),
         note_links=note_links.for_message if note_links else None,
+        oncall=OncallPhone(settings.oncall_phone, strings, settings.default_locale) if settings.oncall_phone else None,
     )
     dispatcher = Dispatcher(
         sessions=sessions,
@@ -202,9 +204,7 @@ def build_app(
         sessions=sessions,
         clock=clock,
         catalog=catalog,
-        strings=strings,
         alerts=alerts,
-        sms=wired.get(ChannelName.SMS),
         channels=frozenset(wired),
         poke=alarm.poke,
     )

@@ -126,17 +126,18 @@ class AlertDesk:
 
 async def claim_untaken(session: AsyncSession, *, before: datetime, now: datetime) -> list[StaffAlert]:
     """Urgent alerts nobody has taken, raised before ``before`` and not yet sent again: claimed in
-    ``session``, so the claim and the copies sent again commit together."""
+    ``session``, so the claim and the copies sent again commit together. An erased patient's are left:
+    their text is gone, and nobody is to be paged about someone the clinic has forgotten."""
     waiting = (
         await session.exec(
             select(StaffAlert)
             .outerjoin(Patient, col(Patient.id) == col(StaffAlert.patient_id))
             .where(
-                col(Patient.erased_at).is_(None),  # nobody is left to call about
                 col(StaffAlert.urgent).is_(True),
                 col(StaffAlert.acknowledged_at).is_(None),
                 col(StaffAlert.renotified_at).is_(None),
                 col(StaffAlert.created_at) <= before,
+                col(Patient.erased_at).is_(None),
             )
         )
     ).all()

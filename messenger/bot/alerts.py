@@ -22,7 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from messenger.bot.keyboards import Callback
 from messenger.channels.failures import describe_failure
 from messenger.content import Button, Content
-from messenger.domain.alerts import TAKEN_KEYS
+from messenger.domain.alerts import ONCALL_STEP, ONCALL_TEMPLATE, TAKEN_KEYS
 from messenger.domain.enums import Priority, QuietPolicy, StepKind
 from messenger.domain.models import Message, Patient, StaffAlert
 from messenger.domain.wording import Phrase
@@ -63,15 +63,20 @@ class StaffAlerts:
 
     async def queue_again(self, session: AsyncSession, *, now: datetime, alert: StaffAlert) -> int:
         """An urgent alert nobody took, to every recipient once more, saying how long it has waited."""
-        minutes = round((now - alert.created_at).total_seconds() / 60)
         return await self._rows(
             session,
             now=now,
             key=alert.key,
             patient_id=alert.patient_id or 0,
             alert_id=alert.pk,
-            params={_AGAIN: minutes, _FIRST_TEXT: alert.text},
+            params={_AGAIN: _waited(alert, now), _FIRST_TEXT: alert.text},
         )
+
+    def page_oncall(self, session: AsyncSession, *, now: datetime, alert: StaffAlert) -> None:
+        """An urgent alert nobody took, texted to the on-call phone: a row that names no number (the
+        dispatcher reads it from the settings), retried until it goes or someone takes the alert."""
+        page = {"minutes": _waited(alert, now)}
+        session.add(_row(now, alert.patient_id or 0, ONCALL_STEP, ONCALL_TEMPLATE, alert.pk, page))
 
     async def _rows(
         self, session: AsyncSession, *, now: datetime, key: str, patient_id: int, alert_id: int | None, params: Any
@@ -79,22 +84,11 @@ class StaffAlerts:
         if _erased(await session.get(Patient, patient_id)):
             return 0
         chats = await self.recipients(session)
+        stored = {k: _stored(v) for k, v in params.items()}
         for chat_id in chats:
+            # The step key names the alert: see messenger.domain.alerts.
             session.add(
-                Message(
-                    patient_id=patient_id,
-                    step_key=f"alert-{key}",  # see messenger.domain.alerts
-                    kind=StepKind.ALERT,
-                    template=_template(key),
-                    quiet=QuietPolicy.IGNORE,
-                    priority=Priority.URGENT,
-                    due_at=now,
-                    send_at=now,
-                    updated_at=now,
-                    staff_chat_id=chat_id,
-                    alert_id=alert_id,
-                    params={k: _stored(v) for k, v in params.items()},
-                )
+                _row(now, patient_id, f"alert-{key}", _template(key), alert_id, dict(stored), staff_chat_id=chat_id)
             )
         return len(chats)
 
@@ -198,6 +192,38 @@ class Document(Protocol):
 def _erased(patient: Patient | None) -> bool:
     """Erased: a send in flight when it happened, or an alert waiting to be sent again, has nobody to tell of."""
     return patient is not None and patient.erased_at is not None
+
+
+def _row(
+    now: datetime,
+    patient_id: int,
+    step_key: str,
+    template: str,
+    alert_id: int | None,
+    params: dict[str, Any],
+    *,
+    staff_chat_id: int | None = None,
+) -> Message:
+    """An alert's outbox row: urgent, due now, whatever the hour; for a staff chat, or (none) the on-call phone."""
+    return Message(
+        patient_id=patient_id,
+        step_key=step_key,
+        kind=StepKind.ALERT,
+        template=template,
+        quiet=QuietPolicy.IGNORE,
+        priority=Priority.URGENT,
+        due_at=now,
+        send_at=now,
+        updated_at=now,
+        staff_chat_id=staff_chat_id,
+        alert_id=alert_id,
+        params=params,
+    )
+
+
+def _waited(alert: StaffAlert, now: datetime) -> int:
+    """Whole minutes since the alert was raised."""
+    return round((now - alert.created_at).total_seconds() / 60)
 
 
 def _template(key: str) -> str:

@@ -19,14 +19,13 @@ from sqlmodel import col, select
 
 from messenger.bot.acknowledgement import claim_untaken
 from messenger.bot.alerts import StaffAlerts
-from messenger.channels.base import Channel, Content, Outgoing
 from messenger.clock import Clock
 from messenger.config import Settings
 from messenger.db import SessionFactory, transaction
+from messenger.domain.alerts import ONCALL_CHANNEL
 from messenger.domain.catalog import SeriesCatalog
 from messenger.domain.enums import ChannelName, MessageStatus, StepKind
 from messenger.domain.models import Answer, CheckinFollowUp, Infusion, Message, Series
-from messenger.rendering.strings import BotStrings
 from messenger.services.direct import queue_direct
 
 log = logging.getLogger(__name__)
@@ -53,9 +52,7 @@ class FollowUps:
         sessions: SessionFactory,
         clock: Clock,
         catalog: SeriesCatalog,
-        strings: BotStrings,
         alerts: StaffAlerts | None,
-        sms: Channel | None,
         channels: frozenset[ChannelName],
         poke: Callable[[], None],
     ) -> None:
@@ -63,9 +60,7 @@ class FollowUps:
         self.sessions = sessions
         self.clock = clock
         self.catalog = catalog
-        self.strings = strings
         self.alerts = alerts
-        self.sms = sms
         self.channels = channels
         self.poke = poke
 
@@ -83,36 +78,18 @@ class FollowUps:
             return 0
         delay = timedelta(minutes=self.settings.alert_renotify_minutes)
         now = self.clock.now()
+        # Without an on-call number or SMS nobody is paged: no row is written.
+        page = bool(self.settings.oncall_phone) and ONCALL_CHANNEL in self.channels
         async with transaction(self.sessions) as session:
             alerts = await claim_untaken(session, before=now - delay, now=now)
             for alert in alerts:
+                # The copies and the page commit with the claim: each goes once, retried until it does.
                 await self.alerts.queue_again(session, now=now, alert=alert)
+                if page:
+                    self.alerts.page_oncall(session, now=now, alert=alert)
         if alerts:
             self.poke()
-        for alert in alerts:
-            # Straight to the provider: the on-call number is no patient's contact, so no ledger row can hold it.
-            await self._call_oncall(alert.patient_id, round(delay.total_seconds() / 60))
         return len(alerts)
-
-    async def _call_oncall(self, patient_id: int | None, minutes: int) -> None:
-        if not self.settings.oncall_phone or self.sms is None:
-            return
-        body = self.strings.plain(
-            "inbox.oncall_sms", self.settings.default_locale, patient_id=patient_id, minutes=minutes
-        )
-        outcome = await self.sms.send(
-            Outgoing(
-                message_id=0,
-                address=self.settings.oncall_phone,
-                content=Content(body=body),
-                kind=StepKind.WELCOME,  # not a series step: the kind only labels it
-                step_key="oncall",
-                zone=self.settings.zone,
-                scheduled_for=self.clock.now(),
-                recipient="on call",
-            )
-        )
-        log.info("on-call SMS for an untaken alert: %s", type(outcome).__name__)
 
     async def _chase_checkins(self) -> tuple[int, int]:
         now = self.clock.now()

@@ -65,11 +65,13 @@ class FailureCode(StrEnum):
     NO_REACHABLE_CONTACT = "dispatch.no_reachable_contact"
     TEMPLATE_ERROR = "dispatch.template_error"
     NO_STAFF_CHANNEL = "dispatch.no_staff_channel"
+    NO_ONCALL_SMS = "dispatch.no_oncall_sms"
     # Skipped, not failed: sending it now would be wrong or pointless.
     SKIP_ANSWERED = "skip.answered"
     SKIP_NO_CONTACT_IN_TIME = "skip.no_contact_in_time"
     SKIP_OPTED_OUT = "skip.opted_out"
     SKIP_TOO_LATE = "skip.too_late"
+    SKIP_ALERT_TAKEN = "skip.alert_taken"
 
     @property
     def key(self) -> str:

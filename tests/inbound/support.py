@@ -83,10 +83,15 @@ def inbound_settings(
 
 @asynccontextmanager
 async def running_app(
-    settings: Settings, clock: Clock, *, manual: bool = True, listeners: Sequence[DeliveryListener] = ()
+    settings: Settings,
+    clock: Clock,
+    *,
+    manual: bool = True,
+    listeners: Sequence[DeliveryListener] = (),
+    pacing_clock: Clock | None = None,
 ) -> AsyncIterator[App]:
     """The whole application with its web app on loopback; with ``manual`` the test runs the dispatcher."""
-    app = build_app(settings, clock=clock, listeners=listeners, serve_http=True)
+    app = build_app(settings, clock=clock, listeners=listeners, serve_http=True, pacing_clock=pacing_clock)
     await app.start()
     try:
         if manual:

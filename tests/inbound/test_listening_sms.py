@@ -1,4 +1,4 @@
-"""The patient's voice by SMS: crisis replies, staff replies, check-in answers in words, follow-up, on-call."""
+"""The patient's voice by SMS: crisis replies, staff replies, check-in answers in words, follow-up."""
 
 from __future__ import annotations
 
@@ -22,8 +22,6 @@ from tests.inbound.support import (
     running_app,
     twiml_reply,
 )
-
-ONCALL = "+15557770000"
 
 
 async def test_a_crisis_by_sms_gets_988_and_911_and_staff_an_urgent_alert(database_url, clock, twilio, bot_api):
@@ -128,26 +126,6 @@ async def test_an_unanswered_checkin_gets_one_reminder_then_staff_hear_of_it(dat
     assert reminder.body.startswith("A gentle reminder from your care team")
     assert "infusion 1" in alert["text"]
     assert answer is not None and answer.startswith("Thanks. How is your mood today?"), "the reminder is answerable"
-
-
-async def test_an_untaken_alert_is_texted_to_the_oncall_phone(database_url, clock, twilio, bot_api):
-    settings = inbound_settings(
-        database_url, twilio=twilio, bot_api=bot_api, oncall_phone=ONCALL, alert_renotify_minutes=10
-    )
-    async with running_app(settings, clock) as app:
-        series = await enrol_patient(app, contacts=[(ChannelName.SMS, PATIENT_PHONE)])
-        await twilio.send_inbound(inbound_url(app), PATIENT_PHONE, "chest pain and I fainted", to=SMS_FROM)
-        await bot_api.wait_for_message(OWNER, contains="URGENT", timeout=WAIT)
-        clock.advance(timedelta(minutes=10))
-        report = await app.followups.run()
-        await bot_api.wait_for_message(OWNER, contains="still not taken", timeout=WAIT)
-
-    assert report.renotified == 1
-    [page] = [m for m in twilio.messages if m.to == ONCALL]
-    assert page.body == (
-        f"URGENT: an alert for patient #{series.patient_id} has not been taken for 10 minutes. "
-        "Please open the staff chat."
-    )
 
 
 async def test_the_thanks_for_escalated_answers_promise_only_what_the_series_says(

@@ -6,11 +6,13 @@ from datetime import timedelta
 
 import pytest
 
+from messenger.domain.alerts import ONCALL_STEP
 from messenger.domain.enums import ChannelName, MessageStatus, SeriesStatus, StepKind
 from messenger.domain.models import Contact, Message
 from messenger.scheduling.dispatcher.decision import (
     NO_REACHABLE_CONTACT,
     Close,
+    PageOncall,
     Paused,
     Send,
     SendToStaff,
@@ -21,6 +23,8 @@ from tests.conftest import T0
 
 TG, SMS = ChannelName.TELEGRAM, ChannelName.SMS
 WAIT = timedelta(minutes=30)
+PAGE = {"series_id": None, "kind": StepKind.ALERT, "step_key": ONCALL_STEP, "alert_id": 9, "not_after": None}
+NO_SERIES = {"series_status": None, "has_definition": False, "contacts": []}
 
 
 def row(**changes: object) -> Message:
@@ -132,6 +136,32 @@ CASES = {
         {"series_status": None, "channels": [SMS]},
         Close(MessageStatus.FAILED, "dispatch.no_staff_channel"),
     ),
+    "on-call page: to the on-call phone, whatever the series and contacts": (PAGE, NO_SERIES, PageOncall()),
+    "on-call page whose alert was taken: skipped": (
+        PAGE,
+        NO_SERIES | {"alert_taken": True},
+        Close(MessageStatus.SKIPPED, "skip.alert_taken"),
+    ),
+    "on-call page without an on-call number: failed, said why": (
+        PAGE,
+        NO_SERIES | {"oncall_number": False},
+        Close(MessageStatus.FAILED, "dispatch.no_oncall_sms"),
+    ),
+    "on-call page without SMS: failed, said why": (
+        PAGE,
+        NO_SERIES | {"channels": [TG]},
+        Close(MessageStatus.FAILED, "dispatch.no_oncall_sms"),
+    ),
+    "on-call page while SMS is paused: waits": (
+        PAGE,
+        NO_SERIES | {"paused": {SMS: T0 + timedelta(seconds=5)}},
+        Paused(T0 + timedelta(seconds=5)),
+    ),
+    "a staff copy of an alert keyed like the page still goes to its chat": (
+        PAGE | {"staff_chat_id": 77},
+        NO_SERIES,
+        SendToStaff(77),
+    ),
 }
 
 
@@ -146,6 +176,8 @@ def test_decision(message: dict, given: dict, expected: object) -> None:
         "paused": {},
         "now": T0,
         "contact_wait": WAIT,
+        "alert_taken": False,
+        "oncall_number": True,
     } | given
     decision = decide(message=row(**message), **inputs)
     if callable(expected):

@@ -3,7 +3,7 @@
 from messenger.scheduling.dispatcher.base import default_worker_name
 from messenger.scheduling.dispatcher.core import Dispatcher
 from messenger.scheduling.dispatcher.events import Delivery, DeliveryListener, DispatchReport
-from messenger.scheduling.dispatcher.render import AttachmentFactory, ButtonFactory, Renderer, StaffDesk
+from messenger.scheduling.dispatcher.render import AttachmentFactory, ButtonFactory, OncallPhone, Renderer, StaffDesk
 from messenger.scheduling.dispatcher.retry import RetryPolicy
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "DeliveryListener",
     "DispatchReport",
     "Dispatcher",
+    "OncallPhone",
     "Renderer",
     "RetryPolicy",
     "StaffDesk",

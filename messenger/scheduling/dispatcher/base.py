@@ -16,14 +16,16 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from messenger.channels.base import Channel, Outgoing, RetryLater, SendOutcome
+from messenger.channels.base import Channel, Failed, Outgoing, RetryLater, SendOutcome, Sent
 from messenger.channels.failures import FailureCode
 from messenger.clock import Clock
 from messenger.db import SessionFactory
+from messenger.domain.alerts import goes_to_staff
 from messenger.domain.catalog import SeriesCatalog
-from messenger.domain.enums import ChannelName, QuietPolicy
+from messenger.domain.enums import ChannelName, MessageStatus, QuietPolicy
 from messenger.domain.timing import QuietHours
 from messenger.scheduling.dispatcher.events import DeliveryListener
+from messenger.scheduling.dispatcher.jobs import Job
 from messenger.scheduling.dispatcher.outbox import Outcome
 from messenger.scheduling.dispatcher.render import Renderer
 from messenger.scheduling.dispatcher.retry import RetryPolicy, after_retry
@@ -135,6 +137,28 @@ class DispatcherBase:
             result = RetryLater(FailureCode.CHANNEL_CRASHED, params=(("error", type(exc).__name__),))
         return result, time.perf_counter() - started
 
+    async def _send_as_one(self, channel: Channel, jobs: list[Job], outgoing: Outgoing) -> list[Outcome]:
+        """Rows that go as one message (an alert, a digest, the on-call page): each gets the send's outcome."""
+        until = self.paused_until(channel)
+        if until is not None:
+            waited = self._waiting_out(until)
+            return [self._retry(Outcome(job, MessageStatus.PENDING), waited) for job in jobs]
+        result, seconds = await self._send(channel, outgoing)
+        outcomes = []
+        for job in jobs:
+            outcome = Outcome(job, MessageStatus.FAILED, channel=channel.name, send_seconds=seconds)
+            match result:
+                case Sent(provider_id=provider_id):
+                    outcome.sent(provider_id, outgoing.content)
+                case RetryLater():
+                    outcome = self._retry(outcome, result)
+                case Failed():
+                    outcome.reason = f"{channel.name.value}: {result.reason}"
+            outcomes.append(outcome)
+        if isinstance(result, RetryLater) and result.after > 0:
+            self._pause(channel, result.after)
+        return outcomes
+
     def _retry(self, outcome: Outcome, result: RetryLater) -> Outcome:
         message = outcome.job.message
         zone = ZoneInfo(outcome.job.patient.timezone)
@@ -148,7 +172,7 @@ class DispatcherBase:
             if message.quiet is QuietPolicy.DEFER
             else (lambda at: at),
             not_after=message.not_after,
-            give_up=message.staff_chat_id is None,  # staff alerts are never dropped
+            give_up=not goes_to_staff(message),
         )
         outcome.status, outcome.reason, outcome.send_at = verdict.status, verdict.reason, verdict.send_at
         outcome.refund_attempt = verdict.refund_attempt

@@ -1,10 +1,11 @@
 """The dispatcher: claim due rows, decide, send (one recipient at a time, recipients in parallel), record.
 
-Settings, pauses, one send and the retry verdict are in ``base``; staff alerts in ``staff``;
-recording in ``recording``; the claims' renewal in ``renewal``.
+Settings, pauses, one send and the retry verdict are in ``base``; staff alerts and on-call pages
+in ``staff``; recording in ``recording``; the claims' renewal in ``renewal``.
 
 A batch costs a handful of statements whatever its size: the claim (one per priority class
-that has due rows), four loads, one executemany for the outcomes and one completion check.
+that has due rows), four loads (five with an on-call page), one executemany for the outcomes
+and one completion check.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from messenger.scheduling.dispatcher.decision import (
     NO_REACHABLE_CONTACT,
     Close,
     Decision,
+    PageOncall,
     Paused,
     Send,
     SendToStaff,
@@ -40,7 +42,7 @@ from messenger.scheduling.dispatcher.jobs import Job, load
 from messenger.scheduling.dispatcher.outbox import Outcome
 from messenger.scheduling.dispatcher.recording import record_outcomes
 from messenger.scheduling.dispatcher.renewal import Renewal
-from messenger.scheduling.dispatcher.staff import deliver_to_staff
+from messenger.scheduling.dispatcher.staff import deliver_to_staff, page_oncall
 from messenger.services.contacts import WAITING_FOR_CONTACT
 
 log = logging.getLogger(__name__)
@@ -181,8 +183,10 @@ class Dispatcher(DispatcherBase):
                 paused=paused,
                 now=now,
                 contact_wait=self.contact_wait,
+                alert_taken=job.alert_taken,
+                oncall_number=self.renderer.oncall is not None,
             )
-            if isinstance(decision, Send | SendToStaff):
+            if isinstance(decision, Send | SendToStaff | PageOncall):
                 groups[job.recipient].append((job, decision))
             else:
                 outcomes.append(self._settle(job, decision))
@@ -215,6 +219,8 @@ class Dispatcher(DispatcherBase):
             first = group[0][1]
             if isinstance(first, SendToStaff):
                 return await deliver_to_staff(self, [job for job, _ in group], first.chat_id, renewal)
+            if isinstance(first, PageOncall):
+                return await page_oncall(self, [job for job, _ in group], renewal)
             lost: set[int] = set()
             outcomes = []
             for job, decision in group:

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 
 from messenger.channels.failures import FailureCode, failure_text
+from messenger.domain.alerts import ONCALL_CHANNEL, is_oncall_page
 from messenger.domain.enums import ChannelName, MessageStatus, SeriesStatus, StepKind
 from messenger.domain.models import Contact, Message
 
@@ -34,6 +35,11 @@ class SendToStaff:
 
 
 @dataclass(frozen=True, slots=True)
+class PageOncall:
+    """Text the on-call phone about an urgent alert nobody took (the number is the settings', not the row's)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Close:
     """Not sent, and not to be tried again as it is (held rows come back when the series resumes)."""
 
@@ -55,7 +61,7 @@ class Paused:
     until: datetime
 
 
-Decision = Send | SendToStaff | Close | WaitForContact | Paused
+Decision = Send | SendToStaff | PageOncall | Close | WaitForContact | Paused
 
 NO_REACHABLE_CONTACT = failure_text(FailureCode.NO_REACHABLE_CONTACT)
 STAFF_CHANNEL = ChannelName.TELEGRAM
@@ -83,10 +89,15 @@ def decide(
     paused: Mapping[ChannelName, datetime],
     now: datetime,
     contact_wait: timedelta,
+    alert_taken: bool,
+    oncall_number: bool,
 ) -> Decision:
-    """What to do with a claimed row. ``contacts`` are all the patient's, in the patient's order."""
+    """What to do with a claimed row. ``contacts`` are all the patient's, in the patient's order;
+    ``alert_taken``: the alert an on-call page is about was taken; ``oncall_number``: this process has one."""
     if message.staff_chat_id is not None:
         return _to_staff(message.staff_chat_id, channels, paused, now)
+    if is_oncall_page(message):
+        return _to_oncall(alert_taken, oncall_number and ONCALL_CHANNEL in channels, paused, now)
     # A note (a staff reply, a check-in reminder) belongs to no series: only the contacts decide.
     note = message.kind is StepKind.DIRECT
     if series_status is SeriesStatus.PAUSED and not note:
@@ -110,10 +121,7 @@ def decide(
             return Close(MessageStatus.SKIPPED, failure_text(FailureCode.SKIP_OPTED_OUT))
         case Reach.LOST:
             return Close(MessageStatus.FAILED, NO_REACHABLE_CONTACT)
-    pause = paused.get(usable[0].channel)
-    if pause is not None and pause > now:
-        return Paused(pause)
-    return Send(usable)
+    return _unless_paused(usable[0].channel, paused, now, Send(usable))
 
 
 def _to_staff(
@@ -121,7 +129,23 @@ def _to_staff(
 ) -> Decision:
     if STAFF_CHANNEL not in channels:
         return Close(MessageStatus.FAILED, failure_text(FailureCode.NO_STAFF_CHANNEL))
-    pause = paused.get(STAFF_CHANNEL)
+    return _unless_paused(STAFF_CHANNEL, paused, now, SendToStaff(chat_id))
+
+
+def _to_oncall(taken: bool, configured: bool, paused: Mapping[ChannelName, datetime], now: datetime) -> Decision:
+    # Once someone has the alert in hand, paging on-call would only wake them for nothing.
+    if taken:
+        return Close(MessageStatus.SKIPPED, failure_text(FailureCode.SKIP_ALERT_TAKEN))
+    if not configured:
+        return Close(MessageStatus.FAILED, failure_text(FailureCode.NO_ONCALL_SMS))
+    return _unless_paused(ONCALL_CHANNEL, paused, now, PageOncall())
+
+
+def _unless_paused(
+    channel: ChannelName, paused: Mapping[ChannelName, datetime], now: datetime, go: Decision
+) -> Decision:
+    """``go``, unless the channel it would use asked every sender to slow down until later than now."""
+    pause = paused.get(channel)
     if pause is not None and pause > now:
         return Paused(pause)
-    return SendToStaff(chat_id)
+    return go

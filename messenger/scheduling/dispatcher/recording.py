@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 
 from messenger.clock import Clock
 from messenger.db import SessionFactory, transaction
+from messenger.domain.alerts import goes_to_staff
 from messenger.domain.enums import ChannelName, MessageStatus
 from messenger.observability.log_fields import log_fields
 from messenger.scheduling.dispatcher import outbox
@@ -89,7 +90,7 @@ def _undeliverable(outcome: Outcome) -> bool:
     """A patient's message failed for a reason staff have not been told yet (a lost contact has its own alert)."""
     return (
         outcome.status is MessageStatus.FAILED
-        and outcome.job.message.staff_chat_id is None
+        and not goes_to_staff(outcome.job.message)
         and not outcome.lost
         and outcome.reason != NO_REACHABLE_CONTACT
     )

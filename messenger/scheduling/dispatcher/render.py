@@ -1,9 +1,9 @@
-"""Turning a claimed row into what a channel sends: the patient's template, or a staff alert."""
+"""Turning a claimed row into what a channel sends: the patient's template, a staff alert, or the on-call page."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -16,6 +16,7 @@ from messenger.domain.enums import ChannelName, StepKind
 from messenger.domain.models import Contact, Message, Patient
 from messenger.rendering.compose import Composer
 from messenger.rendering.context import Clinic, message_context
+from messenger.rendering.strings import BotStrings
 from messenger.scheduling.dispatcher.jobs import Job
 from messenger.scheduling.whatsapp import whatsapp_content
 
@@ -45,6 +46,16 @@ class StaffDesk(Protocol):
     def files(self, message: Message) -> tuple[tuple[str, bytes, str], ...]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class OncallPhone:
+    """Where the on-call page goes, as the settings say when it goes (rows name no number), and the
+    staff's language for its text."""
+
+    number: str
+    strings: BotStrings
+    locale: str
+
+
 class Renderer:
     def __init__(
         self,
@@ -56,6 +67,7 @@ class Renderer:
         staff: StaffDesk | None = None,
         notes: DirectFactory | None = None,
         note_links: NoteLinkFactory | None = None,
+        oncall: OncallPhone | None = None,
     ) -> None:
         self.composer = composer
         self.clinic = clinic
@@ -64,6 +76,7 @@ class Renderer:
         self.staff = staff
         self.notes = notes
         self.note_links = note_links
+        self.oncall = oncall
 
     def for_patient(self, job: Job, channel: Channel, contact: Contact, now: datetime) -> Outgoing:
         """The series step in the patient's language, for this channel; raises TemplateRenderError."""
@@ -136,4 +149,23 @@ class Renderer:
             zone=_UTC,
             scheduled_for=first.send_at,
             attachments=files,
+        )
+
+    def for_oncall(self, job: Job) -> Outgoing:
+        """The page to the on-call phone: a bot string about the patient's alert, in the staff's language."""
+        if self.oncall is None:
+            raise TypeError("an on-call page needs the on-call phone")
+        message, oncall = job.message, self.oncall
+        body = oncall.strings.plain(
+            message.template, oncall.locale, patient_id=message.patient_id, **(message.params or {})
+        )
+        return Outgoing(
+            message_id=message.pk,
+            address=oncall.number,
+            content=Content(body=body),
+            kind=message.kind,
+            step_key=message.step_key,
+            zone=_UTC,
+            scheduled_for=message.send_at,
+            recipient="on call",
         )

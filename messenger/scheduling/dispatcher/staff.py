@@ -1,10 +1,8 @@
-"""Alerts to a staff chat: one at a time, or one digest when more than a few wait."""
+"""Alerts to a staff chat: one at a time, or one digest when more than a few wait; pages to the on-call phone."""
 
 from __future__ import annotations
 
-from messenger.channels.base import Failed, RetryLater, Sent
-from messenger.domain.alerts import goes_alone
-from messenger.domain.enums import MessageStatus
+from messenger.domain.alerts import ONCALL_CHANNEL, goes_alone
 from messenger.scheduling.dispatcher.base import DispatcherBase
 from messenger.scheduling.dispatcher.decision import STAFF_CHANNEL
 from messenger.scheduling.dispatcher.jobs import Job
@@ -23,25 +21,16 @@ async def deliver_to_staff(
     outcomes = []
     for batch in batches:
         batch = [job for job in batch if await renewal.holds(dispatcher, job.message.pk)]
-        if not batch:
-            continue
-        until = dispatcher.paused_until(channel)
-        if until is not None:
-            waited = dispatcher._waiting_out(until)
-            outcomes += [dispatcher._retry(Outcome(job, MessageStatus.PENDING), waited) for job in batch]
-            continue
-        outgoing = dispatcher.renderer.for_staff(batch, chat_id)
-        result, seconds = await dispatcher._send(channel, outgoing)
-        for job in batch:
-            outcome = Outcome(job, MessageStatus.FAILED, channel=channel.name, send_seconds=seconds)
-            match result:
-                case Sent(provider_id=provider_id):
-                    outcome.sent(provider_id, outgoing.content)
-                case RetryLater():
-                    outcome = dispatcher._retry(outcome, result)
-                case Failed():
-                    outcome.reason = f"{channel.name.value}: {result.reason}"
-            outcomes.append(outcome)
-        if isinstance(result, RetryLater) and result.after > 0:
-            dispatcher._pause(channel, result.after)
+        if batch:
+            outcomes += await dispatcher._send_as_one(channel, batch, dispatcher.renderer.for_staff(batch, chat_id))
+    return outcomes
+
+
+async def page_oncall(dispatcher: DispatcherBase, jobs: list[Job], renewal: Renewal) -> list[Outcome]:
+    """Pages to the on-call phone by SMS, one at a time: paced by the sender's pacer like any SMS."""
+    channel = dispatcher.channels[ONCALL_CHANNEL]
+    outcomes = []
+    for job in jobs:
+        if await renewal.holds(dispatcher, job.message.pk):
+            outcomes += await dispatcher._send_as_one(channel, [job], dispatcher.renderer.for_oncall(job))
     return outcomes
