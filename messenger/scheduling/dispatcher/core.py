@@ -17,17 +17,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from messenger.channels.base import Failed, RetryLater, Sent
-from messenger.channels.failures import FailureCode, failure_text
 from messenger.db import transaction
 from messenger.domain.enums import MessageStatus
 from messenger.domain.models import Message
 from messenger.observability.log_fields import log_fields
-from messenger.rendering.environment import TemplateRenderError
 from messenger.scheduling.dispatcher import outbox
 from messenger.scheduling.dispatcher.base import DispatcherBase
 from messenger.scheduling.dispatcher.decision import (
-    NO_REACHABLE_CONTACT,
     Close,
     Decision,
     PageOncall,
@@ -40,6 +36,7 @@ from messenger.scheduling.dispatcher.decision import (
 from messenger.scheduling.dispatcher.events import Delivery, DispatchReport
 from messenger.scheduling.dispatcher.jobs import Job, load
 from messenger.scheduling.dispatcher.outbox import Outcome
+from messenger.scheduling.dispatcher.patient import deliver_to_patient
 from messenger.scheduling.dispatcher.recording import record_outcomes
 from messenger.scheduling.dispatcher.renewal import Renewal
 from messenger.scheduling.dispatcher.staff import deliver_to_staff, page_oncall
@@ -86,13 +83,20 @@ class Dispatcher(DispatcherBase):
                 # These rows, and the next batch's if it was claimed, go back once their lease ends.
                 self._in_flight.difference_update(m.pk for m in batch.claimed)
                 if ahead is not None:
-                    ahead.cancel()
+                    self._drop(ahead)
                 raise
             recording = asyncio.create_task(self._record(outcomes, batch))
             batch = await ahead if ahead is not None else await self._next_batch()
         if recording is not None:
             report.extend(await recording)
         return report
+
+    def _drop(self, ahead: asyncio.Task[_Batch | None]) -> None:
+        """Give up a batch claimed ahead: its rows go back to the queue when their lease ends."""
+        if not ahead.done():
+            ahead.cancel()  # a claim cut short rolls back; a load cut short forgets its rows itself
+        elif not ahead.cancelled() and ahead.exception() is None and (dropped := ahead.result()) is not None:
+            self._in_flight.difference_update(m.pk for m in dropped.claimed)
 
     async def _next_batch(self) -> _Batch | None:
         if self._stopping or self._all_paused():
@@ -146,8 +150,11 @@ class Dispatcher(DispatcherBase):
 
     async def next_due_at(self) -> datetime | None:
         """When the next row falls due (or a claim expires, or a pause ends), if ever."""
+        # An expired claim waits for the next requeue pass (at most every half lease), and one of
+        # this process's own rows for its outcome: waking before then would find nothing to do.
+        requeue_from = None if self._requeued_at is None else self._requeued_at + self.lease / 2
         async with self.sessions() as session:
-            due = await outbox.next_due_at(session)
+            due = await outbox.next_due_at(session, requeue_from=requeue_from)
         pause = self._all_paused()
         return max(due, pause) if due is not None and pause is not None else due
 
@@ -231,54 +238,11 @@ class Dispatcher(DispatcherBase):
                 message = job.message
                 try:
                     with log_fields(message_id=message.pk, patient_id=message.patient_id, series_id=message.series_id):
-                        outcomes.append(await self._deliver_to_patient(job, decision, lost))
+                        outcomes.append(await deliver_to_patient(self, job, decision, lost))
                 except Exception:
                     # Leave the row claimed: its lease expires and it is tried again.
                     log.exception("delivery of message %s crashed", job.message.id)
             return outcomes
-
-    async def _deliver_to_patient(self, job: Job, decision: Send, lost: set[int]) -> Outcome:
-        outcome = Outcome(job, MessageStatus.FAILED, NO_REACHABLE_CONTACT)
-        for contact in decision.contacts:
-            if contact.id in lost:  # found dead by an earlier row of this batch
-                continue
-            channel = self.channels[contact.channel]
-            until = self.paused_until(channel)
-            if until is not None:
-                return self._retry(outcome, self._waiting_out(until))
-            try:
-                outgoing = self.renderer.for_patient(job, channel, contact, self.clock.now())
-            except TemplateRenderError as exc:
-                log.error("message %s: template error: %s", job.message.id, exc)
-                where = f"{exc.path}:{exc.line}" if exc.line else exc.path
-                outcome.reason = failure_text(FailureCode.TEMPLATE_ERROR, (("where", where), ("problem", exc.problem)))
-                return outcome
-            result, seconds = await self._send(channel, outgoing)
-            outcome.channel, outcome.contact, outcome.send_seconds = channel.name, contact, seconds
-            match result:
-                case Sent(provider_id=provider_id):
-                    outcome.sent(provider_id, outgoing.content)
-                    return outcome
-                case RetryLater():
-                    if result.after > 0:
-                        self._pause(channel, result.after)
-                    return self._retry(outcome, result)
-                case Failed():
-                    outcome.reason = f"{channel.name.value}: {result.reason}"
-                    if result.unreachable or result.opted_out:
-                        contact.reachable = contact.reachable and not result.unreachable
-                        contact.opted_out = contact.opted_out or result.opted_out
-                        contact.status_reason = result.reason
-                        outcome.lost.append(contact)
-                        lost.add(contact.pk)
-                    log.warning(
-                        "message %s failed on %s: %s %s",
-                        job.message.id,
-                        channel.name.value,
-                        result.reason,
-                        result.detail,
-                    )
-        return outcome
 
     async def _record(self, outcomes: list[Outcome], batch: _Batch) -> list[Delivery]:
         """Record a batch's outcomes; its rows are no longer in flight, recorded or not (a crashed

@@ -265,13 +265,17 @@ async def release(session: AsyncSession, *, worker: str, now: datetime) -> int:
     return int(result.rowcount or 0)
 
 
-async def next_due_at(session: AsyncSession) -> datetime | None:
-    """When the next row falls due (or a claim expires), if ever."""
+async def next_due_at(session: AsyncSession, *, requeue_from: datetime | None = None) -> datetime | None:
+    """When the next row falls due (or a claim expires), if ever.
+
+    ``requeue_from``: the caller returns expired claims to the queue no earlier than this."""
     pending = (
         await session.exec(select(func.min(Message.send_at)).where(Message.status == MessageStatus.PENDING))
     ).one()
     lease = (
         await session.exec(select(func.min(Message.lease_until)).where(Message.status == MessageStatus.SENDING))
     ).one()
+    if lease is not None and requeue_from is not None:
+        lease = max(lease, requeue_from)
     candidates = [t for t in (pending, lease) if t is not None]
     return min(candidates) if candidates else None
