@@ -29,6 +29,7 @@ from messenger.bot.handlers import (
     patient,
     staff,
 )
+from messenger.bot.journal import UpdateJournal
 from messenger.bot.reachability import TelegramReachability, TrackedRequest
 from messenger.config import Settings
 from messenger.pacing.pacer import Pacer
@@ -151,7 +152,8 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 class TelegramRuntime:
-    """Starts and stops the bot (polling) inside the caller's event loop."""
+    """Starts and stops the bot (polling or webhook) inside the caller's event loop; updates received
+    by webhook go through ``journal``."""
 
     def __init__(
         self,
@@ -160,11 +162,13 @@ class TelegramRuntime:
         deps: BotDeps,
         updates: str = "polling",
         webhook_url: str | None = None,
+        journal: UpdateJournal | None = None,
     ) -> None:
         self.application = application
         self.deps = deps
         self.updates = updates
         self.webhook_url = webhook_url
+        self.journal = journal
         application.bot_data["deps"] = deps
 
     async def start(self) -> None:

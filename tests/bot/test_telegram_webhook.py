@@ -42,7 +42,13 @@ async def test_an_update_without_the_secret_is_refused_and_not_handled(webhook_a
 
 @pytest.mark.parametrize(
     ("body", "status"),
-    [pytest.param(b"not json", 400, id="not-json"), pytest.param(b"[1, 2]", 400, id="not-an-object")],
+    [
+        pytest.param(b"not json", 400, id="not-json"),
+        pytest.param(b"[1, 2]", 400, id="not-an-object"),
+        # The id keys the stored update: one that is no 64-bit integer could not be stored.
+        pytest.param(b'{"update_id": "7"}', 400, id="id-not-a-number"),
+        pytest.param(b'{"update_id": 9223372036854775808}', 400, id="id-too-large"),
+    ],
 )
 async def test_a_malformed_update_is_a_400(webhook_app, body, status):
     async with httpx.AsyncClient(timeout=WAIT) as http:
