@@ -12,7 +12,7 @@ from messenger.bot.alerts import StaffAlerts
 from messenger.bot.application import TelegramRuntime, build_telegram_application
 from messenger.bot.context import BotDeps
 from messenger.bot.followup import FOLLOW_UP_JOB, FOLLOW_UP_SECONDS, FollowUps
-from messenger.bot.journal import UpdateJournal
+from messenger.bot.journal import TAKEOVER_JOB, UpdateJournal
 from messenger.bot.keyboards import message_buttons
 from messenger.bot.persistence import DatabasePersistence
 from messenger.bot.reachability import TelegramReachability
@@ -176,7 +176,9 @@ def build_app(
         )
         dispatcher.listeners.append(summaries.on_delivery)
         desk = AlertDesk(bot=telegram_app.bot, sessions=sessions, strings=strings, clock=clock, settings=settings)
+        # Takes over the updates dead processes received by webhook (idle where the bot only sends).
         journal = UpdateJournal(telegram_app, sessions=sessions, clock=clock, heartbeat=heartbeat)
+        alarm.every(TAKEOVER_JOB, settings.heartbeat_seconds, journal.take_over)
         telegram = TelegramRuntime(
             telegram_app,
             journal=journal,

@@ -152,8 +152,10 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 class TelegramRuntime:
-    """Starts and stops the bot (polling or webhook) inside the caller's event loop; updates received
-    by webhook go through ``journal``."""
+    """Starts and stops the bot (polling or webhook) inside the caller's event loop.
+
+    With a ``journal``, the updates dead processes received by webhook and did not handle are
+    taken over as soon as the bot runs (and later on the journal's own job)."""
 
     def __init__(
         self,
@@ -182,6 +184,8 @@ class TelegramRuntime:
             if code != self.deps.locale:
                 await self.application.bot.set_my_commands(menu(self.deps, code), language_code=code)
         await self.application.start()
+        if self.journal is not None:  # before new updates arrive: these are older
+            await self.journal.take_over()
         if self.updates == "webhook":
             secret = self.deps.settings.telegram_webhook_secret
             await self.application.bot.set_webhook(

@@ -4,9 +4,16 @@ Telegram never sends again an update it got a 200 for, so the webhook stores the
 first, and answers after. The bot handles it in a task of its own, and the row is marked handled once
 ``Application.process_update`` has returned: every handler of the bot blocks, so by then they have run
 (a handler's failure went to the error handler and counts as handled; trying again would fail again).
-An update Telegram sends again (our answer never reached it) finds its id stored and is not handled twice.
 
-The update may quote a patient, so its payload is dropped the moment it is handled.
+A process that dies in between leaves rows held by a ``worker`` whose heartbeat expires. At start-up
+and with every heartbeat, a live process takes such rows and handles them, oldest (lowest ``update_id``)
+first. So nothing received is lost, and an update being handled at the instant its process died (or
+stalled longer than the heartbeat ttl) may be handled twice. An update that ``MAX_ATTEMPTS`` processes
+began and none finished is given up, its id in the log: it may be what kills them.
+
+The update may quote a patient, so its payload is dropped the moment it is handled. The bare id stays
+for ``KEEP_IDS``, so an update Telegram sends again (our answer never reached it) is still recognised;
+Telegram keeps an update for at most a day, so after that the row goes.
 """
 
 from __future__ import annotations
@@ -14,27 +21,31 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
-from sqlmodel import col
+from sqlalchemy import delete, update
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Update
 from telegram.ext import Application
 
 from messenger.clock import Clock
 from messenger.db import SessionFactory, insert_new, transaction
-from messenger.domain.bookkeeping import ReceivedUpdate
+from messenger.domain.bookkeeping import ReceivedUpdate, Worker
 from messenger.scheduling.heartbeat import Heartbeat
 
-__all__ = ["UpdateJournal"]
+__all__ = ["KEEP_IDS", "MAX_ATTEMPTS", "TAKEOVER_JOB", "UpdateJournal"]
 
 log = logging.getLogger(__name__)
 
+MAX_ATTEMPTS = 3
+KEEP_IDS = timedelta(days=1)
+TAKEOVER_JOB = "telegram-updates"
+
 
 class UpdateJournal:
-    """Stores each update before Telegram is answered, and marks it handled after."""
+    """Stores each update before Telegram is answered, marks it handled after, and takes over dead processes'."""
 
     def __init__(
         self,
@@ -68,6 +79,30 @@ class UpdateJournal:
         """Let the bot handle a stored update, beside the request that brought it; marked handled after."""
         self._start([received])
 
+    async def take_over(self) -> int:
+        """Handle, oldest first, the updates of processes whose heartbeat expired; forget old handled ids.
+
+        Returns how many updates were taken."""
+        if not self.application.running:  # before start, or stopping: handlers cannot run
+            return 0
+        now = self.clock.now()
+        async with transaction(self.sessions) as session:
+            await session.exec(delete(ReceivedUpdate).where(col(ReceivedUpdate.handled_at) < now - KEEP_IDS))
+            taken = await _take(session, worker=self.heartbeat.name, horizon=now - self.heartbeat.ttl)
+            # An erased update has no payload left: nothing to handle.
+            runnable = {row.update_id: row.payload for row in taken if row.payload and row.attempts <= MAX_ATTEMPTS}
+            if len(runnable) < len(taken):
+                await _mark_handled(session, [row.update_id for row in taken if row.update_id not in runnable], now)
+        for row in taken:
+            if row.attempts > MAX_ATTEMPTS:
+                log.warning(
+                    "gave up Telegram update %d: %d processes began it, none finished", row.update_id, MAX_ATTEMPTS
+                )
+        if runnable:
+            log.warning("took over %d Telegram update(s) of stopped processes", len(runnable))
+            self._start([Update.de_json(payload, self.application.bot) for payload in runnable.values()])
+        return len(runnable)
+
     async def wait_idle(self) -> None:
         """Wait until every update handed over so far is handled and marked."""
         while self._handling:
@@ -96,6 +131,27 @@ class UpdateJournal:
                     received.update_id,
                     type(exc).__name__,
                 )
+
+
+async def _take(session: AsyncSession, *, worker: str, horizon: datetime) -> list[ReceivedUpdate]:
+    """Hold for ``worker`` the unhandled rows of other processes with no heartbeat since ``horizon``."""
+    live = select(Worker.name).where(col(Worker.beat_at) >= horizon)
+    orphans = select(ReceivedUpdate.update_id).where(
+        col(ReceivedUpdate.handled_at).is_(None),
+        col(ReceivedUpdate.held_by) != worker,
+        col(ReceivedUpdate.held_by).not_in(live),
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        orphans = orphans.with_for_update(skip_locked=True)
+    result = await session.exec(
+        update(ReceivedUpdate)
+        .where(col(ReceivedUpdate.update_id).in_(orphans.scalar_subquery()))
+        .values(held_by=worker, attempts=ReceivedUpdate.attempts + 1)
+        .returning(ReceivedUpdate)
+        .execution_options(synchronize_session=False)
+    )
+    # RETURNING comes in no particular order.
+    return sorted(result.scalars().all(), key=lambda row: row.update_id)
 
 
 async def _mark_handled(session: AsyncSession, update_ids: Sequence[int], now: datetime) -> None:
