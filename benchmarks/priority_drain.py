@@ -1,16 +1,18 @@
-"""10,000 messages due at one instant, 30 % reminders, through a bot paced to 30 messages/s.
+"""10,000 messages due at one instant, 30 % reminders, against a Bot API that enforces Telegram's 30/s.
 
 Every row becomes due at the same instant (one per chat); reminders are the appointment
 class, the rest education. The dispatcher drains them through the wired Telegram channel to
-the loopback Bot API (``tests/fakes/bot_api.py``) with the bot's pacer at 30 messages/s.
-Printed: drain time against the physical minimum (rows / 30 s), whether every reminder went
-before any education, and the reminders' lateness (sent - due) at p50/p99.
+the loopback Bot API (``tests/fakes/bot_api.py``) with Telegram's limits on (30 requests a
+second per bot in a strict one-second window, one a second per chat: beyond them, 429), the
+bot's pacer at the product's default rate (``MESSENGER_TELEGRAM_MAX_RATE``, 29/s) unless
+``--rate`` says otherwise. Printed: drain time against the physical minimum (rows at the
+server's 30 a second), the 429 answers, whether every reminder went before any education, and
+the reminders' lateness (sent - due) at p50/p99.
 
-Targets (issue 9): drain at most 1.1 times the minimum; every reminder first; p99 reminder lateness ≤ 110 s.
-Once the Bot API server enforces Telegram's limits, run it with them on: a 429 would show
-here as a longer drain.
+Targets: drain at most 1.1 times the minimum; every reminder first; p99 reminder lateness ≤ 110 s;
+no 429.
 
-Run: ``.venv/bin/python benchmarks/priority_drain.py [--messages 10000] [--rate 30] [--database sqlite|postgresql]``
+Run: ``.venv/bin/python benchmarks/priority_drain.py [--messages 10000] [--rate 29] [--database sqlite|postgresql]``
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+# Telegram's limit per bot, messages a second: the physical minimum drain time is rows / this.
+SERVER_LIMIT = 30
+
 
 async def run(url: str, messages: int, rate: float) -> None:
     from sqlalchemy import update
@@ -39,9 +44,10 @@ async def run(url: str, messages: int, rate: float) -> None:
     from messenger.domain.enums import ChannelName, Priority, StepKind
     from messenger.domain.models import Message
     from tests.fakes.bot_api import FakeBotApi
+    from tests.fakes.bot_limits import TelegramLimits
     from tests.fakes.seed import COMPACT_DIR, insert_outbox
 
-    async with FakeBotApi() as api:
+    async with FakeBotApi(limits=TelegramLimits()) as api:
         settings = Settings(  # type: ignore[call-arg]
             _env_file=None,
             database_url=url,
@@ -79,7 +85,7 @@ async def run(url: str, messages: int, rate: float) -> None:
     reminders = sorted((s - d).total_seconds() for k, s, d in rows if k is StepKind.REMINDER and s)
     education = [s for k, s, _ in rows if k is StepKind.EDUCATION and s]
     last_reminder = max(s for k, s, _ in rows if k is StepKind.REMINDER and s)
-    minimum = messages / rate
+    minimum = messages / SERVER_LIMIT
     print(f"{messages} rows ({len(reminders)} reminders) due at one instant; pacer at {rate:g}/s; {url.split(':')[0]}")
     print(f"  sent: {report.counts.get('sent', 0)}; 429 answers: {too_many}")
     print(f"  drain: {seconds:.1f} s = {seconds / minimum:.2f} × the minimum {minimum:.0f} s (target ≤ 1.10 ×)")
@@ -91,7 +97,9 @@ async def run(url: str, messages: int, rate: float) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=10_000)
-    parser.add_argument("--rate", type=float, default=30.0)
+    from messenger.config import Settings
+
+    parser.add_argument("--rate", type=float, default=Settings.model_fields["telegram_max_rate"].default)
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
     args = parser.parse_args()
     print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")

@@ -24,7 +24,7 @@ from messenger.config import Settings
 from messenger.db import SessionFactory, transaction
 from messenger.domain.enums import MessageStatus, StepKind
 from messenger.domain.hours import clinic_hours
-from messenger.domain.models import Message, StaffAlert
+from messenger.domain.models import Message, Patient, StaffAlert
 from messenger.rendering.strings import BotStrings
 from messenger.services import audit
 
@@ -129,7 +129,10 @@ async def claim_untaken(session: AsyncSession, *, before: datetime, now: datetim
     ``session``, so the claim and the copies sent again commit together."""
     waiting = (
         await session.exec(
-            select(StaffAlert).where(
+            select(StaffAlert)
+            .outerjoin(Patient, col(Patient.id) == col(StaffAlert.patient_id))
+            .where(
+                col(Patient.erased_at).is_(None),  # nobody is left to call about
                 col(StaffAlert.urgent).is_(True),
                 col(StaffAlert.acknowledged_at).is_(None),
                 col(StaffAlert.renotified_at).is_(None),

@@ -2,9 +2,11 @@
 
 An alert goes to the clinic's staff chat, or to every active staff member, through the
 dispatcher like any message: retried until it is delivered, never dropped. Its text is
-rendered when it goes, so several waiting for the same chat become one digest. An urgent
-alert is also a :class:`StaffAlert` (who took it, when, whether it was sent again), and each of
-its rows is one copy: it goes on its own, with an "I'm on it" button, never inside a digest.
+rendered when it goes, so several waiting for the same chat become one digest. An alert someone
+should take (an urgent one, or a check-in's escalation) is also a :class:`StaffAlert` (who took
+it, when, whether it was sent again) and carries an "I'm on it" button; which alerts always go
+on their own rather than in a digest is :func:`messenger.domain.alerts.goes_alone`'s rule.
+Nothing is queued about an erased patient.
 """
 
 from __future__ import annotations
@@ -46,8 +48,8 @@ class StaffAlerts:
         for every recipient; returns how many rows. An urgent one, or a check-in's escalation, is recorded
         to be taken ("I'm on it"); only an urgent one is sent again while nobody takes it."""
         patient = await session.get(Patient, patient_id)
-        if patient is not None and patient.erased_at is not None:
-            return 0  # erased: a send that was in flight when it happened leaves nobody to tell anything
+        if _erased(patient):
+            return 0
         alert_id = None
         if urgent or key in TAKEN_KEYS:
             text = self.strings.get(
@@ -74,11 +76,9 @@ class StaffAlerts:
     async def _rows(
         self, session: AsyncSession, *, now: datetime, key: str, patient_id: int, alert_id: int | None, params: Any
     ) -> int:
-        chats = (
-            [self.staff_chat_id]
-            if self.staff_chat_id is not None
-            else [s.telegram_user_id for s in await list_staff(session)]
-        )
+        if _erased(await session.get(Patient, patient_id)):
+            return 0
+        chats = await self.recipients(session)
         for chat_id in chats:
             session.add(
                 Message(
@@ -97,6 +97,12 @@ class StaffAlerts:
                 )
             )
         return len(chats)
+
+    async def recipients(self, session: AsyncSession) -> list[int]:
+        """The staff chat, or every active staff member's chat when none is configured."""
+        if self.staff_chat_id is not None:
+            return [self.staff_chat_id]
+        return [s.telegram_user_id for s in await list_staff(session)]
 
     def alert(self, message: Message, patient: Patient) -> Content:
         """One alert, with a button that opens the patient's card (and "I'm on it" when it is to be taken)."""
@@ -187,6 +193,11 @@ class Document(Protocol):
     def filename(self) -> str: ...
     @property
     def caption(self) -> str: ...
+
+
+def _erased(patient: Patient | None) -> bool:
+    """Erased: a send in flight when it happened, or an alert waiting to be sent again, has nobody to tell of."""
+    return patient is not None and patient.erased_at is not None
 
 
 def _template(key: str) -> str:

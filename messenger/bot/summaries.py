@@ -35,7 +35,13 @@ class CourseSummaries:
         self.poke = poke
 
     async def send(self, patient_id: int) -> int:
-        """Queue patient ``patient_id``'s summary for every recipient; returns how many rows."""
+        """Queue patient ``patient_id``'s summary for every recipient; returns how many rows.
+
+        With nobody to receive it (no staff chat, no staff yet) no file is drawn: a chart and a PDF
+        cost a few hundred milliseconds of CPU."""
+        async with self.sessions() as session:
+            if not await self.alerts.recipients(session):
+                return 0
         rendered = await self.insights.summary(patient_id)
         async with transaction(self.sessions) as session:
             queued = await self.alerts.queue_document(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import io
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -22,6 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from messenger.insights.course import Attendance, Course
+from messenger.insights.figures import Bar
 
 BLUE, ORANGE, VERMILLION, GREEN, PURPLE, GREY = "#0072B2", "#E69F00", "#D55E00", "#009E73", "#CC79A7", "#7F7F7F"
 ATTENDANCE_STYLE = {
@@ -133,14 +133,6 @@ def _pad_time_axis(axes: object, course: Course) -> None:
         axes.set_xlim(_num(start - pad), _num(end + pad))  # type: ignore[attr-defined]
 
 
-@dataclass(frozen=True, slots=True)
-class Bar:
-    label: str
-    value: float
-    # How the value reads on the bar ("82%", "3").
-    shown: str
-
-
 def bars_figure(groups: Sequence[tuple[str, Sequence[Bar]]]) -> Figure:
     """One horizontal bar panel per group of figures (the cohort report)."""
     # About 60 px per bar: all of a 30-day report fits one phone screen.
@@ -161,8 +153,3 @@ def bars_figure(groups: Sequence[tuple[str, Sequence[Bar]]]) -> Figure:
         for side in ("top", "right", "bottom"):
             axes.spines[side].set_visible(False)
     return figure
-
-
-def local_day(instant: datetime, zone: ZoneInfo, locale: str) -> str:
-    """A date as a person reads it in ``locale``: 'Dec 2, 2026'."""
-    return format_skeleton("yMMMd", instant.astimezone(zone), locale=locale)

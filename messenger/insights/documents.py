@@ -1,7 +1,8 @@
 """The files staff receive: a patient's progress chart, the cohort report, the end-of-course PDF.
 
 Labels and sentences come from the ``[insights]`` bot strings; matplotlib and reportlab run
-in a worker thread, so a chart never holds up the event loop.
+in a worker thread, so a chart never holds up the event loop. They are imported on the first
+file drawn: most processes (and every test that draws nothing) never load them.
 """
 
 from __future__ import annotations
@@ -14,10 +15,9 @@ from zoneinfo import ZoneInfo
 
 from messenger.clock import Clock
 from messenger.db import SessionFactory
-from messenger.insights.charts import Bar, bars_figure, local_day, progress_figure, render_off_loop
 from messenger.insights.cohort import CohortReport, Ratio, cohort_report
 from messenger.insights.course import Attendance, Course, load_course
-from messenger.insights.summary_pdf import summary_pdf
+from messenger.insights.figures import Bar, local_day
 from messenger.rendering.strings import BotStrings
 
 CHART_LABELS = ("pain", "mood", "baseline", "escalation", *(a.value for a in Attendance))
@@ -52,6 +52,8 @@ class Insights:
             return await load_course(session, patient_id=patient_id, now=self.clock.now())
 
     async def chart(self, course: Course) -> bytes:
+        from messenger.insights.charts import progress_figure, render_off_loop  # matplotlib loads here, on first use
+
         labels = {key: self.plain(key) for key in CHART_LABELS}
         zone = ZoneInfo(course.patient.timezone)
         return await render_off_loop(lambda: progress_figure(course, labels, zone=zone, locale=self.locale))
@@ -70,6 +72,8 @@ class Insights:
         return Rendered(await self.chart(course), f"progress-{patient_id}.png", self.caption(course))
 
     async def summary(self, patient_id: int) -> Rendered:
+        from messenger.insights.summary_pdf import summary_pdf  # reportlab loads here, on first use
+
         course = await self.course(patient_id)
         chart = await self.chart(course)
         pdf = await asyncio.to_thread(
@@ -84,6 +88,8 @@ class Insights:
         return Rendered(pdf, f"summary-{patient_id}.pdf", self.caption(course))
 
     async def report(self, days: int) -> tuple[CohortReport, Rendered]:
+        from messenger.insights.charts import bars_figure, render_off_loop  # matplotlib loads here, on first use
+
         end = self.clock.now()
         async with self.sessions() as session:
             figures = await cohort_report(session, start=end - timedelta(days=days), end=end)

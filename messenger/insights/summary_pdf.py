@@ -19,8 +19,8 @@ from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import cm
 from reportlab.platypus import Image, KeepInFrame, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from messenger.insights.charts import local_day
 from messenger.insights.course import Course
+from messenger.insights.figures import local_day
 
 # The plain-text bot string for a key (``insights.<key>``) with parameters.
 Text = Callable[..., str]

@@ -1,12 +1,16 @@
 """One pacer per provider account: smooth sending, per-recipient spacing, and a pause every sender honours.
 
 Every request to an account (a bot token, a sending number) waits in :meth:`Pacer.acquire`
-first. Requests leave one at a time, at least ``1/rate`` seconds apart measured from when
-the previous one actually left, so a late wake-up never turns into a catch-up burst (a strict
-one-second window would answer that burst with 429). A request with a key (a chat, a phone
-number) also waits for that key's own interval; requests for one key leave in the order they
-asked. :meth:`Pacer.pause` stops every sender of the account until the time the provider asked
-for; requests already waiting keep their place and leave once it ends.
+first. Requests leave one at a time on a cadence of ``1/rate`` seconds. A wake-up up to
+:data:`CADENCE_SLACK` late (the event loop's usual millisecond or two) keeps the cadence, so
+oversleeping does not lower the rate; a later one starts a new cadence from when it actually
+left, so a stall never turns into a catch-up burst (a strict one-second window would answer
+that with 429). A one-second window thus holds at most ``⌊rate · (1 s + slack)⌋ + 1`` requests:
+30 at the default 29 a second, and 10 for each of three processes sharing that rate.
+A request with a key (a chat, a phone number) also waits for that key's own interval; requests
+for one key leave in the order they asked. :meth:`Pacer.pause` stops every sender of the account
+until the time the provider asked for; requests already waiting keep their place and leave once
+it ends.
 
 All waiting happens on the injected clock, so tests drive a pacer with a ``ManualClock``.
 """
@@ -26,6 +30,8 @@ PauseListener = Callable[[datetime], None]
 # Seconds between two requests for one key (a chat, a number); 0 for no limit of its own.
 KeyInterval = Callable[[str], float]
 
+# How late a request may leave and still keep the cadence (see the module's docstring).
+CADENCE_SLACK = timedelta(milliseconds=3)
 # Keys not used for this long are forgotten (their spacing has long passed).
 _FORGET_AFTER = timedelta(minutes=5)
 _PRUNE_EVERY = 10_000
@@ -52,7 +58,8 @@ class Pacer:
         self.key_interval = key_interval
         self._interval = timedelta(seconds=1 / rate)
         self.full_rate = rate
-        self._last: datetime | None = None
+        # The slot the next request may take; None before the first.
+        self._next: datetime | None = None
         self._paused_until: datetime | None = None
         self._overall = asyncio.Lock()
         # Per key: its lock and how many requests hold or wait for it.
@@ -129,7 +136,7 @@ class Pacer:
         async with self._overall:
             while True:
                 now = self.clock.now()
-                ready = now if self._last is None else max(now, self._last + self._interval)
+                ready = now if self._next is None else max(now, self._next)
                 paused = self.paused_until()
                 if paused is not None:
                     ready = max(ready, paused)
@@ -137,7 +144,10 @@ class Pacer:
                     break
                 # Looked at again after waking: a pause may have begun meanwhile.
                 await self.clock.sleep_until(ready)
-            self._last = now
+            cadence = self._next
+            if cadence is None or now - cadence > min(CADENCE_SLACK, self._interval / 4):
+                cadence = now  # the first request, or the first after a stall: a new cadence, no catch-up
+            self._next = cadence + self._interval
             self.requests += 1
             return now
 

@@ -63,6 +63,26 @@ async def test_a_late_wake_up_does_not_turn_into_a_catch_up_burst(clock: ManualC
     assert [t for _, t in log] == pytest.approx([0.0, 5.0, 5.1, 5.2])
 
 
+async def test_a_wake_up_a_little_late_keeps_the_cadence_without_breaking_the_window(clock: ManualClock) -> None:
+    pacer = Pacer(account="test", clock=clock, rate=10)
+    log: list[tuple[str, float]] = []
+    request = released_at(clock, log)
+    tasks = [asyncio.create_task(request(pacer, f"r{n}")) for n in range(21)]
+    await settle()
+    for _ in range(20):  # every wake-up 2 ms late, as the event loop often is
+        wake = clock.next_wake()
+        assert wake is not None
+        clock.set(wake + timedelta(milliseconds=2))
+        await settle()
+    await asyncio.gather(*tasks)
+
+    times = [t for _, t in log]
+    # On the cadence (0.1, 0.2, …), each 2 ms late: twenty intervals take 2.002 s, not 20 × 0.102 s.
+    assert times[-1] == pytest.approx(2.002)
+    assert max(sum(1 for t in times if start <= t < start + 1) for start in times) <= 10 + 1
+    assert min(b - a for a, b in itertools.pairwise(times)) >= 0.075
+
+
 async def test_one_chat_gets_one_message_a_second_while_other_chats_flow(clock: ManualClock) -> None:
     pacer = Pacer(account="test", clock=clock, rate=20, key_interval=chat_interval)
     log: list[tuple[str, float]] = []

@@ -278,6 +278,23 @@ async def test_a_dispatcher_whose_lease_ran_out_does_not_send_the_row(settings, 
     assert [o.message_id for o in other.delivered] == [claimed]
 
 
+async def test_a_process_never_takes_back_a_row_it_is_still_working_on(app, clock, channel):
+    series = await enrol_patient(app)
+    [claimed] = await app.dispatcher.claim(1)
+    # Sent and not yet recorded, say, while the clock passes its lease: it is still this process's.
+    clock.advance(app.dispatcher.lease + timedelta(seconds=1))
+
+    await app.dispatcher.run_due()
+    during = {m.id: m.status for m in (await messages_of(app, series.id)).values()}[claimed]
+    late = await app.dispatcher.deliver(claimed)  # once given up, it goes back to the queue...
+    clock.advance(app.dispatcher.lease / 2)
+    await app.dispatcher.run_due()  # ...and out, once
+
+    assert during is MessageStatus.SENDING
+    assert late is None
+    assert [o.message_id for o in channel.delivered].count(claimed) == 1
+
+
 def test_a_send_never_outlasts_half_the_lease(settings, clock):
     app = build_app(settings.model_copy(update={"claim_lease_seconds": 20}), clock=clock)
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from sqlmodel import select
 
+from messenger.bot.acknowledgement import claim_untaken
 from messenger.bot.alerts import StaffAlerts
 from messenger.db import transaction
 from messenger.domain.bookkeeping import ReceivedUpdate
@@ -107,6 +108,32 @@ async def test_a_send_in_flight_at_erasure_stays_cancelled_and_raises_no_alert(a
     assert told == 0
     assert {r.status for r in rows if r.pk == in_flight} == {MessageStatus.CANCELLED}
     assert not [r for r in rows if r.status in (MessageStatus.PENDING, MessageStatus.HELD, MessageStatus.SENDING)]
+
+
+async def test_an_untaken_urgent_alert_about_an_erased_patient_is_never_sent_again(app):
+    series = await enrol_patient(app)
+    await _write(app, series.patient_id, days_ago=1, handled=False, urgent=True)
+    async with transaction(app.sessions) as session:
+        await forget_patient(session=session, clock=app.clock, patient_id=series.patient_id, actor="staff:1")
+
+    alerts = StaffAlerts(strings=app.strings, locale="en", staff_chat_id=42)
+    async with transaction(app.sessions) as session:
+        waiting = await claim_untaken(session, before=app.clock.now(), now=app.clock.now())
+        (alert,) = (await session.exec(select(StaffAlert))).all()
+        again = await alerts.queue_again(session, now=app.clock.now(), alert=alert)
+        document = await alerts.queue_document(
+            session, now=app.clock.now(), key="summary", patient_id=series.patient_id, document=_Pdf()
+        )
+    async with app.sessions() as session:
+        rows = (await session.exec(select(Message).where(Message.staff_chat_id == 42))).all()
+
+    assert (waiting, again, document, rows) == ([], 0, 0, [])
+
+
+class _Pdf:
+    content = b"%PDF-1.4"
+    filename = "summary.pdf"
+    caption = "Summary"
 
 
 def _received(update_id: int, chat_id: int, at) -> ReceivedUpdate:

@@ -81,6 +81,8 @@ class DispatcherBase:
         self._channel_pause: dict[ChannelName, datetime] = {}
         self._stopping = False
         self._requeued_at: datetime | None = None
+        # Rows this process claimed and has not recorded yet: its own, whatever their lease says.
+        self._in_flight: set[int] = set()
 
     @property
     def concurrency(self) -> int:

@@ -13,6 +13,7 @@ import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from messenger.channels.base import Failed, RetryLater, Sent
@@ -45,22 +46,65 @@ from messenger.services.contacts import WAITING_FOR_CONTACT
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    """Rows this process has claimed, with what deciding and rendering them needs."""
+
+    claimed: Sequence[Message]
+    jobs: list[Job]
+    # No later than the claim: its lease runs from then, however long the batch waits to go out.
+    claimed_at: datetime
+
+
 class Dispatcher(DispatcherBase):
     """Claims due rows, decides, sends (one recipient at a time, recipients in parallel) and records."""
 
     # -- the queue ----------------------------------------------------------------------
 
     async def run_due(self) -> DispatchReport:
-        """Deliver everything due now, batch after batch; returns what happened."""
+        """Deliver everything due now, batch after batch; returns what happened.
+
+        Batches overlap at their edges so the pacer never waits for the database: the next batch
+        is claimed and loaded while this one is on the wire, and this one is recorded while the
+        next goes out. Sending never overlaps: a batch starts once the last one's sends are done,
+        so one recipient's messages still leave in their scheduled order.
+        """
         report = DispatchReport()
         await self._requeue_expired()
-        while not self._stopping and not self._all_paused():
-            claimed = await self._claim(self.batch_size)
-            if not claimed:
-                break
-            for delivery in await self._deliver_batch(claimed):
-                report.add(delivery)
+        batch = await self._next_batch()
+        recording: asyncio.Task[list[Delivery]] | None = None
+        while batch is not None:
+            # A full batch suggests more are due: claim them while this one goes out.
+            ahead = asyncio.create_task(self._next_batch()) if len(batch.claimed) >= self.batch_size else None
+            try:
+                outcomes = await self._send_batch(batch)
+                if recording is not None:
+                    report.extend(await recording)
+            except BaseException:
+                # These rows, and the next batch's if it was claimed, go back once their lease ends.
+                self._in_flight.difference_update(m.pk for m in batch.claimed)
+                if ahead is not None:
+                    ahead.cancel()
+                raise
+            recording = asyncio.create_task(self._record(outcomes, batch))
+            batch = await ahead if ahead is not None else await self._next_batch()
+        if recording is not None:
+            report.extend(await recording)
         return report
+
+    async def _next_batch(self) -> _Batch | None:
+        if self._stopping or self._all_paused():
+            return None
+        at = self.clock.now()
+        claimed = await self._claim(self.batch_size)
+        if not claimed:
+            return None
+        try:
+            async with self.sessions() as session:
+                return _Batch(claimed, await load(session, claimed, self.catalog), at)
+        except BaseException:
+            self._in_flight.difference_update(m.pk for m in claimed)
+            raise
 
     async def _requeue_expired(self) -> None:
         """Claims of dead processes back to the queue: at most every half lease, not on every wake."""
@@ -68,7 +112,7 @@ class Dispatcher(DispatcherBase):
         if self._requeued_at is not None and now - self._requeued_at < self.lease / 2:
             return
         async with transaction(self.sessions) as session:
-            await outbox.requeue_expired(session, now=now)
+            await outbox.requeue_expired(session, now=now, keep=self._in_flight)
         self._requeued_at = now
 
     async def claim(self, limit: int) -> list[int]:
@@ -77,19 +121,26 @@ class Dispatcher(DispatcherBase):
 
     async def _claim(self, limit: int) -> list[Message]:
         async with transaction(self.sessions) as session:
-            return await outbox.claim(session, worker=self.name, now=self.clock.now(), lease=self.lease, limit=limit)
+            claimed = await outbox.claim(session, worker=self.name, now=self.clock.now(), lease=self.lease, limit=limit)
+        self._in_flight.update(m.pk for m in claimed)
+        return claimed
 
     async def deliver(self, message_id: int) -> Delivery | None:
         """Deliver one row this process has claimed (None if its claim is gone)."""
-        async with self.sessions() as session:
-            row = await session.get(Message, message_id)
-        if row is None or row.status is not MessageStatus.SENDING or row.claimed_by != self.name:
-            return None
-        if row.lease_until is None or row.lease_until <= self.clock.now():
-            log.warning("message %s: its claim expired before it was sent; another process may have it", message_id)
-            return None
-        deliveries = await self._deliver_batch([row])
-        return deliveries[0] if deliveries else None
+        try:
+            async with self.sessions() as session:
+                row = await session.get(Message, message_id)
+            if row is None or row.status is not MessageStatus.SENDING or row.claimed_by != self.name:
+                return None
+            if row.lease_until is None or row.lease_until <= self.clock.now():
+                log.warning("message %s: its claim expired before it was sent; another process may have it", message_id)
+                return None
+            async with self.sessions() as session:
+                batch = _Batch([row], await load(session, [row], self.catalog), self.clock.now())
+            deliveries = await self._record(await self._send_batch(batch), batch)
+            return deliveries[0] if deliveries else None
+        finally:
+            self._in_flight.discard(message_id)  # recorded, or no longer this process's to send
 
     async def next_due_at(self) -> datetime | None:
         """When the next row falls due (or a claim expires, or a pause ends), if ever."""
@@ -113,14 +164,13 @@ class Dispatcher(DispatcherBase):
 
     # -- a batch --------------------------------------------------------------------------
 
-    async def _deliver_batch(self, claimed: Sequence[Message]) -> list[Delivery]:
-        async with self.sessions() as session:
-            jobs = await load(session, claimed, self.catalog)
+    async def _send_batch(self, batch: _Batch) -> list[Outcome]:
+        """Decide every row of the batch and send what is to be sent; the outcomes, not yet recorded."""
         now = self.clock.now()
         paused = {name: t for name, c in self.channels.items() if (t := self.paused_until(c)) is not None}
         outcomes: list[Outcome] = []
         groups: dict[tuple[str, int], list[tuple[Job, Decision]]] = defaultdict(list)
-        for job in jobs:
+        for job in batch.jobs:
             decision = decide(
                 message=job.message,
                 series_status=job.series.status if job.series is not None else None,
@@ -136,10 +186,10 @@ class Dispatcher(DispatcherBase):
                 groups[job.recipient].append((job, decision))
             else:
                 outcomes.append(self._settle(job, decision))
-        renewal = Renewal([m.pk for m in claimed], started=now, lease=self.lease)
+        renewal = Renewal([m.pk for m in batch.claimed], started=batch.claimed_at, lease=self.lease)
         for group in await asyncio.gather(*(self._deliver_group(g, renewal) for g in groups.values())):
             outcomes.extend(group)
-        return await self._record(outcomes)
+        return outcomes
 
     def _settle(self, job: Job, decision: Decision) -> Outcome:
         match decision:
@@ -224,7 +274,15 @@ class Dispatcher(DispatcherBase):
                     )
         return outcome
 
-    async def _record(self, outcomes: list[Outcome]) -> list[Delivery]:
+    async def _record(self, outcomes: list[Outcome], batch: _Batch) -> list[Delivery]:
+        """Record a batch's outcomes; its rows are no longer in flight, recorded or not (a crashed
+        delivery's row stays claimed until its lease ends, then goes back to the queue)."""
+        try:
+            return await self._record_outcomes(outcomes)
+        finally:
+            self._in_flight.difference_update(m.pk for m in batch.claimed)
+
+    async def _record_outcomes(self, outcomes: list[Outcome]) -> list[Delivery]:
         return await record_outcomes(
             outcomes,
             sessions=self.sessions,

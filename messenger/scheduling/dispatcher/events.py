@@ -43,6 +43,10 @@ class DispatchReport:
     counts: Counter[str] = field(default_factory=Counter)
     worst_lateness: timedelta = timedelta(0)
 
+    def extend(self, deliveries: Sequence[Delivery]) -> None:
+        for delivery in deliveries:
+            self.add(delivery)
+
     def add(self, delivery: Delivery) -> None:
         self.counts[delivery.status.value] += 1
         if delivery.status is MessageStatus.SENT:

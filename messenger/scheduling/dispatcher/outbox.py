@@ -12,7 +12,7 @@ whose lease was taken over is never recorded twice.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -233,11 +233,17 @@ async def renew(session: AsyncSession, ids: Sequence[int], *, worker: str, now: 
     return set(result.scalars().all())
 
 
-async def requeue_expired(session: AsyncSession, *, now: datetime) -> int:
-    """Claims whose lease ran out (their process died) go back to the queue; the attempt stays counted."""
+async def requeue_expired(session: AsyncSession, *, now: datetime, keep: Collection[int] = ()) -> int:
+    """Claims whose lease ran out (their process died) go back to the queue; the attempt stays counted.
+
+    ``keep``: rows the calling process is still working on (sent, say, and being recorded)."""
     result = await session.exec(
         update(Message)
-        .where(col(Message.status) == MessageStatus.SENDING, col(Message.lease_until) <= now)
+        .where(
+            col(Message.status) == MessageStatus.SENDING,
+            col(Message.lease_until) <= now,
+            col(Message.id).not_in(keep),
+        )
         .values(status=MessageStatus.PENDING, claimed_by=None, lease_until=None, updated_at=now)
     )
     return int(result.rowcount or 0)
