@@ -12,6 +12,7 @@ from messenger.bot.alerts import StaffAlerts
 from messenger.bot.application import TelegramRuntime, build_telegram_application
 from messenger.bot.context import BotDeps
 from messenger.bot.followup import FOLLOW_UP_JOB, FOLLOW_UP_SECONDS, FollowUps
+from messenger.bot.journal import TAKEOVER_JOB, UpdateJournal
 from messenger.bot.keyboards import message_buttons
 from messenger.bot.persistence import DatabasePersistence
 from messenger.bot.reachability import TelegramReachability
@@ -159,7 +160,7 @@ def build_app(
     phrases = PhraseBooks(templates.search_path, templates.locales_for)
     if reachability is not None:
         metrics.watch_telegram(lambda: reachability.last_ok)
-    telegram, summaries, desk = None, None, None
+    telegram, summaries, desk, journal = None, None, None, None
     if telegram_app is not None and alerts is not None:
         summaries = CourseSummaries(
             sessions=sessions,
@@ -177,8 +178,12 @@ def build_app(
         )
         dispatcher.listeners.append(summaries.on_delivery)
         desk = AlertDesk(bot=telegram_app.bot, sessions=sessions, strings=strings, clock=clock, settings=settings)
+        # Takes over the updates dead processes received by webhook (idle where the bot only sends).
+        journal = UpdateJournal(telegram_app, sessions=sessions, clock=clock, heartbeat=heartbeat)
+        alarm.every(TAKEOVER_JOB, settings.heartbeat_seconds, journal.take_over)
         telegram = TelegramRuntime(
             telegram_app,
+            journal=journal,
             updates=settings.telegram_updates,
             webhook_url=f"{settings.public_url}{WEBHOOK_PATH}" if settings.public_url else None,
             deps=BotDeps(
@@ -263,8 +268,8 @@ def build_app(
                 )
             )
         secret = settings.telegram_webhook_secret
-        if telegram_app is not None and settings.telegram_updates == "webhook" and secret is not None:
-            routes.append(telegram_webhook_route(telegram_app, secret.get_secret_value()))
+        if journal is not None and settings.telegram_updates == "webhook" and secret is not None:
+            routes.append(telegram_webhook_route(journal, secret.get_secret_value()))
         web = WebServer(
             create_web_app(health=health, metrics=metrics, routes=routes),
             host=settings.http_host,

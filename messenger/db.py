@@ -72,6 +72,16 @@ async def upsert(
     await session.exec(statement.on_conflict_do_update(index_elements=[key], set_=resolved))
 
 
+async def insert_new(session: AsyncSession, table: type[SQLModel], *, key: Any, values: dict[str, Any]) -> bool:
+    """Insert ``values`` into ``table`` unless a row with the same ``key`` column exists; True if inserted.
+
+    A concurrent insert of the same key waits for the other to commit, then inserts nothing.
+    """
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table).values(**values).on_conflict_do_nothing(index_elements=[key]).returning(key)
+    return (await session.exec(statement)).first() is not None
+
+
 def greatest(session: AsyncSession, *values: Any) -> ColumnElement[Any]:
     """The larger of ``values`` (SQLite's two-argument ``max``, PostgreSQL's ``greatest``)."""
     if session.get_bind().dialect.name == "postgresql":

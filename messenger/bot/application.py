@@ -29,6 +29,7 @@ from messenger.bot.handlers import (
     patient,
     staff,
 )
+from messenger.bot.journal import UpdateJournal
 from messenger.bot.reachability import TelegramReachability, TrackedRequest
 from messenger.config import Settings
 from messenger.pacing.pacer import Pacer
@@ -151,7 +152,10 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 class TelegramRuntime:
-    """Starts and stops the bot (polling) inside the caller's event loop."""
+    """Starts and stops the bot (polling or webhook) inside the caller's event loop.
+
+    With a ``journal``, the updates dead processes received by webhook and did not handle are
+    taken over as soon as the bot runs (and later on the journal's own job)."""
 
     def __init__(
         self,
@@ -160,11 +164,13 @@ class TelegramRuntime:
         deps: BotDeps,
         updates: str = "polling",
         webhook_url: str | None = None,
+        journal: UpdateJournal | None = None,
     ) -> None:
         self.application = application
         self.deps = deps
         self.updates = updates
         self.webhook_url = webhook_url
+        self.journal = journal
         application.bot_data["deps"] = deps
 
     async def start(self) -> None:
@@ -178,6 +184,8 @@ class TelegramRuntime:
             if code != self.deps.locale:
                 await self.application.bot.set_my_commands(menu(self.deps, code), language_code=code)
         await self.application.start()
+        if self.journal is not None:  # before new updates arrive: these are older
+            await self.journal.take_over()
         if self.updates == "webhook":
             secret = self.deps.settings.telegram_webhook_secret
             await self.application.bot.set_webhook(

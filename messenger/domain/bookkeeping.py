@@ -1,5 +1,6 @@
-"""Rows the running system keeps for itself, not about any patient: the bot's conversation state,
-processes' heartbeats, provider pauses, webhook receipts and refused invite guesses."""
+"""Rows the running system keeps for itself: the bot's conversation state, processes' heartbeats,
+provider pauses, webhook receipts, refused invite guesses, and Telegram updates received by webhook
+(what they say, which may quote a patient, only until they are handled)."""
 
 from __future__ import annotations
 
@@ -62,3 +63,23 @@ class InviteGuess(SQLModel, Persisted, table=True):
     id: int | None = Field(default=None, primary_key=True)
     telegram_user_id: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
     at: datetime = Field(sa_type=UTCDateTime(), nullable=False, index=True)
+
+
+class ReceivedUpdate(SQLModel, table=True):
+    """A Telegram update received by webhook, kept from before Telegram is answered until the bot has
+    handled it, so a process that dies in between loses nothing: another one handles it."""
+
+    __tablename__ = "telegram_update"
+
+    # Telegram's own id: an update sent again (its answer was lost) is stored and handled once.
+    update_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    # The update as Telegram sent it; None once handled (it may quote a patient) or erased.
+    payload: dict[str, Any] | None = Field(default=None, sa_type=JSON(none_as_null=True))
+    # Whose chat it came from, so erasing a patient reaches an update not handled yet; None once handled.
+    chat_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    received_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
+    # The process handling it (a ``worker`` name); taken over when that process stops beating.
+    held_by: str = Field(max_length=100)
+    # How many processes began handling it: one that keeps dying with it is given up.
+    attempts: int = 1
+    handled_at: datetime | None = Field(default=None, sa_type=UTCDateTime(), nullable=True, index=True)

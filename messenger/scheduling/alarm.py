@@ -1,11 +1,12 @@
 """The alarm clock: APScheduler wakes the dispatcher when the next row falls due.
 
-APScheduler holds four jobs whatever the size of the outbox: ``wake`` (a date trigger
+APScheduler holds five jobs whatever the size of the outbox: ``wake`` (a date trigger
 moved to the next due time after every run), ``sweep`` (an interval safety net that
 also picks up rows written by other processes), ``heartbeat`` (this process's heartbeat
-row, see :mod:`messenger.scheduling.heartbeat`) and ``follow-up`` (untaken alerts, unanswered
-check-ins). The database is the queue; nothing about a message lives in the scheduler, so a
-restart loses nothing.
+row, see :mod:`messenger.scheduling.heartbeat`), ``follow-up`` (untaken alerts, unanswered
+check-ins) and, with Telegram, ``telegram-updates`` (updates dead processes received and did
+not handle, see :mod:`messenger.bot.journal`). The database is the queue; nothing about a message
+lives in the scheduler, so a restart loses nothing.
 """
 
 from __future__ import annotations

@@ -8,14 +8,15 @@ how to reach them, or what they or a provider wrote.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, or_, update
-from sqlmodel import col
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from messenger.clock import Clock
-from messenger.domain.enums import MessageStatus
+from messenger.domain.bookkeeping import ReceivedUpdate
+from messenger.domain.enums import ChannelName, MessageStatus
 from messenger.domain.models import Contact, ConversationEntry, Invite, Message, Patient, StaffAlert
 from messenger.services import audit
 from messenger.services.conversation import INBOUND
@@ -39,6 +40,8 @@ class Purged:
     # Patients' own words (conversation entries) and the alerts that quoted them.
     conversation: int = 0
     alerts: int = 0
+    # Telegram updates no process handled within the period (they may quote a patient).
+    updates: int = 0
 
 
 async def forget_patient(*, session: AsyncSession, clock: Clock, patient_id: int, actor: str) -> Erased:
@@ -60,6 +63,7 @@ async def forget_patient(*, session: AsyncSession, clock: Clock, patient_id: int
         # ``params`` holds what an alert quotes (the patient's own words, a reason with their number).
         .values(contact_id=None, provider_id=None, last_error=None, params=None, claimed_by=None, lease_until=None)
     )
+    await _drop_unhandled_updates(session, patient_id=patient_id, now=now)
     removed = await session.exec(delete(Contact).where(col(Contact.patient_id) == patient_id))
     # What the patient wrote and staff replied stays as a dated, levelled entry, without its words or files.
     await session.exec(
@@ -117,8 +121,12 @@ async def purge_expired(*, session: AsyncSession, clock: Clock, days: int) -> Pu
         )
         .values(text="")
     )
-    purged = Purged(result.rowcount, conversation.rowcount, alerts.rowcount)
-    if purged.messages or purged.conversation or purged.alerts:
+    # Handled ones kept no payload (their ids go after a day); one unhandled all this time has nobody to handle it.
+    updates = await session.exec(
+        delete(ReceivedUpdate).where(col(ReceivedUpdate.received_at) < cutoff, col(ReceivedUpdate.handled_at).is_(None))
+    )
+    purged = Purged(result.rowcount, conversation.rowcount, alerts.rowcount, updates.rowcount)
+    if purged.messages or purged.conversation or purged.alerts or purged.updates:
         audit.record(
             session,
             at=clock.now(),
@@ -127,5 +135,19 @@ async def purge_expired(*, session: AsyncSession, clock: Clock, days: int) -> Pu
             messages=purged.messages,
             conversation=purged.conversation,
             alerts=purged.alerts,
+            updates=purged.updates,
         )
     return purged
+
+
+async def _drop_unhandled_updates(session: AsyncSession, *, patient_id: int, now: datetime) -> None:
+    """What the patient sent by Telegram that no process has handled yet: dropped unread, as handled."""
+    telegram = col(Contact.channel) == ChannelName.TELEGRAM
+    chats = await session.exec(select(Contact.address).where(col(Contact.patient_id) == patient_id, telegram))
+    chat_ids = [int(address) for address in chats.all() if address.lstrip("-").isdigit()]
+    if chat_ids:
+        await session.exec(
+            update(ReceivedUpdate)
+            .where(col(ReceivedUpdate.chat_id).in_(chat_ids), col(ReceivedUpdate.handled_at).is_(None))
+            .values(payload=None, chat_id=None, handled_at=now)
+        )

@@ -5,17 +5,20 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 
 from messenger.app import App, build_app
 from messenger.clock import ManualClock
 from messenger.config import Settings
 from tests.fakes.bot_api import FakeBotApi
+from tests.inbound.support import WAIT, free_port, running_app
 
 OWNER = 1001
 STAFF = 1002
 PATIENT = 5005
 STRANGER = 6006
+WEBHOOK_SECRET = "webhook-secret-0123456789_abcdef"
 _LINK = re.compile(r"https://t\.me/clinic_test_bot\?start=([A-Za-z0-9_-]+)")
 
 
@@ -34,6 +37,33 @@ def bot_settings(api: FakeBotApi, database_url: str, **extra: object) -> Setting
         telegram_base_url=api.base_url,
         **values,  # type: ignore[arg-type]
     )
+
+
+def webhook_settings(api: FakeBotApi, database_url: str) -> Settings:
+    """Settings for a bot that receives updates by webhook on its own web app (a free loopback port)."""
+    port = free_port()
+    return bot_settings(
+        api,
+        database_url,
+        telegram_updates="webhook",
+        telegram_webhook_secret=WEBHOOK_SECRET,
+        public_url=f"http://127.0.0.1:{port}",
+        http_port=port,
+    )
+
+
+@pytest.fixture
+async def webhook_app(bot_api: FakeBotApi, database_url: str, clock: ManualClock) -> AsyncIterator[App]:
+    async with running_app(webhook_settings(bot_api, database_url), clock) as app:
+        yield app
+
+
+async def post_update(app: App, update: dict, secret: str | None = WEBHOOK_SECRET) -> httpx.Response:
+    """POST ``update`` to the app's Telegram webhook as Telegram does (with ``secret``, unless None)."""
+    assert app.web is not None
+    headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret is not None else {}
+    async with httpx.AsyncClient(timeout=WAIT) as http:
+        return await http.post(f"{app.web.url}/telegram/webhook", json=update, headers=headers)
 
 
 @pytest.fixture

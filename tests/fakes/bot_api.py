@@ -131,6 +131,7 @@ class FakeBotApi:
         self._file_ids = itertools.count(1)
         self._failures: list[_Failure] = []
         self._blocked: set[int] = set()
+        self._held: dict[str, asyncio.Event] = {}
         self._activity = _Signal()
         self._new_updates = _Signal()
         self._closing = False
@@ -161,6 +162,8 @@ class FakeBotApi:
     async def stop(self) -> None:
         self._closing = True
         self._new_updates.notify()  # release pending long polls
+        for gate in self._held.values():
+            gate.set()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -329,6 +332,11 @@ class FakeBotApi:
         error = ApiError(status, description, parameters)
         self._failures.append(_Failure(method.lower(), error, times))
 
+    def hold(self, method: str) -> asyncio.Event:
+        """Keep calls of ``method`` waiting, as a slow Telegram would, until the event returned is set."""
+        gate = self._held[method.lower()] = asyncio.Event()
+        return gate
+
     def block_chat(self, chat_id: int) -> None:
         self._blocked.add(chat_id)
 
@@ -353,6 +361,9 @@ class FakeBotApi:
         call = Call(method, params)
         self.calls.append(call)
         self._activity.notify()
+        gate = self._held.get(method.lower())
+        if gate is not None:
+            await gate.wait()
         try:
             if token != self.token:
                 raise ApiError(401)

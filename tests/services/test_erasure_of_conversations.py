@@ -1,4 +1,5 @@
-"""Erasure and retention reach what a patient wrote to the clinic, and the alerts that quoted it."""
+"""Erasure and retention reach what a patient wrote to the clinic, the alerts that quoted it, and the
+Telegram updates carrying it that no process has handled yet."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from sqlmodel import select
 from messenger.bot.acknowledgement import claim_untaken
 from messenger.bot.alerts import StaffAlerts
 from messenger.db import transaction
+from messenger.domain.bookkeeping import ReceivedUpdate
 from messenger.domain.enums import ChannelName, MessageStatus
 from messenger.domain.models import ConversationEntry, Message, StaffAlert
 from messenger.domain.triage import Level
@@ -132,3 +134,41 @@ class _Pdf:
     content = b"%PDF-1.4"
     filename = "summary.pdf"
     caption = "Summary"
+
+
+def _received(update_id: int, chat_id: int, at) -> ReceivedUpdate:
+    chat = {"id": chat_id, "type": "private"}
+    payload = {"update_id": update_id, "message": {"message_id": 1, "date": 0, "chat": chat, "text": WORDS}}
+    return ReceivedUpdate(update_id=update_id, payload=payload, chat_id=chat_id, received_at=at, held_by="process-1")
+
+
+async def _received_rows(app) -> list[ReceivedUpdate]:
+    async with app.sessions() as session:
+        return list((await session.exec(select(ReceivedUpdate).order_by(ReceivedUpdate.update_id))).all())
+
+
+async def test_forgetting_a_patient_drops_what_they_sent_by_telegram_that_no_process_handled_yet(app):
+    series = await enrol_patient(app, contacts=[(ChannelName.TELEGRAM, "5005")])
+    async with transaction(app.sessions) as session:
+        session.add_all([_received(1, 5005, app.clock.now()), _received(2, 6006, app.clock.now())])
+
+    async with transaction(app.sessions) as session:
+        await forget_patient(session=session, clock=app.clock, patient_id=series.patient_id, actor="staff:1")
+    rows = await _received_rows(app)
+
+    assert [(r.update_id, r.payload is None, r.handled_at) for r in rows] == [
+        (1, True, app.clock.now()),  # handled as far as any process is concerned: nobody reads it now
+        (2, False, None),
+    ]
+
+
+async def test_retention_drops_telegram_updates_no_process_handled_within_the_period(app):
+    now = app.clock.now()
+    async with transaction(app.sessions) as session:
+        session.add_all([_received(1, 5005, now - timedelta(days=31)), _received(2, 5005, now - timedelta(days=29))])
+
+    async with transaction(app.sessions) as session:
+        purged = await purge_expired(session=session, clock=app.clock, days=30)
+
+    assert purged.updates == 1
+    assert [r.update_id for r in await _received_rows(app)] == [2]
