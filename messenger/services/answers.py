@@ -40,13 +40,16 @@ class CheckinState:
 
 
 async def own_sent_message(session: AsyncSession, *, message_id: int, patient_id: int, kind: StepKind) -> Message:
-    """A message of ``kind`` that was sent to this patient; anything else is a stale or foreign button."""
+    """A message of ``kind`` that was sent to this patient; anything else is a stale or foreign button.
+
+    One still "sending" counts: the patient can press its button before the dispatcher has recorded
+    the rest of the batch it went out in."""
     message = await session.get(Message, message_id)
     if (
         message is None
         or message.patient_id != patient_id
         or message.kind is not kind
-        or message.status is not MessageStatus.SENT
+        or message.status not in (MessageStatus.SENT, MessageStatus.SENDING)
     ):
         raise ServiceError("button_not_yours")
     return message
