@@ -202,13 +202,34 @@ async def test_the_agenda_lists_the_next_24_hours_by_time(web_app, bot_api, cloc
         desk = await sign_in(http, await login_link(bot_api))
         today = await desk.get("/dashboard/agenda")
         clock.advance(timedelta(hours=11))
+        await web_app.dispatcher.run_due()
         later = await desk.get("/dashboard/agenda")
 
     assert "<td>edu-what-is-chronic-pain</td><td>education</td><td>first reachable contact</td>" in today.text
     assert "Mon, Nov 30, 2026, 2:00 PM PST" in today.text and "Pat Doe (#1)" in today.text
     assert "reminder-eve-1" not in today.text, "beyond 24 hours"
-    assert "reminder-eve-1" in later.text and "edu-what-is-chronic-pain" not in later.text, "what is past is gone"
+    assert "reminder-eve-1" in later.text and "edu-what-is-chronic-pain" not in later.text, "what was sent is gone"
     assert later.text.index("edu-imaging") < later.text.index("reminder-eve-1"), "by time"
+    assert "overdue" not in today.text + later.text
+
+
+async def test_the_agenda_shows_what_is_overdue_first_in_words(web_app, bot_api, clock):
+    await enrol_linked_patient(bot_api)
+
+    async with httpx.AsyncClient(timeout=10) as http:
+        desk = await sign_in(http, await login_link(bot_api))
+        clock.advance(timedelta(hours=3))  # the first note was due an hour ago; nothing has sent it
+        stuck = await desk.get("/dashboard/agenda")
+        await web_app.dispatcher.run_due()
+        caught_up = await desk.get("/dashboard/agenda")
+
+    assert "1 message overdue: due before now and still not sent, listed first." in stuck.text
+    assert (
+        '<tr><td>Mon, Nov 30, 2026, 2:00 PM PST <span class="status failed">overdue</span></td>'
+        '<td><a href="/dashboard/patients/1">Pat Doe (#1)</a></td><td>edu-what-is-chronic-pain</td>'
+    ) in stuck.text
+    assert stuck.text.index("edu-what-is-chronic-pain") < stuck.text.index("edu-imaging"), "overdue first"
+    assert "overdue" not in caught_up.text and "edu-what-is-chronic-pain" not in caught_up.text
 
 
 async def test_a_new_invite_shows_its_qr_code_and_links_the_patient(web_app, bot_api):

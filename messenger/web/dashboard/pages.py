@@ -132,7 +132,7 @@ async def inbox(deps: DashboardDeps, _request: Request, visit: Visit) -> Respons
 async def agenda(deps: DashboardDeps, _request: Request, visit: Visit) -> Response:
     now = deps.clock.now()
     async with deps.sessions() as session:
-        due = await dashboard_views.agenda(session, start=now, end=now + AGENDA)
+        due = await dashboard_views.agenda(session, now=now, end=now + AGENDA)
     rows = [
         {
             "when": deps.when(m.send_at),
@@ -142,10 +142,12 @@ async def agenda(deps: DashboardDeps, _request: Request, visit: Visit) -> Respon
             "kind": m.kind.value,
             "channel": _channel(m),
             "held": m.status is MessageStatus.HELD,
+            "overdue": m.send_at < now,
         }
         for m, p in due
     ]
-    return deps.page("agenda", rows=rows, csrf=visit.csrf)
+    overdue = sum(1 for row in rows if row["overdue"])
+    return deps.page("agenda", rows=rows, overdue=overdue, csrf=visit.csrf)
 
 
 async def logout(deps: DashboardDeps, request: Request, _visit: Visit) -> Response:
