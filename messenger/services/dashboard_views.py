@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_
+from sqlalchemy import and_, func
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -179,6 +179,35 @@ async def preview_reschedule(
         finally:
             await session.rollback()
     return ReschedulePreview(moves=moves, warning=result.warning)
+
+
+@dataclass(frozen=True, slots=True)
+class CancelPreview:
+    """What cancelling a series would end: its messages not sent yet, its infusions not begun."""
+
+    messages: int
+    infusions: int
+
+
+async def preview_cancel(*, sessions: SessionFactory, clock: Clock, patient_id: int) -> CancelPreview:
+    """What cancelling the patient's series would end: the real change, in a transaction rolled back
+    (like :func:`preview_reschedule`, it cannot disagree with the confirmed cancel)."""
+    async with sessions() as session:
+        try:
+            series = await changes.latest_series(session, patient_id)
+            before = await _cancelled_infusions(session, series.pk)
+            messages = await changes.cancel(session=session, clock=clock, series=series, actor="preview")
+            infusions = await _cancelled_infusions(session, series.pk) - before
+        finally:
+            await session.rollback()
+    return CancelPreview(messages=messages, infusions=infusions)
+
+
+async def _cancelled_infusions(session: AsyncSession, series_id: int) -> int:
+    statement = select(func.count()).where(
+        col(Infusion.series_id) == series_id, col(Infusion.status) == InfusionStatus.CANCELLED
+    )
+    return int((await session.exec(statement)).one())
 
 
 async def _steps_of(session: AsyncSession, series_id: int, number: int) -> list[Message]:

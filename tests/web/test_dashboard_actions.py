@@ -129,13 +129,26 @@ async def test_pause_resume_cancel_and_attendance(web_app, bot_api, clock):
         resumed = await desk.post("/dashboard/patients/1/resume")
         attended = await desk.post("/dashboard/patients/1/attendance", number="1", outcome="attended")
         bogus = await desk.post("/dashboard/patients/1/attendance", number="1", outcome="maybe")
-        cancelled = await desk.post("/dashboard/patients/1/cancel")
+        async with web_app.sessions() as session:
+            waiting = len((await session.exec(select(Message).where(Message.status == MessageStatus.PENDING))).all())
+        preview = await desk.post("/dashboard/patients/1/cancel")
+        async with web_app.sessions() as session:
+            still = (await session.exec(select(Series))).one().status
+        audited = await _audit(web_app, "cancel")
+        forged = await desk.http.post(desk.base + "/dashboard/patients/1/cancel", data={"confirm": "yes"})
+        cancelled = await desk.post("/dashboard/patients/1/cancel", confirm="yes")
         unknown = await desk.post("/dashboard/patients/99/pause")
 
     assert "on hold" in paused.text and "released" in resumed.text
     assert "marked attended" in attended.text
     assert bogus.status_code == 400 and "not one the dashboard sends" in bogus.text
-    assert "will not be sent" in cancelled.text
+    assert preview.status_code == 200 and "Cancel the series of Pat Doe?" in preview.text
+    assert f"<li>{waiting} messages not sent yet will not be sent.</li>" in preview.text
+    assert "<li>4 infusions not yet begun will be cancelled.</li>" in preview.text, "infusion 1 took place"
+    assert f'name="csrf" value="{desk.csrf}"' in preview.text and 'name="confirm" value="yes"' in preview.text
+    assert still is SeriesStatus.ACTIVE and audited == [], "a preview changes nothing"
+    assert forged.status_code == 403, "the confirmation carries the form token too"
+    assert f"Series for patient #1 cancelled: {waiting} message(s) will not be sent." in cancelled.text
     assert unknown.status_code == 400 and "There is no patient #99." in unknown.text
     async with web_app.sessions() as session:
         series = (await session.exec(select(Series))).one()
