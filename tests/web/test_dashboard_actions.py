@@ -11,31 +11,7 @@ from sqlmodel import col, select
 from messenger.domain.enums import ChannelName, InfusionStatus, MessageStatus, SeriesStatus
 from messenger.domain.models import AuditEvent, Contact, Infusion, Message, Series, StaffAlert
 from tests.bot.conftest import OWNER, PATIENT, invite_code, say
-from tests.web.conftest import ENROL, enrol_linked_patient, login_link
-
-_CSRF = re.compile(r'name="csrf" value="([0-9a-f]{64})"')
-
-
-class Desk:
-    """A signed-in browser without a browser: GETs and POSTs with the session's CSRF token."""
-
-    def __init__(self, http: httpx.AsyncClient, base: str, csrf: str) -> None:
-        self.http, self.base, self.csrf = http, base, csrf
-
-    async def get(self, path: str, **params: str) -> httpx.Response:
-        return await self.http.get(self.base + path, params=params)
-
-    async def post(self, path: str, **form: str) -> httpx.Response:
-        return await self.http.post(self.base + path, data={"csrf": self.csrf, **form})
-
-
-async def sign_in(http: httpx.AsyncClient, link: str) -> Desk:
-    base = link.split("/dashboard/", 1)[0]
-    assert (await http.get(link)).status_code == 303
-    page = await http.get(base + "/dashboard/inbox")
-    match = _CSRF.search(page.text)
-    assert match, page.text
-    return Desk(http, base, match.group(1))
+from tests.web.conftest import ENROL, enrol_linked_patient, login_link, sign_in
 
 
 async def _audit(app, action: str) -> list[AuditEvent]:

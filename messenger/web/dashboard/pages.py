@@ -14,9 +14,11 @@ from messenger.db import transaction
 from messenger.domain import bounds
 from messenger.domain.enums import MessageStatus, SeriesStatus
 from messenger.domain.models import Message
+from messenger.scheduling.dispatcher.jobs import load
 from messenger.services import conversation, dashboard_views, reports
 from messenger.services.dashboard_access import Refused, open_login, sign_out
 from messenger.web.dashboard.access import COOKIE, PREFIX, DashboardDeps, Handler, Visit, signed_out, start_session
+from messenger.web.dashboard.texts import shown_texts
 from messenger.web.notes import is_preview_robot
 
 MAX_QUERY = 100
@@ -59,10 +61,12 @@ async def patient(deps: DashboardDeps, request: Request, visit: Visit) -> Respon
     async with deps.sessions() as session:
         card = await reports.patient_card(session, patient_id)
         messages = await dashboard_views.timeline(session, patient_id)
+        jobs = await load(session, messages, deps.catalog)
         entries = await dashboard_views.conversation_of(session, patient_id)
         alerts = await dashboard_views.open_alerts(session, patient_id)
         answers = await dashboard_views.answers_of(session, patient_id)
-    zone = ZoneInfo(card.patient.timezone)
+    zone, now = ZoneInfo(card.patient.timezone), deps.clock.now()
+    texts = shown_texts(deps.renderer, jobs, channels=deps.channels, now=now)
     return deps.page(
         "patient",
         patient=card.patient,
@@ -81,7 +85,7 @@ async def patient(deps: DashboardDeps, request: Request, visit: Visit) -> Respon
                 "status": m.status.value,
                 "channel": _channel(m),
                 "error": m.last_error if m.status in (MessageStatus.FAILED, MessageStatus.SKIPPED) else None,
-                "text": (m.params or {}).get("text"),
+                "shown": texts.get(m.pk),
             }
             for m in messages
         ],
