@@ -1,4 +1,5 @@
-"""A patient's page reads like the patient's phone: each message's text as it went or will go."""
+"""A patient's page reads like the patient's phone: each message's text as it went or will go, and a chart
+of the check-in answers."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ from datetime import timedelta
 from html import unescape
 
 import httpx
+from sqlmodel import select
 
+from messenger.domain.models import Infusion, Series
 from tests.bot.conftest import OWNER, PATIENT, say
+from tests.factories import record_checkins
 from tests.web.conftest import dashboard_app, enrol_linked_patient, login_link, sign_in
 
 SIGNING_SECRET = "dashboard-note-links-are-signed-with-this-0123456789"
@@ -100,3 +104,41 @@ async def test_an_erased_patients_messages_show_no_text(web_app, bot_api):
     assert "Pat" in shown_text(before.text, "reminder-eve-1")[1]
     assert after.status_code == 200 and "reminder-eve-1" in after.text
     assert "<details>" not in after.text and "<pre>" not in after.text and BROKEN not in after.text
+
+
+async def test_the_check_in_answers_are_charted_over_time_with_the_infusions(web_app, bot_api):
+    await enrol_linked_patient(bot_api)
+    await enrol_linked_patient(bot_api, "Sam Roe", user=PATIENT + 1)
+    async with web_app.sessions() as session:
+        series = (await session.exec(select(Series).where(Series.patient_id == 1))).one()
+        times = [i.scheduled_at for i in (await session.exec(select(Infusion).where(Infusion.series_id == 1))).all()]
+    day = timedelta(days=1)
+    # (after infusion, pain, mood, escalated, when)
+    await record_checkins(
+        web_app,
+        series,
+        [(0, 7, 2, False, times[0] - day), (1, 5, 3, False, times[0] + day), (2, 9, 2, True, times[1] + day)],
+    )
+
+    async with httpx.AsyncClient(timeout=10) as http:
+        desk = await sign_in(http, await login_link(bot_api))
+        page = await desk.get("/dashboard/patients/1")
+        unanswered = await desk.get("/dashboard/patients/2")
+
+    svg = re.search(r"<svg .*?</svg>", page.text, re.DOTALL)
+    assert svg, page.text
+    chart = svg[0]
+    assert 'role="img" aria-labelledby="chart-title chart-desc"' in chart
+    assert '<title id="chart-title">Pain and mood at each check-in</title>' in chart
+    pains = re.findall(r'<circle class="point pain( escalated)?" cx="([\d.]+)" cy="([\d.]+)"', chart)
+    moods = re.findall(r'<rect class="point mood" x="([\d.]+)" y="([\d.]+)"', chart)
+    assert len(pains) == 3 and len(moods) == 3
+    xs, ys = [float(x) for _, x, _ in pains], [float(y) for _, _, y in pains]
+    assert xs == sorted(xs) and len(set(xs)) == 3, "later answers further right"
+    assert ys[2] < ys[0] < ys[1], "pain 9 highest, then 7, then 5 (SVG's y grows downwards)"
+    assert [flag for flag, _, _ in pains] == ["", "", " escalated"]
+    assert "<title>Pain 9 of 10, " in chart and "<title>Mood 3 of 5, " in chart
+    assert len(re.findall(r'<line class="infusion (attended|upcoming)"', chart)) == 5
+    assert "<script" not in page.text and "style=" not in page.text, "inline scripts and styles break the CSP"
+    assert "<td>pain</td><td>9</td>" in page.text, "the table of answers stays, as the chart's text"
+    assert "<svg" not in unanswered.text and "No answer yet." in unanswered.text

@@ -14,10 +14,12 @@ from messenger.db import transaction
 from messenger.domain import bounds
 from messenger.domain.enums import MessageStatus, SeriesStatus
 from messenger.domain.models import Message
+from messenger.insights.course import InfusionMark, attendance_of, checkins_of
 from messenger.scheduling.dispatcher.jobs import load
 from messenger.services import conversation, dashboard_views, reports
 from messenger.services.dashboard_access import Refused, open_login, sign_out
 from messenger.web.dashboard.access import COOKIE, PREFIX, DashboardDeps, Handler, Visit, signed_out, start_session
+from messenger.web.dashboard.chart import course_chart
 from messenger.web.dashboard.texts import shown_texts
 from messenger.web.notes import is_preview_robot
 
@@ -67,6 +69,13 @@ async def patient(deps: DashboardDeps, request: Request, visit: Visit) -> Respon
         answers = await dashboard_views.answers_of(session, patient_id)
     zone, now = ZoneInfo(card.patient.timezone), deps.clock.now()
     texts = shown_texts(deps.renderer, jobs, channels=deps.channels, now=now)
+    chart = course_chart(
+        checkins_of(answers),
+        [InfusionMark(i.number, i.scheduled_at, attendance_of(i, now)) for i in card.infusions],
+        zone=zone,
+        formats=deps.clinic.formats(deps.locale),
+        stamp=lambda instant: deps.when(instant, zone),
+    )
     return deps.page(
         "patient",
         patient=card.patient,
@@ -98,6 +107,7 @@ async def patient(deps: DashboardDeps, request: Request, visit: Visit) -> Respon
             }
             for a in answers
         ],
+        chart=chart,
         conversation=[conversation.entry_view(e, deps.when(e.at, zone)) for e in entries],
         alerts=[{"id": a.pk, "when": deps.when(a.created_at)} for a in alerts],
         csrf=visit.csrf,
