@@ -251,6 +251,7 @@ def build_app(
                 )
             )
         if telegram_app is not None:  # staff sign in to the dashboard with a link from the bot
+            shown_links = note_links.shown if note_links is not None else None
             routes += dashboard_routes(
                 DashboardDeps(
                     settings=settings,
@@ -265,6 +266,8 @@ def build_app(
                     channels=frozenset(wired),
                     desk=desk,
                     bot_username=lambda: telegram_app.bot.username,
+                    # The dispatcher's rendering; a link to a note is shown, never made to open it from here.
+                    renderer=Renderer(composer=composer, clinic=clinic, notes=renderer.notes, note_links=shown_links),
                 )
             )
         secret = settings.telegram_webhook_secret

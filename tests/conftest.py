@@ -40,11 +40,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.slow)
 
 
+# Settings of the test run itself, not of the application: a server to use, where screenshots go.
+TEST_RUN_SETTINGS = frozenset({"MESSENGER_TEST_POSTGRES_URL", "MESSENGER_SCREENSHOTS_DIR"})
+
+
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests see only the settings they pass, never the developer's environment."""
     for name in list(os.environ):
-        if name.startswith("MESSENGER_") and name != "MESSENGER_TEST_POSTGRES_URL":
+        if name.startswith("MESSENGER_") and name not in TEST_RUN_SETTINGS:
             monkeypatch.delenv(name)
 
 

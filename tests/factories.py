@@ -10,7 +10,7 @@ from sqlmodel import col, select
 from messenger.app import App
 from messenger.db import transaction
 from messenger.domain.enums import ChannelName, MessageStatus
-from messenger.domain.models import ContactBase, Message, Series
+from messenger.domain.models import Answer, ContactBase, Message, Series
 from messenger.domain.timing import from_wall, local_wall
 from messenger.services.audit import staff_actor
 from messenger.services.enrolment import EnrolmentRequest, enrol
@@ -75,3 +75,29 @@ async def run_until(app: App, instant: datetime) -> None:
         app.clock.set(max(app.clock.now(), due))  # type: ignore[attr-defined]
         await app.dispatcher.run_due()
     app.clock.set(max(app.clock.now(), instant))  # type: ignore[attr-defined]
+
+
+async def record_checkins(app: App, series: Series, rows: list[tuple[int, int, int, bool, datetime]]) -> None:
+    """(after infusion, pain, mood, escalated, when) per check-in, each with its own sent check-in message."""
+    async with transaction(app.sessions) as session:
+        messages = (
+            await session.exec(select(Message).where(Message.series_id == series.id, Message.kind == "checkin"))
+        ).all()
+        by_key = {m.step_key: m for m in messages}
+        for after, pain, mood, escalated, at in rows:
+            message = by_key["checkin-baseline" if after == 0 else f"checkin-{after}"]
+            message.status, message.sent_at = MessageStatus.SENT, at - timedelta(hours=1)
+            for question, value, flagged in (("pain", pain, escalated), ("mood", mood, False)):
+                session.add(
+                    Answer(
+                        series_id=series.pk,
+                        patient_id=series.patient_id,
+                        message_id=message.id,
+                        question=question,
+                        value=str(value),
+                        score=value,
+                        escalated=flagged,
+                        answered_at=at,
+                        after_infusion=after,
+                    )
+                )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import and_, func
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -100,15 +101,19 @@ async def conversation_of(session: AsyncSession, patient_id: int) -> list[Conver
     return list(rows.all())
 
 
-async def agenda(session: AsyncSession, *, start: datetime, end: datetime) -> list[tuple[Message, Patient]]:
-    """Every patient message due to go between ``start`` and ``end``, by time."""
+async def agenda(session: AsyncSession, *, now: datetime, end: datetime) -> list[tuple[Message, Patient]]:
+    """Every patient message due to go before ``end``, by time: first those due before ``now`` and still
+    not sent (overdue: the dispatcher is behind, or stopped), then what is due from ``now`` on."""
     rows = await session.exec(
         select(Message, Patient)
         .join(Patient, col(Patient.id) == Message.patient_id)
         .where(
-            col(Message.status).in_([MessageStatus.PENDING, MessageStatus.HELD]),
+            or_(
+                col(Message.status) == MessageStatus.PENDING,
+                # Held rows wait for the series to resume: late is what they are meant to be.
+                and_(col(Message.status) == MessageStatus.HELD, col(Message.send_at) >= now),
+            ),
             col(Message.staff_chat_id).is_(None),
-            col(Message.send_at) >= start,
             col(Message.send_at) < end,
         )
         .order_by(col(Message.send_at), col(Message.id))
@@ -174,6 +179,35 @@ async def preview_reschedule(
         finally:
             await session.rollback()
     return ReschedulePreview(moves=moves, warning=result.warning)
+
+
+@dataclass(frozen=True, slots=True)
+class CancelPreview:
+    """What cancelling a series would end: its messages not sent yet, its infusions not begun."""
+
+    messages: int
+    infusions: int
+
+
+async def preview_cancel(*, sessions: SessionFactory, clock: Clock, patient_id: int) -> CancelPreview:
+    """What cancelling the patient's series would end: the real change, in a transaction rolled back
+    (like :func:`preview_reschedule`, it cannot disagree with the confirmed cancel)."""
+    async with sessions() as session:
+        try:
+            series = await changes.latest_series(session, patient_id)
+            before = await _cancelled_infusions(session, series.pk)
+            messages = await changes.cancel(session=session, clock=clock, series=series, actor="preview")
+            infusions = await _cancelled_infusions(session, series.pk) - before
+        finally:
+            await session.rollback()
+    return CancelPreview(messages=messages, infusions=infusions)
+
+
+async def _cancelled_infusions(session: AsyncSession, series_id: int) -> int:
+    statement = select(func.count()).where(
+        col(Infusion.series_id) == series_id, col(Infusion.status) == InfusionStatus.CANCELLED
+    )
+    return int((await session.exec(statement)).one())
 
 
 async def _steps_of(session: AsyncSession, series_id: int, number: int) -> list[Message]:

@@ -56,6 +56,13 @@ class NoteLinks:
             return None
         return self.link(message_id=message.id, now=now)
 
+    def shown(self, message: Message, _now: datetime) -> str | None:
+        """The link as staff see it in a message's text: the note's address without its token, which
+        would open the note and record a read the patient never made."""
+        if message.kind is not StepKind.EDUCATION:
+            return None
+        return f"{self.base_url}{NOTE_PATH}…"
+
     def message_id(self, token: str, *, now: datetime) -> int | None:
         """The outbox row a token points to, or None if it is forged, altered or expired."""
         payload = read_token(self.secret, token, now, mac_bytes=SHORT_MAC)

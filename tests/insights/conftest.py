@@ -11,10 +11,10 @@ from sqlmodel import select
 from messenger.app import App
 from messenger.db import transaction
 from messenger.domain.enums import InfusionStatus, MessageStatus, SeriesStatus
-from messenger.domain.models import Answer, AuditEvent, Infusion, Message, Series
+from messenger.domain.models import AuditEvent, Infusion, Message, Series
 from messenger.insights.documents import Insights
 from messenger.services.audit import staff_actor
-from tests.factories import OWNER, enrol_patient
+from tests.factories import OWNER, enrol_patient, record_checkins
 
 
 @dataclass
@@ -27,32 +27,6 @@ class Clinic:
     # Patient C: enrolled, cancelled, no answers.
     c: Series
     now: datetime
-
-
-async def _answers(app: App, series: Series, rows: list[tuple[int, int, int, bool, datetime]]) -> None:
-    """(after infusion, pain, mood, escalated, when) per check-in, each with its own sent check-in message."""
-    async with transaction(app.sessions) as session:
-        messages = (
-            await session.exec(select(Message).where(Message.series_id == series.id, Message.kind == "checkin"))
-        ).all()
-        by_key = {m.step_key: m for m in messages}
-        for after, pain, mood, escalated, at in rows:
-            message = by_key["checkin-baseline" if after == 0 else f"checkin-{after}"]
-            message.status, message.sent_at = MessageStatus.SENT, at - timedelta(hours=1)
-            for question, value, flagged in (("pain", pain, escalated), ("mood", mood, False)):
-                session.add(
-                    Answer(
-                        series_id=series.pk,
-                        patient_id=series.patient_id,
-                        message_id=message.id,
-                        question=question,
-                        value=str(value),
-                        score=value,
-                        escalated=flagged,
-                        answered_at=at,
-                        after_infusion=after,
-                    )
-                )
 
 
 @pytest.fixture
@@ -69,7 +43,7 @@ async def clinic(app: App) -> Clinic:
             for s in (a, b)
         }
     day = timedelta(days=1)
-    await _answers(
+    await record_checkins(
         app,
         a,
         [
@@ -80,7 +54,7 @@ async def clinic(app: App) -> Clinic:
             (4, 4, 4, False, times[a.id][3] + day),
         ],
     )
-    await _answers(app, b, [(0, 5, 3, False, times[b.id][0] - day), (1, 6, 3, False, times[b.id][0] + day)])
+    await record_checkins(app, b, [(0, 5, 3, False, times[b.id][0] - day), (1, 6, 3, False, times[b.id][0] + day)])
     now = times[a.id][4] - timedelta(hours=2)  # before A's and B's fifth infusion: 4 infusions each are due
     async with transaction(app.sessions) as session:
         missed = (await session.exec(select(Infusion).where(Infusion.series_id == b.id, Infusion.number == 2))).one()

@@ -11,31 +11,7 @@ from sqlmodel import col, select
 from messenger.domain.enums import ChannelName, InfusionStatus, MessageStatus, SeriesStatus
 from messenger.domain.models import AuditEvent, Contact, Infusion, Message, Series, StaffAlert
 from tests.bot.conftest import OWNER, PATIENT, invite_code, say
-from tests.web.conftest import ENROL, enrol_linked_patient, login_link
-
-_CSRF = re.compile(r'name="csrf" value="([0-9a-f]{64})"')
-
-
-class Desk:
-    """A signed-in browser without a browser: GETs and POSTs with the session's CSRF token."""
-
-    def __init__(self, http: httpx.AsyncClient, base: str, csrf: str) -> None:
-        self.http, self.base, self.csrf = http, base, csrf
-
-    async def get(self, path: str, **params: str) -> httpx.Response:
-        return await self.http.get(self.base + path, params=params)
-
-    async def post(self, path: str, **form: str) -> httpx.Response:
-        return await self.http.post(self.base + path, data={"csrf": self.csrf, **form})
-
-
-async def sign_in(http: httpx.AsyncClient, link: str) -> Desk:
-    base = link.split("/dashboard/", 1)[0]
-    assert (await http.get(link)).status_code == 303
-    page = await http.get(base + "/dashboard/inbox")
-    match = _CSRF.search(page.text)
-    assert match, page.text
-    return Desk(http, base, match.group(1))
+from tests.web.conftest import ENROL, enrol_linked_patient, login_link, sign_in
 
 
 async def _audit(app, action: str) -> list[AuditEvent]:
@@ -129,13 +105,26 @@ async def test_pause_resume_cancel_and_attendance(web_app, bot_api, clock):
         resumed = await desk.post("/dashboard/patients/1/resume")
         attended = await desk.post("/dashboard/patients/1/attendance", number="1", outcome="attended")
         bogus = await desk.post("/dashboard/patients/1/attendance", number="1", outcome="maybe")
-        cancelled = await desk.post("/dashboard/patients/1/cancel")
+        async with web_app.sessions() as session:
+            waiting = len((await session.exec(select(Message).where(Message.status == MessageStatus.PENDING))).all())
+        preview = await desk.post("/dashboard/patients/1/cancel")
+        async with web_app.sessions() as session:
+            still = (await session.exec(select(Series))).one().status
+        audited = await _audit(web_app, "cancel")
+        forged = await desk.http.post(desk.base + "/dashboard/patients/1/cancel", data={"confirm": "yes"})
+        cancelled = await desk.post("/dashboard/patients/1/cancel", confirm="yes")
         unknown = await desk.post("/dashboard/patients/99/pause")
 
     assert "on hold" in paused.text and "released" in resumed.text
     assert "marked attended" in attended.text
     assert bogus.status_code == 400 and "not one the dashboard sends" in bogus.text
-    assert "will not be sent" in cancelled.text
+    assert preview.status_code == 200 and "Cancel the series of Pat Doe?" in preview.text
+    assert f"<li>{waiting} messages not sent yet will not be sent.</li>" in preview.text
+    assert "<li>4 infusions not yet begun will be cancelled.</li>" in preview.text, "infusion 1 took place"
+    assert f'name="csrf" value="{desk.csrf}"' in preview.text and 'name="confirm" value="yes"' in preview.text
+    assert still is SeriesStatus.ACTIVE and audited == [], "a preview changes nothing"
+    assert forged.status_code == 403, "the confirmation carries the form token too"
+    assert f"Series for patient #1 cancelled: {waiting} message(s) will not be sent." in cancelled.text
     assert unknown.status_code == 400 and "There is no patient #99." in unknown.text
     async with web_app.sessions() as session:
         series = (await session.exec(select(Series))).one()
@@ -202,13 +191,34 @@ async def test_the_agenda_lists_the_next_24_hours_by_time(web_app, bot_api, cloc
         desk = await sign_in(http, await login_link(bot_api))
         today = await desk.get("/dashboard/agenda")
         clock.advance(timedelta(hours=11))
+        await web_app.dispatcher.run_due()
         later = await desk.get("/dashboard/agenda")
 
     assert "<td>edu-what-is-chronic-pain</td><td>education</td><td>first reachable contact</td>" in today.text
     assert "Mon, Nov 30, 2026, 2:00 PM PST" in today.text and "Pat Doe (#1)" in today.text
     assert "reminder-eve-1" not in today.text, "beyond 24 hours"
-    assert "reminder-eve-1" in later.text and "edu-what-is-chronic-pain" not in later.text, "what is past is gone"
+    assert "reminder-eve-1" in later.text and "edu-what-is-chronic-pain" not in later.text, "what was sent is gone"
     assert later.text.index("edu-imaging") < later.text.index("reminder-eve-1"), "by time"
+    assert "overdue" not in today.text + later.text
+
+
+async def test_the_agenda_shows_what_is_overdue_first_in_words(web_app, bot_api, clock):
+    await enrol_linked_patient(bot_api)
+
+    async with httpx.AsyncClient(timeout=10) as http:
+        desk = await sign_in(http, await login_link(bot_api))
+        clock.advance(timedelta(hours=3))  # the first note was due an hour ago; nothing has sent it
+        stuck = await desk.get("/dashboard/agenda")
+        await web_app.dispatcher.run_due()
+        caught_up = await desk.get("/dashboard/agenda")
+
+    assert "1 message overdue: due before now and still not sent, listed first." in stuck.text
+    assert (
+        '<tr><td>Mon, Nov 30, 2026, 2:00 PM PST <span class="status failed">overdue</span></td>'
+        '<td><a href="/dashboard/patients/1">Pat Doe (#1)</a></td><td>edu-what-is-chronic-pain</td>'
+    ) in stuck.text
+    assert stuck.text.index("edu-what-is-chronic-pain") < stuck.text.index("edu-imaging"), "overdue first"
+    assert "overdue" not in caught_up.text and "edu-what-is-chronic-pain" not in caught_up.text
 
 
 async def test_a_new_invite_shows_its_qr_code_and_links_the_patient(web_app, bot_api):

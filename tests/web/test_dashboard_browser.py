@@ -3,6 +3,9 @@
 Debian's chromium is driven through Playwright's ``executable_path``; no browser is downloaded.
 Without it the test is skipped on a workstation and fails in CI (``CI=true``), where `.ci/run`
 installs it.
+
+Screenshots of the patient page and the inbox go to the test's temporary folder, or to
+``MESSENGER_SCREENSHOTS_DIR`` when it is set (``docs/screenshots`` to refresh the README's).
 """
 
 from __future__ import annotations
@@ -10,20 +13,23 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlmodel import select
 
-from messenger.domain.models import Infusion
+from messenger.app import App
+from messenger.domain.models import Infusion, Series
 from tests.bot.conftest import PATIENT, say
 from tests.conftest import IN_CI
+from tests.factories import record_checkins, run_until
 from tests.web.conftest import enrol_linked_patient, login_link
 
 pytestmark = pytest.mark.slow
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+SCREENSHOTS_DIR = "MESSENGER_SCREENSHOTS_DIR"
 
 
 @pytest.fixture
@@ -43,23 +49,45 @@ async def browser() -> AsyncIterator[object]:
             await launched.close()
 
 
-async def _screenshot(page: object, name: str) -> None:
+@pytest.fixture
+def screenshots(tmp_path: Path) -> Path:
+    """Where the screenshots go: the test's own folder, unless the run asks for a lasting one."""
+    wanted = os.environ.get(SCREENSHOTS_DIR)
+    return Path(wanted) if wanted else tmp_path
+
+
+async def _screenshot(page: object, folder: Path, name: str) -> None:
     """Saved whole, then renamed: the run on each database may save at once (in parallel workers)."""
     from playwright.async_api import Page
 
     assert isinstance(page, Page)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    partial = SCREENSHOTS / f".{name}.{os.getpid()}"
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder / f".{name}.{os.getpid()}"
     await page.screenshot(path=str(partial), full_page=True, type="png")
-    partial.replace(SCREENSHOTS / name)
+    partial.replace(folder / name)
 
 
-async def test_staff_work_a_patient_and_an_alert_from_the_browser(web_app, bot_api, browser):
+async def _first_days_with_answers(app: App) -> None:
+    """The series runs to the day after infusion 1, and Pat Doe answers the baseline and first check-ins."""
+    async with app.sessions() as session:
+        series = (await session.exec(select(Series).where(Series.patient_id == 1))).one()
+        first = (await session.exec(select(Infusion).where(Infusion.series_id == 1, Infusion.number == 1))).one()
+    day, hour = timedelta(days=1), timedelta(hours=1)
+    await run_until(app, first.scheduled_at + day + 2 * hour)
+    await record_checkins(
+        app,
+        series,
+        [(0, 7, 2, False, first.scheduled_at - day + 2 * hour), (1, 4, 4, False, first.scheduled_at + day + hour)],
+    )
+
+
+async def test_staff_work_a_patient_and_an_alert_from_the_browser(web_app, bot_api, browser, screenshots):
     from playwright.async_api import Browser, expect
 
     assert isinstance(browser, Browser)
     await enrol_linked_patient(bot_api, "Pat Doe")
     await enrol_linked_patient(bot_api, "Sam Roe", user=PATIENT + 1)
+    await _first_days_with_answers(web_app)
     await say(bot_api, PATIENT + 1, "Where do I park on Friday?")
     await say(bot_api, PATIENT, "Is it normal to feel dizzy tonight? I have chest pain", expect="911")
     link = await login_link(bot_api)
@@ -82,8 +110,15 @@ async def test_staff_work_a_patient_and_an_alert_from_the_browser(web_app, bot_a
     received = await bot_api.wait_for_message(PATIENT, contains="We are calling you in five minutes.")
     await page.get_by_role("link", name="Back").click()
     await expect(page.locator("p.out", has_text="We are calling you in five minutes.")).to_be_visible()
-    await expect(page.get_by_role("cell", name="We are calling you in five minutes.")).to_be_visible()
-    await _screenshot(page, "dashboard-patient.png")
+    await expect(page.get_by_role("img", name="Pain and mood at each check-in")).to_be_visible()
+    note = page.locator("details", has_text="As sent on telegram").filter(has_text="What is chronic pain?")
+    await expect(note.locator("pre")).to_be_hidden()
+    await note.locator("summary").click()
+    await expect(note.locator("pre")).to_contain_text("Chronic pain is pain that lasts more than three months")
+    reply = page.locator("details", has_text="We are calling you in five minutes.")
+    await reply.locator("summary").click()
+    await expect(reply.locator("pre")).to_have_text("Renew Ketamine Infusion: We are calling you in five minutes.")
+    await _screenshot(page, screenshots, "dashboard-patient.png")
 
     await page.get_by_label("Infusion", exact=True).select_option("2")
     await page.get_by_label("New time").fill("2026-12-06T14:30")
@@ -98,7 +133,7 @@ async def test_staff_work_a_patient_and_an_alert_from_the_browser(web_app, bot_a
     await page.get_by_role("link", name="Inbox").click()
     await expect(page.get_by_role("button", name="I'm on it")).to_be_visible()
     await expect(page.get_by_role("cell", name="Sam Roe (#2)")).to_be_visible()
-    await _screenshot(page, "dashboard-inbox.png")
+    await _screenshot(page, screenshots, "dashboard-inbox.png")
     await page.get_by_role("button", name="I'm on it").click()
     await expect(page.get_by_text("You have taken the alert")).to_be_visible()
     await page.get_by_role("link", name="Inbox").click()

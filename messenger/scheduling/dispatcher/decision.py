@@ -78,6 +78,17 @@ def reach_of(contacts: Sequence[Contact]) -> Reach:
     return Reach.LOST
 
 
+def contacts_for(message: Message, contacts: Sequence[Contact], channels: Collection[ChannelName]) -> list[Contact]:
+    """The patient's contacts the row may go to, in the patient's order: on a configured channel, and on
+    its only channel if it has one."""
+    return [c for c in contacts if c.channel in channels and message.only_channel in (None, c.channel)]
+
+
+def first_usable(message: Message, contacts: Sequence[Contact], channels: Collection[ChannelName]) -> Contact | None:
+    """The contact the row would be sent to first, if any can take it."""
+    return next((c for c in contacts_for(message, contacts, channels) if c.reachable and not c.opted_out), None)
+
+
 def decide(
     *,
     message: Message,
@@ -109,7 +120,7 @@ def decide(
         return Close(MessageStatus.SKIPPED, "past its not-after time")
     if message.only_channel is not None and message.infusion_number in answered:
         return Close(MessageStatus.SKIPPED, failure_text(FailureCode.SKIP_ANSWERED))
-    configured = [c for c in contacts if c.channel in channels and message.only_channel in (None, c.channel)]
+    configured = contacts_for(message, contacts, channels)
     usable = tuple(c for c in configured if c.reachable and not c.opted_out)
     match reach_of(configured):
         case Reach.NOT_LINKED:

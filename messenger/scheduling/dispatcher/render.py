@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from messenger.channels.base import Button, Channel, Content, Outgoing
-from messenger.content import Flavour
+from messenger.content import Capabilities, Flavour
 from messenger.domain.enums import ChannelName, StepKind
 from messenger.domain.models import Contact, Message, Patient
 from messenger.rendering.compose import Composer
@@ -81,15 +81,50 @@ class Renderer:
     def for_patient(self, job: Job, channel: Channel, contact: Contact, now: datetime) -> Outgoing:
         """The series step in the patient's language, for this channel; raises TemplateRenderError."""
         message, patient = job.message, job.patient
-        if message.kind is StepKind.DIRECT and self.notes is not None:
-            note = self.notes(message, patient.locale, channel.capabilities.body)
-            return self._outgoing(job, contact, replace(note, body=note.body[: channel.capabilities.max_length]))
+        if self._is_note(message):
+            return self._outgoing(job, contact, self._note(job, channel.capabilities))
+        context = self._context(job, now)
+        content = self.composer.compose(
+            template=message.template, capabilities=channel.capabilities, locale=patient.locale, context=context
+        )
+        if contact.channel is ChannelName.WHATSAPP and job.definition is not None:
+            locales = self.composer.environment.locales_for(patient.locale)
+            content = whatsapp_content(content, job.definition, message, contact, context, locales, now)
+        if channel.capabilities.buttons and self.buttons is not None:
+            content = replace(content, buttons=self.buttons(message, patient.locale))
+        files: tuple[tuple[str, bytes, str], ...] = ()
+        if channel.capabilities.html is not None and self.attachments is not None:
+            files = self.attachments(message, job.infusion_times, patient.locale)
+        return self._outgoing(job, contact, content, files)
+
+    def patient_text(self, job: Job, capabilities: Capabilities, now: datetime) -> Content:
+        """What the patient reads of the row on a channel of ``capabilities``, rendered as :meth:`for_patient`
+        renders it: the body and the subject, without an HTML part, buttons or files; raises TemplateRenderError."""
+        if self._is_note(job.message):
+            return self._note(job, capabilities)
+        return self.composer.compose(
+            template=job.message.template,
+            capabilities=replace(capabilities, html=None),
+            locale=job.patient.locale,
+            context=self._context(job, now),
+        )
+
+    def _is_note(self, message: Message) -> bool:
+        return message.kind is StepKind.DIRECT and self.notes is not None
+
+    def _note(self, job: Job, capabilities: Capabilities) -> Content:
+        if self.notes is None:
+            raise TypeError("notes need their writer")
+        note = self.notes(job.message, job.patient.locale, capabilities.body)
+        return replace(note, body=note.body[: capabilities.max_length])
+
+    def _context(self, job: Job, now: datetime) -> dict[str, Any]:
+        message, patient = job.message, job.patient
         if job.definition is None:
             raise TypeError(f"message {message.id} has no series definition to render")
-        zone = ZoneInfo(patient.timezone)
-        context = message_context(
+        return message_context(
             patient_name=patient.name,
-            zone=zone,
+            zone=ZoneInfo(patient.timezone),
             clinic=self.clinic,
             definition=job.definition,
             infusion_times=job.infusion_times,
@@ -100,18 +135,6 @@ class Renderer:
             not_held=job.not_held,
             note_link=self.note_links(message, now) if self.note_links else None,
         )
-        content = self.composer.compose(
-            template=message.template, capabilities=channel.capabilities, locale=patient.locale, context=context
-        )
-        if contact.channel is ChannelName.WHATSAPP:
-            locales = self.composer.environment.locales_for(patient.locale)
-            content = whatsapp_content(content, job.definition, message, contact, context, locales, now)
-        if channel.capabilities.buttons and self.buttons is not None:
-            content = replace(content, buttons=self.buttons(message, patient.locale))
-        files: tuple[tuple[str, bytes, str], ...] = ()
-        if channel.capabilities.html is not None and self.attachments is not None:
-            files = self.attachments(message, job.infusion_times, patient.locale)
-        return self._outgoing(job, contact, content, files)
 
     def _outgoing(
         self, job: Job, contact: Contact, content: Content, files: tuple[tuple[str, bytes, str], ...] = ()

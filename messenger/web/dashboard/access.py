@@ -31,6 +31,7 @@ from messenger.domain.timing import QuietHours
 from messenger.rendering.context import Clinic
 from messenger.rendering.environment import TemplateEnvironment
 from messenger.rendering.strings import BotStrings
+from messenger.scheduling.dispatcher.render import Renderer
 from messenger.services import audit
 from messenger.services.dashboard_access import Refused, signed_in
 from messenger.services.errors import ServiceError
@@ -70,6 +71,8 @@ class DashboardDeps:
     desk: AlertDesk | None
     # The bot's @username, known once it has started: an invite link opens a chat with it.
     bot_username: Callable[[], str]
+    # Each message's text on the patient's page, as the dispatcher renders it.
+    renderer: Renderer
 
     @property
     def locale(self) -> str:

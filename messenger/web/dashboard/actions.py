@@ -133,6 +133,8 @@ async def series_change(deps: DashboardDeps, request: Request, visit: Visit) -> 
     patient_id, change = request.path_params["patient_id"], request.url.path.rsplit("/", 1)[-1]
     if change not in {"pause", "resume", "cancel"}:
         raise ServiceError("dashboard.bad_form")
+    if change == "cancel" and visit.form.get("confirm") != "yes":
+        return await _cancel_preview(deps, patient_id, visit)
     async with transaction(deps.sessions) as session:
         series = await changes.latest_series(session, patient_id)
         if change == "pause":
@@ -148,6 +150,14 @@ async def series_change(deps: DashboardDeps, request: Request, visit: Visit) -> 
             text = deps.text("staff.cancelled", patient_id=patient_id, cancelled=cancelled)
     deps.poke()
     return done(deps, visit, text, back(patient_id))
+
+
+async def _cancel_preview(deps: DashboardDeps, patient_id: int, visit: Visit) -> Response:
+    """What cancelling would end, and the button that does it."""
+    preview = await dashboard_views.preview_cancel(sessions=deps.sessions, clock=deps.clock, patient_id=patient_id)
+    async with deps.sessions() as session:
+        patient = await _patient(session, patient_id)
+    return deps.page("cancel", patient=patient, messages=preview.messages, infusions=preview.infusions, csrf=visit.csrf)
 
 
 async def attendance(deps: DashboardDeps, request: Request, visit: Visit) -> Response:

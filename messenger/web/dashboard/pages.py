@@ -14,9 +14,13 @@ from messenger.db import transaction
 from messenger.domain import bounds
 from messenger.domain.enums import MessageStatus, SeriesStatus
 from messenger.domain.models import Message
+from messenger.insights.course import InfusionMark, attendance_of, checkins_of
+from messenger.scheduling.dispatcher.jobs import load
 from messenger.services import conversation, dashboard_views, reports
 from messenger.services.dashboard_access import Refused, open_login, sign_out
 from messenger.web.dashboard.access import COOKIE, PREFIX, DashboardDeps, Handler, Visit, signed_out, start_session
+from messenger.web.dashboard.chart import course_chart
+from messenger.web.dashboard.texts import shown_texts
 from messenger.web.notes import is_preview_robot
 
 MAX_QUERY = 100
@@ -59,10 +63,19 @@ async def patient(deps: DashboardDeps, request: Request, visit: Visit) -> Respon
     async with deps.sessions() as session:
         card = await reports.patient_card(session, patient_id)
         messages = await dashboard_views.timeline(session, patient_id)
+        jobs = await load(session, messages, deps.catalog)
         entries = await dashboard_views.conversation_of(session, patient_id)
         alerts = await dashboard_views.open_alerts(session, patient_id)
         answers = await dashboard_views.answers_of(session, patient_id)
-    zone = ZoneInfo(card.patient.timezone)
+    zone, now = ZoneInfo(card.patient.timezone), deps.clock.now()
+    texts = shown_texts(deps.renderer, jobs, channels=deps.channels, now=now)
+    chart = course_chart(
+        checkins_of(answers),
+        [InfusionMark(i.number, i.scheduled_at, attendance_of(i, now)) for i in card.infusions],
+        zone=zone,
+        formats=deps.clinic.formats(deps.locale),
+        stamp=lambda instant: deps.when(instant, zone),
+    )
     return deps.page(
         "patient",
         patient=card.patient,
@@ -81,7 +94,7 @@ async def patient(deps: DashboardDeps, request: Request, visit: Visit) -> Respon
                 "status": m.status.value,
                 "channel": _channel(m),
                 "error": m.last_error if m.status in (MessageStatus.FAILED, MessageStatus.SKIPPED) else None,
-                "text": (m.params or {}).get("text"),
+                "shown": texts.get(m.pk),
             }
             for m in messages
         ],
@@ -94,6 +107,7 @@ async def patient(deps: DashboardDeps, request: Request, visit: Visit) -> Respon
             }
             for a in answers
         ],
+        chart=chart,
         conversation=[conversation.entry_view(e, deps.when(e.at, zone)) for e in entries],
         alerts=[{"id": a.pk, "when": deps.when(a.created_at)} for a in alerts],
         csrf=visit.csrf,
@@ -132,7 +146,7 @@ async def inbox(deps: DashboardDeps, _request: Request, visit: Visit) -> Respons
 async def agenda(deps: DashboardDeps, _request: Request, visit: Visit) -> Response:
     now = deps.clock.now()
     async with deps.sessions() as session:
-        due = await dashboard_views.agenda(session, start=now, end=now + AGENDA)
+        due = await dashboard_views.agenda(session, now=now, end=now + AGENDA)
     rows = [
         {
             "when": deps.when(m.send_at),
@@ -142,10 +156,12 @@ async def agenda(deps: DashboardDeps, _request: Request, visit: Visit) -> Respon
             "kind": m.kind.value,
             "channel": _channel(m),
             "held": m.status is MessageStatus.HELD,
+            "overdue": m.send_at < now,
         }
         for m, p in due
     ]
-    return deps.page("agenda", rows=rows, csrf=visit.csrf)
+    overdue = sum(1 for row in rows if row["overdue"])
+    return deps.page("agenda", rows=rows, overdue=overdue, csrf=visit.csrf)
 
 
 async def logout(deps: DashboardDeps, request: Request, _visit: Visit) -> Response:
