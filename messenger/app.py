@@ -251,7 +251,6 @@ def build_app(
                 )
             )
         if telegram_app is not None:  # staff sign in to the dashboard with a link from the bot
-            shown_links = note_links.shown if note_links is not None else None
             routes += dashboard_routes(
                 DashboardDeps(
                     settings=settings,
@@ -266,8 +265,7 @@ def build_app(
                     channels=frozenset(wired),
                     desk=desk,
                     bot_username=lambda: telegram_app.bot.username,
-                    # The dispatcher's rendering; a link to a note is shown, never made to open it from here.
-                    renderer=Renderer(composer=composer, clinic=clinic, notes=renderer.notes, note_links=shown_links),
+                    renderer=renderer.for_staff_pages(note_links.shown if note_links is not None else None),
                 )
             )
         secret = settings.telegram_webhook_secret

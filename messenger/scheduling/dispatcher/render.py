@@ -78,6 +78,10 @@ class Renderer:
         self.note_links = note_links
         self.oncall = oncall
 
+    def for_staff_pages(self, note_links: NoteLinkFactory | None) -> Renderer:
+        """The same rendering for pages staff read, with ``note_links`` (links that show, not open)."""
+        return Renderer(composer=self.composer, clinic=self.clinic, notes=self.notes, note_links=note_links)
+
     def for_patient(self, job: Job, channel: Channel, contact: Contact, now: datetime) -> Outgoing:
         """The series step in the patient's language, for this channel; raises TemplateRenderError."""
         message, patient = job.message, job.patient
