@@ -6,7 +6,9 @@ first. Requests leave one at a time on a cadence of ``1/rate`` seconds. A wake-u
 oversleeping does not lower the rate; a later one starts a new cadence from when it actually
 left, so a stall never turns into a catch-up burst (a strict one-second window would answer
 that with 429). A one-second window thus holds at most ``⌊rate · (1 s + slack)⌋ + 1`` requests:
-30 at the default 29 a second, and 10 for each of three processes sharing that rate.
+30 at the default 29 a second. A process that shares the account's rate with others keeps no
+cadence: its requests are spaced from when the last one left, because the processes' requests
+reach the provider unsynchronised and together they would otherwise meet the limit exactly.
 A request with a key (a chat, a phone number) also waits for that key's own interval; requests
 for one key leave in the order they asked. :meth:`Pacer.pause` stops every sender of the account
 until the time the provider asked for; requests already waiting keep their place and leave once
@@ -145,7 +147,8 @@ class Pacer:
                 # Looked at again after waking: a pause may have begun meanwhile.
                 await self.clock.sleep_until(ready)
             cadence = self._next
-            if cadence is None or now - cadence > min(CADENCE_SLACK, self._interval / 4):
+            slack = min(CADENCE_SLACK, self._interval / 4) if self.rate >= self.full_rate else timedelta(0)
+            if cadence is None or now - cadence > slack:
                 cadence = now  # the first request, or the first after a stall: a new cadence, no catch-up
             self._next = cadence + self._interval
             self.requests += 1

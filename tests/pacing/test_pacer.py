@@ -83,6 +83,24 @@ async def test_a_wake_up_a_little_late_keeps_the_cadence_without_breaking_the_wi
     assert min(b - a for a, b in itertools.pairwise(times)) >= 0.075
 
 
+async def test_a_process_sharing_the_rate_spaces_from_when_the_last_request_left(clock: ManualClock) -> None:
+    pacer = Pacer(account="test", clock=clock, rate=10)
+    pacer.set_rate(5)  # one of two live processes
+    log: list[tuple[str, float]] = []
+    request = released_at(clock, log)
+    tasks = [asyncio.create_task(request(pacer, f"r{n}")) for n in range(6)]
+    await settle()
+    for _ in range(5):
+        wake = clock.next_wake()
+        assert wake is not None
+        clock.set(wake + timedelta(milliseconds=2))
+        await settle()
+    await asyncio.gather(*tasks)
+
+    # No cadence to keep: the other process's requests are not on it.
+    assert min(b - a for a, b in itertools.pairwise(t for _, t in log)) >= 0.2
+
+
 async def test_one_chat_gets_one_message_a_second_while_other_chats_flow(clock: ManualClock) -> None:
     pacer = Pacer(account="test", clock=clock, rate=20, key_interval=chat_interval)
     log: list[tuple[str, float]] = []
