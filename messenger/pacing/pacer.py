@@ -5,8 +5,10 @@ first. Requests leave one at a time on a cadence of ``1/rate`` seconds. A wake-u
 :data:`CADENCE_SLACK` late (the event loop's usual millisecond or two) keeps the cadence, so
 oversleeping does not lower the rate; a later one starts a new cadence from when it actually
 left, so a stall never turns into a catch-up burst (a strict one-second window would answer
-that with 429). A one-second window thus holds at most ``⌊rate · (1 s + slack)⌋ + 1`` requests:
-30 at the default 29 a second. A process that shares the account's rate with others keeps no
+that with 429). The cadence alone would let ``⌊rate · (1 s + slack)⌋ + 1`` requests into a
+one-second window, 30 at the default 29 a second, and a request delayed on its way to the
+provider could then make 31 arrive within one: so no more than ``⌊rate⌋`` leave in any second,
+which keeps one request's room for that jitter. A process that shares the account's rate with others keeps no
 cadence: its requests are spaced from when the last one left, because the processes' requests
 reach the provider unsynchronised and together they would otherwise meet the limit exactly.
 A request with a key (a chat, a phone number) also waits for that key's own interval; requests
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -34,6 +37,7 @@ KeyInterval = Callable[[str], float]
 
 # How late a request may leave and still keep the cadence (see the module's docstring).
 CADENCE_SLACK = timedelta(milliseconds=3)
+_SECOND = timedelta(seconds=1)
 # Keys not used for this long are forgotten (their spacing has long passed).
 _FORGET_AFTER = timedelta(minutes=5)
 _PRUNE_EVERY = 10_000
@@ -60,6 +64,8 @@ class Pacer:
         self.key_interval = key_interval
         self._interval = timedelta(seconds=1 / rate)
         self.full_rate = rate
+        # When the last ⌊rate⌋ requests left, kept only while this process has the whole rate.
+        self._window: deque[datetime] = deque(maxlen=int(rate))
         # The slot the next request may take; None before the first.
         self._next: datetime | None = None
         self._paused_until: datetime | None = None
@@ -127,6 +133,8 @@ class Pacer:
         if rate <= 0:
             raise ValueError("a pacer's rate must be positive")
         self._interval = timedelta(seconds=1 / rate)
+        # Sharing the rate, this process keeps no cadence (see the module's docstring) and no window.
+        self._window = deque(self._window, maxlen=int(rate) if rate >= self.full_rate else 0)
 
     def on_pause(self, listener: PauseListener) -> None:
         """Call ``listener(until)`` whenever a sender of this process pauses the account."""
@@ -139,6 +147,8 @@ class Pacer:
             while True:
                 now = self.clock.now()
                 ready = now if self._next is None else max(now, self._next)
+                if self._window.maxlen and len(self._window) == self._window.maxlen:
+                    ready = max(ready, self._window[0] + _SECOND)
                 paused = self.paused_until()
                 if paused is not None:
                     ready = max(ready, paused)
@@ -147,10 +157,11 @@ class Pacer:
                 # Looked at again after waking: a pause may have begun meanwhile.
                 await self.clock.sleep_until(ready)
             cadence = self._next
-            slack = min(CADENCE_SLACK, self._interval / 4) if self.rate >= self.full_rate else timedelta(0)
+            slack = min(CADENCE_SLACK, self._interval / 4) if self._window.maxlen else timedelta(0)
             if cadence is None or now - cadence > slack:
                 cadence = now  # the first request, or the first after a stall: a new cadence, no catch-up
             self._next = cadence + self._interval
+            self._window.append(now)
             self.requests += 1
             return now
 
