@@ -46,11 +46,16 @@ class Purged:
 
 async def forget_patient(*, session: AsyncSession, clock: Clock, patient_id: int, actor: str) -> Erased:
     """Erase the patient's name, contacts, provider ids and free text; cancel what was not sent yet."""
-    patient = await session.get(Patient, patient_id)
+    patient = await session.get(Patient, patient_id, with_for_update=True)
     if patient is None:
         raise ServiceError("unknown_patient", patient_id=patient_id)
     now = clock.now()
     already = patient.erased_at is not None
+    # The patient first, then their rows in id order, the order the dispatcher records in: a send
+    # recorded meanwhile waits for this transaction, or this one for it, never both for each other.
+    await session.exec(
+        select(Message.id).where(col(Message.patient_id) == patient_id).order_by(col(Message.id)).with_for_update()
+    )
     # Messages point at contacts: detach them first, then the contacts can go.
     cancelled = await session.exec(
         update(Message)

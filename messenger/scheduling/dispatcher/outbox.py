@@ -152,6 +152,8 @@ async def record(
                 {"row_id": outcome.job.message.id, "worker": worker} | {f"v_{k}": values[k] for k in _RECORDED}
             )
     if params:
+        # Rows are locked in id order, as erasure locks them: two writers never wait on each other in a circle.
+        params.sort(key=lambda row: row["row_id"])
         connection = await session.connection()
         await connection.execute(_RECORD, params)
     return recorded
