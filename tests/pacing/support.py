@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
-from datetime import datetime
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import datetime, timedelta
 
 from messenger.clock import ManualClock
 
@@ -61,3 +61,12 @@ async def settle(rounds: int = 50) -> None:
     """Let every ready task run until it waits (a yield to the loop, not a wait for time)."""
     for _ in range(rounds):
         await asyncio.sleep(0)
+
+
+async def wake_late(clock: ManualClock, late_ms: Sequence[float]) -> None:
+    """Move ``clock`` to each next wake-up in turn, that many milliseconds past it (an event loop's lateness)."""
+    for late in late_ms:
+        wake = clock.next_wake()
+        assert wake is not None, "nothing is waiting"
+        clock.set(wake + timedelta(milliseconds=late))
+        await settle()

@@ -11,7 +11,7 @@ import pytest
 from messenger.clock import ManualClock
 from messenger.pacing.pacer import Pacer
 from messenger.pacing.telegram import GROUP_CHAT_INTERVAL, PRIVATE_CHAT_INTERVAL, chat_interval
-from tests.pacing.support import driven, settle
+from tests.pacing.support import driven, settle, wake_late
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
@@ -69,11 +69,7 @@ async def test_a_wake_up_a_little_late_keeps_the_cadence_without_breaking_the_wi
     request = released_at(clock, log)
     tasks = [asyncio.create_task(request(pacer, f"r{n}")) for n in range(21)]
     await settle()
-    for _ in range(20):  # every wake-up 2 ms late, as the event loop often is
-        wake = clock.next_wake()
-        assert wake is not None
-        clock.set(wake + timedelta(milliseconds=2))
-        await settle()
+    await wake_late(clock, [2] * 20)  # every wake-up 2 ms late, as the event loop often is
     await asyncio.gather(*tasks)
 
     times = [t for _, t in log]
@@ -90,11 +86,7 @@ async def test_one_late_request_and_the_cadence_never_put_more_than_the_rate_in_
     request = released_at(clock, log)
     tasks = [asyncio.create_task(request(pacer, f"r{n}")) for n in range(12)]
     await settle()
-    for n in range(11):  # the second request leaves 3 ms late; the cadence brings the rest back on time
-        wake = clock.next_wake()
-        assert wake is not None
-        clock.set(wake + timedelta(milliseconds=3 if n == 0 else 0))
-        await settle()
+    await wake_late(clock, [3] + [0] * 10)  # the second request 3 ms late; the cadence brings the rest back on time
     await asyncio.gather(*tasks)
 
     times = [t for _, t in log]
@@ -109,11 +101,7 @@ async def test_a_process_sharing_the_rate_spaces_from_when_the_last_request_left
     request = released_at(clock, log)
     tasks = [asyncio.create_task(request(pacer, f"r{n}")) for n in range(6)]
     await settle()
-    for _ in range(5):
-        wake = clock.next_wake()
-        assert wake is not None
-        clock.set(wake + timedelta(milliseconds=2))
-        await settle()
+    await wake_late(clock, [2] * 5)
     await asyncio.gather(*tasks)
 
     # No cadence to keep: the other process's requests are not on it.

@@ -248,17 +248,14 @@ class Dispatcher(DispatcherBase):
         """Record a batch's outcomes; its rows are no longer in flight, recorded or not (a crashed
         delivery's row stays claimed until its lease ends, then goes back to the queue)."""
         try:
-            return await self._record_outcomes(outcomes)
+            return await record_outcomes(
+                outcomes,
+                sessions=self.sessions,
+                clock=self.clock,
+                worker=self.name,
+                channels=self.channels,
+                staff=self.renderer.staff,
+                listeners=self.listeners,
+            )
         finally:
             self._in_flight.difference_update(m.pk for m in batch.claimed)
-
-    async def _record_outcomes(self, outcomes: list[Outcome]) -> list[Delivery]:
-        return await record_outcomes(
-            outcomes,
-            sessions=self.sessions,
-            clock=self.clock,
-            worker=self.name,
-            channels=self.channels,
-            staff=self.renderer.staff,
-            listeners=self.listeners,
-        )
