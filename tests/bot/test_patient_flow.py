@@ -83,8 +83,8 @@ async def test_repeated_failures_are_throttled_even_for_a_good_code(bot_app, bot
 
 @pytest.mark.slow
 async def test_a_compressed_series_arrives_in_order_and_answers_reach_staff(bot_api, database_url):
-    # The compact series: infusions at 12:02 and 12:05 story time; at 15x a story minute lasts four real seconds,
-    # room for a button press before the infusion starts on a busy machine.
+    # The compact series: infusions at 12:02 and 12:05 story time, at 15x. The story is held just short of each
+    # infusion until the patient has pressed that reminder's button: a busy machine delays the story, not the press.
     clock = ScaledClock(T0, speed=15, running=False)
     settings = bot_settings(bot_api, database_url, series_dir=COMPACT, default_series="compact")
     app = build_app(settings, clock=clock)
@@ -102,10 +102,12 @@ async def test_a_compressed_series_arrives_in_order_and_answers_reach_staff(bot_
         )
         await say(bot_api, PATIENT, f"/start {code}", expect="Your infusions")
         clock.run()
+        clock.hold_at(T0 + timedelta(minutes=1, seconds=55))
         app.alarm.poke()
 
         reminder_1 = await bot_api.wait_for_message(PATIENT, contains="Today at 12:02")
         await press(bot_api, PATIENT, reminder_1, "I'll be there")
+        clock.hold_at(T0 + timedelta(minutes=4, seconds=55))
         checkin_1 = await bot_api.wait_for_message(PATIENT, contains="feeling after infusion 1")
         await press(bot_api, PATIENT, checkin_1, "9")
         mood = _current(bot_api, checkin_1)
@@ -113,6 +115,7 @@ async def test_a_compressed_series_arrives_in_order_and_answers_reach_staff(bot_
         await press(bot_api, PATIENT, _current(bot_api, checkin_1), "Yes")
         reminder_2 = await bot_api.wait_for_message(PATIENT, contains="Today at 12:05")
         await press(bot_api, PATIENT, reminder_2, "I need to reschedule")
+        clock.hold_at(None)
         # Infusion 2 waits for a new time: the end of the series says so.
         await bot_api.wait_for_message(PATIENT, contains="you received 1 of the 2 infusions planned", timeout=40)
         await app.alarm.wait_idle()  # the completion is recorded after Telegram accepted it

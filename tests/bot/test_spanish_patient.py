@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlmodel import col, select
 
 from messenger.app import build_app
@@ -21,7 +23,7 @@ ENGLISH = (" the ", " your ", " you ", "Today", "Tomorrow", "Thank you", "infusi
 
 
 async def test_a_spanish_patient_gets_the_whole_compressed_series_in_spanish(bot_api, database_url):
-    # 15x: a story minute is four real seconds, room for a button press before the infusion starts on a busy machine.
+    # 15x; the story is held just short of each infusion until the patient has pressed that reminder's button.
     clock = ScaledClock(T0, speed=15, running=False)
     settings = bot_settings(bot_api, database_url, series_dir=COMPACT, default_series="compact")
     app = build_app(settings, clock=clock)
@@ -30,17 +32,20 @@ async def test_a_spanish_patient_gets_the_whole_compressed_series_in_spanish(bot
         enrolled = await say(bot_api, OWNER, ENROL_ES, expect="Enrolled")
         welcome = await say(bot_api, PATIENT, f"/start {invite_code(enrolled['text'])}", expect="Sus infusiones")
         clock.run()
+        clock.hold_at(T0 + timedelta(minutes=1, seconds=55))
         app.alarm.poke()
 
         note = await bot_api.wait_for_message(PATIENT, contains="Lo que una imagen puede mostrar")
         reminder_1 = await bot_api.wait_for_message(PATIENT, contains="Hoy a las 12:02 p.m.")
         await press(bot_api, PATIENT, reminder_1, "Ahí estaré")
+        clock.hold_at(T0 + timedelta(minutes=4, seconds=55))
         checkin = await bot_api.wait_for_message(PATIENT, contains="se siente después de la infusión 1")
         await press(bot_api, PATIENT, checkin, "9")
         await press(bot_api, PATIENT, _current(bot_api, checkin), "Bajo")
         await press(bot_api, PATIENT, _current(bot_api, checkin), "Sí")
         reminder_2 = await bot_api.wait_for_message(PATIENT, contains="Hoy a las 12:05 p.m.")
         await press(bot_api, PATIENT, reminder_2, "Necesito otra fecha")
+        clock.hold_at(None)
         # Infusion 2 waits for a new time: the end of the series says what was received.
         completion = await bot_api.wait_for_message(PATIENT, contains="recibió 1 de las 2 infusiones", timeout=40)
         await app.alarm.wait_idle()
