@@ -5,11 +5,15 @@ from __future__ import annotations
 import getpass
 from pathlib import Path
 
+import pytest
 from sqlmodel import col, select
 
 from messenger.db import create_engine, session_factory
 from messenger.domain.models import AuditEvent
 from tests.cli_run import messenger
+
+# A cold interpreter per command, seconds each: outside the fast suite.
+pytestmark = pytest.mark.slow
 
 
 async def audit_trail(database_url: str) -> list[tuple[str, str, dict[str, object]]]:

@@ -21,6 +21,8 @@ from tests.fakes.bot_api import FakeBotApi
 TOKEN = "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghij"
 PASSWORD = "s3cret-pw"
 CLINIC = {"MESSENGER_CLINIC_NAME": "Valley Clinic", "MESSENGER_CLINIC_PHONE": "555-0100"}
+# A cold interpreter per test, seconds each: outside the fast suite.
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
 from datetime import timedelta
 
+import pytest
 from sqlmodel import col, select
 
 from messenger.app import build_app
@@ -14,6 +12,7 @@ from messenger.db import transaction
 from messenger.domain.enums import ChannelName, MessageStatus
 from messenger.domain.models import AuditEvent, Contact, Message, Patient, Series
 from tests.bot.conftest import OWNER, STAFF, say
+from tests.cli_run import messenger
 from tests.factories import enrol_patient
 
 ENROL = '/enroll name="Jane Doe" first="2026-12-02 10:00" tz=America/Los_Angeles phone=+15551230000'
@@ -60,21 +59,8 @@ async def test_staff_who_are_not_owners_cannot_forget(bot_app, bot_api):
     assert patient.name == "Jane Doe" and len(contacts) == 1
 
 
-async def _cli(database_url: str, *args: str, **env: str) -> tuple[int, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "messenger",
-        *args,
-        env={**os.environ, "MESSENGER_DATABASE_URL": database_url, "NO_COLOR": "1", "COLUMNS": "400", **env},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    output, _ = await process.communicate()
-    return process.returncode or 0, output.decode()
-
-
-async def test_messenger_forget_on_the_command_line(settings, clock, database_url):
+@pytest.mark.slow  # the real command, three times over
+async def test_messenger_forget_on_the_command_line(settings, clock, database_url, tmp_path):
     app = build_app(settings, clock=clock)
     await app.start(migrate=True)
     app.alarm.scheduler.pause()
@@ -83,24 +69,25 @@ async def test_messenger_forget_on_the_command_line(settings, clock, database_ur
     finally:
         await app.stop()
 
-    code, output = await _cli(database_url, "forget", str(series.patient_id))
-    bad_code, bad_output = await _cli(database_url, "forget", "²")
-    missing_code, missing_output = await _cli(database_url, "forget", "999")
+    db = {"MESSENGER_DATABASE_URL": database_url}
+    erased = await messenger(tmp_path, "forget", str(series.patient_id), **db)
+    bad = await messenger(tmp_path, "forget", "²", **db)
+    missing = await messenger(tmp_path, "forget", "999", **db)
 
     check = build_app(settings, clock=clock)
     try:
         patient, contacts, _, events = await _state(check, series.patient_id)
     finally:
         await check.engine.dispose()
-    assert code == 0
-    assert output.strip() == (
+    assert erased.code == 0
+    assert erased.lines == [
         f"Patient #{series.patient_id}'s personal data is erased: name, 1 contact(s), provider ids and free text. "
         "Their counts stay; nothing more will be sent to them. This cannot be undone."
-    )
+    ]
     assert patient.name == f"#{series.patient_id}" and contacts == []
     assert [e.actor.split(":")[0] for e in events if e.action == "forget"] == ["cli"]
-    assert (bad_code, bad_output.strip()) == (2, "² is not a patient id (a number such as 12).")
-    assert (missing_code, missing_output.strip()) == (1, "There is no patient #999.")
+    assert (bad.code, bad.lines) == (2, ["² is not a patient id (a number such as 12)."])
+    assert (missing.code, missing.lines) == (1, ["There is no patient #999."])
 
 
 async def test_retention_purges_old_free_text_and_keeps_recent(settings, clock):

@@ -28,12 +28,12 @@ from telegram import Update
 
 from messenger.app import App, build_app
 from messenger.channels.signing import twilio_signature
-from messenger.clock import ManualClock, ScaledClock
+from messenger.clock import ManualClock
 from messenger.config import Settings
 from tests.bot.conftest import OWNER, PATIENT, STRANGER, invite_code
 from tests.conftest import T0
 from tests.fakes.bot_api import FakeBotApi
-from tests.inbound.support import free_port
+from tests.inbound.support import fast_pacing, free_port
 
 SECRET = "fuzz-webhook-secret-0123456789"
 TWILIO_TOKEN = "fuzz-twilio-token"
@@ -50,9 +50,6 @@ NASTY = st.sampled_from(
 WORD = st.one_of(NASTY, st.text(max_size=30), st.integers(min_value=-(2**70), max_value=2**70).map(str))
 ARGUMENTS = st.lists(WORD, max_size=6).map(" ".join) | st.text(max_size=5000)
 TELEGRAM_LIMIT = 4096
-# Telegram lets one message a second into a chat, and every example is answered in the same few
-# chats: the pacers run on a clock a thousand times faster, so pacing costs an example a millisecond.
-PACING_SPEED = 1_000
 
 
 class Harness:
@@ -106,8 +103,8 @@ class Harness:
             twilio_account_sid="AC" + "0" * 32,
             twilio_auth_token=TWILIO_TOKEN,  # type: ignore[arg-type]
         )
-        pacing = ScaledClock(T0, PACING_SPEED)
-        self.app = build_app(settings, clock=ManualClock(T0), pacing_clock=pacing, serve_http=True)
+        # Every example is answered in the same few chats, one message a second each: pace on a fast clock.
+        self.app = build_app(settings, clock=ManualClock(T0), pacing_clock=fast_pacing(), serve_http=True)
         await self.app.start()
         self.app.alarm.scheduler.pause()
         enrolled = await self.command(
