@@ -25,8 +25,14 @@ _database_names = itertools.count(1)
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """Most tests wait on sockets, a Bot API server and subprocesses rather than on the CPU:
-    two workers per core, at least four, at most eight (each starts its own PostgreSQL)."""
-    return min(8, max(4, 2 * (os.cpu_count() or 1)))
+    two workers per core, at least four, at most eight (each starts its own PostgreSQL).
+
+    The fast suite (``-m "not slow"``) waits on little and keeps the CPU busy: one worker per core,
+    since each worker pays for importing everything once."""
+    cores = os.cpu_count() or 1
+    if "not slow" in (config.option.markexpr or ""):
+        return cores
+    return min(8, max(4, 2 * cores))
 
 
 # Tests through a real Bot API server on loopback (python-telegram-bot polling it over HTTP) run in real
