@@ -7,7 +7,9 @@ or not) likewise tells which patient a staff member's Telegram reply to it is ab
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -30,6 +32,12 @@ from messenger.services import audit
 
 log = logging.getLogger(__name__)
 
+# A copy's Telegram message id is recorded with the rest of its batch, once the batch is sent (a
+# batch of 50 takes under two seconds at Telegram's rate): a reply to a copy still on the wire looks
+# again this often, for up to this long. Updates are handled one at a time, so the wait stays short.
+RECORDING_POLL = 0.1
+RECORDING_PATIENCE = 5.0
+
 
 @dataclass(frozen=True, slots=True)
 class Acknowledged:
@@ -40,9 +48,18 @@ class Acknowledged:
 
 class AlertDesk:
     def __init__(
-        self, *, bot: Bot, sessions: SessionFactory, strings: BotStrings, clock: Clock, settings: Settings
+        self,
+        *,
+        bot: Bot,
+        sessions: SessionFactory,
+        strings: BotStrings,
+        clock: Clock,
+        settings: Settings,
+        pause: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.bot = bot
+        # How a reply waits for a copy on the wire to be recorded (real seconds: recording is real work).
+        self.pause = pause
         self.sessions = sessions
         self.strings = strings
         self.locale = settings.default_locale
@@ -108,20 +125,42 @@ class AlertDesk:
 
     async def patient_for_copy(self, *, chat_id: int, message_id: int) -> int | None:
         """The patient a staff message is an alert about (to read a Telegram reply to it); None for a
-        message that is no alert, or a digest about several patients."""
-        async with self.sessions() as session:
-            patients = set(
-                (
-                    await session.exec(
-                        select(Message.patient_id).where(
-                            Message.kind == StepKind.ALERT,
-                            Message.staff_chat_id == chat_id,
-                            Message.provider_id == str(message_id),
-                        )
-                    )
-                ).all()
-            )
+        message that is no alert, or a digest about several patients.
+
+        While the chat has a copy on the wire, the message may be that copy, its id not recorded
+        yet: look again until it is, for up to :data:`RECORDING_PATIENCE`."""
+        for _ in range(round(RECORDING_PATIENCE / RECORDING_POLL)):
+            patients = await self._patients_of(chat_id, message_id)
+            if patients or not await self.copies_on_the_wire(chat_id):
+                break
+            await self.pause(RECORDING_POLL)
         return patients.pop() if len(patients) == 1 else None
+
+    async def _patients_of(self, chat_id: int, message_id: int) -> set[int | None]:
+        async with self.sessions() as session:
+            rows = await session.exec(
+                select(Message.patient_id).where(
+                    Message.kind == StepKind.ALERT,
+                    Message.staff_chat_id == chat_id,
+                    Message.provider_id == str(message_id),
+                )
+            )
+            return set(rows.all())
+
+    async def copies_on_the_wire(self, chat_id: int) -> bool:
+        """Whether an alert copy to ``chat_id`` is being sent, its Telegram message id not yet recorded."""
+        async with self.sessions() as session:
+            rows = await session.exec(
+                select(Message.id)
+                .where(
+                    Message.kind == StepKind.ALERT,
+                    Message.staff_chat_id == chat_id,
+                    Message.status == MessageStatus.SENDING,
+                    col(Message.provider_id).is_(None),
+                )
+                .limit(1)
+            )
+            return rows.first() is not None
 
 
 async def claim_untaken(session: AsyncSession, *, before: datetime, now: datetime) -> list[StaffAlert]:

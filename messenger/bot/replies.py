@@ -31,7 +31,9 @@ async def reply_to_alert(update: Update, _context: ContextTypes.DEFAULT_TYPE, de
         else None
     )
     if patient_id is None:
-        await reply(update, deps.text("inbox.reply_not_alert"))
+        # A copy still on the wire after the wait: maybe the one replied to, so do not say it is no alert.
+        on_the_wire = deps.desk is not None and await deps.desk.copies_on_the_wire(message.chat.id)
+        await reply(update, deps.text("inbox.reply_not_yet" if on_the_wire else "inbox.reply_not_alert"))
         return
     await send_reply(update, deps, staff, patient_id, message.text or "")
 

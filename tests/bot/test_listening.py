@@ -9,8 +9,11 @@ import pytest
 from sqlmodel import col, select
 
 from messenger.app import App, build_app
+from messenger.bot.acknowledgement import AlertDesk
 from messenger.clock import ManualClock
-from messenger.domain.models import AuditEvent, ConversationEntry
+from messenger.db import transaction
+from messenger.domain.enums import MessageStatus, StepKind
+from messenger.domain.models import AuditEvent, ConversationEntry, Message
 from messenger.domain.triage import Level
 from tests.bot.conftest import OWNER, PATIENT, STAFF, bot_settings, buttons, invite_code, press, say
 from tests.domain.test_triage import CASES
@@ -198,6 +201,76 @@ async def test_a_telegram_reply_to_an_alert_reaches_the_patient_and_their_answer
     assert answer["text"] == f"{CLINIC}: Nothing after midnight, please."
     assert "telegram" in confirmation["text"]
     assert "wrote" in back["text"]
+
+
+async def _put_back_on_the_wire(app: App, alert: dict) -> Message:
+    """The row of the alert copy ``alert`` as it is while its batch is still being sent: no message id recorded."""
+    await app.alarm.wait_idle()  # the copy's batch is recorded
+    async with transaction(app.sessions) as session:
+        copy = (
+            await session.exec(
+                select(Message).where(
+                    Message.kind == StepKind.ALERT,
+                    Message.staff_chat_id == alert["chat"]["id"],
+                    Message.provider_id == str(alert["message_id"]),
+                )
+            )
+        ).one()
+        copy.status, copy.provider_id = MessageStatus.SENDING, None
+        return copy
+
+
+def _desk(app: App) -> AlertDesk:
+    assert app.telegram is not None and app.telegram.deps.desk is not None
+    return app.telegram.deps.desk
+
+
+async def test_a_reply_to_an_alert_still_on_the_wire_waits_for_its_batch_to_be_recorded(app, bot_api):
+    await _link(bot_api)
+    await say(bot_api, PATIENT, "can I eat before the infusion?")
+    alert = await _alert(bot_api, OWNER, "can I eat", 0)
+    copy = await _put_back_on_the_wire(app, alert)
+    waits = []
+
+    async def batch_recorded_meanwhile(seconds: float) -> None:
+        waits.append(seconds)
+        async with transaction(app.sessions) as session:
+            row = await session.get(Message, copy.id)
+            assert row is not None
+            row.status, row.provider_id = MessageStatus.SENT, str(alert["message_id"])
+
+    _desk(app).pause = batch_recorded_meanwhile
+    bot_api.user_replies(OWNER, "Nothing after midnight, please.", to_message_id=alert["message_id"])
+
+    answer = await bot_api.wait_for_message(PATIENT, contains="Nothing after midnight")
+    confirmation = await bot_api.wait_for_message(OWNER, contains="Your reply to Pat Doe")
+    assert answer["text"] == f"{CLINIC}: Nothing after midnight, please."
+    assert "telegram" in confirmation["text"]
+    assert len(waits) == 1
+
+
+async def test_a_reply_to_an_alert_that_stays_on_the_wire_is_not_sent_and_says_why(app, bot_api):
+    await _link(bot_api)
+    await say(bot_api, PATIENT, "can I eat before the infusion?")
+    alert = await _alert(bot_api, OWNER, "can I eat", 0)
+    await _put_back_on_the_wire(app, alert)
+    waits = []
+
+    async def nothing_recorded(seconds: float) -> None:
+        waits.append(seconds)
+
+    _desk(app).pause = nothing_recorded
+    to_patient = len(bot_api.sent_messages(PATIENT))
+    before = len(bot_api.sent_messages(OWNER))
+    bot_api.user_replies(OWNER, "Nothing after midnight, please.", to_message_id=alert["message_id"])
+
+    told = await _alert(bot_api, OWNER, "your reply was not sent", before)
+    assert told["text"] == (
+        "That alert is still being delivered, so your reply was not sent. Please send it again in a minute, "
+        "or use /reply <patient id> <text>."
+    )
+    assert sum(waits) == pytest.approx(5.0)
+    assert len(bot_api.sent_messages(PATIENT)) == to_patient
 
 
 def _button(message: dict, label: str) -> str:
