@@ -203,8 +203,12 @@ async def test_a_telegram_reply_to_an_alert_reaches_the_patient_and_their_answer
     assert "wrote" in back["text"]
 
 
-async def _put_back_on_the_wire(app: App, alert: dict) -> Message:
-    """The row of the alert copy ``alert`` as it is while its batch is still being sent: no message id recorded."""
+async def _alert_back_on_the_wire(app: App, api: FakeBotApi) -> tuple[dict, Message]:
+    """A patient's question alerts the owner; the copy's row is then put back as it is while its batch is
+    still being sent, with no message id recorded. The alert as the owner sees it, and that row."""
+    await _link(api)
+    await say(api, PATIENT, "can I eat before the infusion?")
+    alert = await _alert(api, OWNER, "can I eat", 0)
     await app.alarm.wait_idle()  # the copy's batch is recorded
     async with transaction(app.sessions) as session:
         copy = (
@@ -217,7 +221,7 @@ async def _put_back_on_the_wire(app: App, alert: dict) -> Message:
             )
         ).one()
         copy.status, copy.provider_id = MessageStatus.SENDING, None
-        return copy
+        return alert, copy
 
 
 def _desk(app: App) -> AlertDesk:
@@ -226,10 +230,7 @@ def _desk(app: App) -> AlertDesk:
 
 
 async def test_a_reply_to_an_alert_still_on_the_wire_waits_for_its_batch_to_be_recorded(app, bot_api):
-    await _link(bot_api)
-    await say(bot_api, PATIENT, "can I eat before the infusion?")
-    alert = await _alert(bot_api, OWNER, "can I eat", 0)
-    copy = await _put_back_on_the_wire(app, alert)
+    alert, copy = await _alert_back_on_the_wire(app, bot_api)
     waits = []
 
     async def batch_recorded_meanwhile(seconds: float) -> None:
@@ -250,10 +251,7 @@ async def test_a_reply_to_an_alert_still_on_the_wire_waits_for_its_batch_to_be_r
 
 
 async def test_a_reply_to_an_alert_that_stays_on_the_wire_is_not_sent_and_says_why(app, bot_api):
-    await _link(bot_api)
-    await say(bot_api, PATIENT, "can I eat before the infusion?")
-    alert = await _alert(bot_api, OWNER, "can I eat", 0)
-    await _put_back_on_the_wire(app, alert)
+    alert, _copy = await _alert_back_on_the_wire(app, bot_api)
     waits = []
 
     async def nothing_recorded(seconds: float) -> None:
