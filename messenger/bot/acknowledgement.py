@@ -39,6 +39,11 @@ RECORDING_POLL = 0.1
 RECORDING_PATIENCE = 5.0
 
 
+class CopyOnTheWire(Exception):
+    """A reply in a chat whose alert copy is still being sent: it may be to that copy, so whom it is
+    about is not known yet."""
+
+
 @dataclass(frozen=True, slots=True)
 class Acknowledged:
     alert: StaffAlert
@@ -128,13 +133,16 @@ class AlertDesk:
         message that is no alert, or a digest about several patients.
 
         While the chat has a copy on the wire, the message may be that copy, its id not recorded
-        yet: look again until it is, for up to :data:`RECORDING_PATIENCE`."""
+        yet: look again until it is, for up to :data:`RECORDING_PATIENCE`, then raise
+        :class:`CopyOnTheWire`. The wire is looked at before the ids, so a batch recorded between
+        the two is seen with its ids."""
         for _ in range(round(RECORDING_PATIENCE / RECORDING_POLL)):
+            on_the_wire = await self.copies_on_the_wire(chat_id)
             patients = await self._patients_of(chat_id, message_id)
-            if patients or not await self.copies_on_the_wire(chat_id):
-                break
+            if patients or not on_the_wire:
+                return patients.pop() if len(patients) == 1 else None
             await self.pause(RECORDING_POLL)
-        return patients.pop() if len(patients) == 1 else None
+        raise CopyOnTheWire(chat_id)
 
     async def _patients_of(self, chat_id: int, message_id: int) -> set[int | None]:
         async with self.sessions() as session:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from telegram import CallbackQuery, Update
 from telegram.ext import ContextTypes
 
+from messenger.bot.acknowledgement import CopyOnTheWire
 from messenger.bot.context import BotDeps, reply, staff_only
 from messenger.bot.parsing import InputError
 from messenger.db import transaction
@@ -25,15 +26,17 @@ async def reply_to_alert(update: Update, _context: ContextTypes.DEFAULT_TYPE, de
     original = message.reply_to_message if message is not None else None
     if message is None or original is None:
         raise InputError("usage_reply")
-    patient_id = (
-        await deps.desk.patient_for_copy(chat_id=message.chat.id, message_id=original.message_id)
-        if deps.desk is not None
-        else None
-    )
+    try:
+        patient_id = (
+            await deps.desk.patient_for_copy(chat_id=message.chat.id, message_id=original.message_id)
+            if deps.desk is not None
+            else None
+        )
+    except CopyOnTheWire:
+        await reply(update, deps.text("inbox.reply_not_yet"))
+        return
     if patient_id is None:
-        # A copy still on the wire after the wait: maybe the one replied to, so do not say it is no alert.
-        on_the_wire = deps.desk is not None and await deps.desk.copies_on_the_wire(message.chat.id)
-        await reply(update, deps.text("inbox.reply_not_yet" if on_the_wire else "inbox.reply_not_alert"))
+        await reply(update, deps.text("inbox.reply_not_alert"))
         return
     await send_reply(update, deps, staff, patient_id, message.text or "")
 

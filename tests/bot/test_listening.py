@@ -250,6 +250,29 @@ async def test_a_reply_to_an_alert_still_on_the_wire_waits_for_its_batch_to_be_r
     assert len(waits) == 1
 
 
+async def test_a_batch_recorded_between_the_two_looks_still_finds_the_patient(app, bot_api):
+    """The dispatcher records the copy's batch just after the reply has looked for the copy's id: the
+    reply must still reach the patient, not be told the message is no alert."""
+    alert, copy = await _alert_back_on_the_wire(app, bot_api)
+    desk = _desk(app)
+    lookup = desk._patients_of
+
+    async def batch_recorded_right_after(chat_id: int, message_id: int) -> set[int | None]:
+        found = await lookup(chat_id, message_id)
+        async with transaction(app.sessions) as session:
+            row = await session.get(Message, copy.id)
+            assert row is not None
+            row.status, row.provider_id = MessageStatus.SENT, str(alert["message_id"])
+        return found
+
+    desk._patients_of = batch_recorded_right_after  # type: ignore[method-assign]
+    bot_api.user_replies(OWNER, "Nothing after midnight, please.", to_message_id=alert["message_id"])
+
+    answer = await bot_api.wait_for_message(PATIENT, contains="Nothing after midnight")
+    assert answer["text"] == f"{CLINIC}: Nothing after midnight, please."
+    assert not [m for m in bot_api.sent_messages(OWNER) if "not an alert" in m["text"]]
+
+
 async def test_a_reply_to_an_alert_that_stays_on_the_wire_is_not_sent_and_says_why(app, bot_api):
     alert, _copy = await _alert_back_on_the_wire(app, bot_api)
     waits = []
