@@ -137,7 +137,7 @@ class AlertDesk:
         :class:`CopyOnTheWire`. The wire is looked at before the ids, so a batch recorded between
         the two is seen with its ids."""
         for _ in range(round(RECORDING_PATIENCE / RECORDING_POLL)):
-            on_the_wire = await self.copies_on_the_wire(chat_id)
+            on_the_wire = await self._copies_on_the_wire(chat_id)
             patients = await self._patients_of(chat_id, message_id)
             if patients or not on_the_wire:
                 return patients.pop() if len(patients) == 1 else None
@@ -155,7 +155,7 @@ class AlertDesk:
             )
             return set(rows.all())
 
-    async def copies_on_the_wire(self, chat_id: int) -> bool:
+    async def _copies_on_the_wire(self, chat_id: int) -> bool:
         """Whether an alert copy to ``chat_id`` is being sent, its Telegram message id not yet recorded."""
         async with self.sessions() as session:
             rows = await session.exec(
